@@ -1,0 +1,26 @@
+/**
+ * Key builders for the single table (see shared/db/schema.ts and docs/data-model.md).
+ * Numeric ids are zero-padded in sort keys so lexicographic order is numeric order.
+ */
+import { PROJECT_SHARDS } from './schema';
+
+export const pad = (n: number): string => String(n).padStart(12, '0');
+export const shardOf = (id: number): number => id % PROJECT_SHARDS;
+
+export const keys = {
+  org: (orgId: string) => ({ pk: `ORG#${orgId}`, sk: 'ORG' }),
+  token: (tokenHash: string) => ({ pk: `TOKEN#${tokenHash}`, sk: 'TOKEN' }),
+  counter: (name: string) => ({ pk: `COUNTER#${name}`, sk: 'COUNTER' }),
+  project: (id: number) => ({ pk: `PROJECT#${id}`, sk: 'PROJECT' }),
+  projectsOfOrg: (orgId: string) => ({ gsi1pk: `ORG#${orgId}#PROJECTS` }),
+  storage: (id: number) => ({ pk: `STORAGE#${id}`, sk: 'STORAGE' }),
+  storagesOfProject: (projectId: number) => ({ gsi1pk: `PROJECT#${projectId}#STORAGES` }),
+  task: (id: number) => ({ pk: `TASK#${id}`, sk: 'TASK' }),
+  /** gsi1 of a task: its project, sharded by id. */
+  tasksOfProject: (projectId: number, shard: number) => ({ gsi1pk: `PROJECT#${projectId}#TASKS#${shard}` }),
+  annotation: (id: number) => ({ pk: `ANNOTATION#${id}`, sk: 'ANNOTATION' }),
+  /** gsi1 of an annotation: its task. */
+  annotationsOfTask: (taskId: number) => ({ gsi1pk: `TASK#${taskId}#ANNOTATIONS` }),
+  /** gsi2 of an annotation: its project, sharded by id (export sync walks these). */
+  annotationsOfProject: (projectId: number, shard: number) => ({ gsi2pk: `PROJECT#${projectId}#ANNOTATIONS#${shard}` }),
+};
