@@ -1,0 +1,90 @@
+/**
+ * DynamoDB Local (the jar shipped inside amplify-dynamodb-simulator), run with java directly:
+ * the package's own JS launcher is broken. `-sharedDb` so every client sees the same tables.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { commandWorks, freePort, httpAnswers, spawnManaged, waitUntil } from './process';
+
+export interface DynamoDbEndpoint {
+  endpoint: string;
+  region: string;
+}
+
+export interface RunningDynamoDb extends DynamoDbEndpoint {
+  port: number;
+  pid: number | undefined;
+  stop(): Promise<void>;
+}
+
+export interface DynamoDbLocalOptions {
+  /** Fixed port; default a free one. */
+  port?: number;
+  /** Persistent data directory (created if missing). Ignored when `inMemory`. */
+  dbPath?: string;
+  /** Default true unless `dbPath` is given. */
+  inMemory?: boolean;
+  /** Java max heap, default '2g'. */
+  maxHeap?: string;
+  /** Readiness wait, default 60 s (the JVM is slow on a busy 2-core box). */
+  timeoutMs?: number;
+}
+
+function emulatorDir(): string {
+  const require = createRequire(import.meta.url);
+  let pkgDir: string;
+  try {
+    pkgDir = path.dirname(require.resolve('amplify-dynamodb-simulator/package.json'));
+  } catch {
+    pkgDir = path.resolve('node_modules/amplify-dynamodb-simulator');
+  }
+  const dir = path.join(pkgDir, 'emulator');
+  if (!existsSync(path.join(dir, 'DynamoDBLocal.jar'))) {
+    throw new Error(`DynamoDB Local jar not found in ${dir}: run \`npm ci\` (devDependency amplify-dynamodb-simulator).`);
+  }
+  return dir;
+}
+
+/** Starts DynamoDB Local on 127.0.0.1 and waits until it answers HTTP. */
+export async function startDynamoDbLocal(opts: DynamoDbLocalOptions = {}): Promise<RunningDynamoDb> {
+  if (!(await commandWorks('java', ['-version']))) {
+    throw new Error(
+      'DynamoDB Local needs Java (17+), and `java` was not found. Install it: ' +
+        'apt-get update && apt-get install -y default-jre-headless',
+    );
+  }
+  const dir = emulatorDir();
+  const port = opts.port ?? (await freePort());
+  const inMemory = opts.inMemory ?? !opts.dbPath;
+  const storage: string[] = [];
+  if (inMemory) storage.push('-inMemory');
+  else if (opts.dbPath) {
+    await mkdir(opts.dbPath, { recursive: true });
+    storage.push('-dbPath', path.resolve(opts.dbPath));
+  }
+  const args = [
+    `-Xmx${opts.maxHeap ?? '2g'}`,
+    `-Djava.library.path=${path.join(dir, 'DynamoDBLocal_lib')}`,
+    '-jar',
+    path.join(dir, 'DynamoDBLocal.jar'),
+    '-sharedDb',
+    '-disableTelemetry',
+    '-port',
+    String(port),
+    ...storage,
+  ];
+  const proc = spawnManaged('DynamoDB Local', 'java', args, { cwd: dir });
+  const endpoint = `http://127.0.0.1:${port}`;
+  try {
+    await waitUntil('DynamoDB Local', () => httpAnswers(endpoint), {
+      timeoutMs: opts.timeoutMs ?? 60_000,
+      failed: proc.exited,
+    });
+  } catch (e) {
+    await proc.stop();
+    throw e;
+  }
+  return { endpoint, region: 'us-east-1', port, pid: proc.child.pid, stop: () => proc.stop() };
+}

@@ -1,0 +1,53 @@
+/**
+ * vitest globalSetup: starts every emulator once per run (in parallel, free ports), creates the
+ * shared table, and provides the endpoints to tests via `inject('emulators')` /
+ * `inject('tableName')`. A missing emulator (no java, no redis-server) fails the run; only
+ * moto's STS is optional (absent → `emulators.sts` undefined).
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type {} from 'vitest';
+import type { TestProject } from 'vitest/node';
+import { ensureTable } from '../../local/dynamodb-table';
+import { startEmulators, type EmulatorEndpoints } from '../../local/emulators';
+
+export const TEST_TABLE_NAME = 'labelsync-test';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    emulators: EmulatorEndpoints;
+    tableName: string;
+  }
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const started = Date.now();
+  const running = await startEmulators();
+  try {
+    const endpoints = running.endpoints as EmulatorEndpoints;
+    const client = new DynamoDBClient({
+      endpoint: endpoints.dynamodb.endpoint,
+      region: endpoints.dynamodb.region,
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+    await ensureTable(client, TEST_TABLE_NAME);
+    client.destroy();
+    project.provide('emulators', endpoints);
+    project.provide('tableName', TEST_TABLE_NAME);
+    // Workers inherit these: code reading shared/config/env.ts finds the local table and endpoint.
+    process.env.LABELSYNC_TABLE = TEST_TABLE_NAME;
+    process.env.LABELSYNC_DYNAMODB_ENDPOINT = endpoints.dynamodb.endpoint;
+    process.env.AWS_REGION ??= 'us-east-1';
+    process.env.LABELSYNC_ALLOWED_ENDPOINTS ??= '127.0.0.1,localhost';
+    if (!process.env.CI_QUIET) {
+      console.log(
+        `[global-setup] emulators up in ${Date.now() - started} ms` + (endpoints.sts ? '' : ' (moto absent: no sts endpoint, STS tests mock it)'),
+      );
+    }
+  } catch (e) {
+    await running.stop();
+    throw e;
+  }
+  return async () => {
+    await running.stop();
+  };
+}
