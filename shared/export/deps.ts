@@ -1,0 +1,23 @@
+/**
+ * What the export use cases need, built once per process by the handler (or by a test with
+ * emulator-backed parts).
+ */
+import type { Db } from '../db/repo-common';
+import type { StorageConfig, StorageProvider } from '../storage/types';
+import type { ExportLinkStore } from './export-link';
+import type { ExportTarget } from './targets';
+
+export interface ExportDeps {
+  db: Db;
+  links: ExportLinkStore;
+  /** The project's export storages, configs decrypted. */
+  targets: (projectId: number) => Promise<ExportTarget[]>;
+  /** The provider of a storage config (the registry caches them). */
+  provider: (config: StorageConfig) => StorageProvider;
+  now?: () => Date;
+  /** Annotations handled at once within a batch or chunk (default 8). */
+  concurrency?: number;
+}
+
+/** Default number of annotations in flight. */
+export const DEFAULT_EXPORT_CONCURRENCY = 8;
