@@ -1,0 +1,73 @@
+import type { Node } from 'constructs';
+
+/**
+ * Deploy-time options, read from CDK context (`-c name=value` or cdk.json `context`).
+ * Everything has a default so `npx cdk synth` works with no options at all.
+ */
+export interface LabelsyncConfig {
+  /** S3 bucket ARNs the functions' own role may read (storages configured without keys use the default chain). */
+  readableBuckets: string[];
+  /** S3 bucket ARNs the export path may write with the functions' own role (target storages without keys). */
+  writableBuckets: string[];
+  /** Distributed Map MaxConcurrency of the sync state machine (also passed to the functions). */
+  syncConcurrency: number;
+  /** Objects per sync chunk; unset → the functions' default. */
+  syncChunkSize?: number;
+  /** Origins the browser labeling UI is served from; `*` allows any (the API uses a header token, not cookies). */
+  corsOrigins: string[];
+  /** Public base URL for resolve links (custom domain); empty → relative links. */
+  publicBaseUrl: string;
+  /** Hosts/CIDRs storage endpoints may use despite the private-network guard. */
+  allowedEndpoints: string[];
+  /** Steady-state requests per second and burst of the API's default stage. */
+  apiRateLimit: number;
+  apiBurstLimit: number;
+  /** Retention of function, API access and state machine logs. */
+  logRetentionDays: number;
+}
+
+/** Context values arrive as arrays (cdk.json) or strings (CLI): accept JSON arrays and comma lists. */
+function list(v: unknown): string[] {
+  if (v === undefined || v === null || v === '') return [];
+  if (Array.isArray(v)) return v.map(String).map((s) => s.trim()).filter(Boolean);
+  const s = String(v).trim();
+  if (s.startsWith('[')) return list(JSON.parse(s) as unknown);
+  return s.split(',').map((x) => x.trim()).filter(Boolean);
+}
+
+function positiveInt(name: string, v: unknown, d: number): number {
+  if (v === undefined || v === null || v === '') return d;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`context ${name} must be a positive integer, got '${String(v)}'`);
+  return n;
+}
+
+const BUCKET_ARN = /^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+function bucketArns(name: string, v: unknown): string[] {
+  const arns = list(v);
+  for (const a of arns) {
+    // A typo here would silently grant nothing (or, with a wildcard, far too much): refuse it at synth time.
+    if (!BUCKET_ARN.test(a)) throw new Error(`context ${name}: '${a}' is not an S3 bucket ARN (arn:aws:s3:::bucket-name)`);
+  }
+  return arns;
+}
+
+/** Reads and validates the context of `node` (throws on malformed values so synth fails loudly). */
+export function readConfig(node: Node): LabelsyncConfig {
+  const ctx = (k: string): unknown => node.tryGetContext(k);
+  const chunk = ctx('syncChunkSize');
+  const origins = list(ctx('corsOrigins'));
+  return {
+    readableBuckets: bucketArns('readableBuckets', ctx('readableBuckets')),
+    writableBuckets: bucketArns('writableBuckets', ctx('writableBuckets')),
+    syncConcurrency: positiveInt('syncConcurrency', ctx('syncConcurrency'), 8),
+    syncChunkSize: chunk === undefined ? undefined : positiveInt('syncChunkSize', chunk, 1000),
+    corsOrigins: origins.length ? origins : ['*'],
+    publicBaseUrl: String(ctx('publicBaseUrl') ?? ''),
+    allowedEndpoints: list(ctx('allowedEndpoints')),
+    apiRateLimit: positiveInt('apiRateLimit', ctx('apiRateLimit'), 500),
+    apiBurstLimit: positiveInt('apiBurstLimit', ctx('apiBurstLimit'), 1000),
+    logRetentionDays: positiveInt('logRetentionDays', ctx('logRetentionDays'), 30),
+  };
+}

@@ -1,0 +1,219 @@
+import * as path from 'node:path';
+import { Arn, ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { acknowledge, acknowledgeWildcardResources } from '../nag';
+import type { FunctionName, FunctionSpec } from '../../functions/manifest';
+import { TABLE_ENV } from '../../shared/db/schema';
+
+/** Repository root: entries in the manifest are relative to it. */
+export const PROJECT_ROOT = path.resolve(import.meta.dirname, '..', '..');
+
+/** CfnFunction metadata key carrying the manifest name; the local runtime maps Task ARNs back through it. */
+export const FUNCTION_METADATA_KEY = 'labelsync:function';
+
+export interface NodeFunctionProps {
+  name: FunctionName;
+  spec: FunctionSpec;
+  /** Extra environment on top of the defaults. */
+  environment?: Record<string, string>;
+  logRetentionDays: number;
+}
+
+/**
+ * One Lambda of the manifest with the service's defaults set once: Node.js 22 on arm64, per-handler
+ * esbuild bundle (ESM, minified, source maps, AWS SDK v3 bundled and tree-shaken), timeout and memory
+ * from the manifest, its own log group with retention, X-Ray tracing, Powertools env, and its own
+ * role that may only write its own log group. Access to anything else is added with the `bind*` helpers.
+ * The construct id is the manifest name (`new NodeFunction(scope, name, ...)`).
+ */
+export class NodeFunction extends NodejsFunction {
+  readonly manifestName: FunctionName;
+
+  constructor(scope: Construct, id: FunctionName, props: NodeFunctionProps) {
+    // The role and log group are siblings created before super(): a role of our own avoids the
+    // AWSLambdaBasicExecutionRole managed policy (logs:* on every log group).
+    const role = new iam.Role(scope, `${id}Role`, {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `labelsync ${id} function`,
+    });
+    const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
+      retention: retention(props.logRetentionDays),
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    logGroup.grantWrite(role);
+    super(scope, id, {
+      entry: path.join(PROJECT_ROOT, props.spec.entry),
+      handler: 'handler',
+      projectRoot: PROJECT_ROOT,
+      depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
+      description: `labelsync ${id}: ${props.spec.description}`,
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      timeout: Duration.seconds(props.spec.timeout),
+      memorySize: props.spec.memoryMb,
+      role,
+      logGroup,
+      tracing: lambda.Tracing.ACTIVE,
+      environment: {
+        POWERTOOLS_SERVICE_NAME: 'labelsync',
+        POWERTOOLS_METRICS_NAMESPACE: 'labelsync',
+        NODE_OPTIONS: '--enable-source-maps',
+        // Local-file storages only make sense on a developer machine.
+        LABELSYNC_LOCAL_FILES_STORAGE_ENABLED: 'false',
+        ...props.environment,
+      },
+      bundling: {
+        minify: true,
+        sourceMap: true,
+        sourceMapMode: SourceMapMode.DEFAULT,
+        target: 'node22',
+        // ESM: @aws-sdk v3 and most deps ship ES modules, which esbuild tree-shakes better than their CJS builds.
+        format: OutputFormat.ESM,
+        mainFields: ['module', 'main'],
+        // Bundled CJS dependencies still call require(); ESM has none, so provide one.
+        banner: "import { createRequire as __labelsyncCreateRequire } from 'node:module'; const require = __labelsyncCreateRequire(import.meta.url);",
+        // Bundle everything, including @aws-sdk v3: a pinned, tree-shaken SDK instead of the runtime's.
+        externalModules: [],
+        // Local esbuild only: synth must work offline and without Docker.
+        forceDockerBundling: false,
+      },
+    });
+    this.manifestName = id;
+    (this.node.defaultChild as lambda.CfnFunction).addMetadata(FUNCTION_METADATA_KEY, id);
+    acknowledgeWildcardResources(
+      role,
+      ['*'],
+      'X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions (active tracing needs Resource "*"); sts:AssumeRole, where granted, is explained at bindAssumeAnyRole.',
+    );
+    acknowledge(
+      this,
+      'AwsSolutions-L1',
+      'nodejs22.x is the runtime the bundles are built (target node22) and tested for; moving to a newer runtime is a deliberate upgrade, not a default.',
+    );
+  }
+}
+
+function retention(days: number): logs.RetentionDays {
+  const allowed = Object.values(logs.RetentionDays).filter((v): v is number => typeof v === 'number');
+  if (!allowed.includes(days)) throw new Error(`logRetentionDays must be one of ${allowed.join(', ')}, got ${days}`);
+  return days as logs.RetentionDays;
+}
+
+/** What a function may do with the table. `stream` is read access to the table's stream. */
+export interface TableAccess {
+  read?: boolean;
+  write?: boolean;
+  stream?: boolean;
+}
+
+/**
+ * Sets `LABELSYNC_TABLE` and grants exactly the requested access to the table and its indexes
+ * (item-level actions only: never table management, never `dynamodb:*`).
+ */
+export function bindTable(fn: lambda.Function, table: dynamodb.ITable, access: TableAccess): void {
+  fn.addEnvironment(TABLE_ENV, table.tableName);
+  const actions: string[] = [];
+  if (access.read) {
+    actions.push('dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem', 'dynamodb:DescribeTable');
+  }
+  if (access.write) {
+    actions.push('dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem');
+  }
+  if (actions.length) {
+    const indexes = `${table.tableArn}/index/*`;
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions, resources: [table.tableArn, indexes] }));
+    acknowledgeWildcardResources(fn.role!, [indexes], "Queries use the table's GSIs (gsi1, gsi2); <table>/index/* names only this table's indexes.");
+  }
+  if (access.stream) table.grantStreamRead(fn);
+}
+
+/**
+ * Sets `LABELSYNC_KMS_KEY_ID` and grants `kms:Decrypt`, plus `kms:GenerateDataKey` when the function
+ * encrypts (envelope encryption creates a data key per secret). Never Encrypt/ReEncrypt/admin actions.
+ */
+export function bindKmsKey(fn: lambda.Function, key: kms.IKey, opts: { encrypt: boolean }): void {
+  fn.addEnvironment('LABELSYNC_KMS_KEY_ID', key.keyArn);
+  key.grant(fn, 'kms:Decrypt');
+  if (opts.encrypt) key.grant(fn, 'kms:GenerateDataKey');
+}
+
+/**
+ * ARN pattern of executions of `stateMachine`: `arn:…:execution:<state machine name><suffix>`
+ * (`':*'` = every execution; `'/<map label>:*'` = child executions of a distributed map).
+ */
+export function executionsArn(stateMachine: sfn.IStateMachine, suffix: string): string {
+  return Arn.format(
+    {
+      service: 'states',
+      resource: 'execution',
+      resourceName: `${Arn.split(stateMachine.stateMachineArn, ArnFormat.COLON_RESOURCE_NAME).resourceName}${suffix}`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    },
+    Stack.of(stateMachine),
+  );
+}
+
+/**
+ * Sets `LABELSYNC_STATE_MACHINE_ARN` and allows starting executions of that state machine and
+ * describing its executions — nothing else (no Stop, no other state machines).
+ */
+export function bindStateMachine(fn: lambda.Function, stateMachine: sfn.IStateMachine): void {
+  fn.addEnvironment('LABELSYNC_STATE_MACHINE_ARN', stateMachine.stateMachineArn);
+  const executions = executionsArn(stateMachine, ':*');
+  fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [stateMachine.stateMachineArn] }));
+  fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: [executions] }));
+  acknowledgeWildcardResources(
+    fn.role!,
+    [executions],
+    'Execution names (<storageId>-<jobId>) are chosen at run time; DescribeExecution is limited to executions of this one state machine.',
+  );
+}
+
+/**
+ * Sets `LABELSYNC_EXPORT_DLQ_URL` and allows sending to the export dead-letter queue and reading it
+ * back (receive/delete/attributes) so failed records can be replayed.
+ */
+export function bindExportDlq(fn: lambda.Function, queue: sqs.IQueue): void {
+  fn.addEnvironment('LABELSYNC_EXPORT_DLQ_URL', queue.queueUrl);
+  queue.grantSendMessages(fn);
+  queue.grantConsumeMessages(fn);
+}
+
+/**
+ * Allows `sts:AssumeRole` on any role: S3 storages may name a cross-account `role_arn` that only the
+ * user knows, so the resource cannot be narrowed at deploy time. The trust policy of the customer's
+ * role (with its external id) is what limits who can assume it.
+ */
+export function bindAssumeAnyRole(fn: lambda.Function): void {
+  fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['sts:AssumeRole'], resources: ['*'] }));
+  acknowledgeWildcardResources(
+    fn.role!,
+    ['*'],
+    "Role-based S3 storages carry a user-supplied cross-account role ARN unknown at deploy time; the customer role's trust policy (and external id) restricts who may assume it.",
+  );
+}
+
+/**
+ * Grants the function's own role read (list + get) and optionally write (put + delete) access to the
+ * given S3 bucket ARNs: the "no keys" storage mode, where providers use the default credential chain.
+ */
+export function bindBuckets(fn: lambda.Function, bucketArns: string[], opts: { write: boolean }): void {
+  if (!bucketArns.length) return;
+  fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket', 's3:GetBucketLocation'], resources: bucketArns }));
+  const objects = bucketArns.map((a) => `${a}/*`);
+  fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: objects }));
+  if (opts.write) fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:PutObject', 's3:DeleteObject'], resources: objects }));
+  acknowledgeWildcardResources(
+    fn.role!,
+    objects,
+    'Object keys of a storage are arbitrary; access is limited to the buckets the deployer listed in readableBuckets/writableBuckets.',
+  );
+}

@@ -1,0 +1,203 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import { acknowledgeWildcardResources } from '../nag';
+import { executionsArn } from './node-function';
+
+export interface SyncStateMachineProps {
+  functions: {
+    syncStart: lambda.IFunction;
+    syncList: lambda.IFunction;
+    syncChunk: lambda.IFunction;
+    syncFinalize: lambda.IFunction;
+  };
+  /** MaxConcurrency of the distributed chunk map. */
+  maxConcurrency: number;
+  /** @default one month */
+  logRetention?: logs.RetentionDays;
+}
+
+/** Label of the distributed map; child execution names start with it. */
+const CHUNK_MAP_LABEL = 'SyncChunks';
+
+/** Lambda-side errors worth retrying: the invocation itself failed, not the handler's logic. */
+const TRANSIENT_LAMBDA_ERRORS = [
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.TooManyRequestsException',
+  'Lambda.ClientExecutionTimeoutException',
+];
+
+/**
+ * The sync job workflow (Standard). Input `{storageId, jobId, role}`; every state carries only ids,
+ * the listing token, flags, counts and chunk references `{jobId, chunk}` — chunk contents live in the
+ * table — so payloads stay far below the 256 KiB limit.
+ *
+ * ```
+ * Start ─► Init ─► Loop = Parallel[ List (syncList from token, skipped once listing is done)
+ *                                 | Write (DISTRIBUTED Map over $.pending → syncChunk) ]
+ *        ─► Advance (pending := List.chunks, token := List.token) ─► More? ──yes──► Loop
+ *                                                                    └─no──► Finalize
+ * Start/Loop failures ─Catch─► Finalize with {error: {Error, Cause}}
+ * ```
+ * Listing of step N+1 overlaps writing of step N's chunks. Lambda contracts (payloads are the task input):
+ * - syncStart `{storageId, jobId, role}` → anything (ignored)
+ * - syncList `{storageId, jobId, role, token: string|null}` → `{token: string|null, done: boolean, chunks: {jobId, chunk}[], listed: number}`
+ * - syncChunk `{storageId, role, jobId, chunk}` → anything small (discarded); records its own failures
+ * - syncFinalize `{storageId, jobId, role, listed: number, error: {Error, Cause}|null}` → anything
+ */
+export class SyncStateMachine extends Construct {
+  readonly stateMachine: sfn.StateMachine;
+
+  constructor(scope: Construct, id: string, props: SyncStateMachineProps) {
+    super(scope, id);
+    const { syncStart, syncList, syncChunk, syncFinalize } = props.functions;
+    const ids = {
+      'storageId.$': '$.storageId',
+      'jobId.$': '$.jobId',
+      'role.$': '$.role',
+    };
+
+    const invoke = (stateId: string, fn: lambda.IFunction, payload: Record<string, unknown>, resultPath: string) =>
+      new tasks.LambdaInvoke(this, stateId, {
+        lambdaFunction: fn,
+        payload: sfn.TaskInput.fromObject(payload),
+        payloadResponseOnly: true,
+        // Replaced by the explicit, jittered retry below (which also covers throttling).
+        retryOnServiceExceptions: false,
+        resultPath,
+      }).addRetry({
+        errors: TRANSIENT_LAMBDA_ERRORS,
+        interval: Duration.seconds(2),
+        maxAttempts: 6,
+        backoffRate: 2,
+        maxDelay: Duration.seconds(60),
+        jitterStrategy: sfn.JitterType.FULL,
+      });
+
+    const finalize = invoke(
+      'Finalize',
+      syncFinalize,
+      { ...ids, 'listed.$': '$.listed', 'error.$': '$.error' },
+      sfn.JsonPath.DISCARD,
+    );
+    // Failures before Init have no counters yet: give Finalize the same shape.
+    const recordStartFailure = new sfn.Pass(this, 'StartFailed', {
+      parameters: { ...ids, listed: 0, 'error.$': '$.error' },
+    });
+    recordStartFailure.next(finalize);
+
+    const start = invoke('Start', syncStart, ids, sfn.JsonPath.DISCARD).addCatch(recordStartFailure, {
+      errors: [sfn.Errors.ALL],
+      resultPath: '$.error',
+    });
+
+    const init = new sfn.Pass(this, 'Init', {
+      parameters: { ...ids, token: null, done: false, pending: [], listed: 0, error: null },
+    });
+
+    // Branch 1: the next listing step (nothing to do once the lister reported done).
+    const list = invoke('ListStep', syncList, { ...ids, 'token.$': '$.token' }, '$');
+    const nothingToList = new sfn.Pass(this, 'NothingToList', {
+      parameters: { token: null, done: true, chunks: [], listed: 0 },
+    });
+    const listBranch = new sfn.Choice(this, 'ListingDone?')
+      .when(sfn.Condition.booleanEquals('$.done', true), nothingToList)
+      .otherwise(list);
+
+    // Branch 2: write the chunks the previous listing step produced.
+    const writeChunk = new tasks.LambdaInvoke(this, 'WriteChunk', {
+      lambdaFunction: syncChunk,
+      payloadResponseOnly: true,
+      retryOnServiceExceptions: false,
+      resultPath: sfn.JsonPath.DISCARD,
+    }).addRetry({
+      errors: TRANSIENT_LAMBDA_ERRORS,
+      interval: Duration.seconds(2),
+      maxAttempts: 6,
+      backoffRate: 2,
+      maxDelay: Duration.seconds(60),
+      jitterStrategy: sfn.JitterType.FULL,
+    });
+    const writeBranch = new sfn.DistributedMap(this, 'Write', {
+      itemsPath: '$.pending',
+      itemSelector: {
+        'storageId.$': '$.storageId',
+        'role.$': '$.role',
+        'jobId.$': '$$.Map.Item.Value.jobId',
+        'chunk.$': '$$.Map.Item.Value.chunk',
+      },
+      maxConcurrency: props.maxConcurrency,
+      // STANDARD children: syncChunk may run its full 300 s timeout, which is exactly the Express
+      // 5-minute cap, so any retry would kill an Express child; Standard children are also
+      // exactly-once. At ~1,000 objects a chunk that is ~3 transitions per 1,000 objects (cents per 10M).
+      mapExecutionType: sfn.StateMachineType.STANDARD,
+      // The chunk Lambda records its own failures on the job; a failed chunk must not stop the sync.
+      toleratedFailurePercentage: 100,
+      label: CHUNK_MAP_LABEL,
+      resultPath: sfn.JsonPath.DISCARD,
+    });
+    writeBranch.itemProcessor(writeChunk);
+
+    const loop = new sfn.Parallel(this, 'Loop', {
+      resultSelector: { 'list.$': '$[0]' },
+      resultPath: '$.step',
+    });
+    loop.branch(listBranch);
+    loop.branch(writeBranch);
+
+    const advance = new sfn.Pass(this, 'Advance', {
+      parameters: {
+        ...ids,
+        'token.$': '$.step.list.token',
+        'done.$': '$.step.list.done',
+        'pending.$': '$.step.list.chunks',
+        'listed.$': 'States.MathAdd($.listed, $.step.list.listed)',
+        error: null,
+      },
+    });
+
+    const more = new sfn.Choice(this, 'More?')
+      .when(
+        sfn.Condition.or(sfn.Condition.booleanEquals('$.done', false), sfn.Condition.isPresent('$.pending[0]')),
+        loop,
+      )
+      .otherwise(finalize);
+
+    loop.addCatch(finalize, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
+
+    const definition = start.next(init).next(loop).next(advance).next(more);
+
+    const logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      definitionBody: sfn.DefinitionBody.fromChainable(definition),
+      tracingEnabled: true,
+      logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
+      comment: 'labelsync sync job: list and write chunks in overlapping steps, then finalize',
+    });
+    const role = this.stateMachine.role;
+    acknowledgeWildcardResources(
+      this,
+      [syncStart, syncList, syncChunk, syncFinalize].map((f) => `${f.functionArn}:*`),
+      'Generated by LambdaInvoke: "<function ARN>:*" covers versions/aliases of these four functions only.',
+    );
+    acknowledgeWildcardResources(
+      role,
+      ['*'],
+      'CloudWatch Logs delivery (CreateLogDelivery etc.) and X-Ray actions support no resource-level permissions.',
+    );
+    acknowledgeWildcardResources(
+      this,
+      [executionsArn(this.stateMachine, ':*'), executionsArn(this.stateMachine, `/${CHUNK_MAP_LABEL}:*`)],
+      'Generated by DistributedMap: describe/stop/redrive of this state machine\'s own child executions, whose names are generated at run time.',
+    );
+  }
+}

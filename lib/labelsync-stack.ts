@@ -1,0 +1,103 @@
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import { FUNCTIONS, type FunctionName } from '../functions/manifest';
+import { readConfig } from './config';
+import { Data } from './constructs/data';
+import { ExportPipeline } from './constructs/export-pipeline';
+import { HttpApi } from './constructs/http-api';
+import {
+  NodeFunction,
+  bindAssumeAnyRole,
+  bindBuckets,
+  bindKmsKey,
+  bindStateMachine,
+  bindTable,
+  type TableAccess,
+} from './constructs/node-function';
+import { SyncStateMachine } from './constructs/sync-state-machine';
+
+/** What each function may touch. Anything not listed here is denied. */
+interface Grants {
+  table: TableAccess;
+  /** `decrypt`: read secrets; `encrypt`: also wrap new data keys (GenerateDataKey). */
+  kms?: 'decrypt' | 'encrypt';
+  /** Reads/writes customer buckets (assume a user-supplied role; the deployer's readable/writable buckets). */
+  storage?: 'read' | 'write';
+}
+
+const GRANTS: Record<FunctionName, Grants> = {
+  // Health and the OpenAPI document: at most a token lookup.
+  meta: { table: { read: true } },
+  projects: { table: { read: true, write: true }, kms: 'encrypt' },
+  storages: { table: { read: true, write: true }, kms: 'encrypt', storage: 'read' },
+  resolve: { table: { read: true, write: true }, kms: 'encrypt', storage: 'read' },
+  syncStart: { table: { read: true, write: true }, kms: 'decrypt', storage: 'read' },
+  syncList: { table: { read: true, write: true }, kms: 'decrypt', storage: 'read' },
+  syncChunk: { table: { read: true, write: true }, kms: 'decrypt', storage: 'write' },
+  syncFinalize: { table: { read: true, write: true }, kms: 'decrypt', storage: 'write' },
+  exportStream: { table: { read: true, write: true, stream: true }, kms: 'decrypt', storage: 'write' },
+};
+
+/**
+ * labelsync in one stack: data (table, KMS key), one Lambda per manifest function, the HTTP API,
+ * the sync state machine and the export stream pipeline. Options come from CDK context (lib/config.ts).
+ */
+export class LabelsyncStack extends Stack {
+  readonly functions: Record<FunctionName, NodeFunction>;
+
+  constructor(scope: Construct, id: string, props?: StackProps) {
+    super(scope, id, { description: 'labelsync: serverless, Label-Studio-compatible storage sync', ...props });
+    const config = readConfig(this.node);
+    const data = new Data(this, 'Data');
+
+    const common: Record<string, string> = {
+      LABELSYNC_SYNC_CONCURRENCY: String(config.syncConcurrency),
+      ...(config.syncChunkSize ? { LABELSYNC_SYNC_CHUNK_SIZE: String(config.syncChunkSize) } : {}),
+      ...(config.publicBaseUrl ? { LABELSYNC_PUBLIC_BASE_URL: config.publicBaseUrl } : {}),
+      ...(config.allowedEndpoints.length ? { LABELSYNC_ALLOWED_ENDPOINTS: config.allowedEndpoints.join(',') } : {}),
+    };
+    const fns = {} as Record<FunctionName, NodeFunction>;
+    for (const name of Object.keys(FUNCTIONS) as FunctionName[]) {
+      const fn = new NodeFunction(this, name, {
+        name,
+        spec: FUNCTIONS[name],
+        environment: common,
+        logRetentionDays: config.logRetentionDays,
+      });
+      const g = GRANTS[name];
+      bindTable(fn, data.table, g.table);
+      if (g.kms) bindKmsKey(fn, data.secretsKey, { encrypt: g.kms === 'encrypt' });
+      if (g.storage) {
+        bindAssumeAnyRole(fn);
+        bindBuckets(fn, config.readableBuckets, { write: false });
+        if (g.storage === 'write') bindBuckets(fn, config.writableBuckets, { write: true });
+      }
+      fns[name] = fn;
+    }
+    this.functions = fns;
+
+    const sync = new SyncStateMachine(this, 'Sync', {
+      functions: { syncStart: fns.syncStart, syncList: fns.syncList, syncChunk: fns.syncChunk, syncFinalize: fns.syncFinalize },
+      maxConcurrency: config.syncConcurrency,
+      logRetention: config.logRetentionDays as logs.RetentionDays,
+    });
+    bindStateMachine(fns.storages, sync.stateMachine);
+
+    const exportPipeline = new ExportPipeline(this, 'Export', { fn: fns.exportStream, table: data.table });
+
+    const api = new HttpApi(this, 'Http', {
+      functions: fns,
+      corsOrigins: config.corsOrigins,
+      rateLimit: config.apiRateLimit,
+      burstLimit: config.apiBurstLimit,
+      logRetention: config.logRetentionDays as logs.RetentionDays,
+    });
+
+    new CfnOutput(this, 'ApiUrl', { value: api.url, description: 'Base URL of the Label-Studio-compatible API' });
+    new CfnOutput(this, 'StateMachineArn', { value: sync.stateMachine.stateMachineArn, description: 'Sync job state machine' });
+    new CfnOutput(this, 'TableName', { value: data.table.tableName, description: 'DynamoDB table (LABELSYNC_TABLE)' });
+    new CfnOutput(this, 'SecretsKeyArn', { value: data.secretsKey.keyArn, description: 'KMS key wrapping storage secrets (LABELSYNC_KMS_KEY_ID)' });
+    new CfnOutput(this, 'ExportDeadLetterQueueUrl', { value: exportPipeline.deadLetterQueue.queueUrl, description: 'Export records that could not be delivered' });
+  }
+}
