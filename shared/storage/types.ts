@@ -5,7 +5,7 @@
  *
  * Invariants every provider keeps (proven by test/contract/provider-contract.ts):
  * - `list` streams pages of at most 1,000 entries and never holds a whole listing in memory;
- *   keys come in the backend's lexicographic order where it has one (S3, GCS, Azure, local).
+ *   keys come in the backend's lexicographic order where it has one (S3, GCS, Azure; see `ordered`).
  * - Keys are plain object keys (no URL encoding); keys ending in `/` are never listed.
  * - Errors are `StorageError` with a secret-free, specific message.
  * - Every network call is bounded by a timeout.
@@ -80,6 +80,12 @@ export interface StorageProvider {
   readonly scheme: string;
   /** bucket / container / redis db / local path, as it appears after `scheme://`. */
   readonly bucket: string;
+  /**
+   * True when `list` returns keys in lexicographic (UTF-8 byte) order, as S3, GCS and Azure
+   * guarantee. Redis SCAN and the local directory walk have no order (false): a resumed listing
+   * is then at-least-once and callers de-duplicate by key.
+   */
+  readonly ordered: boolean;
 
   /** Pages of keys under the configured prefix, honouring recursive_scan and regex_filter. */
   list(options?: ListOptions): AsyncIterable<ListPage>;

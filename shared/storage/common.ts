@@ -1,0 +1,124 @@
+/**
+ * Helpers every provider shares: run-time settings, the read-size cap, URL encoding of keys and
+ * classification of network failures. No backend SDK is imported here.
+ */
+import { Transform, type Readable } from 'node:stream';
+import { StorageError } from '../errors';
+
+/** Limits and paths a provider needs besides its StorageConfig (from `env()` in production). */
+export interface ProviderSettings {
+  /** Default `ReadOptions.maxBytes` (LABELSYNC_MAX_TASK_FILE_BYTES, 50 MiB). */
+  maxReadBytes: number;
+  /** Hosts or CIDRs exempt from the private-network endpoint guard (LABELSYNC_ALLOWED_ENDPOINTS). */
+  allowedEndpoints: string[];
+  /** LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT. */
+  localFilesDocumentRoot: string;
+  /** TCP connect timeout of every backend client. */
+  connectTimeoutMs: number;
+  /** Per-request timeout of every backend client. */
+  requestTimeoutMs: number;
+}
+
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+
+/**
+ * Encodes a key for a URL path: each `/`-separated segment with encodeURIComponent, so spaces,
+ * `+`, `%`, `#`, `?` and unicode survive exactly once-encoded (Label Studio #6472 double encoding).
+ * `!'()*` are escaped too because S3's SigV4 canonical path escapes them.
+ */
+export function encodeKeyPath(key: string): string {
+  return key
+    .split('/')
+    .map((s) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`))
+    .join('/');
+}
+
+/** The StorageError for an object over the read cap. */
+export function tooLarge(key: string, size: number | undefined, max: number): StorageError {
+  const sz = size === undefined ? 'more than' : `${size} bytes,`;
+  return new StorageError('too_large', `object '${key}' is too large (${sz} limit ${max} bytes)`);
+}
+
+/**
+ * Passes `body` through while counting bytes; errors the stream with StorageError('too_large')
+ * once more than `max` bytes arrived. Used when the backend did not announce a length.
+ */
+export function capStream(body: Readable, key: string, max: number): Readable {
+  let seen = 0;
+  const cap = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      seen += chunk.length;
+      if (seen > max) cb(tooLarge(key, undefined, max));
+      else cb(null, chunk);
+    },
+  });
+  body.on('error', (e) => cap.destroy(e));
+  cap.on('close', () => {
+    if (!body.destroyed) body.destroy();
+  });
+  return body.pipe(cap);
+}
+
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+  'ESOCKETTIMEDOUT',
+  'ECONNABORTED',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+/** True for connection-level failures (refused, timed out, DNS) of any SDK. */
+export function isNetworkError(e: unknown): boolean {
+  let cur: unknown = e;
+  for (let i = 0; i < 5 && cur && typeof cur === 'object'; i++) {
+    const o = cur as { code?: unknown; name?: unknown; cause?: unknown; errno?: unknown };
+    if (typeof o.code === 'string' && NETWORK_CODES.has(o.code)) return true;
+    if (o.name === 'TimeoutError') return true;
+    cur = o.cause;
+  }
+  return false;
+}
+
+/** Host (with port) of an endpoint URL for messages; never includes credentials or query. */
+export function describeEndpoint(endpoint: string | undefined, fallback: string): string {
+  if (!endpoint) return fallback;
+  try {
+    const u = new URL(endpoint);
+    return `${u.protocol}//${u.host}`;
+  } catch {
+    return fallback;
+  }
+}
+
+/** The standard "could not connect" error. */
+export function unreachable(endpoint: string, timeoutMs: number, cause?: unknown): StorageError {
+  return new StorageError('unreachable', `could not connect to endpoint ${endpoint} within ${Math.round(timeoutMs / 1000)} s`, {
+    cause,
+  });
+}
+
+/** Strips surrounding quotes of an HTTP ETag. */
+export function bareEtag(etag: string | undefined): string | undefined {
+  return etag?.replace(/^W\//, '').replace(/^"|"$/g, '');
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight; results in input order. */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i], i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}

@@ -1,0 +1,207 @@
+/**
+ * Redis provider: keys under `path` (a raw key prefix) in database `db`; values are JSON task
+ * strings. Listing uses SCAN with MATCH (never KEYS, which blocks the server); SCAN has no
+ * order and may return a key twice, so `ordered` is false and resumed listings are
+ * at-least-once. Redis has no folders: `recursive_scan` does not change the listing.
+ * No presigned URLs (StorageError('unsupported')).
+ */
+import { Readable } from 'node:stream';
+import { Redis } from 'ioredis';
+import { StorageError } from '../../errors';
+import type { HeadResult, ListOptions, ListPage, ReadOptions, ReadResult, StorageProvider, StorageRole, WriteOptions } from '../types';
+import { compileKeyFilter, pageSizeOf, type KeyMatcher } from '../key-filter';
+import { tooLarge } from '../common';
+
+export interface RedisProviderOptions {
+  /** Host to connect to (the checked IP when the endpoint guard pinned it). */
+  host: string;
+  /** Host as configured, for messages. */
+  displayHost: string;
+  port: number;
+  password?: string;
+  db: number;
+  /** Key prefix (`path`). */
+  path: string;
+  regexFilter?: string | null;
+  maxReadBytes: number;
+  connectTimeoutMs: number;
+  requestTimeoutMs: number;
+}
+
+/** Escapes glob metacharacters so `path` is matched literally by SCAN MATCH. */
+export function escapeGlob(s: string): string {
+  return s.replace(/[*?[\]\\^]/g, (c) => `\\${c}`);
+}
+
+/** The Redis StorageProvider. */
+export class RedisProvider implements StorageProvider {
+  readonly type = 'redis' as const;
+  readonly scheme = 'redis';
+  readonly ordered = false;
+  readonly bucket: string;
+  readonly client: Redis;
+  private readonly filter: KeyMatcher;
+
+  constructor(private readonly o: RedisProviderOptions) {
+    this.bucket = String(o.db);
+    this.filter = compileKeyFilter(o.regexFilter);
+    this.client = new Redis({
+      host: o.host,
+      port: o.port,
+      password: o.password || undefined,
+      db: o.db,
+      lazyConnect: true,
+      connectTimeout: o.connectTimeoutMs,
+      commandTimeout: o.requestTimeoutMs,
+      maxRetriesPerRequest: 1,
+      enableOfflineQueue: true,
+      // Bounded reconnects: give up after 3 attempts instead of retrying forever.
+      retryStrategy: (times) => (times > 3 ? null : Math.min(times * 200, 1000)),
+    });
+    // Errors surface on the awaited command; an unhandled 'error' event would crash the process.
+    this.client.on('error', () => undefined);
+  }
+
+  private fail(e: unknown, what: string): StorageError {
+    if (e instanceof StorageError) return e;
+    const msg = e instanceof Error ? e.message : String(e);
+    if (/WRONGPASS|NOAUTH|invalid password|AUTH.*without any password|invalid username-password/i.test(msg)) {
+      return new StorageError('access_denied', `Redis at ${this.o.displayHost}:${this.o.port} rejected the password`, { cause: e });
+    }
+    if (/DB index is out of range|invalid DB index/i.test(msg)) {
+      return new StorageError('not_found', `Redis database ${this.o.db} does not exist`, { cause: e });
+    }
+    if (/ECONNREFUSED|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH|timed out|Connection is closed|max retries|Stream isn't writeable|connect/i.test(msg)) {
+      return new StorageError(
+        'unreachable',
+        `could not connect to Redis at ${this.o.displayHost}:${this.o.port} within ${Math.round(this.o.connectTimeoutMs / 1000)} s`,
+        { cause: e },
+      );
+    }
+    return new StorageError('failed', `Redis command for '${what}' failed`, { cause: e });
+  }
+
+  private async ready(): Promise<void> {
+    if (this.client.status === 'wait') {
+      try {
+        await this.client.connect();
+      } catch (e) {
+        throw this.fail(e, 'connect');
+      }
+    }
+  }
+
+  async *list(options: ListOptions = {}): AsyncIterable<ListPage> {
+    await this.ready();
+    const pageSize = pageSizeOf(options.pageSize);
+    const match = `${escapeGlob(this.o.path)}*`;
+    let cursor = options.startToken || '0';
+    do {
+      options.signal?.throwIfAborted();
+      let keys: string[];
+      let next: string;
+      try {
+        [next, keys] = await this.client.scan(cursor, 'MATCH', match, 'COUNT', pageSize);
+      } catch (e) {
+        throw this.fail(e, this.o.path);
+      }
+      const wanted = keys.filter(this.filter);
+      let sizes: number[] = [];
+      if (wanted.length) {
+        const pipe = this.client.pipeline();
+        for (const k of wanted) pipe.strlen(k);
+        try {
+          const res = (await pipe.exec()) ?? [];
+          sizes = res.map(([err, v]) => (err ? -1 : Number(v)));
+        } catch (e) {
+          throw this.fail(e, this.o.path);
+        }
+      }
+      const entries = wanted.map((key, i) => ({ key, size: sizes[i] >= 0 ? sizes[i] : undefined }));
+      // COUNT is a hint: a SCAN step may return more than a page. Split it; every split page
+      // resumes from the cursor that produced it (at-least-once), the last from the next one.
+      const done = next === '0';
+      for (let i = 0; i < Math.max(entries.length, 1); i += pageSize) {
+        const slice = entries.slice(i, i + pageSize);
+        const last = i + pageSize >= entries.length;
+        yield { entries: slice, nextToken: last ? (done ? undefined : next) : cursor };
+      }
+      cursor = next;
+    } while (cursor !== '0');
+  }
+
+  async head(key: string): Promise<HeadResult> {
+    await this.ready();
+    let res;
+    try {
+      res = await this.client.multi().exists(key).strlen(key).exec();
+    } catch (e) {
+      throw this.fail(e, key);
+    }
+    if (!res || Number(res[0][1]) === 0) throw new StorageError('not_found', `Redis key '${key}' does not exist`);
+    return { size: Number(res[1][1]), contentType: 'application/json' };
+  }
+
+  async read(key: string, options: ReadOptions = {}): Promise<ReadResult> {
+    const h = await this.head(key);
+    const max = options.maxBytes ?? this.o.maxReadBytes;
+    let start = 0;
+    let end = h.size - 1;
+    if (options.range) {
+      start = options.range.start;
+      end = Math.min(options.range.end ?? h.size - 1, h.size - 1);
+    }
+    const length = Math.max(0, end - start + 1);
+    if (length > max) throw tooLarge(key, length, max);
+    let buf: Buffer | null;
+    try {
+      buf = options.range ? await this.client.getrangeBuffer(key, start, end) : await this.client.getBuffer(key);
+    } catch (e) {
+      throw this.fail(e, key);
+    }
+    if (buf === null) throw new StorageError('not_found', `Redis key '${key}' does not exist`);
+    return {
+      body: Readable.from([buf]),
+      contentLength: buf.length,
+      totalSize: h.size,
+      contentType: 'application/json',
+      ...(options.range ? { range: { start, end: start + buf.length - 1 } } : {}),
+    };
+  }
+
+  async presign(): Promise<string> {
+    throw new StorageError('unsupported', 'Redis storages have no presigned URLs');
+  }
+
+  async write(key: string, body: string | Buffer, _options?: WriteOptions): Promise<void> {
+    await this.ready();
+    try {
+      await this.client.set(key, body);
+    } catch (e) {
+      throw this.fail(e, key);
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.ready();
+    try {
+      await this.client.del(key);
+    } catch (e) {
+      throw this.fail(e, key);
+    }
+  }
+
+  async validate(_role: StorageRole): Promise<void> {
+    await this.ready();
+    try {
+      await this.client.ping();
+      await this.client.scan('0', 'MATCH', `${escapeGlob(this.o.path)}*`, 'COUNT', 1);
+    } catch (e) {
+      throw this.fail(e, this.o.path);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.client.disconnect();
+  }
+}
