@@ -1,0 +1,637 @@
+/**
+ * Sync bookkeeping in the single table: jobs, chunks, failures and object links.
+ *
+ * - Job `JOB#<jobId>` / `JOB`: role, storage, atomic ADD counters (live progress), TTL 30 days.
+ * - Chunk `JOB#<jobId>` / `CHUNK#<n>`: the entries one syncChunk invocation handles, the key range
+ *   it diffs, the id plan it reserved (so a retry reuses the same task ids) and a `done` flag set in
+ *   the same transaction that adds the chunk's counters to the job (counted exactly once). TTL 7 days.
+ * - Failure `JOB#<jobId>#FAIL` / `<chunk>#<i>`: the first failures of a job, in chunk order.
+ * - Link `LINK#<storageId>#<shard>` / `OBJ#<key>`: which tasks an object produced, its version, rows
+ *   that never became tasks and rows whose task a user deleted (tombstones). Links of one storage
+ *   are spread over {@link LINK_SHARDS} partitions by a hash of the key so a 10M-object sync never
+ *   writes one partition key faster than its 1,000 WCU/s (docs/scale.md); an ordered key range is
+ *   then one Query per shard, run in parallel.
+ */
+import {
+  BatchGetCommand,
+  GetCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+  type QueryCommandInput,
+} from '@aws-sdk/lib-dynamodb';
+import { keys, pad } from './keys';
+import type { StorageItem, TaskItem } from './items';
+import { batchWrite, isConditionalFailure, type Db } from './repo-common';
+
+/** Link partitions per storage (hash of the object key). */
+export const LINK_SHARDS = 16;
+const JOB_TTL_SECONDS = 30 * 24 * 3600;
+const CHUNK_TTL_SECONDS = 7 * 24 * 3600;
+/** Failures kept per job (meta shows them; the count is exact). */
+export const MAX_FAILURES = 100;
+
+/** FNV-1a 32-bit: a stable, cheap spread of keys over link shards. */
+export function linkShard(key: string): number {
+  let h = 0x811c9dc5;
+  const bytes = Buffer.from(key, 'utf8');
+  for (const b of bytes) {
+    h ^= b;
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h % LINK_SHARDS;
+}
+
+export const syncKeys = {
+  job: (jobId: string) => ({ pk: `JOB#${jobId}`, sk: 'JOB' }),
+  chunk: (jobId: string, n: number) => ({ pk: `JOB#${jobId}`, sk: `CHUNK#${pad(n)}` }),
+  failures: (jobId: string) => `JOB#${jobId}#FAIL`,
+  linkPk: (storageId: number, shard: number) => `LINK#${storageId}#${shard}`,
+  link: (storageId: number, key: string) => ({ pk: `LINK#${storageId}#${linkShard(key)}`, sk: `OBJ#${key}` }),
+};
+
+const ttlIn = (seconds: number) => Math.floor(Date.now() / 1000) + seconds;
+
+// ---------------------------------------------------------------------------------------------
+// Jobs
+
+/** Counters of a job, all monotonic (atomic ADD). */
+export interface JobCounters {
+  /** Objects the listing produced (after filters). */
+  listed: number;
+  /** Objects whose chunk completed. */
+  processed: number;
+  /** Tasks created / updated in place / removed / flagged object_exists=false. */
+  created: number;
+  updated: number;
+  removed: number;
+  flagged: number;
+  /** Objects skipped because their version did not change. */
+  unchanged: number;
+  /** Objects (or rows) that failed. */
+  failed: number;
+  /** Keys skipped because they lie under one of the project's target-storage prefixes. */
+  skipped_export: number;
+  /** Annotations created from task files. */
+  annotations: number;
+  /** Chunks planned by the listing. */
+  chunks: number;
+}
+
+export const COUNTER_NAMES: readonly (keyof JobCounters)[] = [
+  'listed', 'processed', 'created', 'updated', 'removed', 'flagged', 'unchanged', 'failed', 'skipped_export', 'annotations', 'chunks',
+];
+
+export interface JobItem extends JobCounters {
+  kind: 'job';
+  jobId: string;
+  storageId: number;
+  role: 'import' | 'export';
+  /** Whether the provider lists in key order (decides range diff vs mark-and-sweep). */
+  ordered: boolean;
+  sync_deletions: SyncDeletions;
+  created_at: string;
+  /** Epoch ms of the last progress mirror into the storage's meta. */
+  mirrored_at?: number;
+}
+
+export type SyncDeletions = 'keep' | 'remove' | 'flag';
+
+/** Creates the job item once (a retried Start keeps the first one). Returns the stored job. */
+export async function createJob(
+  db: Db,
+  job: Pick<JobItem, 'jobId' | 'storageId' | 'role' | 'ordered' | 'sync_deletions'>,
+): Promise<JobItem> {
+  const res = await db.doc.send(
+    new UpdateCommand({
+      TableName: db.table,
+      Key: syncKeys.job(job.jobId),
+      UpdateExpression:
+        'SET kind = if_not_exists(kind, :k), jobId = if_not_exists(jobId, :j), storageId = if_not_exists(storageId, :s), #role = if_not_exists(#role, :r), ' +
+        '#ordered = if_not_exists(#ordered, :o), sync_deletions = if_not_exists(sync_deletions, :d), created_at = if_not_exists(created_at, :c), #ttl = if_not_exists(#ttl, :t)',
+      ExpressionAttributeNames: { '#role': 'role', '#ordered': 'ordered', '#ttl': 'ttl' },
+      ExpressionAttributeValues: {
+        ':k': 'job', ':j': job.jobId, ':s': job.storageId, ':r': job.role, ':o': job.ordered, ':d': job.sync_deletions,
+        ':c': new Date().toISOString(), ':t': ttlIn(JOB_TTL_SECONDS),
+      },
+      ReturnValues: 'ALL_NEW',
+    }),
+  );
+  return withCounters(res.Attributes as Partial<JobItem>);
+}
+
+function withCounters(item: Partial<JobItem>): JobItem {
+  const out = { ...item } as JobItem;
+  for (const c of COUNTER_NAMES) out[c] = Number(item[c] ?? 0);
+  return out;
+}
+
+/** The job, read strongly consistent; undefined when it does not exist (or expired). */
+export async function getJob(db: Db, jobId: string): Promise<JobItem | undefined> {
+  const res = await db.doc.send(new GetCommand({ TableName: db.table, Key: syncKeys.job(jobId), ConsistentRead: true }));
+  return res.Item ? withCounters(res.Item as Partial<JobItem>) : undefined;
+}
+
+/** Atomically adds counters to the job; returns the job after the addition. */
+export async function addJobCounters(db: Db, jobId: string, delta: Partial<JobCounters>): Promise<JobItem | undefined> {
+  const parts: string[] = [];
+  const values: Record<string, number> = {};
+  for (const [k, v] of Object.entries(delta)) {
+    if (!v) continue;
+    parts.push(`${k} :${k}`);
+    values[`:${k}`] = v;
+  }
+  if (!parts.length) return getJob(db, jobId);
+  try {
+    const res = await db.doc.send(
+      new UpdateCommand({
+        TableName: db.table,
+        Key: syncKeys.job(jobId),
+        UpdateExpression: `ADD ${parts.join(', ')}`,
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: values,
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    return withCounters(res.Attributes as Partial<JobItem>);
+  } catch (e) {
+    if (isConditionalFailure(e)) return undefined;
+    throw e;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Chunks
+
+/** One listed object inside a chunk item (short names: up to a few thousand per item). */
+export interface ChunkEntry {
+  /** Object key. */
+  k: string;
+  /** Size in bytes. */
+  s?: number;
+  /** Version tag (etag / generation / mtime-based). */
+  e?: string;
+  /** Last modified, epoch ms. */
+  m?: number;
+}
+
+/** The ids a chunk reserved: per object key, the first task id and how many rows it may hold. */
+export interface ChunkPlan {
+  /** key → [firstTaskId, taskCount, firstAnnotationId, annotationCount] */
+  objects: Record<string, [number, number, number, number]>;
+}
+
+export interface ChunkItem {
+  kind: 'chunk';
+  jobId: string;
+  n: number;
+  entries: ChunkEntry[];
+  /** Diff range (ordered providers): keys after `from` (exclusive; null = from the start)... */
+  from: string | null;
+  /** ...up to `to` (inclusive); null = open-ended (the listing's last chunk). */
+  to: string | null;
+  /** True for chunks of an ordered listing (their ranges are diffed against links). */
+  ordered: boolean;
+  /** Export role: opaque entries of the export lister instead of object entries. */
+  items?: unknown[];
+  plan?: ChunkPlan;
+  done?: boolean;
+}
+
+/** Stores chunk items (idempotent puts: a retried listing step rewrites the same numbers). */
+export async function putChunks(db: Db, chunks: Omit<ChunkItem, 'kind'>[]): Promise<void> {
+  const ttl = ttlIn(CHUNK_TTL_SECONDS);
+  await batchWrite(
+    db,
+    chunks.map((c) => ({ PutRequest: { Item: { ...syncKeys.chunk(c.jobId, c.n), kind: 'chunk', ttl, ...c } } })),
+  );
+}
+
+/** A chunk, strongly consistent. */
+export async function getChunk(db: Db, jobId: string, n: number): Promise<ChunkItem | undefined> {
+  const res = await db.doc.send(new GetCommand({ TableName: db.table, Key: syncKeys.chunk(jobId, n), ConsistentRead: true }));
+  return res.Item as ChunkItem | undefined;
+}
+
+/**
+ * Records the chunk's id plan unless one is already stored; returns the plan that is stored
+ * (a concurrent or earlier attempt's plan wins, so every attempt writes the same ids).
+ */
+export async function setChunkPlan(db: Db, jobId: string, n: number, plan: ChunkPlan): Promise<ChunkPlan> {
+  try {
+    await db.doc.send(
+      new UpdateCommand({
+        TableName: db.table,
+        Key: syncKeys.chunk(jobId, n),
+        UpdateExpression: 'SET #plan = :p',
+        ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#plan)',
+        ExpressionAttributeNames: { '#plan': 'plan' },
+        ExpressionAttributeValues: { ':p': plan },
+      }),
+    );
+    return plan;
+  } catch (e) {
+    if (!isConditionalFailure(e)) throw e;
+    const stored = await getChunk(db, jobId, n);
+    if (!stored?.plan) throw new Error(`chunk ${n} of job ${jobId} disappeared while planning`);
+    return stored.plan;
+  }
+}
+
+/**
+ * Marks the chunk done and adds its counters to the job in one transaction, so a retried chunk
+ * never counts twice. Returns false when the chunk was already done (nothing added).
+ */
+export async function completeChunk(db: Db, jobId: string, n: number, delta: Partial<JobCounters>): Promise<boolean> {
+  const parts: string[] = [];
+  const values: Record<string, number> = {};
+  for (const [k, v] of Object.entries(delta)) {
+    if (!v) continue;
+    parts.push(`${k} :${k}`);
+    values[`:${k}`] = v;
+  }
+  try {
+    await db.doc.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Update: {
+              TableName: db.table,
+              Key: syncKeys.chunk(jobId, n),
+              UpdateExpression: 'SET done = :t',
+              ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(done) OR done = :f)',
+              ExpressionAttributeValues: { ':t': true, ':f': false },
+            },
+          },
+          ...(parts.length
+            ? [{
+                Update: {
+                  TableName: db.table,
+                  Key: syncKeys.job(jobId),
+                  UpdateExpression: `ADD ${parts.join(', ')}`,
+                  ExpressionAttributeValues: values,
+                },
+              }]
+            : []),
+        ],
+      }),
+    );
+    return true;
+  } catch (e) {
+    const err = e as { name?: string };
+    if (err.name === 'TransactionCanceledException') return false;
+    throw e;
+  }
+}
+
+/** Chunks of a job that have an id plan but are not done (a chunk that never finished). */
+export async function* unfinishedPlannedChunks(db: Db, jobId: string): AsyncGenerator<ChunkItem> {
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const res = await db.doc.send(
+      new QueryCommand({
+        TableName: db.table,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :c)',
+        FilterExpression: 'attribute_exists(#plan) AND (attribute_not_exists(done) OR done = :f)',
+        ExpressionAttributeNames: { '#plan': 'plan' },
+        ExpressionAttributeValues: { ':pk': `JOB#${jobId}`, ':c': 'CHUNK#', ':f': false },
+        ExclusiveStartKey: startKey,
+        Limit: 200,
+      }),
+    );
+    for (const it of res.Items ?? []) yield it as ChunkItem;
+    startKey = res.LastEvaluatedKey;
+  } while (startKey);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Failures
+
+export interface SyncFailure {
+  key: string;
+  reason: string;
+}
+
+/** Stores failures of one chunk under deterministic keys (a retry overwrites them). */
+export async function putFailures(db: Db, jobId: string, chunk: number, failures: SyncFailure[]): Promise<void> {
+  if (!failures.length) return;
+  const ttl = ttlIn(JOB_TTL_SECONDS);
+  await batchWrite(
+    db,
+    failures.slice(0, MAX_FAILURES).map((f, i) => ({
+      PutRequest: { Item: { pk: syncKeys.failures(jobId), sk: `${pad(chunk)}#${String(i).padStart(4, '0')}`, kind: 'sync_failure', ttl, ...f } },
+    })),
+  );
+}
+
+/** The first `limit` failures of a job, in chunk order. */
+export async function listFailures(db: Db, jobId: string, limit = MAX_FAILURES): Promise<SyncFailure[]> {
+  const out: SyncFailure[] = [];
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const res = await db.doc.send(
+      new QueryCommand({
+        TableName: db.table,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': syncKeys.failures(jobId) },
+        ProjectionExpression: '#k, reason',
+        ExpressionAttributeNames: { '#k': 'key' },
+        Limit: limit - out.length,
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    for (const it of res.Items ?? []) out.push({ key: String(it.key), reason: String(it.reason) });
+    startKey = res.LastEvaluatedKey;
+  } while (startKey && out.length < limit);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Links
+
+/** The record of one synced object. */
+export interface LinkItem {
+  kind: 'link';
+  storageId: number;
+  key: string;
+  etag?: string;
+  size?: number;
+  /** Last modified (epoch ms) when the provider gives no etag. */
+  mtime?: number;
+  /** True when the object was one JSON object (row_index null), false for arrays/lines/blob. */
+  single: boolean;
+  /** Rows the object had when last synced. */
+  rows: number;
+  /** Task ids of rows 0..rows-1, as consecutive blocks `[firstId, count]`. */
+  idRanges: [number, number][];
+  /** Rows that never became a task (failed). */
+  absent?: number[];
+  /** Rows whose task a user deleted: never recreated or rewritten. */
+  tomb?: Set<number>;
+  /** Last job that wrote or touched (mark phase) the link. */
+  jobId: string;
+  /** False once the object was found gone with sync_deletions = "flag". */
+  object_exists?: boolean;
+  updated_at: string;
+}
+
+/** Task id of `row` per the link's id ranges, or undefined past the end. */
+export function taskIdOfRow(link: Pick<LinkItem, 'idRanges'>, row: number): number | undefined {
+  let r = row;
+  for (const [first, count] of link.idRanges) {
+    if (r < count) return first + r;
+    r -= count;
+  }
+  return undefined;
+}
+
+function fromLinkItem(item: Record<string, unknown>): LinkItem {
+  const { pk: _pk, sk: _sk, ...rest } = item;
+  const link = rest as unknown as LinkItem;
+  if (link.tomb && !(link.tomb instanceof Set)) link.tomb = new Set(link.tomb as Iterable<number>);
+  return link;
+}
+
+function toLinkItem(link: LinkItem): Record<string, unknown> {
+  const { tomb, ...rest } = link;
+  // DynamoDB rejects empty sets; a tombstone set only exists once a task was deleted.
+  return { ...syncKeys.link(link.storageId, link.key), ...rest, kind: 'link', ...(tomb && tomb.size ? { tomb } : {}) };
+}
+
+async function queryAll(db: Db, input: Omit<QueryCommandInput, 'TableName'>, onItem: (it: Record<string, unknown>) => void): Promise<void> {
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const res = await db.doc.send(new QueryCommand({ TableName: db.table, ...input, ExclusiveStartKey: startKey, Limit: 1000 }));
+    for (const it of res.Items ?? []) onItem(it);
+    startKey = res.LastEvaluatedKey;
+  } while (startKey);
+}
+
+/**
+ * Every link of `storageId` whose key lies in (`from`, `to`] (null bounds are open), strongly
+ * consistent: one paginated Query per shard, the shards in parallel. DynamoDB orders sort keys by
+ * UTF-8 bytes, as S3/GCS/Azure order keys, so the range matches the listing's.
+ */
+export async function queryLinkRange(db: Db, storageId: number, from: string | null, to: string | null): Promise<Map<string, LinkItem>> {
+  const out = new Map<string, LinkItem>();
+  const values: Record<string, string> = {};
+  let cond: string;
+  if (from !== null && to !== null) {
+    cond = 'pk = :pk AND sk BETWEEN :from AND :to';
+    values[':from'] = `OBJ#${from}`;
+    values[':to'] = `OBJ#${to}`;
+  } else if (from !== null) {
+    cond = 'pk = :pk AND sk >= :from';
+    values[':from'] = `OBJ#${from}`;
+  } else if (to !== null) {
+    cond = 'pk = :pk AND sk BETWEEN :from AND :to';
+    values[':from'] = 'OBJ#';
+    values[':to'] = `OBJ#${to}`;
+  } else {
+    cond = 'pk = :pk AND begins_with(sk, :from)';
+    values[':from'] = 'OBJ#';
+  }
+  await Promise.all(
+    Array.from({ length: LINK_SHARDS }, (_, shard) =>
+      queryAll(
+        db,
+        { KeyConditionExpression: cond, ExpressionAttributeValues: { ...values, ':pk': syncKeys.linkPk(storageId, shard) }, ConsistentRead: true },
+        (it) => {
+          const link = fromLinkItem(it);
+          if (from === null || link.key !== from) out.set(link.key, link);
+        },
+      ),
+    ),
+  );
+  return out;
+}
+
+/** Links of the given keys (BatchGetItem by 100, strongly consistent, bounded retries). */
+export async function getLinks(db: Db, storageId: number, keys: string[]): Promise<Map<string, LinkItem>> {
+  const out = new Map<string, LinkItem>();
+  const unique = [...new Set(keys)];
+  for (let i = 0; i < unique.length; i += 100) {
+    let pending: Record<string, unknown>[] | undefined = unique.slice(i, i + 100).map((k) => syncKeys.link(storageId, k));
+    for (let attempt = 0; pending?.length; attempt++) {
+      if (attempt >= 8) throw new Error('BatchGetItem left unprocessed link keys after 8 attempts');
+      const res = await db.doc.send(new BatchGetCommand({ RequestItems: { [db.table]: { Keys: pending, ConsistentRead: true } } }));
+      for (const it of res.Responses?.[db.table] ?? []) {
+        const link = fromLinkItem(it);
+        out.set(link.key, link);
+      }
+      pending = res.UnprocessedKeys?.[db.table]?.Keys as Record<string, unknown>[] | undefined;
+      if (pending?.length) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
+    }
+  }
+  return out;
+}
+
+/** Writes links (batched, idempotent full puts). */
+export async function putLinks(db: Db, links: LinkItem[], concurrency = 4): Promise<void> {
+  if (links.length) await batchWrite(db, links.map((l) => ({ PutRequest: { Item: toLinkItem(l) } })), { concurrency });
+}
+
+/** Deletes links by key (batched). */
+export async function deleteLinks(db: Db, storageId: number, keys: string[]): Promise<void> {
+  if (keys.length) await batchWrite(db, keys.map((k) => ({ DeleteRequest: { Key: syncKeys.link(storageId, k) } })));
+}
+
+/**
+ * Links of a storage that the job `jobId` did not touch, page by page (mark-and-sweep for
+ * unordered providers): one paginated Query per shard, shards one after another.
+ */
+export async function* linksNotTouchedBy(db: Db, storageId: number, jobId: string): AsyncGenerator<LinkItem[]> {
+  for (let shard = 0; shard < LINK_SHARDS; shard++) {
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const res = await db.doc.send(
+        new QueryCommand({
+          TableName: db.table,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :o)',
+          FilterExpression: 'jobId <> :job',
+          ExpressionAttributeValues: { ':pk': syncKeys.linkPk(storageId, shard), ':o': 'OBJ#', ':job': jobId },
+          ExclusiveStartKey: startKey,
+          Limit: 1000,
+          ConsistentRead: true,
+        }),
+      );
+      const page = (res.Items ?? []).map(fromLinkItem);
+      if (page.length) yield page;
+      startKey = res.LastEvaluatedKey;
+    } while (startKey);
+  }
+}
+
+/** Deletes every link of a storage (storage deletion); returns how many were deleted. */
+export async function deleteLinksOfStorage(db: Db, storageId: number): Promise<number> {
+  let n = 0;
+  for await (const page of linksNotTouchedBy(db, storageId, '\u0000none')) {
+    await deleteLinks(db, storageId, page.map((l) => l.key));
+    n += page.length;
+  }
+  return n;
+}
+
+/**
+ * Records that the task `task` was deleted by a user, so later syncs never bring its row back
+ * (a tombstone row in the object's link; `-1` stands for the row of a one-object file).
+ * Tasks without `source` and links that no longer exist are ignored. Idempotent.
+ */
+export async function recordTaskDeletion(db: Db, task: Pick<TaskItem, 'source'>): Promise<void> {
+  const src = task.source;
+  if (!src) return;
+  try {
+    await db.doc.send(
+      new UpdateCommand({
+        TableName: db.table,
+        Key: syncKeys.link(src.storageId, src.key),
+        UpdateExpression: 'ADD tomb :row',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: { ':row': new Set([src.row_index ?? -1]) },
+      }),
+    );
+  } catch (e) {
+    if (!isConditionalFailure(e)) throw e;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Storage status (the sync fields of the storage item; D's repository owns the rest)
+
+/**
+ * Copies live progress into the storage's meta, at most once per `everyMs` per job (a conditional
+ * update on the job item's `mirrored_at` elects one writer), and only while the job is the
+ * storage's current one and the storage is in progress.
+ */
+export async function mirrorProgress(
+  db: Db,
+  storageId: number,
+  job: JobItem,
+  everyMs = 3_000,
+): Promise<void> {
+  const now = Date.now();
+  try {
+    await db.doc.send(
+      new UpdateCommand({
+        TableName: db.table,
+        Key: syncKeys.job(job.jobId),
+        UpdateExpression: 'SET mirrored_at = :now',
+        ConditionExpression: 'attribute_not_exists(mirrored_at) OR mirrored_at < :before',
+        ExpressionAttributeValues: { ':now': now, ':before': now - everyMs },
+      }),
+    );
+  } catch (e) {
+    if (isConditionalFailure(e)) return;
+    throw e;
+  }
+  await setStorageSyncFields(db, storageId, job.jobId, {
+    meta: {
+      objects_listed: job.listed,
+      objects_processed: job.processed,
+      tasks_created: job.created,
+      time_last_ping: pyTime(new Date(now)),
+    },
+  }, { requireStatus: ['in_progress'] });
+}
+
+/** Python `str(datetime)` of a UTC instant, as Label Studio shows meta times (`2025-01-10 09:13:00.101000+00:00`). */
+export function pyTime(d: Date): string {
+  const iso = d.toISOString(); // 2025-01-10T09:13:00.101Z
+  return `${iso.slice(0, 10)} ${iso.slice(11, 23)}000+00:00`;
+}
+
+/**
+ * Sets sync fields of the storage (`status`, `last_sync*`, `traceback`, individual `meta.<k>`
+ * entries) only if `last_sync_job` is still `jobId` (a newer job owns the storage otherwise) and
+ * the storage is not cancelled. Returns false when the condition did not hold.
+ */
+export async function setStorageSyncFields(
+  db: Db,
+  storageId: number,
+  jobId: string,
+  fields: Partial<Pick<StorageItem, 'status' | 'last_sync' | 'last_sync_count' | 'traceback'>> & { meta?: Record<string, unknown> },
+  opts: { requireStatus?: StorageItem['status'][] } = {},
+): Promise<boolean> {
+  const names: Record<string, string> = { '#job': 'last_sync_job', '#updated': 'updated_at' };
+  const values: Record<string, unknown> = { ':job': jobId, ':updated': new Date().toISOString() };
+  const sets = ['#updated = :updated'];
+  let i = 0;
+  for (const [k, v] of Object.entries(fields)) {
+    if (k === 'meta' || v === undefined) continue;
+    names[`#f${i}`] = k;
+    values[`:f${i}`] = v;
+    sets.push(`#f${i} = :f${i}`);
+    i++;
+  }
+  for (const [k, v] of Object.entries(fields.meta ?? {})) {
+    if (v === undefined) continue;
+    names['#meta'] = 'meta';
+    names[`#m${i}`] = k;
+    values[`:m${i}`] = v;
+    sets.push(`#meta.#m${i} = :m${i}`);
+    i++;
+  }
+  let cond = 'attribute_exists(pk) AND #job = :job AND (attribute_not_exists(cancelled) OR cancelled = :false)';
+  values[':false'] = false;
+  if (opts.requireStatus?.length) {
+    names['#status'] = 'status';
+    cond += ` AND #status IN (${opts.requireStatus.map((_s, j) => `:rs${j}`).join(', ')})`;
+    opts.requireStatus.forEach((s, j) => (values[`:rs${j}`] = s));
+  }
+  try {
+    await db.doc.send(
+      new UpdateCommand({
+        TableName: db.table,
+        Key: keys.storage(storageId),
+        UpdateExpression: `SET ${sets.join(', ')}`,
+        ConditionExpression: cond,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      }),
+    );
+    return true;
+  } catch (e) {
+    if (isConditionalFailure(e)) return false;
+    throw e;
+  }
+}
