@@ -1,0 +1,58 @@
+/** Shared set-up of the contract tests: settings and bucket creation on the emulators. */
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import type { EmulatorEndpoints } from '../../local/emulators';
+import { createS3Client } from '../../shared/storage/providers/s3';
+import type { ProviderSettings } from '../../shared/storage/common';
+
+/** Emulators listen on 127.0.0.1: the endpoint guard must allow it explicitly. */
+export function testSettings(extra: Partial<ProviderSettings> = {}): ProviderSettings {
+  return {
+    maxReadBytes: 1024 * 1024,
+    allowedEndpoints: ['127.0.0.1', 'localhost'],
+    localFilesDocumentRoot: '/',
+    connectTimeoutMs: 3000,
+    requestTimeoutMs: 15000,
+    ...extra,
+  };
+}
+
+/** Creates S3 buckets on an S3-compatible endpoint (ignores "already exists"). */
+export async function createS3Buckets(
+  endpoint: string,
+  credentials: { accessKeyId: string; secretAccessKey: string },
+  region: string,
+  buckets: string[],
+): Promise<void> {
+  const client = createS3Client({
+    type: 's3',
+    bucket: buckets[0],
+    recursive: true,
+    region,
+    endpoint,
+    credentials,
+    maxReadBytes: 1,
+    connectTimeoutMs: 3000,
+    requestTimeoutMs: 15000,
+  });
+  try {
+    for (const Bucket of buckets) {
+      try {
+        await client.send(new CreateBucketCommand({ Bucket }));
+      } catch (e) {
+        if (!/BucketAlready/.test((e as Error).name)) throw e;
+      }
+    }
+  } finally {
+    client.destroy();
+  }
+}
+
+/** Cloud backends: prefix-scoped configs and full keys. */
+export function cloudScoping<T extends object>(base: T) {
+  return {
+    scoped: (prefix: string, extra: object = {}) => ({ ...base, prefix, ...extra }),
+    keyOf: (_prefix: string, fullKey: string) => fullKey,
+  };
+}
+
+export type { EmulatorEndpoints };
