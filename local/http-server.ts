@@ -1,0 +1,133 @@
+/**
+ * The local stand-in for API Gateway: every request becomes the payload 2.0 event of the function
+ * the manifest routes its path to, and that same handler answers. API Gateway's own answers are
+ * reproduced where a deployed client would see them: 413 for bodies over the 10 MB API limit or
+ * events over Lambda's 6 MB invoke limit, 500 when the handler throws, 503 when it times out.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { FUNCTIONS, functionForPath } from '../functions/manifest';
+import { fromHandlerResult, readBody, toApiGatewayEvent } from './apigw-event';
+import { invokeLocal, LambdaInvocationError, type HandlerResolver } from './lambda-functions';
+
+/** API Gateway HTTP API payload limit. */
+const MAX_REQUEST_BYTES = 10 * 1024 * 1024;
+/** Lambda synchronous invocation payload limit (the event, as JSON). */
+const MAX_EVENT_BYTES = 6 * 1024 * 1024;
+/** HTTP API integration timeout ceiling. */
+const MAX_INTEGRATION_SECONDS = 30;
+
+export interface HttpServerOptions {
+  port: number;
+  host: string;
+  region: string;
+  resolveHandler: HandlerResolver;
+  /** Where errors of handlers are reported (default console.error). Never gets request bodies. */
+  log?: (message: string) => void;
+}
+
+export interface LocalHttpServer {
+  server: Server;
+  /** `http://host:port` with the bound port (useful with port 0). */
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+function gatewayAnswer(res: ServerResponse, status: number, message: string): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = JSON.stringify({ message });
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse, opts: HttpServerOptions, port: number): Promise<void> {
+  const log = opts.log ?? ((m: string) => console.error(m));
+  const body = await readBody(req, MAX_REQUEST_BYTES);
+  if (!body) return gatewayAnswer(res, 413, 'Request Entity Too Large');
+  const event = toApiGatewayEvent({
+    method: req.method ?? 'GET',
+    url: req.url ?? '/',
+    rawHeaders: req.rawHeaders,
+    body,
+    sourceIp: (req.socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, ''),
+    localPort: port,
+  });
+  if (Buffer.byteLength(JSON.stringify(event)) > MAX_EVENT_BYTES) return gatewayAnswer(res, 413, 'Request Entity Too Large');
+  const fn = functionForPath(event.rawPath);
+  let result: unknown;
+  try {
+    const handler = await opts.resolveHandler(fn);
+    result = await invokeLocal(fn, handler, event, {
+      region: opts.region,
+      timeoutSeconds: Math.min(FUNCTIONS[fn].timeout, MAX_INTEGRATION_SECONDS),
+    });
+  } catch (e) {
+    const timedOut = e instanceof LambdaInvocationError && e.errorType === 'Sandbox.Timedout';
+    // Only the method, the path and the error: query strings may carry tokens.
+    log(`[http] ${event.requestContext.http.method} ${event.rawPath} → ${fn} ${timedOut ? 'timed out' : 'failed'}: ${e instanceof Error ? e.name + ': ' + e.message : String(e)}`);
+    return gatewayAnswer(res, timedOut ? 503 : 500, timedOut ? 'Service Unavailable' : 'Internal Server Error');
+  }
+  let out;
+  try {
+    out = fromHandlerResult(result);
+  } catch (e) {
+    log(`[http] ${event.rawPath} → ${fn}: malformed response: ${e instanceof Error ? e.message : String(e)}`);
+    return gatewayAnswer(res, 502, 'Internal Server Error');
+  }
+  for (const [k, v] of Object.entries(out.headers)) res.setHeader(k, v);
+  res.statusCode = out.statusCode;
+  if (out.body instanceof Readable) {
+    try {
+      // pipeline applies backpressure and destroys the source if the client goes away.
+      await pipeline(out.body, res);
+    } catch (e) {
+      if (!res.destroyed) res.destroy();
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'ERR_STREAM_PREMATURE_CLOSE') log(`[http] ${event.rawPath} → ${fn}: stream failed: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    return;
+  }
+  if (!res.hasHeader('content-length')) res.setHeader('content-length', out.body.length);
+  res.end(out.body);
+}
+
+/** Starts listening; resolves once the port is bound. */
+export async function startHttpServer(opts: HttpServerOptions): Promise<LocalHttpServer> {
+  let boundPort = opts.port;
+  const server = createServer((req, res) => {
+    handle(req, res, opts, boundPort).catch((e) => {
+      (opts.log ?? console.error)(`[http] unexpected: ${e instanceof Error ? e.message : String(e)}`);
+      gatewayAnswer(res, 500, 'Internal Server Error');
+    });
+  });
+  // Handlers may legitimately take up to the integration timeout; Node's defaults must not cut them.
+  server.requestTimeout = (MAX_INTEGRATION_SECONDS + 30) * 1000;
+  server.headersTimeout = 60_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  boundPort = (server.address() as AddressInfo).port;
+  const hostForUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+  return {
+    server,
+    url: `http://${hostForUrl}:${boundPort}`,
+    port: boundPort,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        // In-flight streamed downloads would hold close() open indefinitely.
+        setTimeout(() => server.closeAllConnections(), 2_000).unref();
+      }),
+  };
+}

@@ -1,0 +1,134 @@
+/**
+ * Takes the sync state machine's ASL from the synthesized CloudFormation template (so local runs
+ * execute exactly what would be deployed) and resolves its intrinsic functions: each Lambda ARN
+ * reference is mapped back to the manifest function through the `labelsync:function` metadata the
+ * node-function construct puts on every CfnFunction.
+ */
+import type { StateMachineDefinition } from 'aws-local-stepfunctions';
+import aslValidator from 'asl-validator';
+import { FUNCTIONS, type FunctionName } from '../functions/manifest';
+import { LOCAL_ACCOUNT_ID } from './apigw-event';
+import { localFunctionArn } from './lambda-functions';
+
+/** Metadata key on CfnFunction resources (lib/constructs/node-function.ts FUNCTION_METADATA_KEY). */
+const FUNCTION_METADATA_KEY = 'labelsync:function';
+
+interface CfnResource {
+  Type: string;
+  Properties?: Record<string, unknown>;
+  Metadata?: Record<string, unknown>;
+}
+export interface CfnTemplate {
+  Resources: Record<string, CfnResource>;
+}
+
+export interface ResolvedStateMachine {
+  /** The ASL with every intrinsic resolved (Lambda ARNs are local placeholders). */
+  definition: StateMachineDefinition;
+  /** Logical id of the state machine resource in the template. */
+  logicalId: string;
+}
+
+/** Maps Lambda logical ids of the template to manifest function names. */
+function lambdaNames(template: CfnTemplate): Map<string, FunctionName> {
+  const out = new Map<string, FunctionName>();
+  for (const [id, r] of Object.entries(template.Resources)) {
+    if (r.Type !== 'AWS::Lambda::Function') continue;
+    const name = r.Metadata?.[FUNCTION_METADATA_KEY];
+    if (typeof name === 'string' && name in FUNCTIONS) out.set(id, name as FunctionName);
+  }
+  return out;
+}
+
+const PSEUDO: Record<string, (region: string) => string> = {
+  'AWS::Partition': () => 'aws',
+  'AWS::Region': (region) => region,
+  'AWS::AccountId': () => LOCAL_ACCOUNT_ID,
+  'AWS::URLSuffix': () => 'amazonaws.com',
+  'AWS::StackName': () => 'Labelsync',
+  'AWS::NoValue': () => '',
+};
+
+/** Evaluates the intrinsics CDK emits in a DefinitionString (Fn::Join, Fn::GetAtt, Ref, Fn::Sub of pseudo params). */
+function evaluate(node: unknown, template: CfnTemplate, fns: Map<string, FunctionName>, region: string): string {
+  if (typeof node === 'string') return node;
+  if (typeof node === 'number' || typeof node === 'boolean') return String(node);
+  if (node && typeof node === 'object') {
+    const o = node as Record<string, unknown>;
+    if (Array.isArray(o['Fn::Join'])) {
+      const [sep, parts] = o['Fn::Join'] as [string, unknown[]];
+      return parts.map((p) => evaluate(p, template, fns, region)).join(sep);
+    }
+    if (o['Fn::GetAtt'] !== undefined) {
+      const ga = o['Fn::GetAtt'];
+      const [id, attr] = Array.isArray(ga) ? (ga as string[]) : String(ga).split('.');
+      const fn = fns.get(id);
+      if (fn && attr === 'Arn') return localFunctionArn(fn, region);
+      const r = template.Resources[id];
+      if (r?.Type === 'AWS::Lambda::Function') throw new Error(`Lambda ${id} in the state machine has no '${FUNCTION_METADATA_KEY}' metadata`);
+      // Anything else (a bucket or table ARN in a service integration) gets a recognisable local placeholder.
+      return `arn:aws:local:${region}:${LOCAL_ACCOUNT_ID}:${id}/${attr}`;
+    }
+    if (typeof o.Ref === 'string') {
+      const pseudo = PSEUDO[o.Ref];
+      if (pseudo) return pseudo(region);
+      const fn = fns.get(o.Ref);
+      if (fn) return localFunctionArn(fn, region);
+      return `local-${o.Ref}`;
+    }
+    if (o['Fn::Sub'] !== undefined) {
+      const sub = o['Fn::Sub'];
+      const [text, vars] = Array.isArray(sub) ? (sub as [string, Record<string, unknown>]) : [String(sub), {}];
+      return text.replace(/\$\{([^}]+)\}/g, (_, name: string) => {
+        if (name in vars) return evaluate(vars[name], template, fns, region);
+        if (PSEUDO[name]) return PSEUDO[name](region);
+        const [id, attr] = name.split('.');
+        return evaluate(attr ? { 'Fn::GetAtt': [id, attr] } : { Ref: id }, template, fns, region);
+      });
+    }
+  }
+  throw new Error(`unsupported intrinsic in the state machine definition: ${JSON.stringify(node).slice(0, 200)}`);
+}
+
+/**
+ * Finds the (single) state machine of `template` and returns its ASL with intrinsics resolved.
+ * Throws when the template has no or several state machines, or an unresolvable Lambda reference.
+ */
+export function resolveStateMachine(template: CfnTemplate, region: string): ResolvedStateMachine {
+  const machines = Object.entries(template.Resources).filter(([, r]) => r.Type === 'AWS::StepFunctions::StateMachine');
+  if (machines.length !== 1) throw new Error(`expected one state machine in the template, found ${machines.length}`);
+  const [logicalId, sm] = machines[0];
+  const fns = lambdaNames(template);
+  const props = sm.Properties ?? {};
+  let definition: unknown;
+  if (props.Definition !== undefined) definition = props.Definition;
+  else if (props.DefinitionString !== undefined) definition = JSON.parse(evaluate(props.DefinitionString, template, fns, region));
+  else throw new Error('the state machine has neither Definition nor DefinitionString (S3 locations are not supported locally)');
+  const subs = props.DefinitionSubstitutions as Record<string, unknown> | undefined;
+  if (subs && Object.keys(subs).length) {
+    let text = JSON.stringify(definition);
+    for (const [k, v] of Object.entries(subs)) text = text.split('${' + k + '}').join(evaluate(v, template, fns, region));
+    definition = JSON.parse(text);
+  }
+  return { definition: definition as StateMachineDefinition, logicalId };
+}
+
+/** Validates ASL with asl-validator; throws with every problem listed. */
+export function validateDefinition(definition: StateMachineDefinition): void {
+  // asl-validator annotates the object it checks (QueryLanguage): give it a copy.
+  const { isValid, errorsText } = aslValidator(structuredClone(definition) as never, { checkArn: true, checkPaths: true });
+  if (!isValid) throw new Error(`invalid state machine definition:\n${errorsText('\n')}`);
+}
+
+/**
+ * Synthesizes the CDK app in-process (bundling skipped) and returns the resolved state machine.
+ * Costs a few seconds of CPU (aws-cdk-lib); call once per process.
+ */
+export async function synthesizeStateMachine(region: string): Promise<ResolvedStateMachine> {
+  const { App } = await import('aws-cdk-lib');
+  const { LabelsyncStack } = (await import('../lib/labelsync-stack')) as { LabelsyncStack: new (scope: unknown, id: string, props?: unknown) => unknown };
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  new LabelsyncStack(app, 'Labelsync');
+  const template = app.synth().getStackByName('Labelsync').template as CfnTemplate;
+  return resolveStateMachine(template, region);
+}
