@@ -25,6 +25,8 @@ export interface Env {
   localFilesStorageEnabled: boolean;
   /** Lifetime of signed media tokens in resolve URLs, seconds (default 24 h). */
   mediaTokenTtlSeconds: number;
+  /** LABELSYNC_INLINE_PRESIGN: put presigned URLs straight into task data for every storage (default false). */
+  inlinePresign: boolean;
   /** Max JSON task file size in bytes (default 50 MiB). */
   maxTaskFileBytes: number;
   /** Sync fan-out concurrency (Map MaxConcurrency) and objects per chunk. */
@@ -63,6 +65,7 @@ export function parseEnv(source: Record<string, string | undefined> = process.en
     localFilesDocumentRoot: source.LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT ?? source.LOCAL_FILES_DOCUMENT_ROOT ?? '/',
     localFilesStorageEnabled: bool(source.LABELSYNC_LOCAL_FILES_STORAGE_ENABLED, true),
     mediaTokenTtlSeconds: int('LABELSYNC_MEDIA_TOKEN_TTL_SECONDS', source.LABELSYNC_MEDIA_TOKEN_TTL_SECONDS, 86400, problems),
+    inlinePresign: bool(source.LABELSYNC_INLINE_PRESIGN, false),
     maxTaskFileBytes: int('LABELSYNC_MAX_TASK_FILE_BYTES', source.LABELSYNC_MAX_TASK_FILE_BYTES, 50 * 1024 * 1024, problems),
     syncConcurrency: int('LABELSYNC_SYNC_CONCURRENCY', source.LABELSYNC_SYNC_CONCURRENCY, 8, problems),
     syncChunkSize: int('LABELSYNC_SYNC_CHUNK_SIZE', source.LABELSYNC_SYNC_CHUNK_SIZE, 1000, problems),
