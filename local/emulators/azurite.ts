@@ -76,7 +76,7 @@ async function launch(oauth: boolean, opts: { port?: number; timeoutMs?: number 
     ? () => tlsAnswers(port)
     : () => httpAnswers(`${base}/${AZURITE_ACCOUNT_NAME}?comp=list`);
   try {
-    await waitUntil(name, probe, { timeoutMs: opts.timeoutMs ?? 30_000, failed: proc.exited });
+    await waitUntil(name, probe, { timeoutMs: opts.timeoutMs ?? 60_000, failed: proc.exited });
   } catch (e) {
     await proc.stop();
     throw e;

@@ -40,7 +40,7 @@ export async function startRedis(opts: { port?: number; timeoutMs?: number } = {
     '--port', String(port), '--bind', host, '--save', '', '--appendonly', 'no', '--daemonize', 'no',
   ]);
   try {
-    await waitUntil('redis-server', () => ping(host, port), { timeoutMs: opts.timeoutMs ?? 15_000, failed: proc.exited });
+    await waitUntil('redis-server', () => ping(host, port), { timeoutMs: opts.timeoutMs ?? 30_000, failed: proc.exited });
   } catch (e) {
     await proc.stop();
     throw e;

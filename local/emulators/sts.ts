@@ -25,7 +25,7 @@ export async function startSts(opts: { port?: number; timeoutMs?: number } = {})
   const endpoint = `http://127.0.0.1:${port}`;
   try {
     await waitUntil('moto server', () => httpAnswers(`${endpoint}/moto-api/`), {
-      timeoutMs: opts.timeoutMs ?? 30_000,
+      timeoutMs: opts.timeoutMs ?? 60_000,
       failed: proc.exited,
     });
   } catch (e) {

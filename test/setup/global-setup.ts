@@ -12,6 +12,9 @@ import { startEmulators, type EmulatorEndpoints } from '../../local/emulators';
 
 export const TEST_TABLE_NAME = 'labelsync-test';
 
+// Node 20 is what this machine runs; the SDK's "Node 22 soon" warning once per worker is noise.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 declare module 'vitest' {
   export interface ProvidedContext {
     emulators: EmulatorEndpoints;
