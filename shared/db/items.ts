@@ -14,6 +14,10 @@ export interface ProjectItem {
   label_config: string;
   /** Data variables of the label config in order (`$image` → `image`); first one names blob-mode data. */
   data_keys: string[];
+  /** Counters kept by the task/annotation repositories (atomic ADD), so listings need no COUNT query. */
+  task_number?: number;
+  total_annotations_number?: number;
+  total_predictions_number?: number;
   created_at: string;
   updated_at: string;
 }
@@ -77,6 +81,12 @@ export interface StorageItem {
   traceback: string | null;
   meta: Record<string, unknown>;
   synchronizable: boolean;
+  /**
+   * Set when the storage is deleted: the item stays as a tombstone (out of every listing, gone
+   * for the API, expired by TTL) so a running sync job sees `cancelled` and stops.
+   */
+  cancelled?: boolean;
+  deleted_at?: string;
   created_at: string;
   updated_at: string;
 }

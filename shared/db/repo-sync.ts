@@ -194,7 +194,8 @@ export interface ChunkItem {
   ordered: boolean;
   /** Export role: opaque entries of the export lister instead of object entries. */
   items?: unknown[];
-  plan?: ChunkPlan;
+  /** Id plans of the attempts (`plan0`, `plan1`, … — see {@link chunkPlans}). */
+  plan0?: ChunkPlan;
   done?: boolean;
 }
 
@@ -213,11 +214,22 @@ export async function getChunk(db: Db, jobId: string, n: number): Promise<ChunkI
   return res.Item as ChunkItem | undefined;
 }
 
+/** Every id plan a chunk's attempts stored (`plan0`, `plan1`, …), merged: the first plan of a key wins. */
+export function chunkPlans(chunk: ChunkItem): { objects: ChunkPlan['objects']; count: number } {
+  const objects: ChunkPlan['objects'] = {};
+  let count = 0;
+  const c = chunk as unknown as Record<string, unknown>;
+  for (; c[`plan${count}`]; count++) {
+    for (const [k, v] of Object.entries((c[`plan${count}`] as ChunkPlan).objects)) if (!(k in objects)) objects[k] = v;
+  }
+  return { objects, count };
+}
+
 /**
- * Records the chunk's id plan unless one is already stored; returns the plan that is stored
- * (a concurrent or earlier attempt's plan wins, so every attempt writes the same ids).
+ * Stores plan number `index` of a chunk once (a set-once attribute `plan<index>`). Returns false
+ * when another attempt stored that plan first (re-read the chunk and merge).
  */
-export async function setChunkPlan(db: Db, jobId: string, n: number, plan: ChunkPlan): Promise<ChunkPlan> {
+export async function addChunkPlan(db: Db, jobId: string, n: number, index: number, plan: ChunkPlan): Promise<boolean> {
   try {
     await db.doc.send(
       new UpdateCommand({
@@ -225,16 +237,14 @@ export async function setChunkPlan(db: Db, jobId: string, n: number, plan: Chunk
         Key: syncKeys.chunk(jobId, n),
         UpdateExpression: 'SET #plan = :p',
         ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#plan)',
-        ExpressionAttributeNames: { '#plan': 'plan' },
+        ExpressionAttributeNames: { '#plan': `plan${index}` },
         ExpressionAttributeValues: { ':p': plan },
       }),
     );
-    return plan;
+    return true;
   } catch (e) {
-    if (!isConditionalFailure(e)) throw e;
-    const stored = await getChunk(db, jobId, n);
-    if (!stored?.plan) throw new Error(`chunk ${n} of job ${jobId} disappeared while planning`);
-    return stored.plan;
+    if (isConditionalFailure(e)) return false;
+    throw e;
   }
 }
 
@@ -292,8 +302,7 @@ export async function* unfinishedPlannedChunks(db: Db, jobId: string): AsyncGene
       new QueryCommand({
         TableName: db.table,
         KeyConditionExpression: 'pk = :pk AND begins_with(sk, :c)',
-        FilterExpression: 'attribute_exists(#plan) AND (attribute_not_exists(done) OR done = :f)',
-        ExpressionAttributeNames: { '#plan': 'plan' },
+        FilterExpression: 'attribute_exists(plan0) AND (attribute_not_exists(done) OR done = :f)',
         ExpressionAttributeValues: { ':pk': `JOB#${jobId}`, ':c': 'CHUNK#', ':f': false },
         ExclusiveStartKey: startKey,
         Limit: 200,

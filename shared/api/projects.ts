@@ -1,0 +1,135 @@
+/**
+ * Project use cases: create, list, get, update, delete. Every lookup is scoped to the caller's
+ * organization; another organization's project is indistinguishable from a missing one (404).
+ */
+import type { AppContext } from '../context';
+import { NotFoundError } from '../errors';
+import { nextId } from '../db/counters';
+import type { ProjectItem } from '../db/items';
+import { countProjects, deleteProjectItem, getProject, listProjects, putProject, updateProject } from '../db/repo-projects';
+import { listProjectStorages, tombstoneStorage } from '../db/repo-storages';
+import { deleteTask, listProjectTasks } from '../db/repo-tasks';
+import type { Principal } from '../http/auth';
+import { getLogger } from '../logging';
+import { DEFAULT_LABEL_CONFIG, parseDataKeys } from './label-config';
+import { ProjectCreateSchema } from './project-schemas';
+import { parseWith } from './validation';
+
+/** The API shape of a project. */
+export function serializeProject(p: ProjectItem): Record<string, unknown> {
+  return {
+    id: p.id,
+    title: p.title,
+    description: p.description,
+    label_config: p.label_config,
+    data_keys: p.data_keys,
+    task_number: p.task_number ?? 0,
+    total_annotations_number: p.total_annotations_number ?? 0,
+    total_predictions_number: p.total_predictions_number ?? 0,
+    created_at: p.created_at,
+    updated_at: p.updated_at,
+  };
+}
+
+/**
+ * The caller's project.
+ * @throws NotFoundError when missing or owned by another organization
+ */
+export async function getOwnedProject(app: AppContext, principal: Principal, id: number | undefined): Promise<ProjectItem> {
+  const p = id === undefined ? undefined : await getProject(app.db, id);
+  if (!p || p.orgId !== principal.orgId) throw new NotFoundError('Project not found.');
+  return p;
+}
+
+/** Creates a project from a request body. @throws ValidationError */
+export async function createProject(app: AppContext, principal: Principal, body: unknown): Promise<ProjectItem> {
+  const input = parseWith(ProjectCreateSchema, body ?? {});
+  const now = new Date().toISOString();
+  const label_config = input.label_config ?? DEFAULT_LABEL_CONFIG;
+  const p: ProjectItem = {
+    kind: 'project',
+    id: await nextId(app.db, 'project'),
+    orgId: principal.orgId,
+    title: input.title ?? '',
+    description: input.description ?? '',
+    label_config,
+    data_keys: parseDataKeys(label_config),
+    task_number: 0,
+    total_annotations_number: 0,
+    total_predictions_number: 0,
+    created_at: now,
+    updated_at: now,
+  };
+  await putProject(app.db, p);
+  return p;
+}
+
+/** Partial update of title, description, label_config (data keys re-derived). @throws ValidationError, NotFoundError */
+export async function patchProject(app: AppContext, principal: Principal, id: number | undefined, body: unknown): Promise<ProjectItem> {
+  const existing = await getOwnedProject(app, principal, id);
+  const input = parseWith(ProjectCreateSchema, body ?? {});
+  const updated = await updateProject(app.db, existing.id, {
+    title: input.title === undefined ? undefined : input.title ?? '',
+    description: input.description === undefined ? undefined : input.description ?? '',
+    label_config: input.label_config,
+    data_keys: input.label_config === undefined ? undefined : parseDataKeys(input.label_config),
+  });
+  if (!updated) throw new NotFoundError('Project not found.');
+  return updated;
+}
+
+/**
+ * Page-numbered listing in Label Studio's paginated shape `{count, next, previous, results}`.
+ * Page N reads N pages of the org's project index (projects per organization are few).
+ */
+export async function listOwnedProjects(
+  app: AppContext,
+  principal: Principal,
+  query: { page?: number; pageSize?: number; basePath: string },
+): Promise<{ count: number; next: string | null; previous: string | null; results: Record<string, unknown>[] }> {
+  const page = query.page ?? 1;
+  const pageSize = query.pageSize ?? 100;
+  let afterId: number | undefined;
+  let res = { items: [] as ProjectItem[], hasMore: false };
+  for (let p = 1; p <= page; p++) {
+    res = await listProjects(app.db, principal.orgId, { afterId, limit: pageSize });
+    if (!res.hasMore && p < page) {
+      res = { items: [], hasMore: false };
+      break;
+    }
+    afterId = res.items[res.items.length - 1]?.id;
+  }
+  const link = (n: number) => `${query.basePath}?page=${n}&page_size=${pageSize}`;
+  return {
+    count: await countProjects(app.db, principal.orgId),
+    next: res.hasMore ? link(page + 1) : null,
+    previous: page > 1 ? link(page - 1) : null,
+    results: res.items.map(serializeProject),
+  };
+}
+
+/** How long a delete request may spend removing tasks before it leaves the rest (Lambda timeout 29 s). */
+const DELETE_BUDGET_MS = 20_000;
+
+/**
+ * Deletes a project: the project item first (everything under it becomes unreachable at once),
+ * then its storages (tombstoned, cancelling their syncs), then its tasks with their annotations,
+ * within a time budget. Tasks left over by a huge project stay orphaned and unreachable (every
+ * task route checks its project); they are reported in the log.
+ * @throws NotFoundError
+ */
+export async function deleteProject(app: AppContext, principal: Principal, id: number | undefined): Promise<void> {
+  const p = await getOwnedProject(app, principal, id);
+  await deleteProjectItem(app.db, p.id);
+  for (const s of await listProjectStorages(app.db, p.id)) await tombstoneStorage(app.db, s.id);
+  const deadline = Date.now() + DELETE_BUDGET_MS;
+  for (;;) {
+    const page = await listProjectTasks(app.db, p.id, { limit: 200 });
+    if (!page.items.length) return;
+    await Promise.all(page.items.map((t) => deleteTask(app.db, t)));
+    if (Date.now() > deadline) {
+      getLogger('api').warn('project delete left tasks behind (time budget)', { projectId: p.id });
+      return;
+    }
+  }
+}

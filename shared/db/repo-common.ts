@@ -1,0 +1,91 @@
+/**
+ * Shared plumbing of the repositories: the `Db` handle (client + table) they all take, bounded
+ * batch writes, key stripping and opaque cursors. No table scans anywhere in the repositories.
+ */
+import { BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { ValidationError } from '../errors';
+
+/** What every repository function needs: the document client and the table name. */
+export interface Db {
+  doc: DynamoDBDocumentClient;
+  table: string;
+}
+
+/** Attributes that exist only for the key schema; stripped before items leave a repository. */
+const KEY_ATTRS = ['pk', 'sk', 'gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk', 'ttl'];
+
+/** Removes key attributes from a stored item. */
+export function stripKeys<T>(item: Record<string, unknown> | undefined): T | undefined {
+  if (!item) return undefined;
+  const out: Record<string, unknown> = { ...item };
+  for (const k of KEY_ATTRS) delete out[k];
+  return out as T;
+}
+
+/** True for a failed ConditionExpression (single write). */
+export function isConditionalFailure(e: unknown): boolean {
+  return (e as { name?: string })?.name === 'ConditionalCheckFailedException';
+}
+
+/** True for a transaction cancelled by a failed condition. */
+export function isTransactionConditionFailure(e: unknown): boolean {
+  const err = e as { name?: string; CancellationReasons?: { Code?: string }[] };
+  return err?.name === 'TransactionCanceledException' &&
+    (err.CancellationReasons ?? []).some((r) => r.Code === 'ConditionalCheckFailed');
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Writes put/delete requests in BatchWriteItem calls of 25, retrying UnprocessedItems with
+ * exponential backoff at most `maxAttempts` times per batch (bounded).
+ * @throws Error when items stay unprocessed after the last attempt
+ */
+export async function batchWrite(
+  db: Db,
+  requests: ({ PutRequest: { Item: Record<string, unknown> } } | { DeleteRequest: { Key: Record<string, unknown> } })[],
+  opts: { maxAttempts?: number; concurrency?: number } = {},
+): Promise<void> {
+  const maxAttempts = opts.maxAttempts ?? 8;
+  const batches: (typeof requests)[] = [];
+  for (let i = 0; i < requests.length; i += 25) batches.push(requests.slice(i, i + 25));
+  const one = async (batch: typeof requests) => {
+    let pending = batch;
+    for (let attempt = 1; pending.length; attempt++) {
+      const res = await db.doc.send(new BatchWriteCommand({ RequestItems: { [db.table]: pending } }));
+      pending = (res.UnprocessedItems?.[db.table] ?? []) as typeof requests;
+      if (!pending.length) return;
+      if (attempt >= maxAttempts) throw new Error(`BatchWriteItem left ${pending.length} unprocessed items after ${attempt} attempts`);
+      await sleep(Math.min(2_000, 50 * 2 ** attempt) * (0.5 + Math.random() / 2));
+    }
+  };
+  const concurrency = Math.max(1, opts.concurrency ?? 4);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, batches.length) }, async () => {
+      while (next < batches.length) await one(batches[next++]);
+    }),
+  );
+}
+
+/** Encodes a cursor object as an opaque URL-safe token. */
+export function encodeCursor(value: Record<string, unknown>): string {
+  return Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
+}
+
+/**
+ * Decodes a token made by `encodeCursor`.
+ * @throws ValidationError (field `cursor`) for anything else
+ */
+export function decodeCursor(token: string, field = 'cursor'): Record<string, unknown> {
+  try {
+    const v = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+    if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
+  } catch {
+    /* fall through */
+  }
+  throw ValidationError.field(field, 'Invalid cursor.');
+}
+
+/** Now as ISO-8601 with milliseconds (`2025-01-10T09:12:33.120Z`). */
+export const nowIso = (): string => new Date().toISOString();

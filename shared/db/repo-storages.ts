@@ -1,0 +1,185 @@
+/**
+ * Storages (import and export): `STORAGE#<id>` items, listed per project through gsi1
+ * (`PROJECT#<p>#STORAGES`, sort key `<role>#<type>#<zero-padded id>`, so one Query returns a
+ * project's storages of one role, or of one role and type).
+ *
+ * Deletion leaves a tombstone: the item keeps its key with `cancelled: true`, loses its gsi1 keys
+ * (out of every listing) and expires by TTL after 7 days. A running sync job re-reads its
+ * storage (`getStorage(db, id, {includeDeleted: true})`) and stops when it sees `cancelled`;
+ * `updateStorageStatus` refuses to write to a cancelled storage.
+ */
+import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { keys, pad } from './keys';
+import type { StorageItem, SyncStatus } from './items';
+import type { StorageRole, StorageType } from '../storage/types';
+import { isConditionalFailure, stripKeys, type Db } from './repo-common';
+
+const TOMBSTONE_TTL_SECONDS = 7 * 24 * 3600;
+
+function sortKey(role: StorageRole, type?: StorageType, id?: number): string {
+  return [role, type, id === undefined ? undefined : pad(id)].filter((x) => x !== undefined).join('#') + (id === undefined ? '#' : '');
+}
+
+/** Stores a new storage (id from `nextId(db, 'storage')`). */
+export async function putStorage(db: Db, s: StorageItem): Promise<void> {
+  await db.doc.send(
+    new PutCommand({
+      TableName: db.table,
+      Item: { ...keys.storage(s.id), ...keys.storagesOfProject(s.projectId), gsi1sk: sortKey(s.role, s.type, s.id), ...s, kind: 'storage' },
+      ConditionExpression: 'attribute_not_exists(pk)',
+    }),
+  );
+}
+
+/**
+ * One storage by id (any organization; callers check `orgId`). Deleted (tombstoned) storages are
+ * undefined unless `includeDeleted` (sync jobs use that to notice cancellation).
+ */
+export async function getStorage(db: Db, id: number, opts: { includeDeleted?: boolean; consistent?: boolean } = {}): Promise<StorageItem | undefined> {
+  if (!Number.isSafeInteger(id) || id <= 0) return undefined;
+  const res = await db.doc.send(new GetCommand({ TableName: db.table, Key: keys.storage(id), ConsistentRead: opts.consistent ?? true }));
+  const s = stripKeys<StorageItem>(res.Item);
+  if (s?.cancelled && !opts.includeDeleted) return undefined;
+  return s;
+}
+
+/** A project's live storages, optionally of one role and type, in (role, type, id) order. */
+export async function listProjectStorages(db: Db, projectId: number, role?: StorageRole, type?: StorageType): Promise<StorageItem[]> {
+  const out: StorageItem[] = [];
+  let startKey: Record<string, unknown> | undefined;
+  const prefix = role ? sortKey(role, type) : undefined;
+  do {
+    const res = await db.doc.send(
+      new QueryCommand({
+        TableName: db.table,
+        IndexName: 'gsi1',
+        KeyConditionExpression: prefix ? 'gsi1pk = :pk AND begins_with(gsi1sk, :prefix)' : 'gsi1pk = :pk',
+        ExpressionAttributeValues: { ':pk': keys.storagesOfProject(projectId).gsi1pk, ...(prefix ? { ':prefix': prefix } : {}) },
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    for (const it of res.Items ?? []) {
+      const s = stripKeys<StorageItem>(it)!;
+      if (!s.cancelled) out.push(s);
+    }
+    startKey = res.LastEvaluatedKey;
+  } while (startKey);
+  return out;
+}
+
+/**
+ * Replaces the configuration (non-secret `fields` and the encrypted `secrets` blob) of a live
+ * storage. Returns the new item, or undefined when it is gone or deleted.
+ */
+export async function updateStorageConfig(
+  db: Db,
+  id: number,
+  patch: { fields: Record<string, unknown>; secrets?: string; synchronizable?: boolean },
+): Promise<StorageItem | undefined> {
+  const values: Record<string, unknown> = { ':f': patch.fields, ':u': new Date().toISOString(), ':true': true };
+  const sets = ['fields = :f', 'updated_at = :u'];
+  const removes: string[] = [];
+  if (patch.secrets) {
+    sets.push('secrets = :s');
+    values[':s'] = patch.secrets;
+  } else removes.push('secrets');
+  if (patch.synchronizable !== undefined) {
+    sets.push('synchronizable = :sy');
+    values[':sy'] = patch.synchronizable;
+  }
+  try {
+    const res = await db.doc.send(
+      new UpdateCommand({
+        TableName: db.table,
+        Key: keys.storage(id),
+        UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
+        ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(cancelled) OR cancelled <> :true)',
+        ExpressionAttributeValues: values,
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    return stripKeys<StorageItem>(res.Attributes);
+  } catch (e) {
+    if (isConditionalFailure(e)) return undefined;
+    throw e;
+  }
+}
+
+/** Sync bookkeeping fields of a storage (read-only through the API). */
+export type StorageStatusPatch = Partial<Pick<StorageItem, 'status' | 'last_sync' | 'last_sync_count' | 'last_sync_job' | 'traceback' | 'meta'>>;
+
+/**
+ * Writes sync bookkeeping fields of a live storage. With `condition.statusIn`, only when the
+ * current status is one of them (e.g. queue only from a final state); with `condition.jobId`, only
+ * when `last_sync_job` equals it (a stale job cannot overwrite a newer one).
+ * Returns the new item, or undefined when the storage is gone, cancelled (deleted), or the
+ * condition does not hold.
+ */
+export async function updateStorageStatus(
+  db: Db,
+  id: number,
+  patch: StorageStatusPatch,
+  condition: { statusIn?: SyncStatus[]; jobId?: string } = {},
+): Promise<StorageItem | undefined> {
+  const names: Record<string, string> = { '#updated_at': 'updated_at' };
+  const values: Record<string, unknown> = { ':updated_at': new Date().toISOString(), ':true': true };
+  const sets = ['#updated_at = :updated_at'];
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === undefined) continue;
+    names[`#${k}`] = k;
+    values[`:${k}`] = v;
+    sets.push(`#${k} = :${k}`);
+  }
+  const conds = ['attribute_exists(pk)', '(attribute_not_exists(cancelled) OR cancelled <> :true)'];
+  if (condition.statusIn?.length) {
+    names['#status_c'] = 'status';
+    conds.push(`#status_c IN (${condition.statusIn.map((s, i) => { values[`:st${i}`] = s; return `:st${i}`; }).join(', ')})`);
+  }
+  if (condition.jobId !== undefined) {
+    names['#job_c'] = 'last_sync_job';
+    values[':job_c'] = condition.jobId;
+    conds.push('#job_c = :job_c');
+  }
+  try {
+    const res = await db.doc.send(
+      new UpdateCommand({
+        TableName: db.table,
+        Key: keys.storage(id),
+        UpdateExpression: `SET ${sets.join(', ')}`,
+        ConditionExpression: conds.join(' AND '),
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    return stripKeys<StorageItem>(res.Attributes);
+  } catch (e) {
+    if (isConditionalFailure(e)) return undefined;
+    throw e;
+  }
+}
+
+/**
+ * Deletes a storage by turning it into a tombstone (see the module comment): `cancelled: true`,
+ * `deleted_at`, secrets and gsi1 keys removed, TTL set. Tasks are kept. Returns false when the
+ * storage did not exist (or was already deleted).
+ */
+export async function tombstoneStorage(db: Db, id: number): Promise<boolean> {
+  const now = new Date();
+  try {
+    await db.doc.send(
+      new UpdateCommand({
+        TableName: db.table,
+        Key: keys.storage(id),
+        UpdateExpression: 'SET cancelled = :true, deleted_at = :now, #ttl = :ttl, updated_at = :now REMOVE gsi1pk, gsi1sk, secrets',
+        ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(cancelled) OR cancelled <> :true)',
+        ExpressionAttributeNames: { '#ttl': 'ttl' },
+        ExpressionAttributeValues: { ':true': true, ':now': now.toISOString(), ':ttl': Math.floor(now.getTime() / 1000) + TOMBSTONE_TTL_SECONDS },
+      }),
+    );
+    return true;
+  } catch (e) {
+    if (isConditionalFailure(e)) return false;
+    throw e;
+  }
+}

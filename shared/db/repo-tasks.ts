@@ -1,0 +1,170 @@
+/**
+ * Tasks: `TASK#<id>` items, indexed on gsi1 by project and shard
+ * (`PROJECT#<p>#TASKS#<id % 16>`, sort key = zero-padded id) so one project can hold millions of
+ * tasks without a hot partition. A project listing is a k-way merge of the 16 shards.
+ */
+import { BatchGetCommand, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { keys, pad, shardOf } from './keys';
+import type { AnnotationItem, TaskItem } from './items';
+import { adjustProjectCounters } from './repo-projects';
+import { batchWrite, isConditionalFailure, stripKeys, type Db } from './repo-common';
+import { mergeShards } from './repo-shard-merge';
+
+/** The stored form of a task (keys included). */
+export function taskToItem(t: TaskItem): Record<string, unknown> {
+  return { ...keys.task(t.id), ...keys.tasksOfProject(t.projectId, shardOf(t.id)), gsi1sk: pad(t.id), ...t, kind: 'task' };
+}
+
+/** One task by id (any organization; callers check `orgId`), or undefined. */
+export async function getTask(db: Db, id: number): Promise<TaskItem | undefined> {
+  if (!Number.isSafeInteger(id) || id <= 0) return undefined;
+  const res = await db.doc.send(new GetCommand({ TableName: db.table, Key: keys.task(id) }));
+  return stripKeys<TaskItem>(res.Item);
+}
+
+/** Several tasks by id (BatchGetItem in groups of 100, unprocessed keys retried, bounded). Missing ids are absent. */
+export async function getTasks(db: Db, ids: number[]): Promise<Map<number, TaskItem>> {
+  const out = new Map<number, TaskItem>();
+  for (let i = 0; i < ids.length; i += 100) {
+    let pending: Record<string, unknown>[] | undefined = ids.slice(i, i + 100).map((id) => keys.task(id));
+    for (let attempt = 0; pending?.length; attempt++) {
+      if (attempt >= 8) throw new Error('BatchGetItem left unprocessed keys after 8 attempts');
+      const res = await db.doc.send(new BatchGetCommand({ RequestItems: { [db.table]: { Keys: pending } } }));
+      for (const it of res.Responses?.[db.table] ?? []) {
+        const t = stripKeys<TaskItem>(it)!;
+        out.set(t.id, t);
+      }
+      pending = res.UnprocessedKeys?.[db.table]?.Keys as Record<string, unknown>[] | undefined;
+      if (pending?.length) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
+    }
+  }
+  return out;
+}
+
+/**
+ * Writes NEW tasks (ids reserved with `reserveIds(db, 'task', n)`) in batches of 25 with bounded
+ * retries of UnprocessedItems, then adds their count and prediction count to each project's
+ * counters (unless `adjustCounters: false`, for callers that rewrite tasks they already counted).
+ */
+export async function putTasks(db: Db, tasks: TaskItem[], opts: { adjustCounters?: boolean } = {}): Promise<void> {
+  if (!tasks.length) return;
+  await batchWrite(db, tasks.map((t) => ({ PutRequest: { Item: taskToItem(t) } })));
+  if (opts.adjustCounters === false) return;
+  const perProject = new Map<number, { tasks: number; predictions: number }>();
+  for (const t of tasks) {
+    const c = perProject.get(t.projectId) ?? { tasks: 0, predictions: 0 };
+    c.tasks += 1;
+    c.predictions += t.total_predictions ?? 0;
+    perProject.set(t.projectId, c);
+  }
+  for (const [projectId, c] of perProject) await adjustProjectCounters(db, projectId, c);
+}
+
+/**
+ * Sets fields of an existing task (and `updated_at`). Returns the new task, or undefined when it
+ * does not exist. Counter fields are owned by the annotation repository; do not pass them here.
+ */
+export async function updateTask(
+  db: Db,
+  id: number,
+  patch: Partial<Pick<TaskItem, 'data' | 'meta' | 'predictions' | 'allow_skip' | 'object_exists' | 'source' | 'total_predictions'>>,
+): Promise<TaskItem | undefined> {
+  const names: Record<string, string> = { '#updated_at': 'updated_at' };
+  const values: Record<string, unknown> = { ':updated_at': new Date().toISOString() };
+  const sets = ['#updated_at = :updated_at'];
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === undefined) continue;
+    names[`#${k}`] = k;
+    values[`:${k}`] = v;
+    sets.push(`#${k} = :${k}`);
+  }
+  try {
+    const res = await db.doc.send(
+      new UpdateCommand({
+        TableName: db.table,
+        Key: keys.task(id),
+        UpdateExpression: `SET ${sets.join(', ')}`,
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    return stripKeys<TaskItem>(res.Attributes);
+  } catch (e) {
+    if (isConditionalFailure(e)) return undefined;
+    throw e;
+  }
+}
+
+/** Ids of a task's annotations (gsi1 `TASK#<id>#ANNOTATIONS`), in id order. */
+async function annotationItemsOfTask(db: Db, taskId: number): Promise<AnnotationItem[]> {
+  const out: AnnotationItem[] = [];
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const res = await db.doc.send(
+      new QueryCommand({
+        TableName: db.table,
+        IndexName: 'gsi1',
+        KeyConditionExpression: 'gsi1pk = :pk',
+        ExpressionAttributeValues: { ':pk': keys.annotationsOfTask(taskId).gsi1pk },
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    for (const it of res.Items ?? []) out.push(stripKeys<AnnotationItem>(it)!);
+    startKey = res.LastEvaluatedKey;
+  } while (startKey);
+  return out;
+}
+
+/**
+ * Deletes a task and all its annotations (each annotation delete reaches the table stream, so
+ * the export pipeline can delete exported objects), and lowers the project counters.
+ * Link items of synced tasks belong to the sync module and are not touched here.
+ */
+export async function deleteTask(db: Db, task: TaskItem): Promise<void> {
+  const annotations = await annotationItemsOfTask(db, task.id);
+  await batchWrite(db, [
+    ...annotations.map((a) => ({ DeleteRequest: { Key: keys.annotation(a.id) } })),
+    { DeleteRequest: { Key: keys.task(task.id) } },
+  ]);
+  await adjustProjectCounters(db, task.projectId, {
+    tasks: -1,
+    annotations: -annotations.filter((a) => !a.was_cancelled).length,
+    predictions: -(task.total_predictions ?? 0),
+  });
+}
+
+/**
+ * A page of a project's tasks in ascending id order, after `afterId` (the cursor), plus whether
+ * more exist. Reads about `limit / 16` items from each of the 16 shards per page.
+ */
+export async function listProjectTasks(
+  db: Db,
+  projectId: number,
+  opts: { afterId?: number; limit: number },
+): Promise<{ items: TaskItem[]; hasMore: boolean }> {
+  const res = await mergeShards(db, { index: 'gsi1', partition: (s) => keys.tasksOfProject(projectId, s).gsi1pk }, opts);
+  return { items: res.items.map((i) => stripKeys<TaskItem>(i)!), hasMore: res.hasMore };
+}
+
+/**
+ * The id after which the `skip`-th task of the project (in id order) follows, reading ids only
+ * (for page-number access; cursors avoid this cost). Undefined when the project has fewer tasks.
+ */
+export async function skipProjectTasks(db: Db, projectId: number, skip: number, afterId?: number): Promise<number | undefined> {
+  let after = afterId;
+  let remaining = skip;
+  while (remaining > 0) {
+    const n = Math.min(remaining, 5_000);
+    const res = await mergeShards(
+      db,
+      { index: 'gsi1', partition: (s) => keys.tasksOfProject(projectId, s).gsi1pk },
+      { afterId: after, limit: n, projection: ['id'] },
+    );
+    if (res.items.length < n) return undefined;
+    after = res.items[res.items.length - 1].id as number;
+    remaining -= n;
+  }
+  return after;
+}

@@ -1,0 +1,65 @@
+/**
+ * The one place that turns errors into HTTP responses (Label Studio's error shape:
+ * `{"status_code", "detail", "validation_errors"}`). Client errors carry their (secret-free)
+ * message; anything unknown becomes a generic 500 with a correlation id that is also logged.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  AuthError,
+  ConflictError,
+  ForbiddenError,
+  isLabelsyncError,
+  MethodNotAllowedError,
+  NotFoundError,
+  PayloadTooLargeError,
+  StorageError,
+  UpstreamError,
+  ValidationError,
+} from '../errors';
+import { getLogger } from '../logging';
+import { json, type HttpResponse } from './types';
+
+/** Status of each typed error, decided here once. */
+function statusOf(err: unknown): number | undefined {
+  if (err instanceof ValidationError || err instanceof StorageError) return 400;
+  if (err instanceof AuthError) return 401;
+  if (err instanceof ForbiddenError) return 403;
+  if (err instanceof NotFoundError) return 404;
+  if (err instanceof MethodNotAllowedError) return 405;
+  if (err instanceof ConflictError) return 409;
+  if (err instanceof PayloadTooLargeError) return 413;
+  if (err instanceof UpstreamError) return 424;
+  return undefined;
+}
+
+/**
+ * Maps an error to a response. Never throws. 5xx are logged with a correlation id (the
+ * message and stack go to the log only, never to the client).
+ */
+export function toHttpResponse(err: unknown): HttpResponse {
+  const status = isLabelsyncError(err) ? statusOf(err) : undefined;
+  if (status === undefined) {
+    const correlationId = randomUUID();
+    getLogger('api').error('unhandled error', { correlationId, error: err as Error });
+    return json({ status_code: 500, detail: 'Internal server error', correlation_id: correlationId }, 500);
+  }
+  const e = err as Error;
+  if (err instanceof ValidationError) {
+    return json({ status_code: 400, detail: 'Validation error', exc_info: null, validation_errors: err.fields }, 400);
+  }
+  if (err instanceof StorageError) {
+    // Label Studio reports connection problems as serializer validation errors.
+    return json(
+      { status_code: 400, detail: 'Validation error', exc_info: null, validation_errors: { non_field_errors: [e.message] } },
+      400,
+    );
+  }
+  const headers: Record<string, string> = status === 401 ? { 'www-authenticate': 'Token' } : {};
+  return json({ status_code: status, detail: e.message || defaultDetail(status) }, status, headers);
+}
+
+function defaultDetail(status: number): string {
+  return (
+    { 401: 'Authentication credentials were not provided.', 403: 'Forbidden.', 404: 'Not found.', 405: 'Method not allowed.', 409: 'Conflict.', 413: 'Request body too large.', 424: 'Upstream storage failed.' } as Record<number, string>
+  )[status] ?? 'Error';
+}

@@ -1,0 +1,79 @@
+/**
+ * The Lambda handler pipeline of the API functions, as small middy middlewares:
+ * error mapping (outermost) → API Gateway v2 adapter → authentication → router.
+ * `functions/api/*.ts` only build a router and call `createApiHandler`.
+ */
+import middy from '@middy/core';
+import type { MiddlewareObj } from '@middy/core';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { getContext, type AppContext } from '../context';
+import { fromApiGatewayV2, toApiGatewayV2 } from './apigw';
+import { authenticate, type Principal } from './auth';
+import { toHttpResponse } from './error-response';
+import type { Router } from './router';
+import type { HttpRequest, HttpResponse } from './types';
+
+/** What a route handler gets besides the request and path params. */
+export interface RequestContext {
+  app: AppContext;
+  /** Present on authenticated routes (all but the public ones). */
+  principal: Principal;
+}
+
+/** The event as it travels through the pipeline after the adapter. */
+interface PipelineEvent {
+  raw: APIGatewayProxyEventV2;
+  http: HttpRequest;
+  principal?: Principal;
+}
+
+type Req = middy.Request<PipelineEvent & APIGatewayProxyEventV2, unknown, Error, Context>;
+
+const errorMapper = (): MiddlewareObj => ({
+  onError: async (request) => {
+    (request as middy.Request).response = await toApiGatewayV2(toHttpResponse(request.error));
+  },
+});
+
+const adapter = (): MiddlewareObj => ({
+  before: (request) => {
+    const raw = request.event as APIGatewayProxyEventV2;
+    (request as middy.Request).event = { raw, http: fromApiGatewayV2(raw) } satisfies PipelineEvent;
+  },
+  after: async (request) => {
+    const r = request as Req;
+    const res = r.response as HttpResponse;
+    if (r.event.http.method === 'HEAD') delete res.body;
+    (request as middy.Request).response = await toApiGatewayV2(res);
+  },
+});
+
+const auth = (isPublic: (req: HttpRequest) => boolean): MiddlewareObj => ({
+  before: async (request) => {
+    const ev = (request as Req).event;
+    if (isPublic(ev.http)) return;
+    ev.principal = await authenticate(ev.http, getContext().db);
+  },
+});
+
+/**
+ * Builds a Lambda handler from a router. `isPublic` marks routes that need no token
+ * (only `/health` and the OpenAPI document).
+ */
+export function createApiHandler(
+  router: Router<RequestContext>,
+  opts: { isPublic?: (req: HttpRequest) => boolean } = {},
+): (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2> {
+  const isPublic = opts.isPublic ?? (() => false);
+  const base = async (event: PipelineEvent): Promise<HttpResponse> => {
+    const principal = event.principal ?? { orgId: '', userId: 0 };
+    return router.handle(event.http, { app: getContext(), principal });
+  };
+  const h = middy()
+    .use(errorMapper())
+    .use(adapter())
+    .use(auth(isPublic))
+    .handler(base as never);
+  return ((event: APIGatewayProxyEventV2, context: Context) =>
+    h(event as never, context ?? ({} as Context))) as never;
+}

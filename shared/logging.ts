@@ -1,0 +1,57 @@
+/**
+ * Structured logging: one Powertools Logger per function, with secret field names redacted at
+ * serialisation time (the JSON replacer sees every key of every logged object, however deep),
+ * so a careless `logger.info('x', {storage})` cannot leak a credential.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+
+/** Field names whose values never reach a log line (Label Studio's secret storage fields, plus ours). */
+export const SECRET_FIELD_NAMES: ReadonlySet<string> = new Set([
+  'aws_access_key_id',
+  'aws_secret_access_key',
+  'aws_session_token',
+  'account_key',
+  'account_name',
+  'client_secret',
+  'google_application_credentials',
+  'password',
+  'secrets',
+  'authorization',
+  'token',
+  'accessKeyId',
+  'secretAccessKey',
+  'sessionToken',
+]);
+
+export const REDACTED = '[REDACTED]';
+
+/** JSON replacer that blanks secret-named fields; also usable with `JSON.stringify`. */
+export function redactReplacer(key: string, value: unknown): unknown {
+  if (key && SECRET_FIELD_NAMES.has(key) && value !== null && value !== undefined && value !== '') return REDACTED;
+  return value;
+}
+
+/** A deep copy of `value` with secret-named fields replaced by `[REDACTED]`. */
+export function redactSecrets<T>(value: T): T {
+  if (value === undefined) return value;
+  return JSON.parse(JSON.stringify(value, redactReplacer)) as T;
+}
+
+const loggers = new Map<string, Logger>();
+
+/**
+ * The process's logger for a service name (one per Lambda function). Log level comes from
+ * Powertools' own `POWERTOOLS_LOG_LEVEL`; tests run at WARN unless told otherwise.
+ */
+export function getLogger(serviceName = 'labelsync'): Logger {
+  let l = loggers.get(serviceName);
+  if (!l) {
+    l = new Logger({
+      serviceName,
+      logLevel: (process.env.POWERTOOLS_LOG_LEVEL as 'INFO' | undefined) ?? (process.env.LABELSYNC_TEST ? 'WARN' : 'INFO'),
+      jsonReplacerFn: redactReplacer,
+    });
+    loggers.set(serviceName, l);
+  }
+  return l;
+}
