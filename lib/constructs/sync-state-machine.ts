@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, JsonNull, RemovalPolicy, Token } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -19,6 +19,9 @@ export interface SyncStateMachineProps {
   /** @default one month */
   logRetention?: logs.RetentionDays;
 }
+
+/** A literal JSON null in Parameters (CDK drops plain `null` values when rendering them). */
+const NULL = Token.asString(JsonNull.INSTANCE);
 
 /** Label of the distributed map; child execution names start with it. */
 const CHUNK_MAP_LABEL = 'SyncChunks';
@@ -97,13 +100,13 @@ export class SyncStateMachine extends Construct {
     });
 
     const init = new sfn.Pass(this, 'Init', {
-      parameters: { ...ids, token: null, done: false, pending: [], listed: 0, error: null },
+      parameters: { ...ids, token: NULL, done: false, pending: [], listed: 0, error: NULL },
     });
 
     // Branch 1: the next listing step (nothing to do once the lister reported done).
     const list = invoke('ListStep', syncList, { ...ids, 'token.$': '$.token' }, '$');
     const nothingToList = new sfn.Pass(this, 'NothingToList', {
-      parameters: { token: null, done: true, chunks: [], listed: 0 },
+      parameters: { token: NULL, done: true, chunks: [], listed: 0 },
     });
     const listBranch = new sfn.Choice(this, 'ListingDone?')
       .when(sfn.Condition.booleanEquals('$.done', true), nothingToList)
@@ -157,7 +160,7 @@ export class SyncStateMachine extends Construct {
         'done.$': '$.step.list.done',
         'pending.$': '$.step.list.chunks',
         'listed.$': 'States.MathAdd($.listed, $.step.list.listed)',
-        error: null,
+        error: NULL,
       },
     });
 

@@ -1,0 +1,162 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { FUNCTIONS, type FunctionName } from '../../functions/manifest';
+import { actionsOf, getAtt, lambdaId, ofType, roleStatements, statementsOf, synth, type Synthesized } from './synth';
+
+const NAMES = Object.keys(FUNCTIONS) as FunctionName[];
+const TABLE_WRITES = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
+const STORAGE_FUNCTIONS: FunctionName[] = ['storages', 'resolve', 'syncStart', 'syncList', 'syncChunk', 'syncFinalize', 'exportStream'];
+
+let s: Synthesized;
+let tableArn: unknown;
+let keyArn: unknown;
+beforeAll(() => {
+  s = synth();
+  tableArn = getAtt(ofType(s.resources, 'AWS::DynamoDB::Table')[0][0], 'Arn');
+  keyArn = getAtt(ofType(s.resources, 'AWS::KMS::Key')[0][0], 'Arn');
+});
+
+const allStatements = () => [
+  ...ofType(s.resources, 'AWS::IAM::Role').flatMap(([id]) => roleStatements(s.resources, id)),
+];
+
+describe('iam: no broad grants anywhere', () => {
+  it('no statement allows a service wildcard action', () => {
+    const wild = allStatements().filter((st) => st.action === '*' || /^(dynamodb|kms|s3|sqs|states|lambda|sts|iam):\*$/.test(st.action) || st.action.endsWith(':*'));
+    expect(wild).toEqual([]);
+  });
+
+  it('Resource "*" is used only for actions without resource-level permissions (and user-supplied role ARNs)', () => {
+    const onStar = new Set(allStatements().filter((st) => st.resource === '*').map((st) => st.action));
+    const allowed = new Set([
+      'xray:PutTraceSegments', 'xray:PutTelemetryRecords', 'xray:GetSamplingRules', 'xray:GetSamplingTargets',
+      'sts:AssumeRole', 'dynamodb:ListStreams',
+      'logs:CreateLogDelivery', 'logs:GetLogDelivery', 'logs:UpdateLogDelivery', 'logs:DeleteLogDelivery',
+      'logs:ListLogDeliveries', 'logs:PutResourcePolicy', 'logs:DescribeResourcePolicies', 'logs:DescribeLogGroups',
+    ]);
+    expect([...onStar].filter((a) => !allowed.has(a))).toEqual([]);
+  });
+
+  it('no role carries a managed policy', () => {
+    for (const [, role] of ofType(s.resources, 'AWS::IAM::Role')) expect(role.Properties.ManagedPolicyArns ?? []).toEqual([]);
+  });
+
+  it.each(NAMES)('%s may write only its own log group', (name) => {
+    const logs = statementsOf(s.resources, name).filter((st) => st.action.startsWith('logs:'));
+    const groupId = s.resources[lambdaId(s.resources, name)].Properties.LoggingConfig.LogGroup.Ref;
+    expect(logs.map((st) => st.action).sort()).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents']);
+    for (const st of logs) expect(st.resource).toEqual(getAtt(groupId, 'Arn'));
+  });
+});
+
+describe('iam: table', () => {
+  it('meta reads the table but cannot write it', () => {
+    const a = actionsOf(s.resources, 'meta');
+    expect(a.has('dynamodb:GetItem')).toBe(true);
+    expect(a.has('dynamodb:Query')).toBe(true);
+    for (const w of TABLE_WRITES) expect(a.has(w)).toBe(false);
+  });
+
+  it.each(NAMES.filter((n) => n !== 'meta'))('%s reads and writes the table and its indexes only', (name) => {
+    const dynamo = statementsOf(s.resources, name).filter((st) => st.action.startsWith('dynamodb:'));
+    for (const w of [...TABLE_WRITES, 'dynamodb:Query', 'dynamodb:GetItem']) {
+      const resources = dynamo.filter((st) => st.action === w).map((st) => JSON.stringify(st.resource));
+      expect(resources, w).toEqual(
+        expect.arrayContaining([JSON.stringify(tableArn), JSON.stringify({ 'Fn::Join': ['', [tableArn, '/index/*']] })]),
+      );
+    }
+    const management = dynamo.filter((st) => /Create|DeleteTable|UpdateTable|Restore|Backup|Scan|PartiQL/.test(st.action));
+    expect(management).toEqual([]);
+  });
+
+  it('only exportStream reads the table stream', () => {
+    for (const name of NAMES) {
+      expect(actionsOf(s.resources, name).has('dynamodb:GetRecords'), name).toBe(name === 'exportStream');
+    }
+  });
+});
+
+describe('iam: KMS key', () => {
+  it('only Decrypt and GenerateDataKey on the secrets key are granted to functions', () => {
+    for (const name of NAMES) {
+      const kms = statementsOf(s.resources, name).filter((st) => st.action.startsWith('kms:'));
+      for (const st of kms) {
+        expect(['kms:Decrypt', 'kms:GenerateDataKey']).toContain(st.action);
+        expect(st.resource).toEqual(keyArn);
+      }
+    }
+  });
+
+  it('meta has no key access; sync and export only decrypt; API functions also wrap new data keys', () => {
+    expect([...actionsOf(s.resources, 'meta')].filter((a) => a.startsWith('kms:'))).toEqual([]);
+    for (const name of ['syncStart', 'syncList', 'syncChunk', 'syncFinalize', 'exportStream'] as const) {
+      const a = actionsOf(s.resources, name);
+      expect(a.has('kms:Decrypt')).toBe(true);
+      expect(a.has('kms:GenerateDataKey')).toBe(false);
+    }
+    for (const name of ['projects', 'storages', 'resolve'] as const) {
+      const a = actionsOf(s.resources, name);
+      expect(a.has('kms:Decrypt') && a.has('kms:GenerateDataKey')).toBe(true);
+    }
+  });
+});
+
+describe('iam: state machine and storages', () => {
+  it('only storages can start (and describe) sync executions', () => {
+    const [[smId]] = ofType(s.resources, 'AWS::StepFunctions::StateMachine');
+    for (const name of NAMES) {
+      const states = statementsOf(s.resources, name).filter((st) => st.action.startsWith('states:'));
+      if (name !== 'storages') {
+        expect(states, name).toEqual([]);
+        continue;
+      }
+      expect(states.map((st) => st.action).sort()).toEqual(['states:DescribeExecution', 'states:StartExecution']);
+      expect(states.find((st) => st.action === 'states:StartExecution')!.resource).toEqual({ Ref: smId });
+      expect(JSON.stringify(states.find((st) => st.action === 'states:DescribeExecution')!.resource)).toContain(':execution:');
+    }
+    const vars = s.resources[lambdaId(s.resources, 'storages')].Properties.Environment.Variables;
+    expect(vars.LABELSYNC_STATE_MACHINE_ARN).toEqual({ Ref: smId });
+  });
+
+  it('the state machine invokes exactly the four sync functions', () => {
+    const [[, sm]] = ofType(s.resources, 'AWS::StepFunctions::StateMachine');
+    const roleId = sm.Properties.RoleArn['Fn::GetAtt'][0];
+    const invoked = roleStatements(s.resources, roleId)
+      .filter((st) => st.action === 'lambda:InvokeFunction')
+      .map((st) => JSON.stringify(st.resource));
+    const expected = (['syncStart', 'syncList', 'syncChunk', 'syncFinalize'] as const).map((n) => JSON.stringify(getAtt(lambdaId(s.resources, n), 'Arn')));
+    expect(invoked).toEqual(expect.arrayContaining(expected));
+    const others = (['meta', 'projects', 'storages', 'resolve', 'exportStream'] as const).map((n) => lambdaId(s.resources, n));
+    expect(invoked.filter((r) => others.some((id) => r.includes(`"${id}"`)))).toEqual([]);
+  });
+
+  it('sts:AssumeRole only where storages are read or written (user-supplied role ARNs)', () => {
+    for (const name of NAMES) {
+      expect(actionsOf(s.resources, name).has('sts:AssumeRole'), name).toBe(STORAGE_FUNCTIONS.includes(name));
+    }
+  });
+
+  it('without readableBuckets/writableBuckets no function can touch S3 with its own role', () => {
+    for (const name of NAMES) expect([...actionsOf(s.resources, name)].filter((a) => a.startsWith('s3:')), name).toEqual([]);
+  });
+
+  it('readableBuckets lets the storage functions list and read those buckets; writableBuckets lets only export paths write', () => {
+    const t = synth({ readableBuckets: ['arn:aws:s3:::source-a', 'arn:aws:s3:::source-b'], writableBuckets: 'arn:aws:s3:::target' });
+    const on = (name: FunctionName, action: string) =>
+      statementsOf(t.resources, name).filter((st) => st.action === action).map((st) => st.resource).sort();
+    for (const name of STORAGE_FUNCTIONS) {
+      expect(on(name, 's3:ListBucket'), name).toEqual(expect.arrayContaining(['arn:aws:s3:::source-a', 'arn:aws:s3:::source-b']));
+      expect(on(name, 's3:GetObject'), name).toEqual(expect.arrayContaining(['arn:aws:s3:::source-a/*', 'arn:aws:s3:::source-b/*']));
+      expect(on(name, 's3:PutObject').filter((r) => String(r).startsWith('arn:aws:s3:::source')), name).toEqual([]);
+    }
+    for (const name of ['syncChunk', 'syncFinalize', 'exportStream'] as const) {
+      expect(on(name, 's3:PutObject'), name).toEqual(['arn:aws:s3:::target/*']);
+      expect(on(name, 's3:DeleteObject'), name).toEqual(['arn:aws:s3:::target/*']);
+    }
+    for (const name of ['storages', 'resolve', 'syncStart', 'syncList', 'meta', 'projects'] as const) {
+      expect(on(name, 's3:PutObject'), name).toEqual([]);
+    }
+    for (const name of ['meta', 'projects'] as const) {
+      expect([...actionsOf(t.resources, name)].filter((a) => a.startsWith('s3:')), name).toEqual([]);
+    }
+  });
+});
