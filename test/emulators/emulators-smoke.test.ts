@@ -1,4 +1,5 @@
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import crypto from 'node:crypto';
 import {
   DescribeTableCommand,
@@ -152,11 +153,23 @@ describe('Azurite', () => {
     await container.delete();
   });
 
-  test('OAuth/HTTPS mode is not trusted without the test CA', async () => {
-    const service = new BlobServiceClient(emulators.azureOauth.blobEndpoint, fakeAzureAdCredential(), {
-      retryOptions: { maxTries: 1 },
+  test('test workers trust the OAuth endpoint without client options (NODE_EXTRA_CA_CERTS from the setup)', async () => {
+    expect(process.env.NODE_EXTRA_CA_CERTS).toBe(emulators.azureOauth.caCertPath);
+    const service = new BlobServiceClient(emulators.azureOauth.blobEndpoint, fakeAzureAdCredential());
+    const container = service.getContainerClient(`oauth-env-${suffix()}`);
+    await container.create();
+    expect(await container.exists()).toBe(true);
+    await container.delete();
+  });
+
+  test('a process without the test CA refuses the OAuth endpoint certificate', async () => {
+    const { NODE_EXTRA_CA_CERTS: _, ...env } = process.env;
+    const script = `require('https').get(process.argv[1], (r) => { console.log('status', r.statusCode); process.exit(0); }).on('error', (e) => { console.log(e.code); process.exit(0); });`;
+    const { stdout } = await promisify(execFile)(process.execPath, ['-e', script, `${emulators.azureOauth.blobEndpoint}?comp=list`], {
+      env: { ...env, NODE_OPTIONS: '' },
+      timeout: 20_000,
     });
-    await expect(service.getContainerClient('x').exists()).rejects.toThrow(/certificate/i);
+    expect(stdout.trim()).toBe('DEPTH_ZERO_SELF_SIGNED_CERT');
   });
 });
 

@@ -41,6 +41,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
     process.env.LABELSYNC_DYNAMODB_ENDPOINT = endpoints.dynamodb.endpoint;
     process.env.AWS_REGION ??= 'us-east-1';
     process.env.LABELSYNC_ALLOWED_ENDPOINTS ??= '127.0.0.1,localhost';
+    // Node reads extra CAs only at process start; workers fork after this, so Azure clients built
+    // by production code (no CA option) trust Azurite's OAuth/HTTPS endpoint in tests.
+    process.env.NODE_EXTRA_CA_CERTS = endpoints.azureOauth.caCertPath;
     if (!process.env.CI_QUIET) {
       console.log(
         `[global-setup] emulators up in ${Date.now() - started} ms` + (endpoints.sts ? '' : ' (moto absent: no sts endpoint, STS tests mock it)'),
