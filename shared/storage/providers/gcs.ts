@@ -78,6 +78,8 @@ export class GcsProvider implements StorageProvider {
       projectId: o.projectId || (o.credentials?.project_id as string | undefined),
       credentials: o.credentials as never,
       apiEndpoint: o.endpoint,
+      // With a custom endpoint the SDK sends no Authorization (its emulator convention), and its
+      // JWT client ignores token_uri, so it could not get a token from an emulator anyway.
       timeout: o.requestTimeoutMs,
       retryOptions: { autoRetry: true, maxRetries: 2, totalTimeout: Math.ceil((o.requestTimeoutMs * 3) / 1000), maxRetryDelay: 4 },
     });
@@ -156,7 +158,9 @@ export class GcsProvider implements StorageProvider {
     const body: Readable =
       length === 0
         ? Readable.from([])
-        : f.createReadStream({ start, end, validation: options.range ? false : 'crc32c' });
+        : options.range
+          ? f.createReadStream({ start, end, validation: false })
+          : f.createReadStream({ validation: 'crc32c' });
     return {
       body: capStream(body, key, Math.min(max, length)),
       contentLength: length,

@@ -41,6 +41,8 @@ export class RedisProvider implements StorageProvider {
   readonly bucket: string;
   readonly client: Redis;
   private readonly filter: KeyMatcher;
+  /** ioredis rejects connect() with "Connection is closed"; the reason came as an 'error' event. */
+  private lastError?: Error;
 
   constructor(private readonly o: RedisProviderOptions) {
     this.bucket = String(o.db);
@@ -59,12 +61,14 @@ export class RedisProvider implements StorageProvider {
       retryStrategy: (times) => (times > 3 ? null : Math.min(times * 200, 1000)),
     });
     // Errors surface on the awaited command; an unhandled 'error' event would crash the process.
-    this.client.on('error', () => undefined);
+    this.client.on('error', (e: Error) => {
+      this.lastError = e;
+    });
   }
 
   private fail(e: unknown, what: string): StorageError {
     if (e instanceof StorageError) return e;
-    const msg = e instanceof Error ? e.message : String(e);
+    const msg = `${e instanceof Error ? e.message : String(e)} ${this.lastError?.message ?? ''}`;
     if (/WRONGPASS|NOAUTH|invalid password|AUTH.*without any password|invalid username-password/i.test(msg)) {
       return new StorageError('access_denied', `Redis at ${this.o.displayHost}:${this.o.port} rejected the password`, { cause: e });
     }

@@ -1,0 +1,35 @@
+/**
+ * Local files provider contract on a temporary document root: streaming opendir walk
+ * (unordered), keys relative to the storage path, `/data/local-files/?d=` presign URLs.
+ */
+import { mkdir, mkdtemp, realpath, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { StorageConfig } from '../../shared/storage/types';
+import { runProviderContract } from './provider-contract';
+import { testSettings } from './helpers';
+
+runProviderContract('localfiles', async () => {
+  const root = await realpath(await mkdtemp(path.join(os.tmpdir(), 'labelsync-contract-')));
+  const data = path.join(root, 'dataset');
+  await mkdir(path.join(data, 'tree'), { recursive: true });
+  for (const d of ['bulk', 'special', 'nothing-here']) await mkdir(path.join(data, d), { recursive: true });
+  await mkdir(path.join(root, 'empty'));
+  const base: StorageConfig = { type: 'localfiles', role: 'import', path: data, recursive_scan: true };
+  return {
+    base,
+    scoped: (prefix: string, extra: Partial<StorageConfig> = {}) => ({ ...base, path: path.join(data, prefix), ...extra }),
+    keyOf: (prefix: string, full: string) => full.slice(prefix.length + 1),
+    empty: { ...base, path: path.join(root, 'empty') },
+    options: { settings: testSettings({ localFilesDocumentRoot: root }) },
+    presign: 'local',
+    verifiesSignatures: false,
+    documentRoot: root,
+    hierarchical: true,
+    placeholders: false,
+    importNeedsObject: false,
+    async cleanup() {
+      await rm(root, { recursive: true, force: true });
+    },
+  };
+});
