@@ -12,6 +12,7 @@ import { listTaskAnnotations, putAnnotations } from '../db/repo-annotations';
 import { deleteTask, getTask, listProjectTasks, putTasks, skipProjectTasks } from '../db/repo-tasks';
 import type { Principal } from '../http/auth';
 import type { HttpRequest } from '../http/types';
+import { resolveTaskDataForApi } from '../resolve/task-data';
 import { serializeAnnotation, toAnnotationFields } from './annotations';
 import { getOwnedProject } from './projects';
 import { TaskListQuerySchema, WrappedTaskSchema } from './project-schemas';
@@ -43,6 +44,8 @@ export async function serializeTask(task: TaskItem, ctx: TaskSerializationContex
     const { [DATA_UNDEFINED_NAME]: v, ...rest } = data;
     data = { [first]: v, ...rest };
   }
+  // Storage URIs → resolve URLs with media tokens (resolve module, engineer G).
+  data = await resolveTaskDataForApi(data, task, ctx);
   const out: Record<string, unknown> = {
     id: task.id,
     project: task.projectId,

@@ -1,0 +1,70 @@
+/**
+ * Wiring of the resolve module to the rest of the service: storages of a project (one indexed
+ * query), a cached provider per storage (decrypted config → registry, which caches clients,
+ * presigners and assumed-role credentials), local-files storage paths of an organization.
+ */
+import type { AppContext } from '../context';
+import type { StorageItem } from '../db/items';
+import { listProjects } from '../db/repo-projects';
+import { listProjectStorages } from '../db/repo-storages';
+import type { StorageConfig, StorageProvider } from '../storage/types';
+
+/** A project's source storages: one Query on gsi1. */
+export function listImportStorages(app: AppContext, projectId: number): Promise<StorageItem[]> {
+  return listProjectStorages(app.db, projectId, 'import');
+}
+
+/** The StorageConfig of a stored storage: its fields plus its decrypted secrets. */
+async function storageConfigOf(app: AppContext, storage: StorageItem): Promise<StorageConfig> {
+  const secrets = storage.secrets ? (JSON.parse(await app.secretBox.decrypt(storage.secrets)) as Record<string, unknown>) : {};
+  return { ...storage.fields, ...secrets, type: storage.type, role: storage.role } as StorageConfig;
+}
+
+const PROVIDER_CACHE_MAX = 500;
+const providers = new Map<string, Promise<StorageProvider>>();
+
+/**
+ * The provider of a stored storage, cached per (storage id, updated_at): a warm process decrypts
+ * the secrets (a KMS call in AWS) once per storage version, and the registry below caches
+ * clients, presigners and assumed-role credentials per config. An edited storage gets a new
+ * `updated_at`, hence a fresh provider.
+ */
+export function providerForStorage(app: AppContext, storage: StorageItem): Promise<StorageProvider> {
+  const k = `${storage.id}:${storage.updated_at}`;
+  let p = providers.get(k);
+  if (!p) {
+    p = storageConfigOf(app, storage).then((c) => app.getProvider(c));
+    p.catch(() => providers.delete(k));
+    if (providers.size >= PROVIDER_CACHE_MAX) providers.clear();
+    providers.set(k, p);
+  }
+  return p;
+}
+
+/** Forgets cached providers (tests that swap contexts). */
+export function clearResolveProviderCache(): void {
+  providers.clear();
+}
+
+const PROJECT_PAGE = 100;
+const CONCURRENCY = 8;
+
+/**
+ * `path` of every local-files import storage of the organization's projects: the org's projects
+ * through gsi1 (`ORG#<org>#PROJECTS`), then per project one gsi1 query restricted to
+ * `import#localfiles#` by sort-key prefix. Indexed queries only, never a scan.
+ */
+export async function localFilesStoragePaths(app: AppContext, orgId: string): Promise<string[]> {
+  const paths: string[] = [];
+  let afterId: number | undefined;
+  for (;;) {
+    const page = await listProjects(app.db, orgId, { afterId, limit: PROJECT_PAGE });
+    const ids = page.items.map((p) => p.id);
+    for (let i = 0; i < ids.length; i += CONCURRENCY) {
+      const lists = await Promise.all(ids.slice(i, i + CONCURRENCY).map((id) => listProjectStorages(app.db, id, 'import', 'localfiles')));
+      for (const list of lists) for (const s of list) if (typeof s.fields?.path === 'string' && s.fields.path) paths.push(s.fields.path);
+    }
+    if (!page.hasMore || !ids.length) return paths;
+    afterId = ids[ids.length - 1];
+  }
+}

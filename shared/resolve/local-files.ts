@@ -1,0 +1,163 @@
+/**
+ * `GET|HEAD /data/local-files/?d=<path>`: serves a file under LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT
+ * (spec §5.2), only from a directory that one of the caller's organization's local-files import
+ * storages connects, to an authenticated caller or to a browser holding a local-files media token.
+ *
+ * Traversal defence (CVE-2025-25295 class): `d` is decoded exactly once (by the query parser),
+ * null bytes are refused, backslashes are separators, `..` may not climb out, and the result is
+ * canonicalised with realpath (symlinks resolved) before two separator-aware containment checks:
+ * inside the real document root, and inside the real path of a connected storage.
+ */
+import { createReadStream } from 'node:fs';
+import { realpath, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { AuthError, ForbiddenError, NotFoundError } from '../errors';
+import type { HttpResponse } from '../http/types';
+import { guessContentType } from './content-type';
+import { verifyLocalFilesToken } from './media-token';
+import { etagMatches } from './proxy';
+
+export interface LocalFilesSettings {
+  servingEnabled: boolean;
+  /** False in AWS: the local-files storage type does not exist there. */
+  storageEnabled: boolean;
+  documentRoot: string;
+}
+
+export interface LocalFilesDeps {
+  settings: LocalFilesSettings;
+  signingKey: Uint8Array;
+  /** `path` of every local-files import storage of the organization's projects (indexed queries). */
+  storagePathsOfOrg: (orgId: string) => Promise<string[]>;
+}
+
+export interface LocalFilesRequest {
+  method: string;
+  principalOrgId?: string;
+  query: Record<string, string>;
+  headers: Record<string, string>;
+}
+
+/** `dir` is `base` or below it (separator-aware: `/data/ds` does not contain `/data/ds-private`). */
+export function isWithin(base: string, target: string): boolean {
+  if (target === base) return true;
+  const b = base.endsWith(path.sep) ? base : base + path.sep;
+  return target.startsWith(b);
+}
+
+/**
+ * The root-relative path `d` names, normalised, or undefined when it tries to climb out or
+ * carries a null byte. A leading `/` is dropped (Label Studio's rule).
+ */
+export function normaliseRelative(d: string): string | undefined {
+  if (d.includes('\0')) return undefined;
+  const unified = d.replace(/\\/g, '/').replace(/^\/+/, '');
+  const norm = path.posix.normalize(unified);
+  if (norm === '.' || norm === '..' || norm.startsWith('../') || path.posix.isAbsolute(norm)) return undefined;
+  return norm;
+}
+
+async function realOrUndefined(p: string): Promise<string | undefined> {
+  try {
+    return await realpath(p);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Weak ETag `W/"<mtime_ns hex>-<size hex>"`, Label Studio's format. */
+export function localFileEtag(mtimeNs: bigint, size: bigint): string {
+  return `W/"${mtimeNs.toString(16)}-${size.toString(16)}"`;
+}
+
+/** A byte range of a file of `size` bytes: `A-B`, `A-`, `-K`; undefined = whole; null = unsatisfiable. */
+function fileRange(header: string | undefined, size: number): { start: number; end: number } | undefined | null {
+  if (!header) return undefined;
+  const m = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header);
+  if (!m || (m[1] === '' && m[2] === '')) return undefined; // unparsable: ignore, as HTTP allows
+  if (m[1] === '') {
+    const k = Number(m[2]);
+    if (k === 0) return null;
+    return { start: Math.max(0, size - k), end: size - 1 };
+  }
+  const start = Number(m[1]);
+  const end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  if (start >= size || end < start) return null;
+  return { start, end };
+}
+
+/**
+ * Serves one local file.
+ * @throws ForbiddenError (403) when serving is disabled (message names the variable), `d` is
+ *   missing, or a token is invalid/expired
+ * @throws AuthError (401) with neither Authorization nor a token
+ * @throws NotFoundError (404) for traversal attempts, files outside connected storages, missing files
+ */
+export async function serveLocalFile(deps: LocalFilesDeps, req: LocalFilesRequest): Promise<HttpResponse> {
+  const { settings } = deps;
+  if (!settings.storageEnabled) {
+    throw new ForbiddenError('Local files storage is not available in this deployment (LABELSYNC_LOCAL_FILES_STORAGE_ENABLED is false).');
+  }
+  if (!settings.servingEnabled) {
+    throw new ForbiddenError(
+      'Serving local files can be a security risk, so LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED is disabled by default. Set LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED=true to enable it.',
+    );
+  }
+  const d = req.query.d;
+  if (!d) throw new ForbiddenError('query parameter "d" is required');
+  let orgId = req.principalOrgId;
+  if (orgId === undefined) {
+    const token = req.query.token;
+    if (!token) throw new AuthError('Authentication credentials were not provided.');
+    orgId = verifyLocalFilesToken(deps.signingKey, d, token);
+  }
+
+  const notFound = () => new NotFoundError('File not found.');
+  const rel = normaliseRelative(d);
+  if (rel === undefined) throw notFound();
+  const root = await realOrUndefined(settings.documentRoot);
+  if (!root) throw notFound();
+  const file = await realOrUndefined(path.join(root, rel));
+  if (!file || file === root || !isWithin(root, file)) throw notFound();
+
+  const storagePaths = await deps.storagePathsOfOrg(orgId);
+  const dir = path.dirname(file);
+  let allowed = false;
+  for (const p of storagePaths) {
+    const real = await realOrUndefined(p.replace(/\\/g, '/').replace(/\/+$/, '') || '/');
+    if (real && isWithin(root, real) && isWithin(real, dir)) {
+      allowed = true;
+      break;
+    }
+  }
+  if (!allowed) throw notFound();
+
+  let st;
+  try {
+    st = await stat(file, { bigint: true });
+  } catch {
+    throw notFound();
+  }
+  if (!st.isFile()) throw notFound();
+  const size = Number(st.size);
+  const etag = localFileEtag(st.mtimeNs, st.size);
+  const headers: Record<string, string> = {
+    'content-type': guessContentType(file) ?? 'application/octet-stream',
+    'accept-ranges': 'bytes',
+    etag,
+    'last-modified': new Date(Number(st.mtimeMs)).toUTCString(),
+  };
+  if (etagMatches(req.headers['if-none-match'], etag)) return { statusCode: 304, headers: { etag } };
+
+  const range = fileRange(req.headers.range, size);
+  if (range === null) {
+    return { statusCode: 416, headers: { 'content-range': `bytes */${size}`, 'content-type': 'text/plain' }, body: 'Requested range not satisfiable' };
+  }
+  const length = range ? range.end - range.start + 1 : size;
+  headers['content-length'] = String(length);
+  if (range) headers['content-range'] = `bytes ${range.start}-${range.end}/${size}`;
+  const status = range ? 206 : 200;
+  if (req.method === 'HEAD' || length === 0) return { statusCode: status, headers, body: req.method === 'HEAD' ? undefined : '' };
+  const body = createReadStream(file, range ? { start: range.start, end: range.end } : {});
+  return { statusCode: status, headers, body };
+}
