@@ -24,7 +24,7 @@ export interface ContractBackend {
   /** A bucket/container that does not exist (undefined: the backend has no such notion). */
   missing?: { config: StorageConfig; name: string };
   /** Wrong credentials and the secrets that must never appear in the error. */
-  wrongCredentials?: { config: StorageConfig; secrets: string[] };
+  wrongCredentials?: { config: StorageConfig; secrets: string[]; options?: GetProviderOptions };
   /** Provider options (settings, hooks) for every getProvider call. */
   options: GetProviderOptions;
   /** Presign semantics of the type. */
@@ -255,7 +255,8 @@ export function runProviderContract(name: string, makeBackend: () => Promise<Con
         expect(['localfiles', 'gcs']).toContain(b.base.type);
         return;
       }
-      const p = await open(b.wrongCredentials.config);
+      const p = await get(b.wrongCredentials.config, b.wrongCredentials.options);
+      opened.push(p);
       const e = await rejection(p.validate('import'));
       expect(e).toBeInstanceOf(StorageError);
       expect((e as StorageError).code).toBe('access_denied');
