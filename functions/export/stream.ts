@@ -1,4 +1,27 @@
-// placeholder created by the CDK engineer; owner replaces it
-export const handler = async (): Promise<never> => {
-  throw new Error('not implemented yet');
+/**
+ * DynamoDB stream consumer (event source mapping filtered to `kind = annotation`, with
+ * ReportBatchItemFailures and bisect on error; the local poller calls it the same way): writes
+ * created/updated annotations to every export storage of their project and deletes removed ones.
+ * Returns the records to retry; the mapping sends what keeps failing to the SQS DLQ.
+ */
+import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
+import { getContext } from '../../shared/context';
+import { getLogger } from '../../shared/logging';
+import type { ExportDeps } from '../../shared/export/deps';
+import { processAnnotationRecords } from '../../shared/export/process-records';
+import { exportDepsFromContext } from '../../shared/export/runtime';
+import { loadExportStorageConfig } from '../../shared/export/storage-config';
+import type { StreamRecordLike } from '../../shared/export/stream-record';
+
+let deps: ExportDeps | undefined;
+
+export const handler = async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
+  const ctx = getContext();
+  deps ??= exportDepsFromContext(ctx, (item) => loadExportStorageConfig(ctx, item));
+  const records = (event.Records ?? []) as StreamRecordLike[];
+  const r = await processAnnotationRecords(deps, records);
+  if (r.failures.length || r.outcomes.failed) {
+    getLogger('export').warn('export batch with failures', { records: records.length, failures: r.failures.length, outcomes: r.outcomes });
+  }
+  return { batchItemFailures: r.failures.map((itemIdentifier) => ({ itemIdentifier })) };
 };

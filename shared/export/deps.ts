@@ -12,8 +12,10 @@ export interface ExportDeps {
   links: ExportLinkStore;
   /** The project's export storages, configs decrypted. */
   targets: (projectId: number) => Promise<ExportTarget[]>;
+  /** One export storage by id (undefined when missing, deleted or not an export storage). */
+  target: (storageId: number) => Promise<ExportTarget | undefined>;
   /** The provider of a storage config (the registry caches them). */
-  provider: (config: StorageConfig) => StorageProvider;
+  provider: (config: StorageConfig) => Promise<StorageProvider>;
   now?: () => Date;
   /** Annotations handled at once within a batch or chunk (default 8). */
   concurrency?: number;

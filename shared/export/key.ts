@@ -8,7 +8,7 @@ import type { StorageConfig } from '../storage/types';
 export type ExportKeyFormat = 'id' | 'id_json';
 
 /** The configured key format; anything but `"id_json"` means the Label Studio default. */
-export function exportKeyFormat(config: Pick<StorageConfig, 'export_key_format'>): ExportKeyFormat {
+export function exportKeyFormat(config: StorageConfig): ExportKeyFormat {
   return config.export_key_format === 'id_json' ? 'id_json' : 'id';
 }
 

@@ -114,7 +114,7 @@ export async function processAnnotationRecords(deps: ExportDeps, records: readon
     if (remove) {
       const ok = await Promise.all(
         targets.map((t) =>
-          onTarget(t, () => deleteAnnotationFromTarget({ links, provider: deps.provider(t.config) }, t, g.annotationId, remove.version)),
+          onTarget(t, async () => deleteAnnotationFromTarget({ links, provider: await deps.provider(t.config) }, t, g.annotationId, remove.version)),
         ),
       );
       return ok.every(Boolean);
@@ -123,8 +123,8 @@ export async function processAnnotationRecords(deps: ExportDeps, records: readon
     if (!src) return true; // deleted since: its REMOVE record does the rest
     const ok = await Promise.all(
       targets.map((t) =>
-        onTarget(t, () =>
-          writeAnnotationToTarget({ links, provider: deps.provider(t.config), reload: (id) => loader.load(id), now }, t, src),
+        onTarget(t, async () =>
+          writeAnnotationToTarget({ links, provider: await deps.provider(t.config), reload: (id) => loader.load(id), now }, t, src),
         ),
       ),
     );

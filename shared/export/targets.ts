@@ -2,7 +2,7 @@
  * Target (export) storages of a project and the bookkeeping of their health: a target whose
  * writes fail gets a readable, secret-free reason on its storage item, cleared once it recovers.
  */
-import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { keys } from '../db/keys';
 import type { StorageItem } from '../db/items';
 import type { Db } from '../db/repo-common';
@@ -32,32 +32,6 @@ export async function toExportTarget(item: StorageItem, loadConfig: StorageConfi
     canDeleteObjects: item.fields?.can_delete_objects === true,
     item,
   };
-}
-
-/**
- * The project's export storages (gsi1 `PROJECT#<id>#STORAGES`, role export, not deleted), in id
- * order. A project has a handful of storages; the query still pages.
- */
-export async function listExportStorageItems(db: Db, projectId: number): Promise<StorageItem[]> {
-  const out: StorageItem[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const r = await db.doc.send(
-      new QueryCommand({
-        TableName: db.table,
-        IndexName: 'gsi1',
-        KeyConditionExpression: 'gsi1pk = :pk',
-        ExpressionAttributeValues: { ':pk': keys.storagesOfProject(projectId).gsi1pk },
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    for (const it of r.Items ?? []) {
-      const s = it as StorageItem;
-      if (s.kind === 'storage' && s.role === 'export' && !s.cancelled && !s.deleted_at) out.push(s);
-    }
-    startKey = r.LastEvaluatedKey;
-  } while (startKey);
-  return out.sort((a, b) => a.id - b.id);
 }
 
 /** A readable reason for a failed write; only StorageError messages (already secret-free) are shown. */

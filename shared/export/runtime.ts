@@ -1,0 +1,25 @@
+/**
+ * Export dependencies from the process context (handlers, local runtime, scripts): repositories
+ * on the context's table, the context's provider factory and the storage config loader.
+ */
+import type { AppContext } from '../context';
+import { getStorage, listProjectStorages } from '../db/repo-storages';
+import type { ExportDeps } from './deps';
+import { ExportLinkStore } from './export-link';
+import { toExportTarget, type StorageConfigLoader } from './targets';
+
+/** Builds the export dependencies. `loadConfig` decrypts a storage's secrets into its config. */
+export function exportDepsFromContext(ctx: Pick<AppContext, 'db' | 'getProvider'>, loadConfig: StorageConfigLoader): ExportDeps {
+  const { db } = ctx;
+  return {
+    db,
+    links: new ExportLinkStore(db.doc, db.table),
+    targets: async (projectId) =>
+      Promise.all((await listProjectStorages(db, projectId, 'export')).map((s) => toExportTarget(s, loadConfig))),
+    target: async (storageId) => {
+      const s = await getStorage(db, storageId);
+      return s && s.role === 'export' ? toExportTarget(s, loadConfig) : undefined;
+    },
+    provider: (config) => ctx.getProvider(config),
+  };
+}
