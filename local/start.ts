@@ -1,0 +1,82 @@
+/**
+ * `npm start`: labelsync on this machine, no AWS account. Reads the environment, applies the
+ * local-mode defaults, starts the runtime (DynamoDB Local persisted under the data dir, HTTP,
+ * local state machine, stream poller) and prints the URL and API token. Ctrl-C (SIGINT) or SIGTERM
+ * stops everything it started; a second start reuses the data dir.
+ *
+ * Environment (README lists them all):
+ *   PORT (8080), HOST (127.0.0.1), LABELSYNC_DATA_DIR (./.labelsync), LABELSYNC_API_TOKEN (generated
+ *   and stored in <data dir>/api-token), LABELSYNC_DYNAMODB_PORT (a free port), LABELSYNC_TABLE
+ *   (labelsync), LABELSYNC_ALLOWED_ENDPOINTS (local default: loopback, see below),
+ *   LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED / LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT (see below),
+ *   and everything in shared/config/env.ts.
+ */
+import { applyLocalDefaults } from './local-defaults';
+import { startRuntime, type LabelsyncRuntime } from './runtime';
+
+const started = Date.now();
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+function port(name: string, v: string | undefined, d: number): number {
+  if (v === undefined || v === '') return d;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) {
+    console.error(`${name} must be a port number, got '${v}'`);
+    process.exit(2);
+  }
+  return n;
+}
+
+async function main(): Promise<void> {
+  const env = process.env;
+  const notes = applyLocalDefaults(env);
+  let runtime: LabelsyncRuntime;
+  try {
+    runtime = await startRuntime({
+      port: port('PORT', env.PORT, 8080),
+      host: env.HOST || '127.0.0.1',
+      dataDir: env.LABELSYNC_DATA_DIR || '.labelsync',
+      dynamodbPort: env.LABELSYNC_DYNAMODB_PORT ? port('LABELSYNC_DYNAMODB_PORT', env.LABELSYNC_DYNAMODB_PORT, 0) : undefined,
+      tableName: env.LABELSYNC_TABLE || 'labelsync',
+      apiToken: env.LABELSYNC_API_TOKEN || undefined,
+      preloadStateMachine: true,
+      log: (m) => console.error(m),
+    });
+  } catch (e) {
+    console.error(`labelsync failed to start: ${e instanceof Error ? e.message : String(e)}`);
+    process.exit(1);
+  }
+
+  console.log(`labelsync is running at ${runtime.url} (ready in ${Date.now() - started} ms)`);
+  console.log(`  data:  ${runtime.dataDir}`);
+  console.log(`  token: ${runtime.token}${runtime.tokenCreated ? '  (new; stored in the data dir)' : ''}`);
+  console.log(`  try:   curl -H "Authorization: Token ${runtime.token}" ${runtime.url}/api/projects/`);
+  for (const n of notes) console.log(`  note:  ${n}`);
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      console.error('second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    console.error(`${signal}: stopping…`);
+    // Bounded: a stuck child must not keep the terminal hostage.
+    const force = setTimeout(() => {
+      console.error('stop took too long; exiting');
+      process.exit(1);
+    }, 20_000);
+    force.unref();
+    runtime.stop().then(
+      () => process.exit(0),
+      (e) => {
+        console.error(`stop failed: ${String(e)}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+void main();
