@@ -31,6 +31,14 @@ export class ValidationError extends LabelsyncError {
   }
 }
 
+/**
+ * Sync requested for a storage with `synchronizable=false`: 400 with Label Studio's bare
+ * `{"message": "Storage <id> is not synchronizable"}` body (not the usual error wrapper).
+ */
+export class NotSynchronizableError extends LabelsyncError {
+  override readonly status = 400;
+}
+
 /** Missing or wrong credentials: 401. */
 export class AuthError extends LabelsyncError {
   override readonly status = 401;

@@ -11,6 +11,7 @@ import {
   isLabelsyncError,
   MethodNotAllowedError,
   NotFoundError,
+  NotSynchronizableError,
   PayloadTooLargeError,
   StorageError,
   UpstreamError,
@@ -21,7 +22,7 @@ import { json, type HttpResponse } from './types';
 
 /** Status of each typed error, decided here once. */
 function statusOf(err: unknown): number | undefined {
-  if (err instanceof ValidationError || err instanceof StorageError) return 400;
+  if (err instanceof ValidationError || err instanceof StorageError || err instanceof NotSynchronizableError) return 400;
   if (err instanceof AuthError) return 401;
   if (err instanceof ForbiddenError) return 403;
   if (err instanceof NotFoundError) return 404;
@@ -44,6 +45,8 @@ export function toHttpResponse(err: unknown): HttpResponse {
     return json({ status_code: 500, detail: 'Internal server error', correlation_id: correlationId }, 500);
   }
   const e = err as Error;
+  // Label Studio answers this one case with a bare message body.
+  if (err instanceof NotSynchronizableError) return json({ message: e.message }, 400);
   if (err instanceof ValidationError) {
     return json({ status_code: 400, detail: 'Validation error', exc_info: null, validation_errors: err.fields }, 400);
   }

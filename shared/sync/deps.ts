@@ -1,0 +1,52 @@
+/**
+ * What the sync use cases need, passed as one parameter: the table, how to turn a stored storage
+ * into a decrypted config and a provider, and the tuning knobs. Handlers build it once per cold
+ * start with {@link syncDepsFromContext}; tests pass emulator-backed ones.
+ */
+import type { StorageItem } from '../db/items';
+import type { Db } from '../db/repo-common';
+import type { StorageConfig, StorageProvider } from '../storage/types';
+import { DEFAULT_PARSE_LIMITS, type ParseLimits } from './parse-tasks';
+
+export interface SyncSettings {
+  /** Objects per chunk (env LABELSYNC_SYNC_CHUNK_SIZE). */
+  chunkSize: number;
+  /** Cap of one chunk item's entries in bytes (DynamoDB items stop at 400 KB). */
+  maxChunkBytes: number;
+  /** Longest a listing step lists before handing its chunks to the writers. */
+  listStepMs: number;
+  /** At most this many chunk references per listing step (keeps the state payload small). */
+  maxChunksPerStep: number;
+  /** Concurrent object reads inside one chunk (JSON mode). */
+  readConcurrency: number;
+  /** Concurrent BatchWriteItem calls inside one chunk. */
+  writeConcurrency: number;
+  /** Largest JSON task file read (env LABELSYNC_MAX_TASK_FILE_BYTES). */
+  maxTaskFileBytes: number;
+  parseLimits: ParseLimits;
+  /** Progress is mirrored into the storage's meta at most this often. */
+  progressEveryMs: number;
+}
+
+export const DEFAULT_SYNC_SETTINGS: SyncSettings = {
+  chunkSize: 1000,
+  maxChunkBytes: 300 * 1024,
+  listStepMs: 20_000,
+  maxChunksPerStep: 1000,
+  readConcurrency: 16,
+  writeConcurrency: 8,
+  maxTaskFileBytes: 50 * 1024 * 1024,
+  parseLimits: DEFAULT_PARSE_LIMITS,
+  progressEveryMs: 3_000,
+};
+
+export interface SyncDeps {
+  db: Db;
+  /** The stored storage with its secrets decrypted, as the provider registry takes it. */
+  storageConfig(storage: StorageItem): Promise<StorageConfig>;
+  /** The (cached) provider of a config. */
+  getProvider(config: StorageConfig, storageId: number): Promise<StorageProvider>;
+  /** Storages of a project in one role (for the export-prefix rule). */
+  projectStorages(projectId: number, role: 'import' | 'export'): Promise<StorageItem[]>;
+  settings: SyncSettings;
+}

@@ -1,0 +1,53 @@
+/**
+ * The export side of the sync state machine (`role: "export"`), implemented in shared/export and
+ * plugged in here, so the machine, the chunk bookkeeping and the status handling are shared with
+ * import. The lister walks what must be exported (e.g. the project's annotation shards) as pages
+ * of small JSON references; chunks of those references are stored like import chunks and handed
+ * to `exportChunk` by the chunk step.
+ */
+import type { StorageItem } from '../db/items';
+import type { Db } from '../db/repo-common';
+import type { StorageConfig, StorageProvider } from '../storage/types';
+
+/** One page of export references; `nextToken` resumes after it (undefined on the last page). */
+export interface ExportPage {
+  /** JSON-serialisable references (e.g. `{annotationId}`); each should stay well under 1 KB. */
+  items: unknown[];
+  nextToken?: string;
+}
+
+export interface ExportSyncHooks {
+  /** Pages of references to export for `storage` (a target storage), resuming after `startToken`. */
+  listExportItems(db: Db, storage: StorageItem, opts: { startToken?: string }): AsyncIterable<ExportPage>;
+  /**
+   * Exports one chunk of references to the target. Idempotent (a retried chunk rewrites the same
+   * objects). Per-item failures are returned, not thrown; throwing fails the chunk (it is retried).
+   */
+  exportChunk(
+    db: Db,
+    storage: StorageItem,
+    target: { config: StorageConfig; provider: StorageProvider },
+    items: unknown[],
+  ): Promise<{ written: number; failures: { key: string; reason: string }[] }>;
+}
+
+let hooks: ExportSyncHooks | undefined;
+
+/** Installs the export implementation (shared/export registers itself through this). */
+export function setExportSyncHooks(h: ExportSyncHooks | undefined): void {
+  hooks = h;
+}
+
+/**
+ * The installed export implementation.
+ * @throws Error when none is installed (an export sync cannot run)
+ */
+export function getExportSyncHooks(): ExportSyncHooks {
+  if (!hooks) throw new Error('export sync is not available: no export implementation is installed');
+  return hooks;
+}
+
+/** True when an export implementation is installed. */
+export function hasExportSyncHooks(): boolean {
+  return hooks !== undefined;
+}

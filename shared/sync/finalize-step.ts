@@ -1,0 +1,176 @@
+/**
+ * Last step of a sync job (also reached through the state machine's catch-all with the error):
+ * repairs chunks that reserved ids but never finished, sweeps links of objects that are gone
+ * (unordered providers, when deletions are acted upon and the listing completed), and writes the
+ * final status, counters and meta to the storage — only if the job is still the storage's job.
+ * A deleted storage loses its links here.
+ */
+import { batchWrite } from '../db/repo-common';
+import { keys } from '../db/keys';
+import {
+  chunkPlans,
+  deleteLinks,
+  deleteLinksOfStorage,
+  getJob,
+  getLinks,
+  linksNotTouchedBy,
+  listFailures,
+  putLinks,
+  pyTime,
+  setStorageSyncFields,
+  unfinishedPlannedChunks,
+  type JobItem,
+  type LinkItem,
+  type SyncFailure,
+} from '../db/repo-sync';
+import type { StorageItem } from '../db/items';
+import type { SyncStatus } from '../db/items';
+import type { SyncDeps } from './deps';
+import { applyDeletion } from './chunk-step';
+import { readStorage } from './job-context';
+
+export interface FinalizeStepInput {
+  storageId: number;
+  jobId: string;
+  role: 'import' | 'export';
+  /** Step Functions' error of a failed step, null on success. */
+  error?: { Error?: string; Cause?: string } | null;
+}
+
+export interface FinalizeStepResult {
+  status: SyncStatus | 'cancelled' | 'superseded';
+}
+
+/** Storage fields that hold secrets (values are scrubbed from tracebacks). */
+const SECRET_FIELDS = [
+  'aws_access_key_id', 'aws_secret_access_key', 'aws_session_token', 'account_key', 'account_name', 'client_secret',
+  'google_application_credentials', 'password',
+];
+
+/** A readable, secret-free sentence for a failed step. */
+export function tracebackOf(error: { Error?: string; Cause?: string }, secrets: string[]): string {
+  let text = error.Cause ?? '';
+  let name = error.Error ?? 'Error';
+  try {
+    const c = JSON.parse(text) as { errorType?: string; errorMessage?: string };
+    if (c && typeof c === 'object' && (c.errorMessage || c.errorType)) {
+      name = c.errorType ?? name;
+      text = c.errorMessage ?? '';
+    }
+  } catch {
+    /* Cause is plain text */
+  }
+  let out = `${name}: ${text}`.trim();
+  for (const s of secrets) if (s && s.length >= 4) out = out.split(s).join('[REDACTED]');
+  // Step Functions caps Cause anyway; keep the storage item small.
+  return out.slice(0, 4_000);
+}
+
+async function secretValues(deps: SyncDeps, storage: StorageItem): Promise<string[]> {
+  try {
+    const config = await deps.storageConfig(storage);
+    return SECRET_FIELDS.map((f) => config[f]).filter((v): v is string => typeof v === 'string' && v !== '');
+  } catch {
+    return [];
+  }
+}
+
+/** Deletes tasks/annotations a chunk wrote under its plan but never linked (the chunk failed for good). */
+async function repairUnfinished(deps: SyncDeps, storageId: number, jobId: string): Promise<number> {
+  let repaired = 0;
+  for await (const chunk of unfinishedPlannedChunks(deps.db, jobId)) {
+    const { objects } = chunkPlans(chunk);
+    const links = await getLinks(deps.db, storageId, Object.keys(objects));
+    const deletes: { DeleteRequest: { Key: Record<string, unknown> } }[] = [];
+    for (const [key, [t, tn, a, an]] of Object.entries(objects)) {
+      const link = links.get(key) as (LinkItem & { chunk?: number }) | undefined;
+      if (link && link.jobId === jobId && link.chunk === chunk.n) continue; // linked: the writes completed
+      for (let i = 0; i < tn; i++) deletes.push({ DeleteRequest: { Key: keys.task(t + i) } });
+      for (let i = 0; i < an; i++) deletes.push({ DeleteRequest: { Key: keys.annotation(a + i) } });
+      repaired++;
+    }
+    await batchWrite(deps.db, deletes);
+  }
+  return repaired;
+}
+
+/** Mark-and-sweep of unordered providers: links this job did not touch belong to gone objects. */
+async function sweep(deps: SyncDeps, storageId: number, job: JobItem): Promise<{ removed: number; flagged: number }> {
+  let removed = 0;
+  let flagged = 0;
+  const mode = job.sync_deletions;
+  for await (const page of linksNotTouchedBy(deps.db, storageId, job.jobId)) {
+    const gone = page.filter((l) => !(mode === 'flag' && l.object_exists === false));
+    for (const l of gone) {
+      const rows: number[] = [];
+      const absent = new Set(l.absent ?? []);
+      for (let pos = 0; pos < l.rows; pos++) if (!absent.has(pos) && !l.tomb?.has(l.single ? -1 : pos)) rows.push(pos);
+      const r = await applyDeletion(deps, l, rows, mode);
+      removed += r.removed;
+      flagged += r.flagged;
+    }
+    if (mode === 'remove') await deleteLinks(deps.db, storageId, gone.map((l) => l.key));
+    else await putLinks(deps.db, gone.map((l) => ({ ...l, object_exists: false })));
+  }
+  return { removed, flagged };
+}
+
+/** Runs the final step; never throws for job-level problems (they become the storage's status). */
+export async function finalizeStep(deps: SyncDeps, input: FinalizeStepInput): Promise<FinalizeStepResult> {
+  const storage = await readStorage(deps.db, input.storageId);
+  if (!storage || storage.cancelled) {
+    if (input.role === 'import') await deleteLinksOfStorage(deps.db, input.storageId);
+    return { status: 'cancelled' };
+  }
+  if (storage.last_sync_job !== input.jobId) return { status: 'superseded' };
+
+  const repaired = input.role === 'import' ? await repairUnfinished(deps, input.storageId, input.jobId) : 0;
+  let job = await getJob(deps.db, input.jobId);
+  const error = input.error ?? undefined;
+  const unprocessed = job ? Math.max(0, job.listed - job.processed) : 0;
+  let swept = { removed: 0, flagged: 0 };
+  if (job && !error && input.role === 'import' && !job.ordered && job.sync_deletions !== 'keep' && (job as JobItem & { listDone?: boolean }).listDone && unprocessed === 0) {
+    swept = await sweep(deps, input.storageId, job);
+  }
+  job = (await getJob(deps.db, input.jobId)) ?? job;
+
+  const failures: SyncFailure[] = job ? await listFailures(deps.db, input.jobId) : [];
+  const failedCount = (job?.failed ?? 0) + unprocessed;
+  const status: SyncStatus = error ? 'failed' : failedCount > 0 ? 'completed_with_errors' : 'completed';
+  const now = new Date();
+  const started = job ? Date.parse(job.created_at) : now.getTime();
+  let traceback: string | null = null;
+  if (error) traceback = tracebackOf(error, await secretValues(deps, storage));
+  else if (failedCount) {
+    const lines = failures.map((f) => `${f.key}: ${f.reason}`);
+    if (unprocessed) lines.push(`${unprocessed} objects were not processed: a chunk failed after its retries${repaired ? ` (${repaired} partial writes undone)` : ''}`);
+    const more = (job?.failed ?? 0) - failures.length;
+    if (more > 0) lines.push(`... and ${more} more failures`);
+    traceback = lines.join('\n');
+  }
+  const c = job ?? ({} as Partial<JobItem>);
+  const meta: Record<string, unknown> = {
+    [error ? 'time_failure' : 'time_completed']: pyTime(now),
+    duration: Math.max(0, (now.getTime() - started) / 1000),
+    objects_listed: c.listed ?? 0,
+    objects_processed: c.processed ?? 0,
+    tasks_created: c.created ?? 0,
+    tasks_updated: c.updated ?? 0,
+    tasks_removed: (c.removed ?? 0) + swept.removed,
+    tasks_flagged: (c.flagged ?? 0) + swept.flagged,
+    objects_unchanged: c.unchanged ?? 0,
+    objects_failed: failedCount,
+    objects_skipped_export: c.skipped_export ?? 0,
+    annotations_created: c.annotations ?? 0,
+    tasks_existed: c.unchanged ?? 0,
+    failures,
+  };
+  if (failedCount && !error) meta.tasks_failed_validation = failedCount;
+  await setStorageSyncFields(deps.db, input.storageId, input.jobId, {
+    status,
+    ...(error ? {} : { last_sync: now.toISOString(), last_sync_count: c.created ?? 0 }),
+    traceback,
+    meta,
+  });
+  return { status };
+}

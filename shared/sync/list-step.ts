@@ -1,0 +1,204 @@
+/**
+ * One time-boxed listing step of a sync job: lists from the continuation token until the step's
+ * deadline (or its chunk budget), cuts what it listed into chunks stored in the table, and returns
+ * only references to them plus the token to resume from. Steps end on page boundaries, so every
+ * listed entry lands in exactly one chunk and a retried step rewrites the same chunk numbers.
+ *
+ * Chunk ranges (ordered providers): chunk n covers the keys after the previous chunk's last key up
+ * to its own last key; the listing's final chunk is open-ended (possibly empty), so together the
+ * chunks of a complete listing cover the whole key space once — the chunk step diffs each range
+ * against the stored links to find deleted objects.
+ */
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { syncKeys, putChunks, type ChunkEntry, type ChunkItem } from '../db/repo-sync';
+import { isConditionalFailure } from '../db/repo-common';
+import type { ObjectEntry } from '../storage/types';
+import type { SyncDeps } from './deps';
+import { getExportSyncHooks } from './export-hooks';
+import { exportPrefixes, underAny } from './export-prefix';
+import { loadLiveJob } from './job-context';
+
+export interface ListStepInput {
+  storageId: number;
+  jobId: string;
+  role: 'import' | 'export';
+  /** Token returned by the previous step; null for the first. */
+  token: string | null;
+}
+
+export interface ChunkRef {
+  jobId: string;
+  chunk: number;
+}
+
+export interface ListStepResult {
+  /** Resume token; null once the listing is complete. */
+  token: string | null;
+  done: boolean;
+  chunks: ChunkRef[];
+  /** Entries listed by this step. */
+  listed: number;
+}
+
+/** Cursor carried between steps inside the opaque token. */
+interface Cursor {
+  /** Provider token to resume after. */
+  p?: string;
+  /** Next chunk number. */
+  n: number;
+  /** Last key of the previous chunk (range start of the next one). */
+  k: string | null;
+  /** Step number (fences the job's listing counters against retried steps). */
+  i: number;
+}
+
+const encode = (c: Cursor) => Buffer.from(JSON.stringify(c)).toString('base64url');
+function decode(token: string | null): Cursor {
+  if (!token) return { n: 0, k: null, i: 0 };
+  const c = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as Cursor;
+  if (typeof c.n !== 'number' || typeof c.i !== 'number') throw new Error('invalid listing token');
+  return c;
+}
+
+/**
+ * Cuts entries into chunks of at most `chunkSize` entries and `maxBytes` of keys.
+ * Pure; the caller assigns numbers and ranges.
+ */
+export class ChunkCutter<T> {
+  private current: T[] = [];
+  private bytes = 0;
+  readonly full: T[][] = [];
+
+  constructor(private readonly chunkSize: number, private readonly maxBytes: number, private readonly sizeOf: (t: T) => number) {}
+
+  push(t: T): void {
+    const b = this.sizeOf(t);
+    if (this.current.length && (this.current.length >= this.chunkSize || this.bytes + b > this.maxBytes)) this.cut();
+    this.current.push(t);
+    this.bytes += b;
+  }
+
+  /** Moves the partial chunk to `full` (if non-empty). */
+  cut(): void {
+    if (!this.current.length) return;
+    this.full.push(this.current);
+    this.current = [];
+    this.bytes = 0;
+  }
+}
+
+const toEntry = (o: ObjectEntry): ChunkEntry => ({
+  k: o.key,
+  ...(o.size !== undefined ? { s: o.size } : {}),
+  ...(o.etag ? { e: o.etag } : {}),
+  ...(o.lastModified ? { m: o.lastModified.getTime() } : {}),
+});
+
+/**
+ * Adds this step's listing counts to the job exactly once: the step's first chunk number is a
+ * monotonic fence (`listedThrough`), so a retried step does not count twice.
+ */
+async function countListing(deps: SyncDeps, jobId: string, fence: number, listed: number, chunks: number, skipped: number, done: boolean): Promise<void> {
+  try {
+    await deps.db.doc.send(
+      new UpdateCommand({
+        TableName: deps.db.table,
+        Key: syncKeys.job(jobId),
+        UpdateExpression: `SET listedThrough = :f${done ? ', listDone = :t' : ''} ADD listed :l, chunks :c, skipped_export :s`,
+        ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(listedThrough) OR listedThrough < :f)',
+        ExpressionAttributeValues: { ':f': fence, ':l': listed, ':c': chunks, ':s': skipped, ...(done ? { ':t': true } : {}) },
+      }),
+    );
+  } catch (e) {
+    if (!isConditionalFailure(e)) throw e;
+  }
+}
+
+/**
+ * Runs one listing step until `deadline` (epoch ms).
+ * @throws StorageError when the provider fails (the state machine fails the job with it)
+ */
+export async function listStep(deps: SyncDeps, input: ListStepInput, deadline: number): Promise<ListStepResult> {
+  const { storageId, jobId } = input;
+  const live = await loadLiveJob(deps, storageId, jobId);
+  if ('stop' in live) return { token: null, done: true, chunks: [], listed: 0 };
+  const cursor = decode(input.token);
+  const s = deps.settings;
+  const stepEnd = Math.min(deadline, Date.now() + s.listStepMs);
+
+  const isExport = input.role === 'export';
+  const ordered = !isExport && live.provider.ordered;
+  let skip: (key: string) => boolean = () => false;
+  if (!isExport) {
+    const targets = await deps.projectStorages(live.storage.projectId, 'export');
+    skip = underAny(exportPrefixes(live.storage, targets));
+  }
+
+  const cutter = new ChunkCutter<ChunkEntry | unknown>(s.chunkSize, s.maxChunkBytes, (e) =>
+    isExport ? JSON.stringify(e).length : Buffer.byteLength((e as ChunkEntry).k) + 40,
+  );
+  let listed = 0;
+  let skipped = 0;
+  let done = false;
+  let token = cursor.p;
+  let prevKey: string | undefined;
+
+  const pages = isExport
+    ? getExportSyncHooks().listExportItems(deps.db, live.storage, { startToken: token })
+    : live.provider.list({ startToken: token });
+  for await (const page of pages as AsyncIterable<{ entries?: ObjectEntry[]; items?: unknown[]; nextToken?: string }>) {
+    if (isExport) {
+      for (const item of page.items ?? []) cutter.push(item);
+      listed += page.items?.length ?? 0;
+    } else {
+      for (const o of page.entries ?? []) {
+        if (ordered && prevKey !== undefined && Buffer.compare(Buffer.from(prevKey), Buffer.from(o.key)) >= 0) {
+          // Range diffs rely on the order; a provider breaking it must not delete anything.
+          throw new Error(`the storage listed keys out of order ('${o.key}' after '${prevKey}')`);
+        }
+        prevKey = o.key;
+        if (skip(o.key)) {
+          skipped++;
+          continue;
+        }
+        cutter.push(toEntry(o));
+        listed++;
+      }
+    }
+    token = page.nextToken;
+    if (!token) {
+      done = true;
+      break;
+    }
+    if (Date.now() >= stepEnd || cutter.full.length >= s.maxChunksPerStep) break;
+  }
+  if (!token) done = true;
+  cutter.cut();
+
+  const chunks: Omit<ChunkItem, 'kind'>[] = [];
+  let from = cursor.k;
+  let n = cursor.n;
+  for (const group of cutter.full) {
+    const c: Omit<ChunkItem, 'kind'> = isExport
+      ? { jobId, n, entries: [], items: group, from: null, to: null, ordered: false }
+      : { jobId, n, entries: group as ChunkEntry[], from, to: (group[group.length - 1] as ChunkEntry).k, ordered };
+    from = c.to;
+    chunks.push(c);
+    n++;
+  }
+  if (done && ordered) {
+    // The listing's final chunk is open-ended: it also diffs every link after the last listed key
+    // (an empty chunk when the listing ended on a chunk boundary or listed nothing).
+    const last = chunks[chunks.length - 1];
+    if (last) last.to = null;
+    else chunks.push({ jobId, n: n++, entries: [], from, to: null, ordered });
+  }
+  await putChunks(deps.db, chunks);
+  await countListing(deps, jobId, cursor.i, listed, chunks.length, skipped, done);
+  return {
+    token: done ? null : encode({ p: token, n, k: from, i: cursor.i + 1 }),
+    done,
+    chunks: chunks.map((c) => ({ jobId, chunk: c.n })),
+    listed,
+  };
+}

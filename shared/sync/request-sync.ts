@@ -1,0 +1,90 @@
+/**
+ * `POST /api/storages/{type}/{id}/sync` (and the export variant): queue a sync job and start its
+ * execution, answering at once with the storage in `queued`.
+ *
+ * - synchronizable=false → NotSynchronizableError (400 `{"message": ...}`);
+ * - already queued or in progress → that storage as it is, nothing started;
+ * - the connection is validated first (StorageError/ValidationError → 400);
+ * - queueing is one conditional update on the status, so of two concurrent requests exactly one
+ *   queues a job and starts its execution (named `<storageId>-<jobId>`, so a retried start cannot
+ *   run twice); the other answers with the winner's job.
+ * On queue (spec §3.6, plus resetting traceback): last_sync, last_sync_count and traceback become
+ * null and meta becomes `{attempts: n+1, time_queued}`.
+ */
+import { randomUUID } from 'node:crypto';
+import { NotFoundError, NotSynchronizableError } from '../errors';
+import type { StorageItem, SyncStatus } from '../db/items';
+import type { Db } from '../db/repo-common';
+import { getStorage, updateStorageStatus } from '../db/repo-storages';
+import { pyTime } from '../db/repo-sync';
+import type { StorageConfig, StorageProvider, StorageRole, StorageType } from '../storage/types';
+import { executionNameOf, type SyncStarter } from './starter';
+
+export interface RequestSyncDeps {
+  db: Db;
+  storageConfig(storage: StorageItem): Promise<StorageConfig>;
+  /** A provider for validation (not cached: the stored config may just have changed). */
+  getProvider(config: StorageConfig, storageId: number): Promise<StorageProvider>;
+  starter: SyncStarter;
+}
+
+export interface RequestSyncInput {
+  orgId: string;
+  type: StorageType;
+  role: StorageRole;
+  storageId: number;
+}
+
+const FINAL: SyncStatus[] = ['initialized', 'completed', 'completed_with_errors', 'failed'];
+
+/**
+ * Queues and starts a sync of the storage; returns the storage after queueing (or the already
+ * running one).
+ * @throws NotFoundError for an unknown id, another organization's storage or another type/role;
+ *         NotSynchronizableError; StorageError / ValidationError when the connection check fails;
+ *         the starter's error when the execution could not be started (the storage is then failed)
+ */
+export async function requestSync(deps: RequestSyncDeps, input: RequestSyncInput): Promise<StorageItem> {
+  const s = await getStorage(deps.db, input.storageId, { consistent: true });
+  if (!s || s.orgId !== input.orgId || s.type !== input.type || s.role !== input.role) throw new NotFoundError('Not found.');
+  if (s.synchronizable === false) throw new NotSynchronizableError(`Storage ${s.id} is not synchronizable`);
+  if (s.status === 'queued' || s.status === 'in_progress') return s;
+
+  const config = await deps.storageConfig(s);
+  const provider = await deps.getProvider(config, s.id);
+  await provider.validate(input.role);
+
+  const jobId = randomUUID();
+  const attempts = Number((s.meta as { attempts?: unknown } | undefined)?.attempts ?? 0) + 1;
+  const queued = await updateStorageStatus(
+    deps.db,
+    s.id,
+    {
+      status: 'queued',
+      last_sync: null,
+      last_sync_count: null,
+      last_sync_job: jobId,
+      traceback: null,
+      meta: { attempts: Number.isFinite(attempts) ? attempts : 1, time_queued: pyTime(new Date()) },
+    },
+    { statusIn: FINAL },
+  );
+  if (!queued) {
+    // Another request queued a job first (or the storage was deleted meanwhile).
+    const current = await getStorage(deps.db, s.id, { consistent: true });
+    if (!current) throw new NotFoundError('Not found.');
+    return current;
+  }
+  try {
+    await deps.starter.start({ storageId: s.id, jobId, role: input.role }, executionNameOf({ storageId: s.id, jobId }));
+  } catch (e) {
+    await updateStorageStatus(
+      deps.db,
+      s.id,
+      { status: 'failed', traceback: 'The sync job could not be started; try again.', meta: { ...queued.meta, time_failure: pyTime(new Date()) } },
+      { jobId },
+    );
+    throw e;
+  }
+  return queued;
+}

@@ -1,0 +1,35 @@
+/**
+ * First step of a sync job: creates the job item (idempotent) and moves the storage from
+ * `queued` to `in_progress` (only from queued and only for this job).
+ */
+import { createJob, pyTime, setStorageSyncFields } from '../db/repo-sync';
+import type { SyncDeps } from './deps';
+import { loadLiveJob, syncDeletionsOf } from './job-context';
+
+export interface StartStepInput {
+  storageId: number;
+  jobId: string;
+  role: 'import' | 'export';
+}
+
+/** Returns `{stopped}` when the storage was deleted or another job replaced this one. */
+export async function startStep(deps: SyncDeps, input: StartStepInput): Promise<{ started: boolean; stopped?: string }> {
+  const live = await loadLiveJob(deps, input.storageId, input.jobId);
+  if ('stop' in live) return { started: false, stopped: live.stop };
+  await createJob(deps.db, {
+    jobId: input.jobId,
+    storageId: input.storageId,
+    role: input.role,
+    ordered: input.role === 'import' && live.provider.ordered,
+    sync_deletions: input.role === 'import' ? syncDeletionsOf(live.storage) : 'keep',
+  });
+  const now = pyTime(new Date());
+  await setStorageSyncFields(
+    deps.db,
+    input.storageId,
+    input.jobId,
+    { status: 'in_progress', meta: { time_in_progress: now, time_last_ping: now } },
+    { requireStatus: ['queued'] },
+  );
+  return { started: true };
+}
