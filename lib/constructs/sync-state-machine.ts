@@ -65,7 +65,7 @@ export class SyncStateMachine extends Construct {
       'role.$': '$.role',
     };
 
-    const invoke = (stateId: string, fn: lambda.IFunction, payload: Record<string, unknown>, resultPath: string) =>
+    const invoke = (stateId: string, fn: lambda.IFunction, payload: Record<string, unknown>, resultPath: string | undefined) =>
       new tasks.LambdaInvoke(this, stateId, {
         lambdaFunction: fn,
         payload: sfn.TaskInput.fromObject(payload),
@@ -104,7 +104,8 @@ export class SyncStateMachine extends Construct {
     });
 
     // Branch 1: the next listing step (nothing to do once the lister reported done).
-    const list = invoke('ListStep', syncList, { ...ids, 'token.$': '$.token' }, '$');
+    // No resultPath: the step's result replaces the branch state (the ASL default).
+    const list = invoke('ListStep', syncList, { ...ids, 'token.$': '$.token' }, undefined);
     const nothingToList = new sfn.Pass(this, 'NothingToList', {
       parameters: { token: NULL, done: true, chunks: [], listed: 0 },
     });
