@@ -1,0 +1,161 @@
+/**
+ * Local files provider specifics: §5.1 path checks, traversal and symlink refusal, resume after a
+ * key, and a bounded-memory walk of 100k files.
+ */
+import { mkdir, mkdtemp, realpath, rm, symlink, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StorageError, ValidationError } from '../../shared/errors';
+import { mapLimit } from '../../shared/storage/common';
+import { createLocalProvider, LocalFilesProvider, normalizeLocalPath } from '../../shared/storage/providers/local';
+
+let root: string;
+let outside: string;
+const make = (p: string, extra: { recursive?: boolean; regexFilter?: string } = {}) =>
+  createLocalProvider({ path: p, documentRoot: root, recursive: extra.recursive ?? true, regexFilter: extra.regexFilter, maxReadBytes: 1 << 20 });
+
+async function pathError(p: string): Promise<string> {
+  try {
+    await make(p);
+  } catch (e) {
+    expect(e).toBeInstanceOf(ValidationError);
+    return (e as ValidationError).fields.path[0];
+  }
+  throw new Error(`accepted ${p}`);
+}
+
+beforeAll(async () => {
+  root = await realpath(await mkdtemp(path.join(os.tmpdir(), 'labelsync-local-')));
+  outside = await realpath(await mkdtemp(path.join(os.tmpdir(), 'labelsync-outside-')));
+  await mkdir(path.join(root, 'ds', 'sub'), { recursive: true });
+  await mkdir(path.join(root, 'ds-private'), { recursive: true });
+  await writeFile(path.join(root, 'ds', 'a.txt'), 'a');
+  await writeFile(path.join(root, 'ds', 'sub', 'b.txt'), 'b');
+  await writeFile(path.join(root, 'ds-private', 'secret.txt'), 'no');
+  await writeFile(path.join(outside, 'passwd'), 'root:x');
+  await symlink(path.join(outside, 'passwd'), path.join(root, 'ds', 'evil-link'));
+  await symlink(outside, path.join(root, 'ds', 'evil-dir'));
+  await symlink(outside, path.join(root, 'escape'));
+  await writeFile(path.join(root, 'afile'), 'x');
+});
+
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+  await rm(outside, { recursive: true, force: true });
+});
+
+describe('local files storage path (spec §5.1)', () => {
+  it('normalises saved paths like Label Studio', () => {
+    expect(normalizeLocalPath(' /data/x/ ')).toBe('/data/x');
+    expect(normalizeLocalPath('C:\\data\\x\\')).toBe('C:/data/x');
+    expect(normalizeLocalPath('/data//a/../b/')).toBe('/data/b');
+  });
+
+  it('refuses empty, relative, missing, root-equal, outside-root, symlinked-outside and non-directory paths', async () => {
+    expect(await pathError('')).toBe('Path must be set for Local Files storage');
+    expect(await pathError('rel/dir')).toMatch(/must be absolute/);
+    expect(await pathError(path.join(root, 'nope'))).toBe(`Absolute local path "${path.join(root, 'nope')}" does not exist`);
+    expect(await pathError(root)).toMatch(/cannot be the same as LOCAL_FILES_DOCUMENT_ROOT=.*Please add a subdirectory/);
+    expect(await pathError(outside)).toMatch(/must be a subdirectory of LOCAL_FILES_DOCUMENT_ROOT/);
+    expect(await pathError(path.join(root, 'escape'))).toMatch(/must be a subdirectory/);
+    expect(await pathError(path.join(root, 'afile'))).toMatch(/is not a directory/);
+    expect(await pathError(`${root}/../${path.basename(outside)}`)).toMatch(/must be a subdirectory/);
+  });
+
+  it('accepts a subdirectory, with a trailing slash or backslashes', async () => {
+    expect((await make(`${root}/ds/`)).dir).toBe(path.join(root, 'ds'));
+  });
+});
+
+describe('local files key access', () => {
+  it('refuses keys that leave the storage path or the document root on read, write, delete and presign', async () => {
+    const p = await make(path.join(root, 'ds'));
+    for (const key of ['../ds-private/secret.txt', '/etc/passwd', 'sub/../../ds-private/secret.txt', 'evil-link', 'evil-dir/passwd']) {
+      for (const op of [() => p.read(key), () => p.write(key, 'x'), () => p.delete(key), () => p.presign(key)]) {
+        const e = await op().then(
+          () => undefined,
+          (x: unknown) => x,
+        );
+        expect(e, `${key}`).toBeInstanceOf(StorageError);
+        expect(['access_denied', 'not_found']).toContain((e as StorageError).code);
+      }
+    }
+    // Nothing was written outside.
+    expect((await p.read('a.txt')).contentLength).toBe(1);
+  });
+
+  it('never lists a symlink that points outside the document root', async () => {
+    const p = await make(path.join(root, 'ds'));
+    const keys: string[] = [];
+    for await (const page of p.list()) keys.push(...page.entries.map((e) => e.key));
+    expect(keys.sort()).toEqual(['a.txt', 'sub/b.txt']);
+  });
+
+  it('resumes after the last key of a page without gaps or repeats (unchanged tree)', async () => {
+    const dir = path.join(root, 'resume');
+    await mkdir(dir);
+    const files = Array.from({ length: 250 }, (_, i) => `d${i % 5}/f${i}.txt`);
+    await mapLimit(files, 32, async (f) => {
+      await mkdir(path.join(dir, path.dirname(f)), { recursive: true });
+      await writeFile(path.join(dir, f), f);
+    });
+    const p = await make(dir);
+    const seen: string[] = [];
+    let token: string | undefined;
+    let rounds = 0;
+    do {
+      // A fresh provider per page: the token alone carries the position.
+      const fresh = await make(dir);
+      const it = fresh.list({ pageSize: 40, startToken: token })[Symbol.asyncIterator]();
+      const r = await it.next();
+      await it.return?.();
+      seen.push(...r.value!.entries.map((e) => e.key));
+      token = r.value!.nextToken;
+      rounds++;
+    } while (token);
+    expect(p).toBeInstanceOf(LocalFilesProvider);
+    expect(rounds).toBeGreaterThanOrEqual(7);
+    expect(seen.length).toBe(files.length);
+    expect(new Set(seen)).toEqual(new Set(files));
+  });
+});
+
+describe('local files walk memory', () => {
+  it('streams 100k files with bounded heap growth (no array of all keys)', async () => {
+    const dir = path.join(root, 'big');
+    const N = 100_000;
+    const perDir = 1000;
+    const t0 = Date.now();
+    for (let d = 0; d < N / perDir; d++) await mkdir(path.join(dir, `d${d}`), { recursive: true });
+    await mapLimit(
+      Array.from({ length: N }, (_, i) => i),
+      64,
+      (i) => writeFile(path.join(dir, `d${Math.floor(i / perDir)}`, `file-with-a-longish-name-${i}.json`), ''),
+    );
+    const created = Date.now() - t0;
+    const p = await make(dir);
+    global.gc?.();
+    const before = process.memoryUsage().heapUsed;
+    let peak = before;
+    let count = 0;
+    const t1 = Date.now();
+    for await (const page of p.list()) {
+      count += page.entries.length;
+      peak = Math.max(peak, process.memoryUsage().heapUsed);
+    }
+    const walked = Date.now() - t1;
+    const growthMb = (peak - before) / 1024 / 1024;
+    console.log(`100k files: created in ${created} ms, listed in ${walked} ms (${Math.round(N / (walked / 1000))}/s), heap growth ${growthMb.toFixed(1)} MiB`);
+    expect(count).toBe(N);
+    // Control: the same walk keeping every entry, i.e. what an array of all keys costs.
+    const kept: unknown[] = [];
+    const before2 = process.memoryUsage().heapUsed;
+    for await (const page of p.list()) kept.push(...page.entries);
+    const keptMb = (process.memoryUsage().heapUsed - before2) / 1024 / 1024;
+    console.log(`holding all 100k entries instead: +${keptMb.toFixed(1)} MiB`);
+    expect(kept.length).toBe(N);
+    expect(growthMb).toBeLessThan(16);
+    expect(growthMb).toBeLessThan(keptMb / 2);
+  }, 120_000);
+});
