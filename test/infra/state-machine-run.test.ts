@@ -6,6 +6,8 @@
  * wiring of the construct, not the handlers (their end-to-end runs are in test/integration).
  */
 import { StateMachine } from 'aws-local-stepfunctions';
+
+type JSONValue = Parameters<StateMachine['run']>[0];
 import { beforeAll, describe, expect, it } from 'vitest';
 import { stateMachineDefinition, synth } from './synth';
 
@@ -35,7 +37,7 @@ type Calls = { fn: string; input: any }[];
 function run(listSteps: { token: string | null; done: boolean; chunks: { jobId: string; chunk: number }[]; listed: number }[], opts: { failListAt?: number } = {}) {
   const calls: Calls = [];
   let step = 0;
-  const record = (fn: string) => async (input: any) => {
+  const record = (fn: string) => async (input: any): Promise<JSONValue> => {
     calls.push({ fn, input });
     if (fn === 'syncList') {
       if (opts.failListAt === step) throw Object.assign(new Error('bucket vanished'), { name: 'StorageError' });
