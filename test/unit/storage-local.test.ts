@@ -8,6 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StorageError, ValidationError } from '../../shared/errors';
 import { mapLimit } from '../../shared/storage/common';
+import type { ListPage } from '../../shared/storage/types';
 import { createLocalProvider, LocalFilesProvider, normalizeLocalPath } from '../../shared/storage/providers/local';
 
 let root: string;
@@ -110,8 +111,9 @@ describe('local files key access', () => {
       const it = fresh.list({ pageSize: 40, startToken: token })[Symbol.asyncIterator]();
       const r = await it.next();
       await it.return?.();
-      seen.push(...r.value!.entries.map((e) => e.key));
-      token = r.value!.nextToken;
+      const page = r.value as ListPage;
+      seen.push(...page.entries.map((e) => e.key));
+      token = page.nextToken;
       rounds++;
     } while (token);
     expect(p).toBeInstanceOf(LocalFilesProvider);
