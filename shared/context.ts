@@ -8,6 +8,7 @@ import type { StorageItem } from './db/items';
 import type { Db } from './db/repo-common';
 import { env, type Env } from './config/env';
 import { secretBoxFor, type SecretBox } from './crypto/secret-box';
+import type { GetProviderOptions } from './storage/registry';
 import type { StorageConfig, StorageProvider } from './storage/types';
 
 export interface AppContext {
@@ -18,7 +19,7 @@ export interface AppContext {
    * Builds a provider for a (decrypted) storage config. Default: `getProvider` of
    * `shared/storage/registry` (loaded on first use so handlers without storages skip the SDKs).
    */
-  getProvider: (config: StorageConfig) => Promise<StorageProvider>;
+  getProvider: (config: StorageConfig, opts?: GetProviderOptions) => Promise<StorageProvider>;
   /**
    * Called after an export storage is created (Label Studio runs a full export sync at once).
    * Wired by the sync module / local runtime; absent → nothing happens. Errors are logged, the
@@ -29,9 +30,9 @@ export interface AppContext {
 
 let ctx: AppContext | undefined;
 
-async function defaultGetProvider(config: StorageConfig): Promise<StorageProvider> {
+async function defaultGetProvider(config: StorageConfig, opts?: GetProviderOptions): Promise<StorageProvider> {
   const registry = await import('./storage/registry');
-  return registry.getProvider(config);
+  return registry.getProvider(config, opts);
 }
 
 /** The process's context, built on first use from the environment. */

@@ -1,4 +1,77 @@
-// placeholder created by the CDK engineer; owner replaces it
-export const handler = async (): Promise<never> => {
-  throw new Error('not implemented yet');
-};
+/**
+ * Import ("source") and export ("target") storages of every type, Label Studio's routes:
+ * `/api/storages/{type}[/{id}]` and `/api/storages/export/{type}[/{id}]`, plus the cross-type
+ * listings and type lists. Thin: parse → use case → response.
+ *
+ * Extension point (sync, engineer F): add the sync route inside `storageRoutes` below, e.g.
+ *   r.post(`${base}/{id}/sync`, async (_req, p, { app, principal }) => {
+ *     const s = await getOwnedStorage(app, principal, role, parseStorageType(app, p.type), pathId(p.id));
+ *     return json(serializeStorage(await requestSync(app, s)));
+ *   });
+ */
+import {
+  createStorage,
+  deleteStorage,
+  getOwnedStorage,
+  listStorages,
+  parseStorageType,
+  previewStorageFiles,
+  serializeStorage,
+  storageTypes,
+  updateStorage,
+  validateStorage,
+} from '../../shared/api/storages';
+import { pathId } from '../../shared/api/validation';
+import { requestSyncDeps } from '../../shared/sync/context';
+import { requestSync } from '../../shared/sync/request-sync';
+import { parseJsonBody } from '../../shared/http/body';
+import { createApiHandler, type RequestContext } from '../../shared/http/handler';
+import { Router } from '../../shared/http/router';
+import { json, noContent } from '../../shared/http/types';
+import type { StorageRole } from '../../shared/storage/types';
+
+/** Registers the per-type routes of one role under `base` (which contains `{type}`). */
+function storageRoutes(r: Router<RequestContext>, role: StorageRole, base: string): void {
+  r.get(base, async (req, p, { app, principal }) => json(await listStorages(app, principal, role, parseStorageType(app, p.type), req.query)))
+    .post(base, async (req, p, { app, principal }) =>
+      json(serializeStorage(await createStorage(app, principal, role, parseStorageType(app, p.type), parseJsonBody(req))), 201),
+    )
+    .post(`${base}/validate`, async (req, p, { app, principal }) => {
+      await validateStorage(app, principal, role, parseStorageType(app, p.type), parseJsonBody(req));
+      return { statusCode: 200, headers: {} };
+    });
+  if (role === 'import') {
+    r.post(`${base}/files`, async (req, p, { app, principal }) =>
+      json(await previewStorageFiles(app, principal, role, parseStorageType(app, p.type), parseJsonBody(req))),
+    );
+  }
+  r.get(`${base}/{id}`, async (_req, p, { app, principal }) =>
+    json(serializeStorage(await getOwnedStorage(app, principal, role, parseStorageType(app, p.type), pathId(p.id)))),
+  )
+    .patch(`${base}/{id}`, async (req, p, { app, principal }) =>
+      json(serializeStorage(await updateStorage(app, principal, role, parseStorageType(app, p.type), pathId(p.id), parseJsonBody(req), 'patch'))),
+    )
+    .put(`${base}/{id}`, async (req, p, { app, principal }) =>
+      json(serializeStorage(await updateStorage(app, principal, role, parseStorageType(app, p.type), pathId(p.id), parseJsonBody(req), 'put'))),
+    )
+    .delete(`${base}/{id}`, async (_req, p, { app, principal }) => {
+      await deleteStorage(app, principal, role, parseStorageType(app, p.type), pathId(p.id));
+      return noContent();
+    });
+  // Sync (engineer F): queue a job and start its execution; answers at once with the queued storage.
+  r.post(`${base}/{id}/sync`, async (_req, p, { app, principal }) => {
+    const s = await getOwnedStorage(app, principal, role, parseStorageType(app, p.type), pathId(p.id));
+    return json(serializeStorage(await requestSync(requestSyncDeps(), s)));
+  });
+}
+
+/** Routes of this function (exported for the OpenAPI document and tests). Literal paths first. */
+export const router = new Router<RequestContext>()
+  .get('/api/storages', async (req, _p, { app, principal }) => json(await listStorages(app, principal, 'import', undefined, req.query)))
+  .get('/api/storages/types', async (_req, _p, { app }) => json(storageTypes(app)))
+  .get('/api/storages/export', async (req, _p, { app, principal }) => json(await listStorages(app, principal, 'export', undefined, req.query)))
+  .get('/api/storages/export/types', async (_req, _p, { app }) => json(storageTypes(app)));
+storageRoutes(router, 'export', '/api/storages/export/{type}');
+storageRoutes(router, 'import', '/api/storages/{type}');
+
+export const handler = createApiHandler(router);

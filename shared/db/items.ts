@@ -74,6 +74,8 @@ export interface StorageItem {
   fields: Record<string, unknown>;
   /** Envelope-encrypted JSON of the secret fields (see shared/crypto); never returned. */
   secrets?: string;
+  /** Names of the secret fields stored in `secrets` (responses show `has_<name>` without decrypting). */
+  secret_fields?: string[];
   status: SyncStatus;
   last_sync: string | null;
   last_sync_count: number | null;

@@ -68,23 +68,27 @@ export async function listProjectStorages(db: Db, projectId: number, role?: Stor
 }
 
 /**
- * Replaces the configuration (non-secret `fields` and the encrypted `secrets` blob) of a live
- * storage. Returns the new item, or undefined when it is gone or deleted.
+ * Replaces the configuration (non-secret `fields`, the encrypted `secrets` blob and the names in
+ * it; no `secrets` removes both) of a live storage. Returns the new item, or undefined when it is gone or deleted.
  */
 export async function updateStorageConfig(
   db: Db,
   id: number,
-  patch: { fields: Record<string, unknown>; secrets?: string; synchronizable?: boolean },
+  patch: { fields: Record<string, unknown>; secrets?: string; secretFields?: string[]; synchronizable?: boolean },
 ): Promise<StorageItem | undefined> {
+  // Several of these names (fields, secrets...) are DynamoDB reserved words: always alias.
+  const names: Record<string, string> = { '#f': 'fields', '#u': 'updated_at', '#c': 'cancelled', '#s': 'secrets', '#sf': 'secret_fields' };
   const values: Record<string, unknown> = { ':f': patch.fields, ':u': new Date().toISOString(), ':true': true };
-  const sets = ['fields = :f', 'updated_at = :u'];
+  const sets = ['#f = :f', '#u = :u'];
   const removes: string[] = [];
   if (patch.secrets) {
-    sets.push('secrets = :s');
+    sets.push('#s = :s', '#sf = :sf');
     values[':s'] = patch.secrets;
-  } else removes.push('secrets');
+    values[':sf'] = patch.secretFields ?? [];
+  } else removes.push('#s', '#sf');
   if (patch.synchronizable !== undefined) {
-    sets.push('synchronizable = :sy');
+    names['#sy'] = 'synchronizable';
+    sets.push('#sy = :sy');
     values[':sy'] = patch.synchronizable;
   }
   try {
@@ -93,7 +97,8 @@ export async function updateStorageConfig(
         TableName: db.table,
         Key: keys.storage(id),
         UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
-        ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(cancelled) OR cancelled <> :true)',
+        ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(#c) OR #c <> :true)',
+        ExpressionAttributeNames: names,
         ExpressionAttributeValues: values,
         ReturnValues: 'ALL_NEW',
       }),
@@ -121,7 +126,7 @@ export async function updateStorageStatus(
   patch: StorageStatusPatch,
   condition: { statusIn?: SyncStatus[]; jobId?: string } = {},
 ): Promise<StorageItem | undefined> {
-  const names: Record<string, string> = { '#updated_at': 'updated_at' };
+  const names: Record<string, string> = { '#updated_at': 'updated_at', '#cancelled': 'cancelled' };
   const values: Record<string, unknown> = { ':updated_at': new Date().toISOString(), ':true': true };
   const sets = ['#updated_at = :updated_at'];
   for (const [k, v] of Object.entries(patch)) {
@@ -130,7 +135,7 @@ export async function updateStorageStatus(
     values[`:${k}`] = v;
     sets.push(`#${k} = :${k}`);
   }
-  const conds = ['attribute_exists(pk)', '(attribute_not_exists(cancelled) OR cancelled <> :true)'];
+  const conds = ['attribute_exists(pk)', '(attribute_not_exists(#cancelled) OR #cancelled <> :true)'];
   if (condition.statusIn?.length) {
     names['#status_c'] = 'status';
     conds.push(`#status_c IN (${condition.statusIn.map((s, i) => { values[`:st${i}`] = s; return `:st${i}`; }).join(', ')})`);
@@ -171,9 +176,9 @@ export async function tombstoneStorage(db: Db, id: number): Promise<boolean> {
       new UpdateCommand({
         TableName: db.table,
         Key: keys.storage(id),
-        UpdateExpression: 'SET cancelled = :true, deleted_at = :now, #ttl = :ttl, updated_at = :now REMOVE gsi1pk, gsi1sk, secrets',
-        ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(cancelled) OR cancelled <> :true)',
-        ExpressionAttributeNames: { '#ttl': 'ttl' },
+        UpdateExpression: 'SET #c = :true, deleted_at = :now, #ttl = :ttl, updated_at = :now REMOVE gsi1pk, gsi1sk, #s, #sf',
+        ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(#c) OR #c <> :true)',
+        ExpressionAttributeNames: { '#ttl': 'ttl', '#c': 'cancelled', '#s': 'secrets', '#sf': 'secret_fields' },
         ExpressionAttributeValues: { ':true': true, ':now': now.toISOString(), ':ttl': Math.floor(now.getTime() / 1000) + TOMBSTONE_TTL_SECONDS },
       }),
     );

@@ -1,0 +1,329 @@
+/**
+ * Storage use cases (import "source" and export "target" storages of every type): list, create,
+ * validate, get, patch/put, delete, types, files preview; plus `loadStorageConfig`, the one way
+ * other modules (sync, resolve, export) get a decrypted `StorageConfig`.
+ *
+ * Secrets: the type's secret fields are split off, JSON-encoded and envelope-encrypted into
+ * `StorageItem.secrets`; `secret_fields` lists which are set. No response, error or log line
+ * carries a secret: responses are built field by field from the non-secret list.
+ * PATCH/validate semantics: an omitted secret keeps the stored value, `""`/null clears it.
+ * Read-only fields (status, last_sync*, traceback, meta, type, id, timestamps) are ignored in
+ * bodies; `project` must not change (400).
+ */
+import { getContext, type AppContext } from '../context';
+import type { SecretBox } from '../crypto/secret-box';
+import { NotFoundError, StorageError, ValidationError } from '../errors';
+import { nextId } from '../db/counters';
+import type { StorageItem } from '../db/items';
+import { getProject } from '../db/repo-projects';
+import { getStorage, listProjectStorages, putStorage, tombstoneStorage, updateStorageConfig } from '../db/repo-storages';
+import type { Principal } from '../http/auth';
+import { getLogger } from '../logging';
+import { parseConfigErrors } from '../storage/registry';
+import { STORAGE_TYPES, type StorageConfig, type StorageRole, type StorageType } from '../storage/types';
+import { SECRET_FIELDS, storageBodySchema, storageDefaults, storageFields, TYPE_TITLES } from './storage-schemas';
+import { parseId, parseWith } from './validation';
+
+/**
+ * The storage types available in this deployment: LS's list order, `localfiles` only when
+ * enabled, then `s3s` and `azure_spi`.
+ */
+export function storageTypes(app: AppContext): { name: StorageType; title: string }[] {
+  return TYPE_TITLES.filter((t) => t.name !== 'localfiles' || app.env.localFilesStorageEnabled);
+}
+
+/**
+ * A type slug from a path segment.
+ * @throws NotFoundError for unknown or disabled types
+ */
+export function parseStorageType(app: AppContext, slug: string | undefined): StorageType {
+  const t = STORAGE_TYPES.find((x) => x === slug);
+  if (!t || (t === 'localfiles' && !app.env.localFilesStorageEnabled)) throw new NotFoundError('Not found.');
+  return t;
+}
+
+/** The API shape of a storage: non-secret fields (null when unset), `has_<secret>` flags, sync bookkeeping. */
+export function serializeStorage(s: StorageItem): Record<string, unknown> {
+  const secrets = new Set<string>(SECRET_FIELDS[s.type]);
+  const set = new Set(s.secret_fields ?? []);
+  const out: Record<string, unknown> = { id: s.id, type: s.type, project: s.projectId };
+  for (const f of storageFields(s.type, s.role)) {
+    if (secrets.has(f)) out[`has_${f}`] = set.has(f);
+    else out[f] = f === 'synchronizable' ? s.synchronizable : (s.fields[f] ?? null);
+  }
+  Object.assign(out, {
+    status: s.status,
+    last_sync: s.last_sync,
+    last_sync_count: s.last_sync_count,
+    last_sync_job: s.last_sync_job,
+    traceback: s.traceback,
+    meta: s.meta ?? {},
+    created_at: s.created_at,
+    updated_at: s.updated_at,
+  });
+  return out;
+}
+
+/**
+ * A decrypted configuration of a stored storage, for providers (sync, resolve, export).
+ * @throws Error when the secrets cannot be decrypted (wrong key): a server fault, not a client one
+ */
+export async function loadStorageConfig(storage: StorageItem, box: SecretBox = getContext().secretBox): Promise<StorageConfig> {
+  const secrets = storage.secrets ? (JSON.parse(await box.decrypt(storage.secrets)) as Record<string, unknown>) : {};
+  return { ...storage.fields, ...secrets, type: storage.type, role: storage.role } as StorageConfig;
+}
+
+function normalizeLocalPath(p: unknown): unknown {
+  if (typeof p !== 'string') return p;
+  let s = p.trim().replace(/\\/g, '/');
+  while (s.length > 1 && s.endsWith('/')) s = s.slice(0, -1);
+  return s;
+}
+
+/** Splits validated body values into non-secret fields and secret changes (undefined = keep, null = clear). */
+function splitBody(type: StorageType, body: Record<string, unknown>): { fields: Record<string, unknown>; secrets: Record<string, string | null> } {
+  const secretNames = new Set<string>(SECRET_FIELDS[type]);
+  const fields: Record<string, unknown> = {};
+  const secrets: Record<string, string | null> = {};
+  for (const [k, v] of Object.entries(body)) {
+    if (k === 'project' || k === 'id' || v === undefined) continue;
+    if (secretNames.has(k)) secrets[k] = v === null || v === '' ? null : String(v);
+    else fields[k] = k === 'path' ? normalizeLocalPath(v) : v;
+  }
+  return { fields, secrets };
+}
+
+async function storedSecrets(app: AppContext, s: StorageItem): Promise<Record<string, string>> {
+  return s.secrets ? (JSON.parse(await app.secretBox.decrypt(s.secrets)) as Record<string, string>) : {};
+}
+
+function mergeSecrets(stored: Record<string, string>, changes: Record<string, string | null>): Record<string, string> {
+  const out = { ...stored };
+  for (const [k, v] of Object.entries(changes)) {
+    if (v === null) delete out[k];
+    else out[k] = v;
+  }
+  return out;
+}
+
+/**
+ * Checks the shape (per field, 400) and then the connection through the provider registry
+ * (StorageError → 400 with its secret-free message). The provider is built uncached and closed.
+ */
+async function checkConfig(app: AppContext, config: StorageConfig, storageId?: number): Promise<void> {
+  const errors = parseConfigErrors(config);
+  if (Object.keys(errors).length) throw new ValidationError(errors);
+  const provider = await app.getProvider(config, { noCache: true, storageId });
+  try {
+    await provider.validate(config.role);
+  } finally {
+    await provider.close().catch(() => undefined);
+  }
+}
+
+async function ownedProjectForStorage(app: AppContext, principal: Principal, projectId: number): Promise<void> {
+  const p = await getProject(app.db, projectId);
+  if (!p || p.orgId !== principal.orgId) throw ValidationError.field('project', `Invalid pk "${projectId}" - object does not exist.`);
+}
+
+/**
+ * The caller's storage of this type and role.
+ * @throws NotFoundError when missing, deleted, of another type/role or another organization
+ */
+export async function getOwnedStorage(app: AppContext, principal: Principal, role: StorageRole, type: StorageType, id: number | undefined): Promise<StorageItem> {
+  const s = id === undefined ? undefined : await getStorage(app.db, id);
+  if (!s || s.orgId !== principal.orgId || s.role !== role || s.type !== type) throw new NotFoundError('Storage not found.');
+  return s;
+}
+
+/**
+ * Storages of one project (optionally one type).
+ * @throws ValidationError without `project` (LS: `query parameter "project" is required`), NotFoundError for a foreign/unknown project
+ */
+export async function listStorages(
+  app: AppContext,
+  principal: Principal,
+  role: StorageRole,
+  type: StorageType | undefined,
+  query: Record<string, string>,
+): Promise<Record<string, unknown>[]> {
+  if (query.project === undefined || query.project === '') throw ValidationError.field('project', 'query parameter "project" is required');
+  const projectId = parseId(query.project, 'project');
+  const p = await getProject(app.db, projectId);
+  if (!p || p.orgId !== principal.orgId) throw new NotFoundError('Project not found.');
+  const items = await listProjectStorages(app.db, projectId, role, type);
+  return items.filter((s) => s.type !== 'localfiles' || app.env.localFilesStorageEnabled).map(serializeStorage);
+}
+
+/**
+ * Creates a storage: body validation, project ownership (400 if not), shape and connection
+ * checks, secrets encrypted. For export storages, `app.onExportStorageCreated` runs afterwards
+ * (Label Studio's immediate export sync); its failure is logged and does not fail the create.
+ */
+export async function createStorage(app: AppContext, principal: Principal, role: StorageRole, type: StorageType, body: unknown): Promise<StorageItem> {
+  const input = parseWith(storageBodySchema(type, role, 'create'), body ?? {}) as Record<string, unknown>;
+  await ownedProjectForStorage(app, principal, input.project as number);
+  const { fields: given, secrets: changes } = splitBody(type, input);
+  const fields = { ...storageDefaults(type, role), ...given };
+  const secrets = mergeSecrets({}, changes);
+  await checkConfig(app, { ...fields, ...secrets, type, role } as StorageConfig);
+  const now = new Date().toISOString();
+  const { synchronizable, ...rest } = fields;
+  const item: StorageItem = {
+    kind: 'storage',
+    id: await nextId(app.db, 'storage'),
+    projectId: input.project as number,
+    orgId: principal.orgId,
+    type,
+    role,
+    fields: rest,
+    ...(Object.keys(secrets).length ? { secrets: await app.secretBox.encrypt(JSON.stringify(secrets)), secret_fields: Object.keys(secrets) } : {}),
+    status: 'initialized',
+    last_sync: null,
+    last_sync_count: null,
+    last_sync_job: null,
+    traceback: null,
+    meta: {},
+    synchronizable: synchronizable !== false && synchronizable !== null,
+    created_at: now,
+    updated_at: now,
+  };
+  await putStorage(app.db, item);
+  if (role === 'export' && app.onExportStorageCreated) {
+    try {
+      await app.onExportStorageCreated(item);
+    } catch (e) {
+      getLogger('api').error('export sync after storage creation failed to start', { storageId: item.id, error: e as Error });
+    }
+  }
+  return item;
+}
+
+/**
+ * PATCH (and PUT, which additionally requires `project`): merges the body over the stored
+ * storage, re-checks shape and connection with the merged config (as LS does for GCS/Azure/local),
+ * then saves. Omitted secrets are kept, `""`/null clears them.
+ */
+export async function updateStorage(
+  app: AppContext,
+  principal: Principal,
+  role: StorageRole,
+  type: StorageType,
+  id: number | undefined,
+  body: unknown,
+  mode: 'patch' | 'put',
+): Promise<StorageItem> {
+  const existing = await getOwnedStorage(app, principal, role, type, id);
+  const input = parseWith(storageBodySchema(type, role, mode === 'put' ? 'create' : 'patch'), body ?? {}) as Record<string, unknown>;
+  if (input.project !== undefined && input.project !== existing.projectId) {
+    throw ValidationError.field('project', 'A storage cannot be moved to another project.');
+  }
+  const { fields: given, secrets: changes } = splitBody(type, input);
+  const { synchronizable, ...fieldChanges } = given;
+  const fields = { ...existing.fields, ...fieldChanges };
+  const secrets = mergeSecrets(await storedSecrets(app, existing), changes);
+  await checkConfig(app, { ...fields, ...secrets, type, role } as StorageConfig, existing.id);
+  const updated = await updateStorageConfig(app.db, existing.id, {
+    fields,
+    secrets: Object.keys(secrets).length ? await app.secretBox.encrypt(JSON.stringify(secrets)) : undefined,
+    secretFields: Object.keys(secrets),
+    synchronizable: synchronizable === undefined ? undefined : synchronizable !== false && synchronizable !== null,
+  });
+  if (!updated) throw new NotFoundError('Storage not found.');
+  return updated;
+}
+
+/**
+ * Validates a configuration without saving. With `id`, the stored storage (same type/role,
+ * caller's) is merged with the body: omitted secrets come from the stored row, `""` clears them.
+ * @throws ValidationError / StorageError (400), NotFoundError for an unknown id
+ */
+export async function validateStorage(app: AppContext, principal: Principal, role: StorageRole, type: StorageType, body: unknown): Promise<void> {
+  const input = parseWith(storageBodySchema(type, role, 'validate'), body ?? {}) as Record<string, unknown>;
+  const { fields: given, secrets: changes } = splitBody(type, input);
+  if (input.id !== undefined) {
+    const existing = await getOwnedStorage(app, principal, role, type, input.id as number);
+    if (input.project !== undefined && input.project !== existing.projectId) {
+      throw ValidationError.field('project', 'A storage cannot be moved to another project.');
+    }
+    const secrets = mergeSecrets(await storedSecrets(app, existing), changes);
+    await checkConfig(app, { ...existing.fields, ...given, ...secrets, type, role } as StorageConfig, existing.id);
+    return;
+  }
+  if (input.project !== undefined) await ownedProjectForStorage(app, principal, input.project as number);
+  await checkConfig(app, { ...storageDefaults(type, role), ...given, ...mergeSecrets({}, changes), type, role } as StorageConfig);
+}
+
+/** Deletes (tombstones) the caller's storage; tasks stay; a running sync sees `cancelled`. */
+export async function deleteStorage(app: AppContext, principal: Principal, role: StorageRole, type: StorageType, id: number | undefined): Promise<void> {
+  const s = await getOwnedStorage(app, principal, role, type, id);
+  if (!(await tombstoneStorage(app.db, s.id))) throw new NotFoundError('Storage not found.');
+}
+
+/** Default and maximum of the files preview. */
+export const FILES_PREVIEW_LIMIT = 100;
+const FILES_PREVIEW_MAX = 10_000;
+/** Label Studio stops after 30 s; we stop earlier to stay inside API Gateway's 29 s. */
+const FILES_PREVIEW_TIMEOUT_MS = 20_000;
+
+/**
+ * `POST .../files`: the first `limit` keys the sync would see (same listing rules), as
+ * `{files: [{key, last_modified, size}]}`; a `{key: null, ...}` marker when the limit was reached,
+ * a timeout marker when listing took too long. Listing failures → 400 `Failed to list storage files`.
+ */
+export async function previewStorageFiles(
+  app: AppContext,
+  principal: Principal,
+  role: StorageRole,
+  type: StorageType,
+  body: unknown,
+): Promise<{ files: { key: string | null; last_modified: string | null; size: number | null }[] }> {
+  const raw = (body ?? {}) as Record<string, unknown>;
+  const limit = raw.limit === undefined ? FILES_PREVIEW_LIMIT : Number(raw.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > FILES_PREVIEW_MAX) throw ValidationError.field('limit', `limit must be an integer between 1 and ${FILES_PREVIEW_MAX}`);
+  const { limit: _l, ...rest } = raw;
+  const input = parseWith(storageBodySchema(type, role, 'validate'), rest) as Record<string, unknown>;
+  const { fields: given, secrets: changes } = splitBody(type, input);
+  let config: StorageConfig;
+  let storageId: number | undefined;
+  if (input.id !== undefined) {
+    const existing = await getOwnedStorage(app, principal, role, type, input.id as number);
+    storageId = existing.id;
+    config = { ...existing.fields, ...given, ...mergeSecrets(await storedSecrets(app, existing), changes), type, role } as StorageConfig;
+  } else {
+    if (input.project !== undefined) await ownedProjectForStorage(app, principal, input.project as number);
+    config = { ...storageDefaults(type, role), ...given, ...mergeSecrets({}, changes), type, role } as StorageConfig;
+  }
+  const errors = parseConfigErrors(config);
+  if (Object.keys(errors).length) throw new ValidationError(errors);
+  const files: { key: string | null; last_modified: string | null; size: number | null }[] = [];
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(), FILES_PREVIEW_TIMEOUT_MS);
+  const provider = await app.getProvider(config, { noCache: true, storageId });
+  try {
+    outer: for await (const page of provider.list({ pageSize: Math.min(1000, limit + 1), signal: ac.signal })) {
+      for (const e of page.entries) {
+        if (files.length >= limit) {
+          files.push({ key: null, last_modified: null, size: null });
+          break outer;
+        }
+        files.push({
+          key: type === 'localfiles' && config.path ? `${String(config.path).replace(/\/+$/, '')}/${e.key}` : e.key,
+          last_modified: e.lastModified ? e.lastModified.toISOString() : null,
+          size: e.size ?? null,
+        });
+      }
+      if (ac.signal.aborted) break;
+    }
+    if (ac.signal.aborted) files.push({ key: '... storage scan timeout reached ...', last_modified: null, size: null });
+  } catch (e) {
+    if (ac.signal.aborted) files.push({ key: '... storage scan timeout reached ...', last_modified: null, size: null });
+    else if (e instanceof StorageError) throw new ValidationError({ non_field_errors: ['Failed to list storage files', e.message] });
+    else throw e;
+  } finally {
+    clearTimeout(timer);
+    await provider.close().catch(() => undefined);
+  }
+  return { files };
+}
+
