@@ -1,0 +1,217 @@
+/**
+ * The local ASL runner on the real synthesized sync definition (lib/ → CloudFormation template →
+ * resolved ASL), with Task states calling local handlers. The sync handlers are injected through
+ * the runner's resolver so each test controls what a step returns; they read and write DynamoDB
+ * Local like the real ones. The production path (runtime.ts) resolves the manifest modules instead.
+ */
+import { randomUUID } from 'node:crypto';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { Context } from 'aws-lambda';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import type { StateMachineDefinition } from 'aws-local-stepfunctions';
+import { createDocumentClient } from '../../shared/db/client';
+import type { FunctionName } from '../../functions/manifest';
+import { LocalStateMachine } from '../../local/asl-runner';
+import type { LambdaHandler } from '../../local/lambda-functions';
+import { synthesizeStateMachine } from '../../local/state-machine-definition';
+import { LocalSyncStarter } from '../../local/sync-starter';
+
+let definition: StateMachineDefinition;
+const doc = () => createDocumentClient({ endpoint: inject('emulators').dynamodb.endpoint, region: 'us-east-1' });
+const table = () => inject('tableName');
+
+beforeAll(async () => {
+  definition = (await synthesizeStateMachine('us-east-1')).definition;
+}, 120_000);
+
+type Stubs = Partial<Record<FunctionName, (event: any, context: Context) => unknown>>;
+function machine(stubs: Stubs, maxConcurrency?: number): LocalStateMachine {
+  let def = definition;
+  if (maxConcurrency !== undefined) {
+    def = structuredClone(definition);
+    (def as any).States.Loop.Branches[1].States.Write.MaxConcurrency = maxConcurrency;
+  }
+  return new LocalStateMachine({
+    definition: def,
+    region: 'us-east-1',
+    log: () => {},
+    resolveHandler: async (fn) => {
+      const h = stubs[fn];
+      if (!h) throw new Error(`no stub for ${fn}`);
+      return h as LambdaHandler;
+    },
+  });
+}
+
+/** A lister that returns the given number of chunk refs per step, then reports done. */
+function lister(steps: number[]) {
+  let i = 0;
+  return async (e: any) => {
+    const n = steps[i] ?? 0;
+    const chunks = Array.from({ length: n }, (_, k) => ({ jobId: e.jobId, chunk: i * 100 + k }));
+    i++;
+    return { token: i < steps.length ? `t${i}` : null, done: i >= steps.length, chunks, listed: n * 10 };
+  };
+}
+
+describe('local ASL runner on the synthesized sync definition', () => {
+  it('binds every Task state to its manifest function', () => {
+    const m = machine({});
+    expect(Object.fromEntries([...m.tasks].map(([k, v]) => [k, v.fn]))).toEqual({
+      Start: 'syncStart',
+      ListStep: 'syncList',
+      WriteChunk: 'syncChunk',
+      Finalize: 'syncFinalize',
+    });
+  });
+
+  it('runs start → list/write loop → finalize through local handlers that write DynamoDB Local', async () => {
+    const db = doc();
+    const jobId = randomUUID();
+    const pk = `LOCALSFN#${jobId}`;
+    const written: number[] = [];
+    const m = machine({
+      syncStart: async (e) => db.send(new PutCommand({ TableName: table(), Item: { pk, sk: 'START', kind: 'job', storageId: e.storageId } })),
+      syncList: lister([2, 3]),
+      syncChunk: async (e) => {
+        written.push(e.chunk);
+        await db.send(new PutCommand({ TableName: table(), Item: { pk, sk: `CHUNK#${e.chunk}`, kind: 'chunk' } }));
+        return { ok: true };
+      },
+      syncFinalize: async (e) =>
+        db.send(new PutCommand({ TableName: table(), Item: { pk, sk: 'JOB', kind: 'job', status: e.error ? 'failed' : 'completed', listed: e.listed } })),
+    });
+    const out = (await m.start({ storageId: 5, jobId, role: 'import' }, `5-${jobId}`).result) as any;
+    expect(out).toMatchObject({ storageId: 5, jobId, done: true, pending: [], listed: 50, error: null });
+    expect(written.sort((a, b) => a - b)).toEqual([0, 1, 100, 101, 102]);
+    const job = await db.send(new GetCommand({ TableName: table(), Key: { pk, sk: 'JOB' } }));
+    expect(job.Item).toMatchObject({ status: 'completed', listed: 50 });
+    expect((await db.send(new GetCommand({ TableName: table(), Key: { pk, sk: 'START' } }))).Item?.storageId).toBe(5);
+    const chunk = await db.send(new GetCommand({ TableName: table(), Key: { pk, sk: 'CHUNK#102' } }));
+    expect(chunk.Item?.kind).toBe('chunk');
+  });
+
+  it('gives each step a Lambda context counting down from the function’s manifest timeout', async () => {
+    let remaining = 0;
+    let fnName = '';
+    const m = machine({
+      syncStart: async () => ({}),
+      syncList: async (e, ctx) => {
+        remaining = ctx.getRemainingTimeInMillis();
+        fnName = ctx.functionName;
+        return lister([0])(e);
+      },
+      syncChunk: async () => ({}),
+      syncFinalize: async () => ({}),
+    });
+    await m.start({ storageId: 1, jobId: 'ctx', role: 'export' }).result;
+    expect(remaining).toBeGreaterThan(295_000);
+    expect(remaining).toBeLessThanOrEqual(300_000);
+    expect(fnName).toBe('labelsync-syncList');
+  });
+
+  it('tolerates failing chunks (ToleratedFailurePercentage 100) and hands a failed listing to Finalize with Lambda’s error shape', async () => {
+    const finals: any[] = [];
+    let chunkCalls = 0;
+    const m = machine({
+      syncStart: async () => ({}),
+      syncList: lister([3]),
+      syncChunk: async (e) => {
+        chunkCalls++;
+        if (e.chunk === 1) throw new Error('chunk exploded');
+        return {};
+      },
+      syncFinalize: async (e) => finals.push(e),
+    });
+    await m.start({ storageId: 2, jobId: 'tolerate', role: 'import' }).result;
+    expect(chunkCalls).toBe(3);
+    expect(finals).toEqual([expect.objectContaining({ error: null, listed: 30 })]);
+
+    class ListingError extends Error {
+      override name = 'ListingError';
+    }
+    const failing = machine({
+      syncStart: async () => ({}),
+      syncList: async () => {
+        throw new ListingError('bucket gone');
+      },
+      syncChunk: async () => ({}),
+      syncFinalize: async (e) => finals.push(e),
+    });
+    await failing.start({ storageId: 2, jobId: 'listfail', role: 'import' }).result;
+    const last = finals.at(-1);
+    expect(last.error.Error).toBe('ListingError');
+    expect(JSON.parse(last.error.Cause)).toMatchObject({ errorType: 'ListingError', errorMessage: 'bucket gone' });
+  });
+
+  it('keeps at most MaxConcurrency chunk writers running at once', async () => {
+    let running = 0;
+    let peak = 0;
+    const m = machine(
+      {
+        syncStart: async () => ({}),
+        syncList: lister([12]),
+        syncChunk: async () => {
+          peak = Math.max(peak, ++running);
+          await new Promise((r) => setTimeout(r, 40));
+          running--;
+          return {};
+        },
+        syncFinalize: async () => ({}),
+      },
+      3,
+    );
+    await m.start({ storageId: 3, jobId: 'conc', role: 'import' }).result;
+    expect(peak).toBe(3);
+  });
+});
+
+describe('LocalSyncStarter', () => {
+  it('runs one execution per name and at most maxConcurrent at once', async () => {
+    let starts = 0;
+    let running = 0;
+    let peak = 0;
+    const m = machine({
+      syncStart: async () => {
+        starts++;
+        peak = Math.max(peak, ++running);
+        await new Promise((r) => setTimeout(r, 80));
+        running--;
+        return {};
+      },
+      syncList: lister([0]),
+      syncChunk: async () => ({}),
+      syncFinalize: async () => ({}),
+    });
+    const starter = new LocalSyncStarter({ machine: async () => m, maxConcurrent: 2, log: () => {} });
+    await starter.start({ storageId: 1, jobId: 'a', role: 'import' }, '1-a');
+    await starter.start({ storageId: 1, jobId: 'a', role: 'import' }, '1-a');
+    for (const j of ['b', 'c', 'd']) await starter.start({ storageId: 1, jobId: j, role: 'import' }, `1-${j}`);
+    await starter.idle();
+    expect(starts).toBe(4);
+    expect(peak).toBe(2);
+    expect(starter.get('1-a')?.status).toBe('SUCCEEDED');
+    // Same name after it finished: still a no-op.
+    await starter.start({ storageId: 1, jobId: 'a', role: 'import' }, '1-a');
+    await starter.idle();
+    expect(starts).toBe(4);
+  });
+
+  it('records a failed execution with Step Functions’ Error and Cause', async () => {
+    const m = machine({
+      syncStart: async () => ({}),
+      syncList: lister([0]),
+      syncChunk: async () => ({}),
+      syncFinalize: async () => {
+        throw new TypeError('finalize broke');
+      },
+    });
+    const starter = new LocalSyncStarter({ machine: async () => m, log: () => {} });
+    await starter.start({ storageId: 9, jobId: 'f', role: 'import' }, '9-f');
+    await starter.idle();
+    const rec = starter.get('9-f');
+    expect(rec?.status).toBe('FAILED');
+    expect(rec?.error?.Error).toBe('TypeError');
+    expect(JSON.parse(rec!.error!.Cause).errorMessage).toBe('finalize broke');
+  });
+});
