@@ -52,7 +52,8 @@ describe('emulator launchers', () => {
     } finally {
       await rm(dbPath, { recursive: true, force: true });
     }
-  });
+    // Two JVM starts: ~5 s on an idle box, far more when the 2 cores are shared with the suite.
+  }, 180_000);
 
   test('startEmulators({only}) starts just the requested services and stop frees their ports', async () => {
     const running = await startEmulators({ only: ['gcs', 'redis'] });
