@@ -1,4 +1,13 @@
-// placeholder created by the CDK engineer; owner replaces it
-export const handler = async (): Promise<never> => {
-  throw new Error('not implemented yet');
+/**
+ * syncList: `{storageId, jobId, role, token}` → `{token, done, chunks, listed}`. Lists until 30 s
+ * before the Lambda's own timeout at the latest (the step's time box is usually shorter).
+ */
+import type { Context } from 'aws-lambda';
+import { syncDeps } from '../../shared/sync/context';
+import { listStep, type ListStepInput } from '../../shared/sync/list-step';
+import '../../shared/sync/export-wiring';
+
+export const handler = async (event: ListStepInput, context?: Context) => {
+  const remaining = context?.getRemainingTimeInMillis?.() ?? 300_000;
+  return listStep(syncDeps(), event, Date.now() + Math.max(1_000, remaining - 30_000));
 };

@@ -132,15 +132,23 @@ export async function getJob(db: Db, jobId: string): Promise<JobItem | undefined
   return res.Item ? withCounters(res.Item as Partial<JobItem>) : undefined;
 }
 
-/** Atomically adds counters to the job; returns the job after the addition. */
-export async function addJobCounters(db: Db, jobId: string, delta: Partial<JobCounters>): Promise<JobItem | undefined> {
+/** `ADD #a :a, ...` parts for non-zero counters (names escaped: several are reserved words). */
+function addExpression(delta: Partial<JobCounters>): { parts: string[]; names: Record<string, string>; values: Record<string, number> } {
   const parts: string[] = [];
+  const names: Record<string, string> = {};
   const values: Record<string, number> = {};
   for (const [k, v] of Object.entries(delta)) {
     if (!v) continue;
-    parts.push(`${k} :${k}`);
+    parts.push(`#${k} :${k}`);
+    names[`#${k}`] = k;
     values[`:${k}`] = v;
   }
+  return { parts, names, values };
+}
+
+/** Atomically adds counters to the job; returns the job after the addition. */
+export async function addJobCounters(db: Db, jobId: string, delta: Partial<JobCounters>): Promise<JobItem | undefined> {
+  const { parts, names, values } = addExpression(delta);
   if (!parts.length) return getJob(db, jobId);
   try {
     const res = await db.doc.send(
@@ -149,6 +157,7 @@ export async function addJobCounters(db: Db, jobId: string, delta: Partial<JobCo
         Key: syncKeys.job(jobId),
         UpdateExpression: `ADD ${parts.join(', ')}`,
         ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeNames: names,
         ExpressionAttributeValues: values,
         ReturnValues: 'ALL_NEW',
       }),
@@ -253,13 +262,7 @@ export async function addChunkPlan(db: Db, jobId: string, n: number, index: numb
  * never counts twice. Returns false when the chunk was already done (nothing added).
  */
 export async function completeChunk(db: Db, jobId: string, n: number, delta: Partial<JobCounters>): Promise<boolean> {
-  const parts: string[] = [];
-  const values: Record<string, number> = {};
-  for (const [k, v] of Object.entries(delta)) {
-    if (!v) continue;
-    parts.push(`${k} :${k}`);
-    values[`:${k}`] = v;
-  }
+  const { parts, names, values } = addExpression(delta);
   try {
     await db.doc.send(
       new TransactWriteCommand({
@@ -279,6 +282,7 @@ export async function completeChunk(db: Db, jobId: string, n: number, delta: Par
                   TableName: db.table,
                   Key: syncKeys.job(jobId),
                   UpdateExpression: `ADD ${parts.join(', ')}`,
+                  ExpressionAttributeNames: names,
                   ExpressionAttributeValues: values,
                 },
               }]

@@ -104,8 +104,9 @@ async function countListing(deps: SyncDeps, jobId: string, fence: number, listed
       new UpdateCommand({
         TableName: deps.db.table,
         Key: syncKeys.job(jobId),
-        UpdateExpression: `SET listedThrough = :f${done ? ', listDone = :t' : ''} ADD listed :l, chunks :c, skipped_export :s`,
+        UpdateExpression: `SET listedThrough = :f${done ? ', listDone = :t' : ''} ADD #listed :l, #chunks :c, skipped_export :s`,
         ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(listedThrough) OR listedThrough < :f)',
+        ExpressionAttributeNames: { '#listed': 'listed', '#chunks': 'chunks' },
         ExpressionAttributeValues: { ':f': fence, ':l': listed, ':c': chunks, ':s': skipped, ...(done ? { ':t': true } : {}) },
       }),
     );

@@ -17,22 +17,15 @@ import type { StorageItem, SyncStatus } from '../db/items';
 import type { Db } from '../db/repo-common';
 import { getStorage, updateStorageStatus } from '../db/repo-storages';
 import { pyTime } from '../db/repo-sync';
-import type { StorageConfig, StorageProvider, StorageRole, StorageType } from '../storage/types';
+import type { StorageConfig, StorageProvider } from '../storage/types';
 import { executionNameOf, type SyncStarter } from './starter';
 
 export interface RequestSyncDeps {
   db: Db;
   storageConfig(storage: StorageItem): Promise<StorageConfig>;
-  /** A provider for validation (not cached: the stored config may just have changed). */
+  /** A provider for the connection check (uncached: the stored config may just have changed; closed after). */
   getProvider(config: StorageConfig, storageId: number): Promise<StorageProvider>;
   starter: SyncStarter;
-}
-
-export interface RequestSyncInput {
-  orgId: string;
-  type: StorageType;
-  role: StorageRole;
-  storageId: number;
 }
 
 const FINAL: SyncStatus[] = ['initialized', 'completed', 'completed_with_errors', 'failed'];
@@ -40,19 +33,25 @@ const FINAL: SyncStatus[] = ['initialized', 'completed', 'completed_with_errors'
 /**
  * Queues and starts a sync of the storage; returns the storage after queueing (or the already
  * running one).
- * @throws NotFoundError for an unknown id, another organization's storage or another type/role;
- *         NotSynchronizableError; StorageError / ValidationError when the connection check fails;
+ * `storage` must already be the caller's (organization, type and role checked by the API layer).
+ * @throws NotFoundError when it was deleted meanwhile; NotSynchronizableError; StorageError / ValidationError when the connection check fails;
  *         the starter's error when the execution could not be started (the storage is then failed)
  */
-export async function requestSync(deps: RequestSyncDeps, input: RequestSyncInput): Promise<StorageItem> {
-  const s = await getStorage(deps.db, input.storageId, { consistent: true });
-  if (!s || s.orgId !== input.orgId || s.type !== input.type || s.role !== input.role) throw new NotFoundError('Not found.');
+export async function requestSync(deps: RequestSyncDeps, storage: StorageItem): Promise<StorageItem> {
+  // Re-read strongly consistent: the caller's copy may predate a concurrent queueing.
+  const s = await getStorage(deps.db, storage.id, { consistent: true });
+  if (!s) throw new NotFoundError('Storage not found.');
+  const role = s.role;
   if (s.synchronizable === false) throw new NotSynchronizableError(`Storage ${s.id} is not synchronizable`);
   if (s.status === 'queued' || s.status === 'in_progress') return s;
 
   const config = await deps.storageConfig(s);
   const provider = await deps.getProvider(config, s.id);
-  await provider.validate(input.role);
+  try {
+    await provider.validate(role);
+  } finally {
+    await provider.close().catch(() => undefined);
+  }
 
   const jobId = randomUUID();
   const attempts = Number((s.meta as { attempts?: unknown } | undefined)?.attempts ?? 0) + 1;
@@ -72,11 +71,11 @@ export async function requestSync(deps: RequestSyncDeps, input: RequestSyncInput
   if (!queued) {
     // Another request queued a job first (or the storage was deleted meanwhile).
     const current = await getStorage(deps.db, s.id, { consistent: true });
-    if (!current) throw new NotFoundError('Not found.');
+    if (!current) throw new NotFoundError('Storage not found.');
     return current;
   }
   try {
-    await deps.starter.start({ storageId: s.id, jobId, role: input.role }, executionNameOf({ storageId: s.id, jobId }));
+    await deps.starter.start({ storageId: s.id, jobId, role }, executionNameOf({ storageId: s.id, jobId }));
   } catch (e) {
     await updateStorageStatus(
       deps.db,
