@@ -39,7 +39,14 @@ async function defaultGetProvider(config: StorageConfig, opts?: GetProviderOptio
 export function getContext(): AppContext {
   if (!ctx) {
     const e = env();
-    ctx = { db: { doc: documentClient(), table: e.table }, env: e, secretBox: secretBoxFor(e), getProvider: defaultGetProvider };
+    ctx = {
+      db: { doc: documentClient(), table: e.table },
+      env: e,
+      secretBox: secretBoxFor(e),
+      getProvider: defaultGetProvider,
+      // Label Studio syncs a new target storage at once (loaded lazily: only the storages API needs it).
+      onExportStorageCreated: async (s) => (await import('./export/on-create')).syncNewExportStorage(s),
+    };
   }
   return ctx;
 }

@@ -10,14 +10,14 @@ import { getLogger } from '../../shared/logging';
 import type { ExportDeps } from '../../shared/export/deps';
 import { processAnnotationRecords } from '../../shared/export/process-records';
 import { exportDepsFromContext } from '../../shared/export/runtime';
-import { loadExportStorageConfig } from '../../shared/export/storage-config';
+import { loadStorageConfig } from '../../shared/api/storages';
 import type { StreamRecordLike } from '../../shared/export/stream-record';
 
 let deps: ExportDeps | undefined;
 
 export const handler = async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
   const ctx = getContext();
-  deps ??= exportDepsFromContext(ctx, (item) => loadExportStorageConfig(ctx, item));
+  deps ??= exportDepsFromContext(ctx, (item) => loadStorageConfig(item, ctx.secretBox));
   const records = (event.Records ?? []) as StreamRecordLike[];
   const r = await processAnnotationRecords(deps, records);
   if (r.failures.length || r.outcomes.failed) {

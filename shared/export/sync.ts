@@ -1,48 +1,24 @@
 /**
  * Export sync (POST /api/storages/export/<type>/<id>/sync): every annotation of the project to one
- * target, run by the sync state machine with `role: "export"`. The lister walks the project's 16
- * annotation shards (gsi2 `PROJECT#<p>#ANNOTATIONS#<s>`, sort key = zero-padded id) and cuts
- * self-describing chunk refs (a shard and an id range), so no annotation id list is stored or
- * carried in state; the chunk writer re-queries its range and writes with bounded concurrency.
+ * target, run by the sync state machine with `role: "export"` through the hooks of
+ * `shared/sync/export-hooks.ts` (see `sync-hooks.ts`). The lister walks the project's 16
+ * annotation shards (gsi2 `PROJECT#<p>#ANNOTATIONS#<s>`, sort key = zero-padded id) as pages of
+ * ids with a resumable token; the chunk writer writes a chunk of ids with bounded concurrency.
  */
 import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { keys, pad } from '../db/keys';
-import type { AnnotationItem } from '../db/items';
 import type { Db } from '../db/repo-common';
 import { PROJECT_SHARDS } from '../db/schema';
-import { StorageError, ValidationError } from '../errors';
+import { ValidationError } from '../errors';
 import { mapLimit } from '../storage/common';
+import type { StorageProvider } from '../storage/types';
 import { ExportLinkStore } from './export-link';
 import { ExportSourceLoader } from './source';
-import { clearTargetFailure, exportFailureReason, reportTargetFailure } from './targets';
-import { writeAnnotationToTarget, type TargetOutcome } from './write-target';
-import type { ExportDeps } from './deps';
+import { clearTargetFailure, exportFailureReason, reportTargetFailure, type ExportTarget } from './targets';
+import { writeAnnotationToTarget } from './write-target';
 
-/** Annotations of one shard with `after < id <= until`; `count` as listed. */
-export interface ExportChunkRef {
-  shard: number;
-  after: number;
-  until: number;
-  count: number;
-}
-
-/** What the lister needs to know about the job. */
-export interface ExportListJob {
-  projectId: number;
-  /** Annotations per chunk (default 1,000, the import chunk size). */
-  chunkSize?: number;
-  /** Chunks per listing step at most (default 100): bounds the state the machine carries. */
-  maxChunks?: number;
-}
-
-/** One listing step. `token` resumes the walk; null with `done` once every shard is walked. */
-export interface ExportListStep {
-  chunks: ExportChunkRef[];
-  token: string | null;
-  done: boolean;
-  /** Annotations covered by `chunks`. */
-  listed: number;
-}
+/** Annotations per listed page (one gsi2 query each); the sync's chunk cutter regroups them. */
+export const EXPORT_LIST_PAGE = 1000;
 
 interface Cursor {
   shard: number;
@@ -53,7 +29,7 @@ function decodeToken(token: string | null | undefined): Cursor {
   if (!token) return { shard: 0, after: 0 };
   try {
     const c = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as Cursor;
-    if (Number.isInteger(c.shard) && c.shard >= 0 && c.shard <= PROJECT_SHARDS && Number.isInteger(c.after) && c.after >= 0) return c;
+    if (Number.isInteger(c.shard) && c.shard >= 0 && c.shard < PROJECT_SHARDS && Number.isInteger(c.after) && c.after >= 0) return c;
   } catch {
     /* fall through */
   }
@@ -64,41 +40,43 @@ const encodeToken = (c: Cursor): string => Buffer.from(JSON.stringify(c), 'utf8'
 
 const shardPk = (projectId: number, shard: number) => keys.annotationsOfProject(projectId, shard).gsi2pk;
 
+/** One page of the walk: annotation ids, and the token resuming right after them (none at the end). */
+export interface ExportIdPage {
+  items: number[];
+  nextToken?: string;
+}
+
 /**
- * One time-boxed listing step over the project's annotation shards, from `token` (null = start).
- * Reads ids only, a page of `chunkSize` per query, and stops at `deadline` (epoch ms; keep a
- * margin below the Lambda timeout) or after `maxChunks` chunks. Resuming with the returned token
- * continues exactly after the last listed id: no annotation is listed twice or skipped.
+ * Walks the project's 16 annotation shards (gsi2, sort key = zero-padded id) in order, reading ids
+ * only, `pageSize` per query, resuming after `startToken`. Each page's `nextToken` resumes exactly
+ * after its last id, so a listing cut at any page boundary lists every annotation once. Pages are
+ * lazy: the caller stops pulling at its deadline.
  * @throws ValidationError for a token this function did not make
  */
-export async function listExportChunks(db: Db, job: ExportListJob, token: string | null, deadline: number): Promise<ExportListStep> {
-  const chunkSize = Math.max(1, Math.min(job.chunkSize ?? 1000, 5000));
-  const maxChunks = job.maxChunks ?? 100;
-  let cur = decodeToken(token);
-  const chunks: ExportChunkRef[] = [];
-  let listed = 0;
-  while (cur.shard < PROJECT_SHARDS && chunks.length < maxChunks && Date.now() < deadline) {
+export async function* listProjectAnnotationIds(
+  db: Db,
+  projectId: number,
+  opts: { startToken?: string; pageSize?: number } = {},
+): AsyncGenerator<ExportIdPage> {
+  const pageSize = Math.max(1, Math.min(opts.pageSize ?? EXPORT_LIST_PAGE, 1000));
+  let cur = decodeToken(opts.startToken);
+  while (cur.shard < PROJECT_SHARDS) {
     const r = await db.doc.send(
       new QueryCommand({
         TableName: db.table,
         IndexName: 'gsi2',
         KeyConditionExpression: 'gsi2pk = :pk AND gsi2sk > :after',
-        ExpressionAttributeValues: { ':pk': shardPk(job.projectId, cur.shard), ':after': pad(cur.after) },
+        ExpressionAttributeValues: { ':pk': shardPk(projectId, cur.shard), ':after': pad(cur.after) },
         ProjectionExpression: 'id',
-        Limit: chunkSize,
+        Limit: pageSize,
       }),
     );
     const ids = (r.Items ?? []).map((it) => Number(it.id));
-    if (ids.length) {
-      const until = ids[ids.length - 1];
-      chunks.push({ shard: cur.shard, after: cur.after, until, count: ids.length });
-      listed += ids.length;
-      cur = { shard: cur.shard, after: until };
-    }
+    if (ids.length) cur = { shard: cur.shard, after: ids[ids.length - 1] };
     if (!r.LastEvaluatedKey) cur = { shard: cur.shard + 1, after: 0 };
+    const last = cur.shard >= PROJECT_SHARDS;
+    if (ids.length || last) yield { items: ids, nextToken: last ? undefined : encodeToken(cur) };
   }
-  const done = cur.shard >= PROJECT_SHARDS;
-  return { chunks, token: done ? null : encodeToken(cur), done, listed };
 }
 
 /** Result of one chunk. */
@@ -109,78 +87,51 @@ export interface ExportChunkResult {
   upToDate: number;
   deleted: number;
   failed: number;
-  /** Up to 10 readable, secret-free messages. */
-  errors: string[];
+  /** Per annotation, readable and secret-free. */
+  errors: { annotationId: number; reason: string }[];
 }
 
 /** Codes that mean the target itself is unusable: stop the chunk early instead of timing out per item. */
 const TARGET_DOWN_CODES = new Set(['unreachable', 'access_denied', 'not_found', 'invalid', 'forbidden_endpoint']);
 
-async function chunkAnnotations(db: Db, projectId: number, ref: ExportChunkRef): Promise<AnnotationItem[]> {
-  const out: AnnotationItem[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const r = await db.doc.send(
-      new QueryCommand({
-        TableName: db.table,
-        IndexName: 'gsi2',
-        KeyConditionExpression: 'gsi2pk = :pk AND gsi2sk BETWEEN :from AND :to',
-        ExpressionAttributeValues: { ':pk': shardPk(projectId, ref.shard), ':from': pad(ref.after + 1), ':to': pad(ref.until) },
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    for (const it of r.Items ?? []) if (it.kind === 'annotation') out.push(it as AnnotationItem);
-    startKey = r.LastEvaluatedKey;
-  } while (startKey);
-  return out;
-}
-
 /**
- * Writes one chunk (a ref from `listExportChunks`, or explicit annotation ids) to export storage
- * `storageId`, overwriting what is there (Label Studio's export sync overwrites), under the same
- * version guard as the stream: a newer version written meanwhile is never replaced by an older one,
- * a deleted annotation is never written back. At most `deps.concurrency` (default 16) writes in flight.
- * A target that is down or refuses the credentials fails the rest of the chunk fast, records the
- * reason on the storage, and throws so the job reports it.
- * @throws NotFoundError-like StorageError('not_found') when the storage is gone; the target's
- *   StorageError when it is unusable
+ * Writes the given annotations to one target, overwriting what is there (Label Studio's export
+ * sync overwrites), under the same version guard as the stream: a newer version written meanwhile
+ * is never replaced by an older one, a deleted annotation is never written back (ids deleted since
+ * listing are simply skipped). At most `concurrency` (default 16) writes in flight. When the target
+ * itself is unusable (down, credentials refused, bucket missing) the rest of the chunk fails fast
+ * with that reason, which is also recorded on the storage. Never throws for per-item problems.
  */
-export async function exportChunk(deps: ExportDeps, storageId: number, chunk: ExportChunkRef | readonly number[]): Promise<ExportChunkResult> {
-  const target = await deps.target(storageId);
-  if (!target) throw new StorageError('not_found', `export storage ${storageId} does not exist`);
-  const loader = new ExportSourceLoader(deps.db);
-  const sources = Array.isArray(chunk)
-    ? await loader.loadMany(chunk as readonly number[])
-    : await loader.completeMany(await chunkAnnotations(deps.db, target.projectId, chunk as ExportChunkRef));
-  const provider = await deps.provider(target.config);
-  const links = deps.links ?? new ExportLinkStore(deps.db.doc, deps.db.table);
-  const now = deps.now ?? (() => new Date());
+export async function exportAnnotationsToTarget(
+  db: Db,
+  target: ExportTarget,
+  provider: StorageProvider,
+  annotationIds: readonly number[],
+  opts: { links?: ExportLinkStore; concurrency?: number; now?: () => Date } = {},
+): Promise<ExportChunkResult> {
+  const loader = new ExportSourceLoader(db);
+  const sources = await loader.loadMany(annotationIds);
+  const links = opts.links ?? new ExportLinkStore(db.doc, db.table);
+  const now = opts.now ?? (() => new Date());
   const result: ExportChunkResult = { annotations: sources.size, written: 0, upToDate: 0, deleted: 0, failed: 0, errors: [] };
   let down: unknown;
-  const count = (o: TargetOutcome) => {
-    if (o === 'written') result.written++;
-    else if (o === 'up_to_date') result.upToDate++;
-    else result.deleted++;
-  };
-  await mapLimit([...sources.values()], deps.concurrency ?? 16, async (src) => {
-    if (down) {
-      result.failed++;
-      return;
-    }
+  await mapLimit([...sources.values()], opts.concurrency ?? 16, async (src) => {
+    const id = src.annotation.id;
     try {
-      count(await writeAnnotationToTarget({ links, provider, reload: (id) => loader.load(id), now }, target, src, { force: true }));
+      if (down) throw down;
+      const o = await writeAnnotationToTarget({ links, provider, reload: (x) => loader.load(x), now }, target, src, { force: true });
+      if (o === 'written') result.written++;
+      else if (o === 'up_to_date') result.upToDate++;
+      else result.deleted++;
     } catch (e) {
       result.failed++;
       const { code, reason } = exportFailureReason(e);
-      if (result.errors.length < 10) result.errors.push(`annotation ${src.annotation.id}: ${reason}`);
+      result.errors.push({ annotationId: id, reason });
       if (TARGET_DOWN_CODES.has(code)) down ??= e;
     }
   });
-  if (down) {
-    await reportTargetFailure(deps.db, target, down);
-    throw down;
-  }
-  if (result.written) await clearTargetFailure(deps.db, target);
+  if (down) await reportTargetFailure(db, target, down);
+  else if (result.written) await clearTargetFailure(db, target);
   return result;
 }
 

@@ -31,7 +31,7 @@ import { createS3Client } from '../../shared/storage/providers/s3';
 import type { StorageConfig, StorageProvider, StorageType } from '../../shared/storage/types';
 import type { ExportDeps } from '../../shared/export/deps';
 import { exportDepsFromContext } from '../../shared/export/runtime';
-import { loadExportStorageConfig } from '../../shared/export/storage-config';
+import { loadStorageConfig } from '../../shared/api/storages';
 import type { StreamRecordLike } from '../../shared/export/stream-record';
 import { fakeAzureAdCredential } from '../emulators/azure-helpers';
 import { readFileSync } from 'node:fs';
@@ -72,13 +72,13 @@ export function exportEnv(): ExportEnv {
     azureSasVersion: '2025-11-05',
   });
   const provider = (config: StorageConfig) => getProvider(config, { settings: settings(localRoot) });
-  const deps = exportDepsFromContext({ db, getProvider: provider }, (item) => loadExportStorageConfig({ secretBox }, item));
+  const deps = exportDepsFromContext({ db, getProvider: provider }, (item) => loadStorageConfig(item, secretBox));
   return {
     db,
     secretBox,
     deps,
     localRoot,
-    providerOf: async (item) => provider(await loadExportStorageConfig({ secretBox }, item)),
+    providerOf: async (item) => provider(await loadStorageConfig(item, secretBox)),
   };
 }
 

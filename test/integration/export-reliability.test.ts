@@ -16,7 +16,7 @@ import { ExportLinkStore } from '../../shared/export/export-link';
 import { processAnnotationRecords } from '../../shared/export/process-records';
 import { ExportSourceLoader } from '../../shared/export/source';
 import { toExportTarget } from '../../shared/export/targets';
-import { loadExportStorageConfig } from '../../shared/export/storage-config';
+import { loadStorageConfig } from '../../shared/api/storages';
 import { writeAnnotationToTarget } from '../../shared/export/write-target';
 import type { StorageProvider } from '../../shared/storage/types';
 import { freePort } from '../../local/emulators/process';
@@ -84,7 +84,7 @@ describe('a target that is down', () => {
     expect(retry.outcomes).toMatchObject({ written: 1, up_to_date: 1, failed: 0 }); // only the failed target is rewritten
     const fixed = (await getStorage(env.db, broken.id))!;
     expect(fixed.meta.export_error).toBeUndefined();
-    const config = await loadExportStorageConfig(env, fixed);
+    const config = await loadStorageConfig(fixed, env.secretBox);
     const p = await env.deps.provider(config);
     const body = await p.read(`out/${x.id}`);
     const chunks: Buffer[] = [];
@@ -156,7 +156,7 @@ describe('ordering and repetition', () => {
     await processAnnotationRecords(env.deps, [...removed, ...created]);
     expect(await localFile(target, a.id)).toBeUndefined();
     // Even a writer holding a stale copy of the annotation is refused by the tombstone.
-    const t = await toExportTarget((await getStorage(env.db, target.id))!, (i) => loadExportStorageConfig(env, i));
+    const t = await toExportTarget((await getStorage(env.db, target.id))!, (i) => loadStorageConfig(i, env.secretBox));
     const provider = await env.deps.provider(t.config);
     const outcome = await writeAnnotationToTarget(
       { links: env.deps.links, provider, reload: async () => undefined, now: () => new Date() },
@@ -170,7 +170,7 @@ describe('ordering and repetition', () => {
 
   it('repairs a stale write that landed after a newer one', async () => {
     const a = await annotate(projectId, taskId, [{ v: 1 }]);
-    const t = await toExportTarget((await getStorage(env.db, target.id))!, (i) => loadExportStorageConfig(env, i));
+    const t = await toExportTarget((await getStorage(env.db, target.id))!, (i) => loadStorageConfig(i, env.secretBox));
     const real = await env.deps.provider(t.config);
     const loader = new ExportSourceLoader(env.db);
     const v1 = (await loader.load(a.id))!;

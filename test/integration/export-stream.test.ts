@@ -12,7 +12,7 @@ import { createAnnotation, deleteAnnotation, getAnnotation, updateAnnotation } f
 import { getStorage } from '../../shared/db/repo-storages';
 import type { AnnotationItem, StorageItem } from '../../shared/db/items';
 import { exportObjectKey } from '../../shared/export/key';
-import { loadExportStorageConfig } from '../../shared/export/storage-config';
+import { loadStorageConfig } from '../../shared/api/storages';
 import { processAnnotationRecords } from '../../shared/export/process-records';
 import { createProjectWithTask, createTarget, exportEnv, readObject, StreamTap, targetConfigs, type ExportEnv } from './export-helpers';
 
@@ -66,7 +66,7 @@ async function deliver(annotationIds: number[]) {
 }
 
 async function objectIn(item: StorageItem, annotationId: number): Promise<Record<string, unknown> | undefined> {
-  const config = await loadExportStorageConfig(env, item);
+  const config = await loadStorageConfig(item, env.secretBox);
   const text = await readObject(await env.providerOf(item), exportObjectKey(config, annotationId));
   return text === undefined ? undefined : (JSON.parse(text) as Record<string, unknown>);
 }
@@ -91,9 +91,9 @@ describe('stream export to every target type', () => {
   });
 
   it('uses LS keys: <prefix>/<id> without extension, <id>.json with id_json, join(path, id) for local files', async () => {
-    const cfg = await loadExportStorageConfig(env, keep.s3);
+    const cfg = await loadStorageConfig(keep.s3, env.secretBox);
     expect(exportObjectKey(cfg, a.id)).toBe(`out/${a.id}`);
-    expect(exportObjectKey(await loadExportStorageConfig(env, del.gcs), a.id)).toBe(`del/${a.id}.json`);
+    expect(exportObjectKey(await loadStorageConfig(del.gcs, env.secretBox), a.id)).toBe(`del/${a.id}.json`);
     const { readFile } = await import('node:fs/promises');
     const text = await readFile(`${keep.localfiles.fields.path}/${a.id}`, 'utf8');
     expect(text.startsWith('{\n  "id": ')).toBe(true); // pretty-printed with indent 2
