@@ -50,7 +50,11 @@ const TRANSIENT_LAMBDA_ERRORS = [
  * Listing of step N+1 overlaps writing of step N's chunks. Lambda contracts (payloads are the task input):
  * - syncStart `{storageId, jobId, role}` → anything (ignored)
  * - syncList `{storageId, jobId, role, token: string|null}` → `{token: string|null, done: boolean, chunks: {jobId, chunk}[], listed: number}`
- * - syncChunk `{storageId, role, jobId, chunk}` → anything small (discarded); records its own failures
+ * - syncChunk `{storageId, role, jobId, chunk}` → anything (discarded); records its own failures
+ *
+ * Limits the Lambdas must respect: a listing step's `chunks` must stay well under 256 KiB (~2,500
+ * refs), and each loop iteration costs ~25 history events of the 25,000 a Standard execution may
+ * have, so a listing step should cover many pages (time-box it near the Lambda timeout), not one.
  * - syncFinalize `{storageId, jobId, role, listed: number, error: {Error, Cause}|null}` → anything
  */
 export class SyncStateMachine extends Construct {
@@ -119,6 +123,8 @@ export class SyncStateMachine extends Construct {
       payloadResponseOnly: true,
       retryOnServiceExceptions: false,
       resultPath: sfn.JsonPath.DISCARD,
+      // The map collects every child's output in memory (no ResultWriter): keep each one a number.
+      outputPath: '$.chunk',
     }).addRetry({
       errors: TRANSIENT_LAMBDA_ERRORS,
       interval: Duration.seconds(2),
@@ -143,7 +149,9 @@ export class SyncStateMachine extends Construct {
       // The chunk Lambda records its own failures on the job; a failed chunk must not stop the sync.
       toleratedFailurePercentage: 100,
       label: CHUNK_MAP_LABEL,
-      resultPath: sfn.JsonPath.DISCARD,
+      // Branch output stays tiny (not the whole state again), so the Parallel's raw output is about
+      // the size of one listing result: step size is bounded by the 256 KiB payload limit.
+      resultSelector: { 'written.$': 'States.ArrayLength($)' },
     });
     writeBranch.itemProcessor(writeChunk);
 

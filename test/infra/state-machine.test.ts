@@ -75,9 +75,10 @@ describe('sync state machine: shape', () => {
     expect(map.MaxConcurrency).toBe(8);
     expect(map.ItemsPath).toBe('$.pending');
     expect(map.ToleratedFailurePercentage).toBe(100);
-    expect(map.ResultPath).toBeNull();
+    // The branch output is a count, not the state again (payload limit of the Parallel's output).
+    expect(map.ResultSelector).toEqual({ 'written.$': 'States.ArrayLength($)' });
     const chunk = map.ItemProcessor.States[map.ItemProcessor.StartAt];
-    expect(chunk).toMatchObject({ Type: 'Task', Resource: fnArn('syncChunk') });
+    expect(chunk).toMatchObject({ Type: 'Task', Resource: fnArn('syncChunk'), ResultPath: null, OutputPath: '$.chunk' });
     expect(map.ItemSelector).toMatchObject({ 'jobId.$': '$$.Map.Item.Value.jobId', 'chunk.$': '$$.Map.Item.Value.chunk' });
   });
 
