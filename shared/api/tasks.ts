@@ -10,6 +10,7 @@ import { adjustProjectCounters, getProject } from '../db/repo-projects';
 import { decodeCursor, encodeCursor } from '../db/repo-common';
 import { listTaskAnnotations, putAnnotations } from '../db/repo-annotations';
 import { deleteTask, getTask, listProjectTasks, putTasks, skipProjectTasks } from '../db/repo-tasks';
+import { recordTaskDeletion } from '../db/repo-sync';
 import type { Principal } from '../http/auth';
 import type { HttpRequest } from '../http/types';
 import { resolveTaskDataForApi } from '../resolve/task-data';
@@ -238,4 +239,6 @@ export async function getTaskDetail(app: AppContext, principal: Principal, id: n
 export async function deleteOwnedTask(app: AppContext, principal: Principal, id: number | undefined): Promise<void> {
   const { task } = await getOwnedTask(app, principal, id);
   await deleteTask(app.db, task);
+  // A synced task leaves a tombstone in its object's link, so the next sync does not bring it back.
+  if (task.source) await recordTaskDeletion(app.db, task);
 }
