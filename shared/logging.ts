@@ -25,9 +25,24 @@ export const SECRET_FIELD_NAMES: ReadonlySet<string> = new Set([
 
 export const REDACTED = '[REDACTED]';
 
-/** JSON replacer that blanks secret-named fields; also usable with `JSON.stringify`. */
+/**
+ * `name=value` / `"name": "value"` pairs inside free text (error messages, URLs): secret field
+ * names plus the signature parts of presigned URLs.
+ */
+const INLINE_SECRET = new RegExp(
+  `((?:${[...SECRET_FIELD_NAMES, 'X-Amz-Signature', 'X-Amz-Credential', 'X-Amz-Security-Token', 'X-Goog-Signature', 'X-Goog-Credential', 'sig', 'AccountKey'].join('|')})["']?\\s*[:=]\\s*["']?)([^\\s"',&;]+)`,
+  'gi',
+);
+
+/** Redacts inline secrets in a string (see INLINE_SECRET). */
+export function redactText(text: string): string {
+  return text.replace(INLINE_SECRET, `$1${REDACTED}`);
+}
+
+/** JSON replacer that blanks secret-named fields and inline secrets in strings; also usable with `JSON.stringify`. */
 export function redactReplacer(key: string, value: unknown): unknown {
   if (key && SECRET_FIELD_NAMES.has(key) && value !== null && value !== undefined && value !== '') return REDACTED;
+  if (typeof value === 'string') return redactText(value);
   return value;
 }
 

@@ -6,7 +6,7 @@
  * `cancelled_annotations`, `is_labeled`) and the project's `total_annotations_number`, so counters
  * cannot drift from the annotations that exist. Updates are optimistic on `version`.
  */
-import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, NotFoundError } from '../errors';
 import { keys, pad, shardOf } from './keys';
 import type { AnnotationItem } from './items';
@@ -17,6 +17,7 @@ import {
   isConditionalFailure,
   isTransactionConditionFailure,
   stripKeys,
+  transactWrite,
   type Db,
 } from './repo-common';
 
@@ -100,15 +101,13 @@ async function clearLabeledIfNone(db: Db, taskId: number): Promise<void> {
 export async function createAnnotation(db: Db, a: AnnotationItem): Promise<AnnotationItem> {
   const labeled = a.was_cancelled ? 0 : 1;
   try {
-    await db.doc.send(
-      new TransactWriteCommand({
-        TransactItems: [
-          { Put: { TableName: db.table, Item: annotationToItem(a), ConditionExpression: 'attribute_not_exists(pk)' } },
-          taskCounterUpdate(db, a.taskId, labeled, a.was_cancelled ? 1 : 0, a.updated_at),
-          ...(labeled ? [projectCounterUpdate(db, a.projectId, 1)] : []),
-        ],
-      }),
-    );
+    await transactWrite(db, {
+      TransactItems: [
+        { Put: { TableName: db.table, Item: annotationToItem(a), ConditionExpression: 'attribute_not_exists(pk)' } },
+        taskCounterUpdate(db, a.taskId, labeled, a.was_cancelled ? 1 : 0, a.updated_at),
+        ...(labeled ? [projectCounterUpdate(db, a.projectId, 1)] : []),
+      ],
+    });
   } catch (e) {
     if (isTransactionConditionFailure(e)) throw new NotFoundError('Task not found.');
     throw e;
@@ -143,8 +142,7 @@ export async function updateAnnotation(db: Db, id: number, patch: AnnotationPatc
     const flip = patch.was_cancelled !== undefined && patch.was_cancelled !== cur.was_cancelled;
     const labeledDelta = flip ? (next.was_cancelled ? -1 : 1) : 0;
     try {
-      await db.doc.send(
-        new TransactWriteCommand({
+      await transactWrite(db, {
           TransactItems: [
             {
               Put: {
@@ -159,8 +157,7 @@ export async function updateAnnotation(db: Db, id: number, patch: AnnotationPatc
               ? [taskCounterUpdate(db, cur.taskId, labeledDelta, -labeledDelta, now), projectCounterUpdate(db, cur.projectId, labeledDelta)]
               : []),
           ],
-        }),
-      );
+        });
     } catch (e) {
       if (isTransactionConditionFailure(e)) continue;
       throw e;
@@ -180,15 +177,13 @@ export async function deleteAnnotation(db: Db, a: AnnotationItem): Promise<void>
   const labeled = a.was_cancelled ? 0 : -1;
   const now = new Date().toISOString();
   try {
-    await db.doc.send(
-      new TransactWriteCommand({
-        TransactItems: [
-          { Delete: { TableName: db.table, Key: keys.annotation(a.id), ConditionExpression: 'attribute_exists(pk)' } },
-          taskCounterUpdate(db, a.taskId, labeled, a.was_cancelled ? -1 : 0, now),
-          ...(labeled ? [projectCounterUpdate(db, a.projectId, -1)] : []),
-        ],
-      }),
-    );
+    await transactWrite(db, {
+      TransactItems: [
+        { Delete: { TableName: db.table, Key: keys.annotation(a.id), ConditionExpression: 'attribute_exists(pk)' } },
+        taskCounterUpdate(db, a.taskId, labeled, a.was_cancelled ? -1 : 0, now),
+        ...(labeled ? [projectCounterUpdate(db, a.projectId, -1)] : []),
+      ],
+    });
   } catch (e) {
     if (!isTransactionConditionFailure(e)) throw e;
     // Either the annotation is gone (nothing to do) or its task/project is: delete it alone.

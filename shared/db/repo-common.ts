@@ -2,7 +2,7 @@
  * Shared plumbing of the repositories: the `Db` handle (client + table) they all take, bounded
  * batch writes, key stripping and opaque cursors. No table scans anywhere in the repositories.
  */
-import { BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, TransactWriteCommand, type DynamoDBDocumentClient, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import { ValidationError } from '../errors';
 
 /** What every repository function needs: the document client and the table name. */
@@ -35,6 +35,30 @@ export function isTransactionConditionFailure(e: unknown): boolean {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** True for a transaction cancelled only because another transaction held one of its items. */
+export function isTransactionConflict(e: unknown): boolean {
+  const err = e as { name?: string; CancellationReasons?: { Code?: string }[] };
+  return err?.name === 'TransactionCanceledException' &&
+    (err.CancellationReasons ?? []).some((r) => r.Code === 'TransactionConflict') &&
+    !(err.CancellationReasons ?? []).some((r) => r.Code === 'ConditionalCheckFailed');
+}
+
+/**
+ * Runs a TransactWriteItems call, retrying (bounded, jittered backoff) when DynamoDB cancels it for
+ * a conflict with a concurrent transaction on the same items (e.g. two annotations of one task).
+ */
+export async function transactWrite(db: Db, input: TransactWriteCommandInput, maxAttempts = 6): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await db.doc.send(new TransactWriteCommand(input));
+      return;
+    } catch (e) {
+      if (!isTransactionConflict(e) || attempt >= maxAttempts) throw e;
+      await sleep(Math.min(1_000, 25 * 2 ** attempt) * (0.5 + Math.random()));
+    }
+  }
+}
 
 /**
  * Writes put/delete requests in BatchWriteItem calls of 25, retrying UnprocessedItems with

@@ -1,0 +1,140 @@
+/**
+ * The OpenAPI 3.1 document of the REST API, generated from the same zod schemas the handlers
+ * validate with (`apiRegistry`), so documentation and behaviour cannot drift. The operation list
+ * below is checked against the routers by test/unit/api-openapi.test.ts.
+ */
+import { z } from 'zod';
+import { STORAGE_TYPES, type StorageRole } from '../storage/types';
+import './project-schemas';
+import { registerAllStorageSchemas } from './storage-schemas';
+import { apiRegistry } from './validation';
+
+type Op = { summary: string; request?: string; response?: string | { array: string } | 'empty'; status?: number; query?: { name: string; required?: boolean; description: string }[] };
+const ref = (id: string) => ({ $ref: `#/components/schemas/${id}` });
+
+const pascal = (t: string, role: StorageRole) =>
+  t.split('_').map((p) => p[0].toUpperCase() + p.slice(1)).join('') + (role === 'import' ? 'Import' : 'Export');
+
+/** Every documented operation: path (router pattern syntax) → method → operation. */
+export function operations(): Record<string, Record<string, Op>> {
+  const projectQ = [{ name: 'project', required: true, description: 'Project id.' }];
+  const ops: Record<string, Record<string, Op>> = {
+    '/health': { get: { summary: 'Liveness check (no authentication).', response: 'Health' } },
+    '/api/openapi.json': { get: { summary: 'This document.' } },
+    '/api/projects': {
+      get: { summary: 'List projects of the organization (page, page_size).', response: 'ProjectList', query: [{ name: 'page', description: '1-based page.' }, { name: 'page_size', description: 'Default 100, max 1000.' }] },
+      post: { summary: 'Create a project.', request: 'ProjectCreate', response: 'Project', status: 201 },
+    },
+    '/api/projects/{id}': {
+      get: { summary: 'Get a project.', response: 'Project' },
+      patch: { summary: 'Update title, description, label_config.', request: 'ProjectCreate', response: 'Project' },
+      delete: { summary: 'Delete a project with its tasks, annotations and storages.', response: 'empty', status: 204 },
+    },
+    '/api/projects/{id}/import': { post: { summary: 'Import tasks (JSON array or object).', request: 'TaskImport', response: 'ImportResult', status: 201 } },
+    '/api/tasks': {
+      get: {
+        summary: 'List tasks of a project in id order.',
+        response: 'TaskList',
+        query: [
+          ...projectQ,
+          { name: 'page', description: '1-based page (reads earlier ids; prefer cursor for deep pages).' },
+          { name: 'page_size', description: 'Default 100, max 1000.' },
+          { name: 'cursor', description: 'The `next` value of the previous page.' },
+        ],
+      },
+    },
+    '/api/tasks/{id}': {
+      get: { summary: 'Get a task with its annotations.', response: 'Task' },
+      delete: { summary: 'Delete a task and its annotations.', response: 'empty', status: 204 },
+    },
+    '/api/tasks/{id}/annotations': {
+      get: { summary: 'Annotations of a task.', response: { array: 'Annotation' } },
+      post: { summary: 'Create an annotation.', request: 'AnnotationCreate', response: 'Annotation', status: 201 },
+    },
+    '/api/annotations/{id}': {
+      get: { summary: 'Get an annotation.', response: 'Annotation' },
+      patch: { summary: 'Update an annotation (bumps version).', request: 'AnnotationPatch', response: 'Annotation' },
+      delete: { summary: 'Delete an annotation.', response: 'empty', status: 204 },
+    },
+    '/api/storages': { get: { summary: 'All import storages of a project.', query: projectQ } },
+    '/api/storages/types': { get: { summary: 'Import storage types.', response: { array: 'StorageType' } } },
+    '/api/storages/export': { get: { summary: 'All export storages of a project.', query: projectQ } },
+    '/api/storages/export/types': { get: { summary: 'Export storage types.', response: { array: 'StorageType' } } },
+  };
+  for (const role of ['import', 'export'] as const) {
+    for (const t of STORAGE_TYPES) {
+      const base = role === 'import' ? `/api/storages/${t}` : `/api/storages/export/${t}`;
+      const n = `${pascal(t, role)}Storage`;
+      ops[base] = {
+        get: { summary: `List ${t} ${role} storages of a project.`, response: { array: n }, query: projectQ },
+        post: { summary: `Create a ${t} ${role} storage (checks the connection).`, request: `${n}Create`, response: n, status: 201 },
+      };
+      ops[`${base}/validate`] = { post: { summary: 'Check a configuration without saving (with `id`: merged over the stored one).', request: `${n}Create`, response: 'empty' } };
+      if (role === 'import') ops[`${base}/files`] = { post: { summary: 'Preview the keys a sync would see (`limit`, default 100).', request: `${n}Create` } };
+      ops[`${base}/{id}`] = {
+        get: { summary: 'Get a storage.', response: n },
+        patch: { summary: 'Update a storage (omitted secrets kept, "" clears).', request: `${n}Patch`, response: n },
+        put: { summary: 'Full update (project required).', request: `${n}Create`, response: n },
+        delete: { summary: 'Delete a storage (tasks kept; a running sync is cancelled).', response: 'empty', status: 204 },
+      };
+    }
+  }
+  return ops;
+}
+
+z.object({ status: z.literal('UP') }).register(apiRegistry, { id: 'Health' });
+z.object({ name: z.string(), title: z.string() }).register(apiRegistry, { id: 'StorageType' });
+
+let cached: Record<string, unknown> | undefined;
+
+/** The OpenAPI 3.1 document (built once per process). */
+export function openApiDocument(): Record<string, unknown> {
+  if (cached) return cached;
+  registerAllStorageSchemas();
+  const { schemas } = z.toJSONSchema(apiRegistry, { uri: (id) => `#/components/schemas/${id}`, io: 'input', unrepresentable: 'any' });
+  for (const s of Object.values(schemas)) {
+    delete (s as Record<string, unknown>).$schema;
+    delete (s as Record<string, unknown>).$id;
+  }
+  const errorResponse = (d: string) => ({ description: d, content: { 'application/json': { schema: ref('Error') } } });
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const [path, methods] of Object.entries(operations())) {
+    paths[path] = {};
+    for (const [method, op] of Object.entries(methods)) {
+      const params = [
+        ...[...path.matchAll(/\{(\w+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'integer' } })),
+        ...(op.query ?? []).map((q) => ({ name: q.name, in: 'query', required: !!q.required, description: q.description, schema: { type: 'string' } })),
+      ];
+      const status = String(op.status ?? 200);
+      const success =
+        op.response === 'empty'
+          ? { description: 'No content.' }
+          : op.response === undefined
+            ? { description: 'OK', content: { 'application/json': { schema: {} } } }
+            : { description: 'OK', content: { 'application/json': { schema: typeof op.response === 'string' ? ref(op.response) : { type: 'array', items: ref(op.response.array) } } } };
+      paths[path][method] = {
+        summary: op.summary,
+        ...(path === '/health' ? { security: [] } : {}),
+        ...(params.length ? { parameters: params } : {}),
+        ...(op.request ? { requestBody: { required: true, content: { 'application/json': { schema: ref(op.request) } } } } : {}),
+        responses: {
+          [status]: success,
+          ...(op.request || op.query ? { 400: errorResponse('Validation error (per-field messages).') } : {}),
+          ...(path === '/health' ? {} : { 401: errorResponse('Missing or invalid token.') }),
+          ...(path.includes('{') ? { 404: errorResponse('Unknown id, or an id of another organization.') } : {}),
+        },
+      };
+    }
+  }
+  cached = {
+    openapi: '3.1.0',
+    info: { title: 'labelsync', version: '0.1.0', description: 'Label-Studio-compatible storage API. Authenticate with `Authorization: Token <token>`.' },
+    security: [{ token: [] }],
+    components: {
+      securitySchemes: { token: { type: 'apiKey', in: 'header', name: 'Authorization', description: 'Token <token>' } },
+      schemas,
+    },
+    paths,
+  };
+  return cached;
+}
