@@ -60,7 +60,6 @@ export class LabelsyncStack extends Stack {
     const fns = {} as Record<FunctionName, NodeFunction>;
     for (const name of Object.keys(FUNCTIONS) as FunctionName[]) {
       const fn = new NodeFunction(this, name, {
-        name,
         spec: FUNCTIONS[name],
         environment: common,
         logRetentionDays: config.logRetentionDays,

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { Arn, ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
-import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -20,7 +20,7 @@ export const PROJECT_ROOT = path.resolve(import.meta.dirname, '..', '..');
 export const FUNCTION_METADATA_KEY = 'labelsync:function';
 
 export interface NodeFunctionProps {
-  name: FunctionName;
+  /** The manifest entry (`FUNCTIONS[name]`); the construct id is the name. */
   spec: FunctionSpec;
   /** Extra environment on top of the defaults. */
   environment?: Record<string, string>;
