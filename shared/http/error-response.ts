@@ -57,6 +57,10 @@ export function toHttpResponse(err: unknown): HttpResponse {
       400,
     );
   }
+  if (err instanceof UpstreamError) {
+    // Label Studio's proxy answers store failures with this exact shape (spec §4.5).
+    return json({ status_code: 424, error: 'Storage stream failed while proxying data', detail: e.message || 'Stream is None' }, 424);
+  }
   const headers: Record<string, string> = status === 401 ? { 'www-authenticate': 'Token' } : {};
   return json({ status_code: status, detail: e.message || defaultDetail(status) }, status, headers);
 }
