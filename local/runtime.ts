@@ -22,7 +22,7 @@ import { ensureTable } from './dynamodb-table';
 import { startDynamoDbLocal, type RunningDynamoDb } from './emulators/dynamodb';
 import { startHttpServer } from './http-server';
 import { importHandler, invokeLocal, type HandlerResolver } from './lambda-functions';
-import { synthesizeStateMachine } from './state-machine-definition';
+import { loadStateMachine } from './state-machine-definition';
 import { StreamPoller, type StreamPollerOptions } from './stream-poller';
 import { LocalSyncStarter } from './sync-starter';
 
@@ -52,7 +52,10 @@ export interface RuntimeOptions {
   streamStartingPosition?: 'TRIM_HORIZON' | 'LATEST';
   /** Run the stream poller. @default true */
   stream?: boolean;
-  /** Synthesize the state machine in the background right after start (npm start). @default false: on first sync */
+  /**
+   * Load the state machine right after start (npm start) instead of on the first sync. Synthesis
+   * runs in a child process and is cached under the data dir. @default false
+   */
   preloadStateMachine?: boolean;
   /** Executions running at once; more wait in a queue. @default 4 */
   maxConcurrentExecutions?: number;
@@ -79,7 +82,7 @@ export interface LabelsyncRuntime {
   syncStarter: LocalSyncStarter;
   poller?: StreamPoller;
   dlq: LocalDlq;
-  /** The state machine (synthesized once, on first use). */
+  /** The state machine (synthesized in a child process or read from the cache, once, on first use). */
   stateMachine(): Promise<LocalStateMachine>;
   /** Re-delivers the DLQ's batches to the export handler (see dlq.ts). */
   replayDlq(): Promise<ReplayResult>;
@@ -144,8 +147,10 @@ export async function startRuntime(opts: RuntimeOptions = {}): Promise<Labelsync
     });
 
     let machine: Promise<LocalStateMachine> | undefined;
+    const synthAbort = new AbortController();
+    cleanups.push(async () => synthAbort.abort());
     const stateMachine = () => {
-      machine ??= synthesizeStateMachine(region).then((r) => new LocalStateMachine({ definition: r.definition, region, resolveHandler, log }));
+      machine ??= loadStateMachine(region, { cacheDir: dataDir, signal: synthAbort.signal }).then((r) => new LocalStateMachine({ definition: r.definition, region, resolveHandler, log }));
       // A failed synthesis is retried on the next start (the stack may be mid-edit).
       machine.catch(() => (machine = undefined));
       return machine;
@@ -194,7 +199,7 @@ export async function startRuntime(opts: RuntimeOptions = {}): Promise<Labelsync
     cleanups.push(() => http.close());
 
     if (opts.preloadStateMachine) {
-      // Synthesis is a few seconds of CPU; do it after listening so /health answers as early as possible.
+      // After listening, so /health answers as early as possible (synthesis competes for the CPU).
       setImmediate(() => {
         const t0 = Date.now();
         stateMachine().then(

@@ -68,7 +68,10 @@ async function main(): Promise<void> {
     }, 20_000);
     force.unref();
     runtime.stop().then(
-      () => process.exit(0),
+      () => {
+        console.error('stopped');
+        process.exit(0);
+      },
       (e) => {
         console.error(`stop failed: ${String(e)}`);
         process.exit(1);

@@ -4,11 +4,15 @@
  * reference is mapped back to the manifest function through the `labelsync:function` metadata the
  * node-function construct puts on every CfnFunction.
  */
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { StateMachineDefinition } from 'aws-local-stepfunctions';
 import aslValidator from 'asl-validator';
 import { FUNCTIONS, type FunctionName } from '../functions/manifest';
 import { LOCAL_ACCOUNT_ID } from './apigw-event';
-import { localFunctionArn } from './lambda-functions';
+import { localFunctionArn, REPO_ROOT } from './lambda-functions';
 
 /** Metadata key on CfnFunction resources (lib/constructs/node-function.ts FUNCTION_METADATA_KEY). */
 const FUNCTION_METADATA_KEY = 'labelsync:function';
@@ -121,14 +125,85 @@ export function validateDefinition(definition: StateMachineDefinition): void {
 }
 
 /**
- * Synthesizes the CDK app in-process (bundling skipped) and returns the resolved state machine.
- * Costs a few seconds of CPU (aws-cdk-lib); call once per process.
+ * Synthesizes the CDK app in-process (bundling skipped, cdk.json context applied) and returns the
+ * resolved state machine. Costs 5–25 s of CPU that block the event loop: servers use
+ * {@link loadStateMachine}, which does it in a child process and caches the result.
  */
 export async function synthesizeStateMachine(region: string): Promise<ResolvedStateMachine> {
   const { App } = await import('aws-cdk-lib');
-  const { LabelsyncStack } = (await import('../lib/labelsync-stack')) as { LabelsyncStack: new (scope: unknown, id: string, props?: unknown) => unknown };
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const { LabelsyncStack } = await import('../lib/labelsync-stack');
+  let cdkContext: Record<string, unknown> = {};
+  try {
+    cdkContext = (JSON.parse(await readFile(join(REPO_ROOT, 'cdk.json'), 'utf8')) as { context?: Record<string, unknown> }).context ?? {};
+  } catch {
+    // no cdk.json: defaults
+  }
+  const app = new App({ context: { ...cdkContext, 'aws:cdk:bundling-stacks': [] } });
   new LabelsyncStack(app, 'Labelsync');
   const template = app.synth().getStackByName('Labelsync').template as CfnTemplate;
   return resolveStateMachine(template, region);
+}
+
+/** Files whose content decides the synthesized definition (the cache key). */
+async function definitionInputs(): Promise<string[]> {
+  const files: string[] = [];
+  for (const dir of ['lib', 'bin']) {
+    const entries = await readdir(join(REPO_ROOT, dir), { recursive: true }).catch(() => [] as string[]);
+    for (const e of entries) if (e.endsWith('.ts')) files.push(join(dir, e));
+  }
+  files.push('functions/manifest.ts', 'shared/db/schema.ts', 'cdk.json', 'package-lock.json');
+  return files.sort();
+}
+
+async function cacheKey(region: string): Promise<string> {
+  const h = createHash('sha256').update(region);
+  for (const f of await definitionInputs()) {
+    h.update(f);
+    h.update(await readFile(join(REPO_ROOT, f)).catch(() => Buffer.alloc(0)));
+  }
+  return h.digest('hex');
+}
+
+/**
+ * The resolved state machine for `region`, from `<cacheDir>/state-machine.json` when lib/, bin/,
+ * the manifest, the table schema, cdk.json and the lockfile are unchanged since it was written;
+ * otherwise synthesized in a child process (the caller's event loop keeps serving) and cached.
+ * @throws Error with the child's stderr when synthesis fails or takes over `timeoutMs` (default 3 min)
+ */
+export async function loadStateMachine(
+  region: string,
+  opts: { cacheDir: string; timeoutMs?: number; signal?: AbortSignal },
+): Promise<ResolvedStateMachine> {
+  const file = join(opts.cacheDir, 'state-machine.json');
+  const key = await cacheKey(region);
+  try {
+    const cached = JSON.parse(await readFile(file, 'utf8')) as { key: string } & ResolvedStateMachine;
+    if (cached.key === key) return { definition: cached.definition, logicalId: cached.logicalId };
+  } catch {
+    // no usable cache
+  }
+  await mkdir(opts.cacheDir, { recursive: true });
+  const out = join(opts.cacheDir, `.state-machine.${process.pid}.${Date.now()}.tmp`);
+  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'local', 'synth-cli.ts'), out, region], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+  });
+  let stderr = '';
+  child.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
+  const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 180_000);
+  const onAbort = () => child.kill('SIGTERM');
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  clearTimeout(timer);
+  opts.signal?.removeEventListener('abort', onAbort);
+  try {
+    if (code !== 0) throw new Error(`synthesizing the state machine failed (exit ${code}): ${stderr.trim()}`);
+    const resolved = JSON.parse(await readFile(out, 'utf8')) as ResolvedStateMachine;
+    await writeFile(out, JSON.stringify({ key, ...resolved }));
+    await rename(out, file);
+    return resolved;
+  } finally {
+    await rm(out, { force: true });
+  }
 }
