@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { TokenCredential } from '@azure/identity';
-import { ValidationError, type FieldErrors } from '../errors';
+import { StorageError, ValidationError, type FieldErrors } from '../errors';
 import { env } from '../config/env';
 import type { StorageConfig, StorageProvider } from './types';
 import { STORAGE_TYPES } from './types';
@@ -78,6 +78,18 @@ function s3BucketProblem(b: string): string | undefined {
   return undefined;
 }
 
+/** Credential JSON types accepted for GCS: their token endpoints are fixed by google-auth-library. */
+const GCS_CREDENTIAL_TYPES = ['service_account', 'authorized_user'];
+
+/**
+ * Google's own storage API hosts. The GCS SDK (teeny-request → node-fetch) follows redirects and
+ * takes no HTTP agent, so its connections can neither be pinned to the checked address nor kept
+ * from following a redirect: a custom `gcs_endpoint` must be one of these or allow-listed.
+ */
+function isGoogleApiHost(host: string): boolean {
+  return host === 'googleapis.com' || host.endsWith('.googleapis.com');
+}
+
 /**
  * Every shape problem of a config, per field (empty object = fine). Pure: no network.
  * Checks required fields per type, key pairs, JSON credentials, numeric port/db and regex_filter.
@@ -128,6 +140,10 @@ export function parseConfigErrors(config: StorageConfig): FieldErrors {
         }
         if (parsed !== undefined && (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))) {
           add('google_application_credentials', 'Google Application Credentials must be a JSON object.');
+        } else if (parsed !== undefined && !GCS_CREDENTIAL_TYPES.includes(String((parsed as { type?: unknown }).type))) {
+          // external_account / impersonated credentials make google-auth-library fetch URLs taken
+          // from the JSON itself (credential_source.url, token_url): an SSRF channel past the guard.
+          add('google_application_credentials', `Google Application Credentials must be of type ${GCS_CREDENTIAL_TYPES.map((t) => `"${t}"`).join(' or ')}.`);
         }
       }
       if (str(config.gcs_endpoint) && !/^https?:\/\//i.test(str(config.gcs_endpoint)!)) add('gcs_endpoint', 'gcs_endpoint must be an http(s) URL');
@@ -305,7 +321,15 @@ async function build(config: StorageConfig, opts: GetProviderOptions): Promise<S
     case 'gcs': {
       const { GcsProvider } = await import('./providers/gcs');
       const endpoint = str(config.gcs_endpoint);
-      if (endpoint) await guard(endpoint, 'gcs_endpoint');
+      if (endpoint) {
+        const checked = await guard(endpoint, 'gcs_endpoint');
+        if (!checked.allowed && !isGoogleApiHost(checked.host)) {
+          throw new StorageError(
+            'forbidden_endpoint',
+            `gcs_endpoint: '${checked.host}' is not a Google API host; custom GCS endpoints (emulators) must be listed in LABELSYNC_ALLOWED_ENDPOINTS`,
+          );
+        }
+      }
       const creds = str(config.google_application_credentials);
       return new GcsProvider({
         ...common,
