@@ -12,7 +12,7 @@ import { cloudScoping, createS3Buckets, testSettings } from './helpers';
 
 runProviderContract('s3 (session token)', async () => {
   const { s3, sts } = inject('emulators');
-  await createS3Buckets(s3.endpoint, s3, s3.region, ['contract-s3tok', 'contract-s3tok-empty']);
+  await createS3Buckets(s3.endpoint, s3, s3.region, ['contract-s3', 'contract-s3-empty']);
   let token = 'static-session-token-used-because-moto-is-absent';
   if (sts) {
     const client = new STSClient({ endpoint: sts.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
@@ -23,7 +23,7 @@ runProviderContract('s3 (session token)', async () => {
   const base: StorageConfig = {
     type: 's3',
     role: 'import',
-    bucket: 'contract-s3tok',
+    bucket: 'contract-s3',
     s3_endpoint: s3.endpoint,
     region_name: s3.region,
     aws_access_key_id: s3.accessKeyId,
@@ -33,7 +33,7 @@ runProviderContract('s3 (session token)', async () => {
   return {
     base,
     ...cloudScoping(base),
-    empty: { ...base, bucket: 'contract-s3tok-empty' },
+    empty: { ...base, bucket: 'contract-s3-empty' },
     missing: { config: { ...base, bucket: 'contract-s3tok-missing' }, name: 'contract-s3tok-missing' },
     wrongCredentials: {
       config: { ...base, aws_access_key_id: 'ASIAWRONGWRONGWRONG2', aws_secret_access_key: 'wrong-secret-2', aws_session_token: 'wrong-token-2' },

@@ -13,7 +13,7 @@ import { cloudScoping, createS3Buckets, testSettings } from './helpers';
 
 runProviderContract('s3s (assumed role, stubbed STS)', async () => {
   const { s3 } = inject('emulators');
-  await createS3Buckets(s3.endpoint, s3, s3.region, ['contract-s3s', 'contract-s3s-empty']);
+  await createS3Buckets(s3.endpoint, s3, s3.region, ['contract-s3', 'contract-s3-empty']);
   const calls: AssumeRoleCommand['input'][] = [];
   const stsClient = {
     async send(cmd: AssumeRoleCommand) {
@@ -34,7 +34,7 @@ runProviderContract('s3s (assumed role, stubbed STS)', async () => {
   const base: StorageConfig = {
     type: 's3s',
     role: 'import',
-    bucket: 'contract-s3s',
+    bucket: 'contract-s3',
     s3_endpoint: s3.endpoint,
     region_name: s3.region,
     role_arn: 'arn:aws:iam::123456789012:role/labelsync-reader',
@@ -43,7 +43,7 @@ runProviderContract('s3s (assumed role, stubbed STS)', async () => {
   return {
     base,
     ...cloudScoping(base),
-    empty: { ...base, bucket: 'contract-s3s-empty' },
+    empty: { ...base, bucket: 'contract-s3-empty' },
     missing: { config: { ...base, bucket: 'contract-s3s-missing' }, name: 'contract-s3s-missing' },
     wrongCredentials: {
       config: { ...base, role_arn: 'arn:aws:iam::123456789012:role/denied', external_id: 'secret-external-id' },
