@@ -24,6 +24,12 @@ import { setSyncStarter } from '../../shared/sync/starter';
 import { LocalStateMachine } from '../../local/asl-runner';
 import { synthesizeStateMachine } from '../../local/state-machine-definition';
 import { LocalSyncStarter } from '../../local/sync-starter';
+import { importHandler, type LambdaHandler } from '../../local/lambda-functions';
+import type { FunctionName } from '../../functions/manifest';
+
+let definitionOnce: ReturnType<typeof synthesizeStateMachine> | undefined;
+/** The synthesized definition, once per test file (synthesis costs seconds). */
+const definitionOf = async () => structuredClone((await (definitionOnce ??= synthesizeStateMachine('us-east-1'))).definition);
 
 export interface SyncHarness {
   starter: LocalSyncStarter;
@@ -38,10 +44,11 @@ export interface SyncHarness {
  * Points the process at the test table with small chunks (many chunks from few objects), builds
  * the state machine from the CDK app and installs the local starter.
  */
-export async function startSyncHarness(opts: { chunkSize?: number; concurrency?: number } = {}): Promise<SyncHarness> {
+export async function startSyncHarness(opts: { chunkSize?: number; concurrency?: number; maxTaskFileBytes?: number } = {}): Promise<SyncHarness> {
   const root = mkdtempSync(join(tmpdir(), 'labelsync-sync-'));
   process.env.LABELSYNC_DATA_DIR ??= mkdtempSync(join(tmpdir(), 'labelsync-sync-data-'));
   process.env.LABELSYNC_SYNC_CHUNK_SIZE = String(opts.chunkSize ?? 100);
+  if (opts.maxTaskFileBytes) process.env.LABELSYNC_MAX_TASK_FILE_BYTES = String(opts.maxTaskFileBytes);
   process.env.LABELSYNC_LOCAL_FILES_STORAGE_ENABLED = 'true';
   process.env.LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED = 'true';
   process.env.LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT = root;
@@ -49,7 +56,7 @@ export async function startSyncHarness(opts: { chunkSize?: number; concurrency?:
   resetDocumentClient();
   resetContext();
   const { orgId, token } = await createOrgWithToken(getContext().db, `sync-${Date.now()}`);
-  const { definition } = await synthesizeStateMachine('us-east-1');
+  const definition = await definitionOf();
   if (opts.concurrency) {
     (definition as unknown as { States: { Loop: { Branches: { States: { Write: { MaxConcurrency: number } } }[] } } }).States.Loop.Branches[1].States.Write.MaxConcurrency =
       opts.concurrency;
@@ -58,6 +65,26 @@ export async function startSyncHarness(opts: { chunkSize?: number; concurrency?:
   const starter = new LocalSyncStarter({ machine: async () => machine, maxConcurrent: 4, log: () => {} });
   setSyncStarter(starter);
   return { starter, machine, orgId, token, root };
+}
+
+/** A state machine + starter whose handlers can be wrapped per function (fault injection); installed as the process's starter until `restore`. */
+export async function customRunner(
+  wrap: Partial<Record<FunctionName, (real: LambdaHandler) => LambdaHandler>>,
+): Promise<{ starter: LocalSyncStarter; restore: (h: SyncHarness) => void }> {
+  const machine = new LocalStateMachine({
+    definition: await definitionOf(),
+    region: 'us-east-1',
+    log: process.env.SYNC_TEST_LOG ? (m) => console.error(m) : () => {},
+    retryIntervalOverrides: { WriteChunk: 10, ListStep: 10, Start: 10, Finalize: 10 },
+    resolveHandler: async (fn) => {
+      const real = await importHandler(fn);
+      const w = wrap[fn];
+      return w ? w(real) : real;
+    },
+  });
+  const starter = new LocalSyncStarter({ machine: async () => machine, maxConcurrent: 4, log: () => {} });
+  setSyncStarter(starter);
+  return { starter, restore: (h) => setSyncStarter(h.starter) };
 }
 
 export async function stopSyncHarness(h: SyncHarness | undefined): Promise<void> {

@@ -12,13 +12,13 @@ import { getAnnotation } from '../../shared/db/repo-annotations';
 import { getTask } from '../../shared/db/repo-tasks';
 import type { StorageConfig } from '../../shared/storage/types';
 import { client, type ApiHandler } from './api-harness';
-import { newProject, newStorage, startSyncHarness, stopSyncHarness, storageOf, tasksOf, type SyncHarness } from './sync-helpers';
+import { customRunner, newProject, newStorage, startSyncHarness, stopSyncHarness, storageOf, tasksOf, type SyncHarness } from './sync-helpers';
 
 let h: SyncHarness;
 let api: ReturnType<typeof client>;
 
 beforeAll(async () => {
-  h = await startSyncHarness({ chunkSize: 100 });
+  h = await startSyncHarness({ chunkSize: 100, maxTaskFileBytes: 100_000 });
   api = client(storagesHandler as unknown as ApiHandler, h.token);
 }, 120_000);
 
@@ -69,5 +69,258 @@ describe('import sync (local files)', () => {
     const one = tasks.find((t) => t.source?.key === 'obj/0007.json')!;
     expect(one.data).toEqual({ image: 'http://x/7.png', n: 7 });
     expect(one.source!.row_index).toBeNull();
+  });
+});
+
+describe('import sync: modes and task shapes', () => {
+  it('blob mode makes one task per object pointing at its URI under the project data key, without reading it', async () => {
+    const { storage, projectId, dir } = await localStorage({ 'img/a.png': '\x89PNG binary', 'img/b c.jpg': 'not json either' }, { blob: true, dataKeys: ['image_url'] });
+    const { storage: after } = await sync(storage.id);
+    expect(after.status).toBe('completed');
+    const tasks = await tasksOf(projectId);
+    const rel = dir.slice(h.root.length + 1);
+    expect(tasks.map((t) => t.data).sort((a, b) => String(a.image_url).localeCompare(String(b.image_url)))).toEqual([
+      { image_url: `/data/local-files/?d=${rel}/img/a.png` },
+      { image_url: `/data/local-files/?d=${rel}/img/b%20c.jpg` },
+    ]);
+  });
+
+  it('blob mode uses $undefined$ when the label config has no data key', async () => {
+    const { storage, projectId } = await localStorage({ 'x.bin': 'x' }, { blob: true, dataKeys: [] });
+    await sync(storage.id);
+    expect(Object.keys((await tasksOf(projectId))[0].data)).toEqual(['$undefined$']);
+  });
+
+  it('creates annotations and predictions of wrapped tasks with their counters', async () => {
+    const wrapped = {
+      data: { image: 'w.png' },
+      annotations: [{ id: 77, result: [{ type: 'choices', value: { choices: ['a'] } }], lead_time: 1.5 }, { result: [], was_cancelled: true }],
+      predictions: [{ result: [], score: 0.5 }],
+      meta: { ignored: true },
+    };
+    const { storage, projectId } = await localStorage({ 'w.json': JSON.stringify(wrapped), 'mixed.json': JSON.stringify([{ image: 'bare' }, { data: { image: 'wrapped' } }]) });
+    const { storage: after } = await sync(storage.id);
+    expect(after.status).toBe('completed');
+    expect(after.meta).toMatchObject({ tasks_created: 3, annotations_created: 2 });
+    const tasks = await tasksOf(projectId);
+    const w = tasks.find((t) => t.source?.key === 'w.json')!;
+    expect(w.data).toEqual({ image: 'w.png' });
+    expect(w).toMatchObject({ total_annotations: 1, cancelled_annotations: 1, is_labeled: true, total_predictions: 1, predictions: [{ result: [], score: 0.5 }] });
+    const anns = await Promise.all(
+      (await (await import('../../shared/db/repo-annotations')).listTaskAnnotations(getContext().db, w.id)).map((a) => getAnnotation(getContext().db, a.id)),
+    );
+    expect(anns.map((a) => [a!.import_id, a!.was_cancelled, a!.lead_time]).sort()).toEqual([[null, true, null], [77, false, 1.5]]);
+    expect(tasks.filter((t) => t.source?.key === 'mixed.json').map((t) => t.data.image).sort()).toEqual(['bare', 'wrapped']);
+  });
+
+  it('a bad file or line fails alone: the others become tasks and the sync ends completed_with_errors', async () => {
+    const { storage, projectId } = await localStorage({
+      'good.json': '{"image":"ok"}',
+      'broken.json': '{"image": ',
+      'binary.json': 'GIF89a....',
+      'lines.jsonl': '{"image":"l0"}\n{oops}\n{"image":"l2"}\n',
+      'anno.json': '{"annotations": [], "image": "x"}',
+      'big.json': JSON.stringify({ image: 'x'.repeat(120_000) }),
+    });
+    const { storage: after } = await sync(storage.id);
+    expect(after.status).toBe('completed_with_errors');
+    const failures = after.meta.failures as { key: string; reason: string }[];
+    expect(failures.map((f) => f.key).sort()).toEqual(['anno.json', 'big.json', 'binary.json', 'broken.json', 'lines.jsonl']);
+    expect(failures.find((f) => f.key === 'binary.json')!.reason).toMatch(/Can't import JSON-formatted tasks from binary.json/);
+    expect(failures.find((f) => f.key === 'lines.jsonl')!.reason).toMatch(/row 1/);
+    expect(failures.find((f) => f.key === 'anno.json')!.reason).toMatch(/must put "data" field/);
+    expect(failures.find((f) => f.key === 'big.json')!.reason).toMatch(/larger|too large|exceeds|over/i);
+    expect(after.meta.objects_failed).toBe(5);
+    expect(after.traceback).toContain('broken.json: ');
+    expect(after.last_sync_count).toBe(3);
+    const tasks = await tasksOf(projectId);
+    expect(tasks.map((t) => t.data.image).sort()).toEqual(['l0', 'l2', 'ok']);
+  });
+});
+
+describe('import sync: incremental, idempotent, deletions', () => {
+  it('re-sync of an unchanged storage creates nothing; a changed object updates its tasks in place; a new object is added', async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 120; i++) files[`f${String(i).padStart(3, '0')}.json`] = JSON.stringify({ image: `v1-${i}` });
+    const { storage, projectId, dir } = await localStorage(files);
+    await sync(storage.id);
+    const first = await tasksOf(projectId);
+    expect(first).toHaveLength(120);
+
+    const { storage: again } = await sync(storage.id);
+    expect(again.status).toBe('completed');
+    expect(again.meta).toMatchObject({ tasks_created: 0, tasks_updated: 0, objects_unchanged: 120, attempts: 2 });
+    expect(again.last_sync_count).toBe(0);
+    expect(await tasksOf(projectId)).toHaveLength(120);
+
+    const target = first.find((t) => t.source?.key === 'f005.json')!;
+    await new Promise((r) => setTimeout(r, 20));
+    writeFileSync(join(dir, 'f005.json'), JSON.stringify({ image: 'v2-5', extra: true }));
+    writeFileSync(join(dir, 'new.json'), JSON.stringify({ image: 'new' }));
+    const { storage: third } = await sync(storage.id);
+    expect(third.meta).toMatchObject({ tasks_created: 1, tasks_updated: 1, objects_unchanged: 119 });
+    const updated = await getTask(getContext().db, target.id);
+    expect(updated!.data).toEqual({ image: 'v2-5', extra: true });
+    expect(await tasksOf(projectId)).toHaveLength(121);
+  });
+
+  it('a deleted task stays deleted across re-syncs, even when its object changes', async () => {
+    const { storage, projectId, dir } = await localStorage({ 'rows.json': JSON.stringify([{ image: 'r0' }, { image: 'r1' }]) });
+    await sync(storage.id);
+    const tasks = await tasksOf(projectId);
+    const victim = tasks.find((t) => t.data.image === 'r1')!;
+    const { handler: projectsHandler } = await import('../../functions/api/projects');
+    const del = await client(projectsHandler as unknown as ApiHandler, h.token)('DELETE', `/api/tasks/${victim.id}`);
+    expect(del.status).toBe(204);
+    await sync(storage.id);
+    expect((await tasksOf(projectId)).map((t) => t.data.image)).toEqual(['r0']);
+    await new Promise((r) => setTimeout(r, 20));
+    writeFileSync(join(dir, 'rows.json'), JSON.stringify([{ image: 'r0b' }, { image: 'r1b' }, { image: 'r2' }]));
+    const { storage: after } = await sync(storage.id);
+    expect(after.meta).toMatchObject({ tasks_created: 1, tasks_updated: 1 });
+    expect((await tasksOf(projectId)).map((t) => t.data.image).sort()).toEqual(['r0b', 'r2']);
+  });
+
+  it('sync_deletions "flag" marks tasks of vanished objects object_exists=false; "remove" deletes them; "keep" leaves them', async () => {
+    const files = { 'a.json': '{"image":"a"}', 'b.json': '{"image":"b"}', 'c.json': '{"image":"c"}' };
+    const runs: Record<string, { projectId: number; dir: string; id: number }> = {};
+    for (const mode of ['keep', 'flag', 'remove']) {
+      const { storage, projectId, dir } = await localStorage(files, { extra: { sync_deletions: mode } });
+      runs[mode] = { projectId, dir, id: storage.id };
+      await sync(storage.id);
+      (await import('node:fs')).rmSync(join(dir, 'b.json'));
+      const { storage: after } = await sync(storage.id);
+      expect(after.status).toBe('completed');
+    }
+    const images = async (mode: string) => (await tasksOf(runs[mode].projectId)).map((t) => [t.data.image, t.object_exists ?? true]).sort();
+    expect(await images('keep')).toEqual([['a', true], ['b', true], ['c', true]]);
+    expect(await images('flag')).toEqual([['a', true], ['b', false], ['c', true]]);
+    expect(await images('remove')).toEqual([['a', true], ['c', true]]);
+    expect((await storageOf(runs.remove.id)).meta).toMatchObject({ tasks_removed: 1 });
+    expect((await storageOf(runs.flag.id)).meta).toMatchObject({ tasks_flagged: 1 });
+    // The object coming back un-flags its task.
+    writeFileSync(join(runs.flag.dir, 'b.json'), '{"image":"b"}');
+    await sync(runs.flag.id);
+    expect(await images('flag')).toEqual([['a', true], ['b', true], ['c', true]]);
+  });
+
+  it('two concurrent sync requests start one execution and create each task once', async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 150; i++) files[`c${i}.json`] = JSON.stringify({ image: `c${i}` });
+    const { storage, projectId } = await localStorage(files);
+    const [a, b] = await Promise.all([api('POST', `/api/storages/localfiles/${storage.id}/sync`), api('POST', `/api/storages/localfiles/${storage.id}/sync/`)]);
+    expect([a.status, b.status]).toEqual([200, 200]);
+    expect(a.json.last_sync_job).toBe(b.json.last_sync_job);
+    expect(['queued', 'in_progress']).toContain(b.json.status);
+    await h.starter.idle();
+    const after = await storageOf(storage.id);
+    expect(after.meta).toMatchObject({ attempts: 1, tasks_created: 150 });
+    const tasks = await tasksOf(projectId);
+    expect(new Set(tasks.map((t) => t.source!.key)).size).toBe(150);
+    expect(tasks).toHaveLength(150);
+  });
+
+  it('a chunk that crashes after writing its tasks and is retried creates no duplicate and counts once', async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 300; i++) files[`r${String(i).padStart(3, '0')}.json`] = JSON.stringify([{ image: `r${i}-0` }, { image: `r${i}-1` }]);
+    const { storage, projectId } = await localStorage(files);
+    const { deleteLinks, addJobCounters, getChunk, syncKeys } = await import('../../shared/db/repo-sync');
+    const { UpdateCommand } = await import('@aws-sdk/lib-dynamodb');
+    const { chunkStep } = await import('../../shared/sync/chunk-step');
+    const { syncDeps } = await import('../../shared/sync/context');
+    let crashed = 0;
+    const runner = await customRunner({
+      syncChunk: (real) => async (event: any, ctx) => {
+        if (event.chunk !== 1 || crashed) return real(event, ctx);
+        crashed++;
+        // Do the whole chunk, then undo what happens after the task writes: the links, the done
+        // flag and the counters — the state a Lambda dying between tasks and links leaves.
+        const res = await chunkStep(syncDeps(), event);
+        const db = getContext().db;
+        const chunk = await getChunk(db, event.jobId, event.chunk);
+        await deleteLinks(db, event.storageId, chunk!.entries.map((e) => e.k));
+        await db.doc.send(new UpdateCommand({ TableName: db.table, Key: syncKeys.chunk(event.jobId, event.chunk), UpdateExpression: 'SET done = :f', ExpressionAttributeValues: { ':f': false } }));
+        await addJobCounters(db, event.jobId, Object.fromEntries(Object.entries(res.counters ?? {}).map(([k, v]) => [k, -(v as number)])));
+        throw Object.assign(new Error('simulated crash'), { name: 'Lambda.ServiceException' });
+      },
+    });
+    try {
+      const res = await api('POST', `/api/storages/localfiles/${storage.id}/sync`);
+      expect(res.status).toBe(200);
+      await runner.starter.idle();
+    } finally {
+      runner.restore(h);
+    }
+    expect(crashed).toBe(1);
+    const after = await storageOf(storage.id);
+    expect({ status: after.status, created: after.last_sync_count }).toEqual({ status: 'completed', created: 600 });
+    const tasks = await tasksOf(projectId);
+    expect(tasks).toHaveLength(600);
+    expect(new Set(tasks.map((t) => `${t.source!.key}#${t.source!.row_index}`)).size).toBe(600);
+  });
+});
+
+describe('import sync: status and errors', () => {
+  it('walks queued → in_progress → failed with a readable, secret-free traceback when a step fails', async () => {
+    const { storage } = await localStorage({ 'a.json': '{"image":"a"}' });
+    const secret = 'SUPER-SECRET-VALUE-123';
+    let seenInProgress: string | undefined;
+    const runner = await customRunner({
+      syncList: () => async (event: any) => {
+        seenInProgress = (await storageOf(event.storageId)).status;
+        const { StorageError } = await import('../../shared/errors');
+        // An upstream message that (wrongly) echoes a credential must not reach the storage.
+        throw new StorageError('access_denied', `listing refused for key ${secret}`);
+      },
+    });
+    // The storage holds the secret (as a redis password would be): finalize scrubs stored secret values.
+    const app = getContext();
+    const { UpdateCommand } = await import('@aws-sdk/lib-dynamodb');
+    const { keys } = await import('../../shared/db/keys');
+    await app.db.doc.send(
+      new UpdateCommand({
+        TableName: app.db.table,
+        Key: keys.storage(storage.id),
+        UpdateExpression: 'SET secrets = :s',
+        ExpressionAttributeValues: { ':s': await app.secretBox.encrypt(JSON.stringify({ password: secret })) },
+      }),
+    );
+    try {
+      const res = await api('POST', `/api/storages/localfiles/${storage.id}/sync`);
+      expect(res.json.status).toBe('queued');
+      await runner.starter.idle();
+    } finally {
+      runner.restore(h);
+    }
+    expect(seenInProgress).toBe('in_progress');
+    const after = await storageOf(storage.id);
+    expect(after.status).toBe('failed');
+    expect(after.traceback).toMatch(/^StorageError: listing refused for key \[REDACTED\]/);
+    expect(after.traceback).not.toContain(secret);
+    expect(after.last_sync).toBeNull();
+    expect(after.meta).toHaveProperty('time_failure');
+    // The next request queues again (failed is final) and resets the traceback.
+    const again = await api('POST', `/api/storages/localfiles/${storage.id}/sync`);
+    expect(again.json).toMatchObject({ status: 'queued', traceback: null, last_sync_count: null });
+    expect(again.json.meta).toMatchObject({ attempts: 2 });
+    await h.starter.idle();
+    expect((await storageOf(storage.id)).status).toBe('completed');
+  });
+
+  it('answers 400 {"message"} for a storage that is not synchronizable and 400 when the connection fails', async () => {
+    const { storage } = await localStorage({});
+    const app = getContext();
+    const { UpdateCommand } = await import('@aws-sdk/lib-dynamodb');
+    const { keys } = await import('../../shared/db/keys');
+    await app.db.doc.send(new UpdateCommand({ TableName: app.db.table, Key: keys.storage(storage.id), UpdateExpression: 'SET synchronizable = :f', ExpressionAttributeValues: { ':f': false } }));
+    const res = await api('POST', `/api/storages/localfiles/${storage.id}/sync`);
+    expect(res.status).toBe(400);
+    expect(res.json).toEqual({ message: `Storage ${storage.id} is not synchronizable` });
+
+    const gone = await newStorage(h.orgId, storage.projectId, { type: 'localfiles', role: 'import', path: join(h.root, 'does-not-exist') });
+    const bad = await api('POST', `/api/storages/localfiles/${gone.id}/sync`);
+    expect(bad.status).toBe(400);
+    expect((await storageOf(gone.id)).status).toBe('initialized');
+    expect((await api('POST', `/api/storages/localfiles/999999999/sync`)).status).toBe(404);
   });
 });
