@@ -62,6 +62,7 @@ export function settingsFromEnv(): ProviderSettings {
     maxReadBytes: e.maxTaskFileBytes,
     allowedEndpoints: e.allowedEndpoints,
     localFilesDocumentRoot: e.localFilesDocumentRoot,
+    localFilesServingEnabled: e.localFilesServingEnabled,
     connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS,
     requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
   };
@@ -387,7 +388,12 @@ async function build(config: StorageConfig, opts: GetProviderOptions): Promise<S
     }
     case 'localfiles': {
       const { createLocalProvider } = await import('./providers/local');
-      return createLocalProvider({ ...common, path: String(config.path), documentRoot: settings.localFilesDocumentRoot });
+      return createLocalProvider({
+        ...common,
+        path: String(config.path),
+        documentRoot: settings.localFilesDocumentRoot,
+        servingEnabled: settings.localFilesServingEnabled ?? true,
+      });
     }
   }
 }

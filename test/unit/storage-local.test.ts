@@ -67,6 +67,14 @@ describe('local files storage path (spec §5.1)', () => {
   it('accepts a subdirectory, with a trailing slash or backslashes', async () => {
     expect((await make(`${root}/ds/`)).dir).toBe(path.join(root, 'ds'));
   });
+
+  it('fails validation while local files serving is disabled', async () => {
+    const p = await createLocalProvider({ path: path.join(root, 'ds'), documentRoot: root, recursive: true, maxReadBytes: 1, servingEnabled: false });
+    const e = await p.validate('import').catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(ValidationError);
+    expect((e as ValidationError).fields.path[0]).toMatch(/^Serving local files from the host filesystem can be a security risk/);
+    await (await make(path.join(root, 'ds'))).validate('import');
+  });
 });
 
 describe('local files key access', () => {

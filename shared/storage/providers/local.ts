@@ -32,7 +32,14 @@ export interface LocalProviderOptions {
   regexFilter?: string | null;
   recursive: boolean;
   maxReadBytes: number;
+  /** LOCAL_FILES_SERVING_ENABLED; false makes `validate` fail as in spec §5.1 (default true). */
+  servingEnabled?: boolean;
 }
+
+/** Spec §5.1 step 5. */
+export const SERVING_DISABLED_MESSAGE =
+  'Serving local files from the host filesystem can be a security risk, so LOCAL_FILES_SERVING_ENABLED is disabled by default. ' +
+  'To enable it, set LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED=true and LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT to the directory holding your data.';
 
 /** Is `child` equal to or inside `parent` (both absolute, normalised)? Separator-aware. */
 export function isWithin(parent: string, child: string): boolean {
@@ -317,7 +324,9 @@ export class LocalFilesProvider implements StorageProvider {
     await rm(p, { force: true });
   }
 
+  /** @throws ValidationError on `path` when local files serving is disabled. */
   async validate(_role: StorageRole): Promise<void> {
+    if (this.opts.servingEnabled === false) throw ValidationError.field('path', SERVING_DISABLED_MESSAGE);
     const d = await this.openDir(this.dir);
     await d.close();
   }
