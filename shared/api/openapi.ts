@@ -77,6 +77,7 @@ export function operations(): Record<string, Record<string, Op>> {
         put: { summary: 'Full update (project required).', request: `${n}Create`, response: n },
         delete: { summary: 'Delete a storage (tasks kept; a running sync is cancelled).', response: 'empty', status: 204 },
       };
+      ops[`${base}/{id}/sync`] = { post: { summary: `Start a${role === 'import' ? 'n import' : 'n export'} sync (queued; poll the storage status).`, response: n } };
     }
   }
   return ops;
