@@ -20,6 +20,7 @@ import { LocalStateMachine } from './asl-runner';
 import { dlqFile, LocalDlq, replayDlq, type ReplayResult, type StreamBatchHandler } from './dlq';
 import { ensureTable } from './dynamodb-table';
 import { startDynamoDbLocal, type RunningDynamoDb } from './emulators/dynamodb';
+import { freePort } from './emulators/process';
 import { startHttpServer } from './http-server';
 import { importHandler, invokeLocal, type HandlerResolver } from './lambda-functions';
 import { loadStateMachine } from './state-machine-definition';
@@ -120,31 +121,54 @@ export async function startRuntime(opts: RuntimeOptions = {}): Promise<Labelsync
     }
   };
 
-  try {
-    let endpoint = opts.dynamodbEndpoint;
-    let owned: RunningDynamoDb | undefined;
-    if (!endpoint) {
-      owned = await startDynamoDbLocal({
-        port: opts.dynamodbPort,
-        ...(opts.inMemory ? { inMemory: true } : { dbPath: join(dataDir, 'dynamodb') }),
-        maxHeap: '1g',
-      });
-      cleanups.push(() => owned!.stop());
-      endpoint = owned.endpoint;
-    }
-    const client = new DynamoDBClient({ endpoint, region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-    try {
-      await ensureTable(client, tableName);
-    } finally {
-      client.destroy();
-    }
+  const t0 = Date.now();
+  const phases: string[] = [];
+  const phase = (name: string, since: number) => phases.push(`${name} ${((Date.now() - since) / 1000).toFixed(1)} s`);
 
+  try {
+    // The endpoint is known before DynamoDB Local is up, so the handlers' configuration is set and
+    // their modules load while the JVM starts (two cores: the two overlap well).
+    let endpoint = opts.dynamodbEndpoint;
+    let ddbStarting: Promise<RunningDynamoDb> | undefined;
+    if (!endpoint) {
+      const port = opts.dynamodbPort ?? (await freePort());
+      endpoint = `http://127.0.0.1:${port}`;
+      const tDdb = Date.now();
+      ddbStarting = startDynamoDbLocal({ port, ...(opts.inMemory ? { inMemory: true } : { dbPath: join(dataDir, 'dynamodb') }), maxHeap: '1g' });
+      ddbStarting.then(
+        (d) => {
+          phase('DynamoDB Local', tDdb);
+          cleanups.push(() => d.stop());
+        },
+        () => {},
+      );
+    }
     configureProcess({
       LABELSYNC_TABLE: tableName,
       LABELSYNC_DYNAMODB_ENDPOINT: endpoint,
       LABELSYNC_DATA_DIR: dataDir,
       AWS_REGION: region,
     });
+
+    // Import the HTTP handlers now: a module that fails to load is reported at start, not on a request.
+    const tImport = Date.now();
+    const imports = Promise.allSettled(HTTP_FUNCTIONS.map((fn) => resolveHandler(fn))).then((results) => {
+      phase('handlers', tImport);
+      results.forEach((r, i) => {
+        if (r.status === 'rejected') log(`[runtime] handler ${HTTP_FUNCTIONS[i]} failed to load: ${String(r.reason)}`);
+      });
+    });
+    const owned = ddbStarting ? await ddbStarting : undefined;
+    await imports;
+
+    const tTable = Date.now();
+    const client = new DynamoDBClient({ endpoint, region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    try {
+      await ensureTable(client, tableName);
+    } finally {
+      client.destroy();
+    }
+    phase('table', tTable);
 
     let machine: Promise<LocalStateMachine> | undefined;
     const synthAbort = new AbortController();
@@ -163,12 +187,6 @@ export async function startRuntime(opts: RuntimeOptions = {}): Promise<Labelsync
     });
 
     const { token, created } = await ensureLocalToken(dataDir, opts.apiToken);
-
-    // Import the HTTP handlers now: a module that fails to load is reported at start, not on a request.
-    const imports = await Promise.allSettled(HTTP_FUNCTIONS.map((fn) => resolveHandler(fn)));
-    imports.forEach((r, i) => {
-      if (r.status === 'rejected') log(`[runtime] handler ${HTTP_FUNCTIONS[i]} failed to load: ${String(r.reason)}`);
-    });
 
     const dlq = new LocalDlq(dlqFile(dataDir));
     const exportHandler: StreamBatchHandler =
@@ -197,6 +215,8 @@ export async function startRuntime(opts: RuntimeOptions = {}): Promise<Labelsync
 
     const http = await startHttpServer({ port: opts.port ?? 8080, host: opts.host ?? '127.0.0.1', region, resolveHandler, log });
     cleanups.push(() => http.close());
+    phase('total', t0);
+    log(`[runtime] started: ${phases.join(', ')}`);
 
     if (opts.preloadStateMachine) {
       // After listening, so /health answers as early as possible (synthesis competes for the CPU).
@@ -204,7 +224,9 @@ export async function startRuntime(opts: RuntimeOptions = {}): Promise<Labelsync
         const t0 = Date.now();
         stateMachine().then(
           () => log(`[runtime] state machine ready (${Date.now() - t0} ms)`),
-          (e) => log(`[runtime] state machine not available: ${e instanceof Error ? e.message : String(e)}`),
+          (e) => {
+            if (!synthAbort.signal.aborted) log(`[runtime] state machine not available: ${e instanceof Error ? e.message : String(e)}`);
+          },
         );
       });
     }

@@ -4,13 +4,10 @@
  * name already seen is a no-op, as Step Functions does for an identical StartExecution), and runs at
  * most `maxConcurrent` executions at once; further starts wait in a FIFO queue.
  */
+import type { SyncExecutionInput, SyncStarter } from '../shared/sync/starter';
 import type { LocalStateMachine } from './asl-runner';
 
-export interface SyncInput {
-  storageId: number;
-  jobId: string;
-  role: 'import' | 'export';
-}
+export type SyncInput = SyncExecutionInput;
 
 export type ExecutionStatus = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED';
 
@@ -37,7 +34,7 @@ export interface LocalSyncStarterOptions {
   log?: (message: string) => void;
 }
 
-export class LocalSyncStarter {
+export class LocalSyncStarter implements SyncStarter {
   private readonly executions = new Map<string, ExecutionRecord & { abort?: () => void; settle: () => void }>();
   private readonly queue: string[] = [];
   private running = 0;
