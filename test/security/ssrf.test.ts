@@ -1,0 +1,339 @@
+/**
+ * SSRF (CVE-2022-36551, CVE-2023-47116, CVE-2025-25297 class). Every user-supplied endpoint
+ * (s3_endpoint, gcs_endpoint, azure_endpoint, Redis host/port) in every spelling of a loopback,
+ * private, link-local, unique-local or metadata address is refused with a 400 naming the field
+ * before any connection: listeners on the loopback addresses must receive nothing, and refusals of
+ * unroutable addresses come back faster than any connect timeout. Also: redirects are not
+ * followed by the SDK clients, DNS rebinding cannot move a pinned connection, GCS credential JSON
+ * cannot smuggle in URLs, and the LABELSYNC_ALLOWED_ENDPOINTS allowlist is the only way through.
+ */
+import dns from 'node:dns';
+import http from 'node:http';
+import net from 'node:net';
+import { syncBuiltinESMExports } from 'node:module';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { handler as storages } from '../../functions/api/storages';
+import { handler as projects } from '../../functions/api/projects';
+import { resetEnvCache } from '../../shared/config/env';
+import { resetContext } from '../../shared/context';
+import { checkEndpoint } from '../../shared/storage/endpoint-guard';
+import { getProvider } from '../../shared/storage/registry';
+import type { ProviderSettings } from '../../shared/storage/common';
+import type { StorageConfig } from '../../shared/storage/types';
+import { client, newTenant, useTestEnvironment } from '../integration/api-harness';
+
+/** A TCP listener on 127.0.0.1 and ::1 (same port) that counts every connection it gets. */
+async function trap(): Promise<{ port: number; hits: () => number; close: () => Promise<void> }> {
+  let hits = 0;
+  const servers: net.Server[] = [];
+  const mk = () => net.createServer((s) => { hits++; s.destroy(); });
+  const v4 = mk();
+  await new Promise<void>((r) => v4.listen(0, '127.0.0.1', r));
+  servers.push(v4);
+  const port = (v4.address() as net.AddressInfo).port;
+  const v6 = mk();
+  await new Promise<void>((r) => { v6.once('error', () => r()); v6.listen(port, '::1', r); });
+  if (v6.listening) servers.push(v6);
+  return { port, hits: () => hits, close: async () => { for (const s of servers) await new Promise((r) => s.close(r)); } };
+}
+
+let tp: Awaited<ReturnType<typeof trap>>;
+let api: ReturnType<typeof client>;
+let projectId: number;
+
+beforeAll(async () => {
+  // No allowlist in this file: the guard must stand on its own.
+  process.env.LABELSYNC_ALLOWED_ENDPOINTS = '';
+  useTestEnvironment();
+  const t = await newTenant('ssrf');
+  api = client(storages, t.token);
+  projectId = (await client(projects, t.token)('POST', '/api/projects', { title: 'ssrf' })).json.id;
+  tp = await trap();
+});
+
+afterAll(async () => {
+  await tp.close();
+});
+
+/** Every spelling of a forbidden address; `P` is replaced by the trap's port. */
+const FORMS = [
+  'http://127.0.0.1:P',
+  'http://localhost:P',
+  'http://LocalHost:P',
+  'http://2130706433:P', // decimal
+  'http://0177.0.0.1:P', // octal
+  'http://0x7f.0.0.1:P', // hex
+  'http://0x7f000001:P',
+  'http://127.1:P', // short form
+  'http://0:P', // 0.0.0.0 reaches localhost on Linux
+  'http://0.0.0.0:P',
+  'http://[::1]:P',
+  'http://[0:0:0:0:0:0:0:1]:P',
+  'http://[::ffff:127.0.0.1]:P', // IPv4-mapped IPv6
+  'http://[::ffff:7f00:1]:P',
+  'http://[::127.0.0.1]:P', // IPv4-compatible
+  'http://[64:ff9b::7f00:1]:P', // NAT64
+  'http://[::]:P',
+  'http://169.254.169.254', // AWS/GCP/Azure metadata
+  'http://169.254.169.254.:80',
+  'http://[fd00:ec2::254]', // EC2 metadata over IPv6
+  'http://[::ffff:169.254.169.254]',
+  'http://10.0.0.1:9000',
+  'http://172.16.5.4',
+  'http://192.168.1.1',
+  'http://100.64.0.1',
+  'http://[fe80::1]',
+  'http://[fc00::1]',
+  'http://user:pw@127.0.0.1:P',
+];
+
+const withPort = (f: string) => f.replace(/:P\b/, `:${tp.port}`);
+
+type Target = { type: string; field: string; body: (endpoint: string) => Record<string, unknown> };
+const TARGETS: Target[] = [
+  { type: 's3', field: 's3_endpoint', body: (e) => ({ bucket: 'ssrf-bucket', s3_endpoint: e, aws_access_key_id: 'AKIASSRF', aws_secret_access_key: 'ssrf-secret' }) },
+  { type: 'gcs', field: 'gcs_endpoint', body: (e) => ({ bucket: 'ssrf-bucket', gcs_endpoint: e }) },
+  { type: 'azure', field: 'azure_endpoint', body: (e) => ({ container: 'c', account_name: 'acct', account_key: Buffer.from('k'.repeat(32)).toString('base64'), azure_endpoint: e }) },
+  {
+    type: 'redis',
+    field: 'host',
+    body: (e) => {
+      const u = new URL(e);
+      return { host: u.hostname.replace(/^\[|\]$/g, ''), port: u.port || '6379', password: 'ssrf-redis-pw' };
+    },
+  },
+];
+
+describe('SSRF: endpoints on private addresses are refused through the API, before any connection', () => {
+  for (const target of TARGETS) {
+    it(`${target.type}: every address form on create, validate (import and export) → 400 naming ${target.field}, trap untouched`, async () => {
+      let attempts = 0;
+      for (const form of FORMS) {
+        const endpoint = withPort(form);
+        for (const [method, url] of [
+          ['POST', `/api/storages/${target.type}`],
+          ['POST', `/api/storages/${target.type}/validate`],
+          ['POST', `/api/storages/export/${target.type}`],
+          ['POST', `/api/storages/export/${target.type}/validate`],
+        ] as const) {
+          const started = Date.now();
+          const res = await api(method, url, { project: projectId, ...target.body(endpoint) });
+          attempts++;
+          expect(res.status, `${url} ${endpoint}: ${res.text}`).toBe(400);
+          const messages = JSON.stringify(res.json.validation_errors);
+          expect(messages, endpoint).toContain(target.field);
+          expect(messages, endpoint).toMatch(/private, loopback or link-local|not a valid host|is not a Google API host/);
+          // Unroutable addresses (10/8, metadata) would hang until the 10 s connect timeout.
+          expect(Date.now() - started, endpoint).toBeLessThan(3000);
+        }
+      }
+      expect(attempts).toBe(FORMS.length * 4);
+      expect(tp.hits()).toBe(0);
+    });
+  }
+
+  it('PATCH of an existing storage to a private endpoint is refused and the stored endpoint is unchanged', async () => {
+    process.env.LABELSYNC_ALLOWED_ENDPOINTS = '127.0.0.1';
+    resetEnvCache();
+    resetContext();
+    // A Redis storage created while its (emulator) host was allowed, then patched without it.
+    expect(useTestEnvironment().env.allowedEndpoints).toEqual(['127.0.0.1']);
+    const em = inject('emulators');
+    const created = await api('POST', '/api/storages/redis', { project: projectId, host: '127.0.0.1', port: String(em.redis.port) });
+    expect(created.status, created.text).toBe(201);
+    process.env.LABELSYNC_ALLOWED_ENDPOINTS = '';
+    resetEnvCache();
+    resetContext();
+    useTestEnvironment();
+    const before = tp.hits();
+    const patched = await api('PATCH', `/api/storages/redis/${created.json.id}`, { host: 'localhost', port: String(tp.port) });
+    expect(patched.status).toBe(400);
+    expect(JSON.stringify(patched.json.validation_errors)).toContain('host');
+    expect((await api('GET', `/api/storages/redis/${created.json.id}`)).json.host).toBe('127.0.0.1');
+    expect(tp.hits()).toBe(before);
+  });
+
+  it('GCS credential JSON cannot carry URLs: external_account / impersonated types → 400 naming google_application_credentials, nothing fetched', async () => {
+    const url = `http://127.0.0.1:${tp.port}/latest/meta-data/iam/security-credentials/`;
+    for (const creds of [
+      { type: 'external_account', audience: 'x', subject_token_type: 'urn:ietf:params:oauth:token-type:jwt', token_url: url, credential_source: { url } },
+      { type: 'impersonated_service_account', service_account_impersonation_url: url, source_credentials: { type: 'authorized_user' } },
+      { type: 'external_account_authorized_user', token_url: url, refresh_token: 'r' },
+      { no_type: true },
+    ]) {
+      const res = await api('POST', '/api/storages/gcs/validate', { project: projectId, bucket: 'b', google_application_credentials: JSON.stringify(creds) });
+      expect(res.status).toBe(400);
+      expect(Object.keys(res.json.validation_errors)).toEqual(['google_application_credentials']);
+    }
+    expect(tp.hits()).toBe(0);
+  });
+});
+
+/** Settings for providers built directly through the registry in this file. */
+const settings = (allowed: string[]): Partial<ProviderSettings> => ({
+  allowedEndpoints: allowed,
+  maxReadBytes: 1 << 20,
+  localFilesDocumentRoot: '/',
+  connectTimeoutMs: 800,
+  requestTimeoutMs: 1500,
+});
+
+describe('SSRF: redirects', () => {
+  it('the S3 and Azure clients do not follow a 301/302/303/307/308 from an allowed endpoint to another host', async () => {
+    const inner = await trap();
+    const hops: string[] = [];
+    const front = http.createServer((req, res) => {
+      hops.push(`${req.method} ${req.url}`);
+      const status = [301, 302, 303, 307, 308][hops.length % 5];
+      res.writeHead(status, { location: `http://127.0.0.1:${inner.port}/latest/meta-data${req.url}` });
+      res.end();
+    });
+    await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
+    const base = `http://localhost:${(front.address() as net.AddressInfo).port}`;
+    try {
+      // GCS is not in this list: its SDK follows redirects (next test), so a custom GCS endpoint
+      // must be allow-listed, i.e. trusted by the operator.
+      const configs: StorageConfig[] = [
+        { type: 's3', role: 'import', bucket: 'bkt', s3_endpoint: base, aws_access_key_id: 'AKIAX', aws_secret_access_key: 'sk' },
+        { type: 'azure', role: 'import', container: 'c', account_name: 'acct', account_key: Buffer.from('k'.repeat(32)).toString('base64'), azure_endpoint: `${base}/acct` },
+      ];
+      for (const config of configs) {
+        // Only `localhost` is allowed: the redirect target 127.0.0.1 is not.
+        const p = await getProvider(config, { noCache: true, settings: settings(['localhost']) });
+        try {
+          await expect(p.validate('import'), config.type).rejects.toThrow();
+          await expect(p.read('x.json').then((r) => r.body.resume()), config.type).rejects.toThrow();
+          await expect(p.head('x.json'), config.type).rejects.toThrow();
+        } finally {
+          await p.close();
+        }
+      }
+      expect(hops.length).toBeGreaterThan(0);
+      expect(inner.hits()).toBe(0);
+    } finally {
+      await new Promise((r) => front.close(r));
+      await inner.close();
+    }
+  });
+
+  it('GCS: the SDK would follow a redirect, so a custom gcs_endpoint that is neither Google nor allow-listed is refused before any request', async () => {
+    const inner = await trap();
+    const front = http.createServer((req, res) => {
+      res.writeHead(302, { location: `http://127.0.0.1:${inner.port}${req.url}` });
+      res.end();
+    });
+    await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
+    const port = (front.address() as net.AddressInfo).port;
+    try {
+      // Why the rule exists: through an (operator-trusted) allow-listed endpoint, the SDK follows.
+      const trusted = await getProvider({ type: 'gcs', role: 'import', bucket: 'bkt', gcs_endpoint: `http://localhost:${port}` }, { noCache: true, settings: settings(['localhost']) });
+      await trusted.validate('import').catch(() => undefined);
+      await trusted.close();
+      expect(inner.hits()).toBeGreaterThan(0);
+      const followed = inner.hits();
+      // The same server as a user-supplied endpoint whose address is public: refused outright.
+      for (const endpoint of [`http://93.184.215.14:${port}`, `http://localhost:${port}`]) {
+        await expect(getProvider({ type: 'gcs', role: 'import', bucket: 'bkt', gcs_endpoint: endpoint }, { noCache: true, settings: settings([]) }).then((p) => p.validate('import'))).rejects.toMatchObject({
+          code: 'forbidden_endpoint',
+          message: expect.stringContaining('gcs_endpoint'),
+        });
+      }
+      expect(inner.hits()).toBe(followed);
+      // Google's own hosts are not refused by this rule (offline here, so they do not resolve).
+      const google = await getProvider({ type: 'gcs', role: 'import', bucket: 'bkt', gcs_endpoint: 'https://storage.googleapis.com' }, { noCache: true, settings: settings([]) }).catch((e: { code?: string }) => e);
+      expect((google as { code?: string }).code).not.toBe('forbidden_endpoint');
+    } finally {
+      await new Promise((r) => front.close(r));
+      await inner.close();
+    }
+  });
+});
+
+describe('SSRF: DNS rebinding', () => {
+  /** Installs a resolver for `rebind.test` answering a public address first and loopback after. */
+  function rebindingResolver(): { calls: () => number; restore: () => void } {
+    let calls = 0;
+    const answer = () => (calls++ === 0 ? { address: '203.0.113.10', family: 4 } : { address: '127.0.0.1', family: 4 });
+    const origLookup = dns.lookup;
+    const origPromise = dns.promises.lookup;
+    const fake = ((host: string, opts: unknown, cb?: unknown) => {
+      const callback = (typeof opts === 'function' ? opts : cb) as (e: Error | null, a: unknown, f?: number) => void;
+      if (host !== 'rebind.test') return (origLookup as unknown as (...a: unknown[]) => void)(host, opts, cb);
+      const a = answer();
+      const all = typeof opts === 'object' && opts !== null && (opts as { all?: boolean }).all;
+      process.nextTick(() => (all ? callback(null, [a]) : callback(null, a.address, a.family)));
+    }) as typeof dns.lookup;
+    dns.lookup = fake;
+    dns.promises.lookup = (async (host: string, opts?: { all?: boolean }) => {
+      if (host !== 'rebind.test') return origPromise(host, opts as never);
+      const a = answer();
+      return opts?.all ? [a] : a;
+    }) as typeof dns.promises.lookup;
+    syncBuiltinESMExports();
+    return {
+      calls: () => calls,
+      restore: () => {
+        dns.lookup = origLookup;
+        dns.promises.lookup = origPromise;
+        syncBuiltinESMExports();
+      },
+    };
+  }
+
+  it('control: an unpinned client following the second answer does reach the loopback trap', async () => {
+    const r = rebindingResolver();
+    const before = tp.hits();
+    try {
+      await checkEndpoint(`http://rebind.test:${tp.port}`, 's3_endpoint', { allowedEndpoints: [] });
+      await new Promise<void>((resolve) => {
+        const req = http.get({ host: 'rebind.test', port: tp.port, path: '/' }, () => resolve());
+        req.on('error', () => resolve());
+      });
+    } finally {
+      r.restore();
+    }
+    expect(r.calls()).toBe(2);
+    expect(tp.hits()).toBe(before + 1);
+  });
+
+  for (const config of [
+    { type: 's3', role: 'import', bucket: 'bkt', s3_endpoint: 'http://rebind.test:P', aws_access_key_id: 'AKIAX', aws_secret_access_key: 'sk' },
+    { type: 'azure', role: 'import', container: 'c', account_name: 'acct', account_key: Buffer.from('k'.repeat(32)).toString('base64'), azure_endpoint: 'http://rebind.test:P/acct' },
+    { type: 'redis', role: 'import', host: 'rebind.test', port: 'P' },
+  ] as StorageConfig[]) {
+    it(`${config.type}: the connection stays pinned to the checked (public) address when DNS later answers loopback`, async () => {
+      const r = rebindingResolver();
+      const before = tp.hits();
+      const c = JSON.parse(JSON.stringify(config).replace(/"P"|:P/g, (m) => (m === '"P"' ? `"${tp.port}"` : `:${tp.port}`))) as StorageConfig;
+      try {
+        const p = await getProvider(c, { noCache: true, settings: settings([]) });
+        try {
+          await expect(p.validate('import')).rejects.toThrow();
+          await expect(p.read('k').then((x) => x.body.resume())).rejects.toThrow();
+        } finally {
+          await p.close();
+        }
+      } finally {
+        r.restore();
+      }
+      // The guard looked the name up; any later lookup answered loopback and must not be used.
+      expect(r.calls()).toBeGreaterThanOrEqual(1);
+      expect(tp.hits()).toBe(before);
+    });
+  }
+});
+
+describe('SSRF: the allowlist is the only way through', () => {
+  it('LABELSYNC_ALLOWED_ENDPOINTS (host or CIDR) lets an emulator-style endpoint connect; the same endpoint is refused without it', async () => {
+    const before = tp.hits();
+    const config: StorageConfig = { type: 's3', role: 'import', bucket: 'bkt', s3_endpoint: `http://127.0.0.1:${tp.port}`, aws_access_key_id: 'AKIAX', aws_secret_access_key: 'sk' };
+    await expect(getProvider(config, { noCache: true, settings: settings([]) })).rejects.toMatchObject({ code: 'forbidden_endpoint' });
+    expect(tp.hits()).toBe(before);
+    for (const allowed of [['127.0.0.1'], ['127.0.0.0/8']]) {
+      const p = await getProvider(config, { noCache: true, settings: settings(allowed) });
+      await expect(p.validate('import')).rejects.toThrow();
+      await p.close();
+    }
+    expect(tp.hits()).toBeGreaterThan(before);
+  });
+});
