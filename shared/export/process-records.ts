@@ -9,7 +9,8 @@
  * A group with any failed target fails as a whole: all its records are reported, so the stream
  * retries from its first record and targets already at that version skip by the version guard.
  * A target that fails in a batch is not tried again in the same batch (a down endpoint costs one
- * timeout per batch, not one per record).
+ * timeout per batch, not one per record). Failed annotations are also recorded in the table
+ * (`failures.ts`) so a DLQ replay can re-export them after the stream records expired.
  */
 import { mapLimit } from '../storage/common';
 import { getLogger } from '../logging';
@@ -18,6 +19,7 @@ import { decodeAnnotationRecord, type AnnotationChange, type StreamRecordLike } 
 import { clearTargetFailure, reportTargetFailure, type ExportTarget } from './targets';
 import { deleteAnnotationFromTarget, writeAnnotationToTarget, type TargetOutcome } from './write-target';
 import { DEFAULT_EXPORT_CONCURRENCY, type ExportDeps } from './deps';
+import { recordExportFailure } from './failures';
 
 /** Result of one batch. */
 export interface BatchResult {
@@ -54,14 +56,14 @@ export function groupChanges(changes: readonly AnnotationChange[]): Group[] {
  */
 export async function processAnnotationRecords(deps: ExportDeps, records: readonly StreamRecordLike[]): Promise<BatchResult> {
   const log = getLogger('export');
-  const result: BatchResult = { failures: [], annotations: 0, ignored: 0, outcomes: { written: 0, up_to_date: 0, deleted: 0, skipped: 0, failed: 0 } };
   const failed = new Set<string>();
   const changes: AnnotationChange[] = [];
+  let ignored = 0;
   for (const r of records) {
     try {
       const c = decodeAnnotationRecord(r);
       if (c) changes.push(c);
-      else result.ignored++;
+      else ignored++;
     } catch (e) {
       const seq = r.dynamodb?.SequenceNumber;
       if (!seq) throw e;
@@ -69,7 +71,26 @@ export async function processAnnotationRecords(deps: ExportDeps, records: readon
       failed.add(seq);
     }
   }
+  const result = await processAnnotationChanges(deps, changes);
+  for (const seq of result.failures) failed.add(seq);
+  result.failures = [];
+  for (const r of records) {
+    const seq = r.dynamodb?.SequenceNumber;
+    if (seq && failed.has(seq)) result.failures.push(seq);
+  }
+  result.ignored = ignored;
+  return result;
+}
 
+/**
+ * Handles decoded changes (the stream batch, or a replay of recorded failures): same grouping,
+ * per-target outcomes and failure recording as `processAnnotationRecords`; `failures` lists the
+ * `sequenceNumber`s of the changes that failed.
+ */
+export async function processAnnotationChanges(deps: ExportDeps, changes: readonly AnnotationChange[]): Promise<BatchResult> {
+  const log = getLogger('export');
+  const result: BatchResult = { failures: [], annotations: 0, ignored: 0, outcomes: { written: 0, up_to_date: 0, deleted: 0, skipped: 0, failed: 0 } };
+  const failed = new Set<string>();
   const loader = new ExportSourceLoader(deps.db);
   const targetsOf = new Map<number, Promise<ExportTarget[]>>();
   const broken = new Map<number, unknown>();
@@ -140,12 +161,16 @@ export async function processAnnotationRecords(deps: ExportDeps, records: readon
     } catch (e) {
       log.error('annotation export failed', { annotationId: g.annotationId, error: (e as Error).message });
     }
-    if (!ok) for (const c of g.changes) failed.add(c.sequenceNumber);
+    if (!ok) {
+      for (const c of g.changes) failed.add(c.sequenceNumber);
+      const last = g.changes[g.changes.length - 1];
+      const op = g.changes.some((c) => c.op === 'remove') ? 'remove' : 'upsert';
+      await recordExportFailure(deps.db, { annotationId: g.annotationId, projectId: g.projectId, op, version: last.version }).catch((e) =>
+        log.error('could not record the failed export', { annotationId: g.annotationId, error: (e as Error).message }),
+      );
+    }
   });
 
-  for (const r of records) {
-    const seq = r.dynamodb?.SequenceNumber;
-    if (seq && failed.has(seq)) result.failures.push(seq);
-  }
+  for (const c of changes) if (failed.has(c.sequenceNumber)) result.failures.push(c.sequenceNumber);
   return result;
 }

@@ -1,0 +1,75 @@
+/**
+ * Failed annotation exports, remembered in the table: whenever the stream handler reports an
+ * annotation's records as failed it also records `{pk: "XFAIL", sk: "ANN#<id>"}` with the project
+ * and the operation. The SQS on-failure message of the AWS mapping carries only shard and sequence
+ * metadata, and stream records expire after 24 h; these items are what lets a DLQ replay still
+ * re-export the right annotations from the table after that. Items of annotations that succeeded
+ * on a later retry are harmless (re-exporting is version-guarded) and expire after 15 days.
+ */
+import { DeleteCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { Db } from '../db/repo-common';
+import { TOMBSTONE_TTL_SECONDS } from './export-link';
+
+export const FAILURE_PK = 'XFAIL';
+
+export interface ExportFailure {
+  annotationId: number;
+  projectId: number;
+  op: 'upsert' | 'remove';
+  version: number;
+  failed_at: string;
+}
+
+/** Records (overwrites) the failure of one annotation's export. */
+export async function recordExportFailure(db: Db, f: Omit<ExportFailure, 'failed_at'>): Promise<void> {
+  const now = new Date();
+  await db.doc.send(
+    new PutCommand({
+      TableName: db.table,
+      Item: {
+        pk: FAILURE_PK,
+        sk: `ANN#${f.annotationId}`,
+        kind: 'export_failure',
+        ...f,
+        failed_at: now.toISOString(),
+        ttl: Math.floor(now.getTime() / 1000) + TOMBSTONE_TTL_SECONDS,
+      },
+    }),
+  );
+}
+
+/** Pages of recorded failures (one partition, paginated). */
+export async function* listExportFailures(db: Db, pageSize = 100): AsyncGenerator<ExportFailure[]> {
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const r = await db.doc.send(
+      new QueryCommand({
+        TableName: db.table,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': FAILURE_PK },
+        ConsistentRead: true,
+        Limit: pageSize,
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    const items = (r.Items ?? []) as ExportFailure[];
+    if (items.length) yield items;
+    startKey = r.LastEvaluatedKey;
+  } while (startKey);
+}
+
+/** Forgets a failure once its annotation was exported again (only if not re-recorded meanwhile). */
+export async function clearExportFailure(db: Db, f: Pick<ExportFailure, 'annotationId' | 'failed_at'>): Promise<void> {
+  try {
+    await db.doc.send(
+      new DeleteCommand({
+        TableName: db.table,
+        Key: { pk: FAILURE_PK, sk: `ANN#${f.annotationId}` },
+        ConditionExpression: 'failed_at = :at',
+        ExpressionAttributeValues: { ':at': f.failed_at },
+      }),
+    );
+  } catch (e) {
+    if ((e as { name?: string }).name !== 'ConditionalCheckFailedException') throw e;
+  }
+}

@@ -1,0 +1,202 @@
+/**
+ * DLQ replay of the export stream.
+ *
+ * AWS: the event source mapping's on-failure destination (SQS) receives, per batch given up, only
+ * metadata (`DDBStreamBatchInfo`: stream, shard, first/last sequence number, batch size), not the
+ * records. `readFailedBatch` reads the records back from the stream with GetShardIterator
+ * AT_SEQUENCE_NUMBER while they are still retained (24 h); after that (`expired`), the annotations
+ * are re-exported from the table through the failures recorded by the handler (`failures.ts`).
+ * Locally the JSONL DLQ holds the records themselves (local/dlq.ts); the same sweep follows.
+ * Either way the handler is the normal one: version-guarded, so replaying twice is harmless.
+ */
+import {
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  type DynamoDBStreamsClient,
+  type _Record,
+} from '@aws-sdk/client-dynamodb-streams';
+import { DeleteMessageCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { ExportDeps } from './deps';
+import { clearExportFailure, listExportFailures } from './failures';
+import { processAnnotationChanges, processAnnotationRecords } from './process-records';
+import type { AnnotationChange, StreamRecordLike } from './stream-record';
+
+/** The part of Lambda's on-failure record for a DynamoDB stream source that replay needs. */
+export interface StreamBatchInfo {
+  streamArn: string;
+  shardId: string;
+  startSequenceNumber: string;
+  endSequenceNumber: string;
+  batchSize?: number;
+}
+
+/**
+ * Parses an SQS on-failure message body of the export mapping.
+ * @throws Error when the body is not such a record
+ */
+export function parseOnFailureMessage(body: string): StreamBatchInfo {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    throw new Error('DLQ message is not JSON');
+  }
+  const info = (parsed as { DDBStreamBatchInfo?: Partial<StreamBatchInfo> })?.DDBStreamBatchInfo;
+  if (!info?.streamArn || !info.shardId || !info.startSequenceNumber || !info.endSequenceNumber) {
+    throw new Error('DLQ message has no DDBStreamBatchInfo (stream, shard and sequence range)');
+  }
+  return {
+    streamArn: info.streamArn,
+    shardId: info.shardId,
+    startSequenceNumber: info.startSequenceNumber,
+    endSequenceNumber: info.endSequenceNumber,
+    batchSize: info.batchSize,
+  };
+}
+
+const EXPIRED_ERRORS = new Set(['TrimmedDataAccessException', 'ResourceNotFoundException', 'ExpiredIteratorException']);
+
+/**
+ * The records of a failed batch, read back from the stream (first to last sequence number,
+ * inclusive), or `expired` when the stream no longer has them. Bounded: at most `maxCalls`
+ * GetRecords calls (an idle, still-open shard returns empty pages forever).
+ */
+export async function readFailedBatch(
+  streams: Pick<DynamoDBStreamsClient, 'send'>,
+  info: StreamBatchInfo,
+  opts: { maxCalls?: number } = {},
+): Promise<StreamRecordLike[] | 'expired'> {
+  const end = BigInt(info.endSequenceNumber);
+  const out: _Record[] = [];
+  try {
+    const it = await streams.send(
+      new GetShardIteratorCommand({
+        StreamArn: info.streamArn,
+        ShardId: info.shardId,
+        ShardIteratorType: 'AT_SEQUENCE_NUMBER',
+        SequenceNumber: info.startSequenceNumber,
+      }),
+    );
+    let iterator = it.ShardIterator;
+    for (let calls = 0; iterator && calls < (opts.maxCalls ?? 50); calls++) {
+      const r = await streams.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 1000 }));
+      for (const rec of r.Records ?? []) {
+        const seq = rec.dynamodb?.SequenceNumber;
+        if (!seq) continue;
+        if (BigInt(seq) > end) return out as StreamRecordLike[];
+        out.push(rec);
+        if (BigInt(seq) === end) return out as StreamRecordLike[];
+      }
+      iterator = r.NextShardIterator;
+    }
+  } catch (e) {
+    if (EXPIRED_ERRORS.has((e as { name?: string }).name ?? '')) return 'expired';
+    throw e;
+  }
+  return out as StreamRecordLike[];
+}
+
+/** Result of a sweep of recorded failures. */
+export interface SweepResult {
+  /** Annotations exported (or deleted) again successfully; their failure items are cleared. */
+  reexported: number;
+  /** Annotations that failed again (their items stay for the next replay). */
+  failed: number;
+}
+
+/**
+ * Re-exports every annotation recorded as failed, from the table: upserts re-read the annotation
+ * and write its newest version to every target (skipped where already there), removes delete
+ * and tombstone again. Page by page; never holds the whole list.
+ */
+export async function reexportRecordedFailures(deps: ExportDeps): Promise<SweepResult> {
+  const res: SweepResult = { reexported: 0, failed: 0 };
+  for await (const page of listExportFailures(deps.db)) {
+    const changes: AnnotationChange[] = page.map((f) => ({
+      sequenceNumber: `xfail-${f.annotationId}`,
+      op: f.op,
+      annotationId: f.annotationId,
+      projectId: f.projectId,
+      version: f.version,
+    }));
+    const r = await processAnnotationChanges(deps, changes);
+    const failed = new Set(r.failures);
+    for (const f of page) {
+      if (failed.has(`xfail-${f.annotationId}`)) res.failed++;
+      else {
+        res.reexported++;
+        await clearExportFailure(deps.db, f);
+      }
+    }
+  }
+  return res;
+}
+
+/** Outcome of an SQS DLQ replay. */
+export interface SqsReplayResult {
+  messages: number;
+  /** Batches read back from the stream and delivered without failure (messages deleted). */
+  replayed: number;
+  /** Batches no longer in the stream: covered by the sweep (deleted when the sweep had no failure). */
+  expired: number;
+  /** Batches that failed again or could not be parsed (left in the queue). */
+  failed: number;
+  sweep: SweepResult;
+}
+
+/**
+ * Replays the export DLQ (SQS): every message's batch is read back from the stream and handled
+ * again; batches the stream no longer has are covered by re-exporting the recorded failures from
+ * the table. A message is deleted only once its annotations were delivered; the rest stay in the
+ * queue (invisible for `visibilitySeconds`, so one run sees each message once).
+ */
+export async function replaySqsDlq(opts: {
+  deps: ExportDeps;
+  sqs: Pick<SQSClient, 'send'>;
+  queueUrl: string;
+  streams: Pick<DynamoDBStreamsClient, 'send'>;
+  maxMessages?: number;
+  visibilitySeconds?: number;
+  log?: (m: string) => void;
+}): Promise<SqsReplayResult> {
+  const log = opts.log ?? (() => {});
+  const res: SqsReplayResult = { messages: 0, replayed: 0, expired: 0, failed: 0, sweep: { reexported: 0, failed: 0 } };
+  const expired: string[] = [];
+  const del = (handle: string) => opts.sqs.send(new DeleteMessageCommand({ QueueUrl: opts.queueUrl, ReceiptHandle: handle }));
+  while (res.messages < (opts.maxMessages ?? 10_000)) {
+    const r = await opts.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: opts.queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: opts.visibilitySeconds ?? 300 }),
+    );
+    const msgs = r.Messages ?? [];
+    if (!msgs.length) break;
+    for (const m of msgs) {
+      res.messages++;
+      let info: StreamBatchInfo;
+      try {
+        info = parseOnFailureMessage(m.Body ?? '');
+      } catch (e) {
+        res.failed++;
+        log(`message ${m.MessageId}: ${(e as Error).message} (left in the queue)`);
+        continue;
+      }
+      const records = await readFailedBatch(opts.streams, info);
+      if (records === 'expired') {
+        res.expired++;
+        expired.push(m.ReceiptHandle!);
+        log(`message ${m.MessageId}: records no longer in the stream; re-exporting recorded failures from the table`);
+        continue;
+      }
+      const out = await processAnnotationRecords(opts.deps, records);
+      if (out.failures.length) {
+        res.failed++;
+        log(`message ${m.MessageId}: ${out.failures.length} of ${records.length} records failed again (left in the queue)`);
+      } else {
+        res.replayed++;
+        await del(m.ReceiptHandle!);
+      }
+    }
+  }
+  res.sweep = await reexportRecordedFailures(opts.deps);
+  if (res.sweep.failed === 0) for (const h of expired) await del(h);
+  return res;
+}
