@@ -17,9 +17,14 @@ export interface Synthesized {
   resources: Record<string, CfnResource>;
 }
 
-export function synth(context: Record<string, unknown> = {}): Synthesized {
+/** The app and stack only (no template): enough for checks that walk the construct tree. */
+export function build(context: Record<string, unknown> = {}): { app: App; stack: LabelsyncStack } {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [], ...context } });
-  const stack = new LabelsyncStack(app, 'Labelsync');
+  return { app, stack: new LabelsyncStack(app, 'Labelsync') };
+}
+
+export function synth(context: Record<string, unknown> = {}): Synthesized {
+  const { app, stack } = build(context);
   const template = Template.fromStack(stack);
   return { app, stack, template, resources: template.toJSON().Resources };
 }
