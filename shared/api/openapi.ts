@@ -69,8 +69,8 @@ export function operations(): Record<string, Record<string, Op>> {
         get: { summary: `List ${t} ${role} storages of a project.`, response: { array: n }, query: projectQ },
         post: { summary: `Create a ${t} ${role} storage (checks the connection).`, request: `${n}Create`, response: n, status: 201 },
       };
-      ops[`${base}/validate`] = { post: { summary: 'Check a configuration without saving (with `id`: merged over the stored one).', request: `${n}Create`, response: 'empty' } };
-      if (role === 'import') ops[`${base}/files`] = { post: { summary: 'Preview the keys a sync would see (`limit`, default 100).', request: `${n}Create` } };
+      ops[`${base}/validate`] = { post: { summary: 'Check a configuration without saving (with `id`: merged over the stored one).', request: `${n}Validate`, response: 'empty' } };
+      if (role === 'import') ops[`${base}/files`] = { post: { summary: 'Preview the keys a sync would see (validate body plus `limit`, default 100).', request: `${n}Validate`, response: 'FilesPreview' } };
       ops[`${base}/{id}`] = {
         get: { summary: 'Get a storage.', response: n },
         patch: { summary: 'Update a storage (omitted secrets kept, "" clears).', request: `${n}Patch`, response: n },
@@ -85,6 +85,9 @@ export function operations(): Record<string, Record<string, Op>> {
 
 z.object({ status: z.literal('UP') }).register(apiRegistry, { id: 'Health' });
 z.object({ name: z.string(), title: z.string() }).register(apiRegistry, { id: 'StorageType' });
+z.object({
+  files: z.array(z.object({ key: z.string().nullable(), last_modified: z.string().nullable(), size: z.number().int().nullable() })),
+}).register(apiRegistry, { id: 'FilesPreview' });
 
 let cached: Record<string, unknown> | undefined;
 

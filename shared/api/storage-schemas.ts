@@ -147,7 +147,7 @@ export function storageBodySchema(type: StorageType, role: StorageRole, mode: 'c
   }
   if (mode === 'validate') shape.id = z.number().int().optional().describe('Validate the stored storage with this body overlaid (not saved).');
   s = z.object(shape);
-  if (mode !== 'validate') s.register(apiRegistry, { id: `${pascal(type, role)}Storage${mode === 'create' ? 'Create' : 'Patch'}` });
+  s.register(apiRegistry, { id: `${pascal(type, role)}Storage${{ create: 'Create', patch: 'Patch', validate: 'Validate' }[mode]}` });
   cache.set(key, s);
   return s;
 }
@@ -184,6 +184,7 @@ export function registerAllStorageSchemas(): void {
     for (const r of ['import', 'export'] as const) {
       storageBodySchema(t, r, 'create');
       storageBodySchema(t, r, 'patch');
+      storageBodySchema(t, r, 'validate');
       storageResponseSchema(t, r);
     }
   }
