@@ -335,3 +335,31 @@ describe('other types and export storages', () => {
     expect(bad.status).toBe(400);
   });
 });
+
+describe('storage repository contract for the sync module', () => {
+  it('updateStorageStatus honours status and job conditions and refuses deleted storages', async () => {
+    const { updateStorageStatus, getStorage } = await import('../../shared/db/repo-storages');
+    const db = getContext().db;
+    const s = (await api('POST', '/api/storages/localfiles', { project: projectId, path: join(docRoot, 'data') })).json;
+    const queued = await updateStorageStatus(db, s.id, { status: 'queued', last_sync_job: 'job-1', traceback: null }, { statusIn: ['initialized', 'completed', 'failed'] });
+    expect(queued).toMatchObject({ status: 'queued', last_sync_job: 'job-1' });
+    // A second queue attempt while queued is refused.
+    expect(await updateStorageStatus(db, s.id, { status: 'queued' }, { statusIn: ['initialized', 'completed', 'failed'] })).toBeUndefined();
+    // A stale job cannot write.
+    expect(await updateStorageStatus(db, s.id, { status: 'completed' }, { jobId: 'job-0' })).toBeUndefined();
+    expect(await updateStorageStatus(db, s.id, { status: 'in_progress', meta: { attempts: 1 } }, { jobId: 'job-1' })).toMatchObject({ status: 'in_progress' });
+    expect((await api('GET', `/api/storages/localfiles/${s.id}`)).json).toMatchObject({ status: 'in_progress', last_sync_job: 'job-1', meta: { attempts: 1 } });
+    expect((await api('DELETE', `/api/storages/localfiles/${s.id}`)).status).toBe(204);
+    expect(await updateStorageStatus(db, s.id, { status: 'completed' }, { jobId: 'job-1' })).toBeUndefined();
+    expect(await getStorage(db, s.id, { includeDeleted: true })).toMatchObject({ cancelled: true, status: 'in_progress' });
+  });
+
+  it('deleting a project tombstones its storages', async () => {
+    const p = (await apiP('POST', '/api/projects', { title: 'doomed' })).json.id;
+    const s = (await api('POST', '/api/storages/localfiles', { project: p, path: join(docRoot, 'data') })).json;
+    expect((await apiP('DELETE', `/api/projects/${p}`)).status).toBe(204);
+    expect((await api('GET', `/api/storages/localfiles/${s.id}`)).status).toBe(404);
+    const { getStorage } = await import('../../shared/db/repo-storages');
+    expect(await getStorage(getContext().db, s.id, { includeDeleted: true })).toMatchObject({ cancelled: true });
+  });
+});
