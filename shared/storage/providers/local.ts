@@ -160,7 +160,7 @@ export class LocalFilesProvider implements StorageProvider {
     const out = await mapLimit(matching, 16, async (key): Promise<ObjectEntry | undefined> => {
       try {
         const st = await stat(path.join(this.dir, key));
-        if (!st.isFile()) return undefined;
+        if (!st.isFile() || st.nlink > 1) return undefined;
         return { key, size: st.size, etag: `${Math.floor(st.mtimeMs * 1000).toString(16)}-${st.size.toString(16)}`, lastModified: st.mtime };
       } catch {
         return undefined;
@@ -270,7 +270,9 @@ export class LocalFilesProvider implements StorageProvider {
   async head(key: string): Promise<HeadResult> {
     const p = await this.pathOf(key, true);
     const st = await stat(p);
-    if (!st.isFile()) throw new StorageError('not_found', `object '${key}' does not exist`);
+    // A hard link inside the root may name a file outside it, which no path check can see:
+    // files with more than one link are treated as absent (docs/security.md).
+    if (!st.isFile() || st.nlink > 1) throw new StorageError('not_found', `object '${key}' does not exist`);
     return { size: st.size, etag: `${Math.floor(st.mtimeMs * 1000).toString(16)}-${st.size.toString(16)}`, lastModified: st.mtime };
   }
 
