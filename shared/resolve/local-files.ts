@@ -138,7 +138,8 @@ export async function serveLocalFile(deps: LocalFilesDeps, req: LocalFilesReques
   } catch {
     throw notFound();
   }
-  if (!st.isFile()) throw notFound();
+  // A hard link inside the root may name a file outside it; no path check can tell (docs/security.md).
+  if (!st.isFile() || st.nlink > 1n) throw notFound();
   const size = Number(st.size);
   const etag = localFileEtag(st.mtimeNs, st.size);
   const headers: Record<string, string> = {
