@@ -19,6 +19,8 @@ import { Storage } from '@google-cloud/storage';
 import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { inject } from 'vitest';
 import { createDocumentClient } from '../../shared/db/client';
+import { resetEnvCache } from '../../shared/config/env';
+import { resetContext } from '../../shared/context';
 import type { ProjectItem, StorageItem, TaskItem } from '../../shared/db/items';
 import type { Db } from '../../shared/db/repo-common';
 import { reserveIds } from '../../shared/db/counters';
@@ -34,12 +36,8 @@ import { exportDepsFromContext } from '../../shared/export/runtime';
 import { loadStorageConfig } from '../../shared/api/storages';
 import type { StreamRecordLike } from '../../shared/export/stream-record';
 import { fakeAzureAdCredential } from '../emulators/azure-helpers';
+import { SECRET_FIELDS } from '../../shared/api/storage-schemas';
 import { readFileSync } from 'node:fs';
-
-export const SECRET_FIELDS = [
-  'aws_access_key_id', 'aws_secret_access_key', 'aws_session_token', 'account_name', 'account_key', 'client_secret',
-  'google_application_credentials', 'password',
-];
 
 export interface ExportEnv {
   db: Db;
@@ -65,6 +63,11 @@ export function exportEnv(): ExportEnv {
   const db: Db = { doc: createDocumentClient({ endpoint: em.dynamodb.endpoint, region: em.dynamodb.region }), table: inject('tableName') };
   const dataDir = mkdtempSync(join(tmpdir(), 'labelsync-export-'));
   const localRoot = mkdtempSync(join(tmpdir(), 'labelsync-export-root-'));
+  // The export handler builds its own context from the environment: point it at this data dir so it
+  // decrypts what this helper encrypts.
+  process.env.LABELSYNC_DATA_DIR = dataDir;
+  resetEnvCache();
+  resetContext();
   const secretBox = createLocalSecretBox(dataDir);
   setStorageTestHooks({
     azureTokenCredential: fakeAzureAdCredential(),
@@ -104,7 +107,7 @@ export async function targetConfigs(env: ExportEnv, name: string): Promise<Recor
   const { mkdirSync } = await import('node:fs');
   const localPath = join(env.localRoot, name);
   mkdirSync(localPath, { recursive: true });
-  const oauth = em.azureOauth as unknown as { blobEndpoint: string; accountName: string; accountKey: string };
+  const oauth = em.azureOauth;
   const azOauth = new BlobServiceClient(oauth.blobEndpoint, new StorageSharedKeyCredential(oauth.accountName, oauth.accountKey), {
     tlsOptions: { ca: readFileSync(em.azureOauth.caCertPath) },
   } as never);
@@ -138,7 +141,7 @@ export async function createTarget(env: ExportEnv, projectId: number, config: St
   const secrets: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(config)) {
     if (k === 'type' || k === 'role') continue;
-    if (SECRET_FIELDS.includes(k)) secrets[k] = v;
+    if ((SECRET_FIELDS[config.type] ?? []).includes(k as never)) secrets[k] = v;
     else fields[k] = v;
   }
   const now = new Date().toISOString();
@@ -206,6 +209,9 @@ export class StreamTap {
     return this.client;
   }
 
+  /** Shard of each record returned by `read` (for building on-failure messages). */
+  readonly shardOf = new Map<string, string>();
+
   /** Every record written since the last read (until a read comes back empty). */
   async read(): Promise<_Record[]> {
     const out: _Record[] = [];
@@ -213,6 +219,7 @@ export class StreamTap {
       let it = iterator;
       for (let i = 0; it && i < 50; i++) {
         const r = await this.client.send(new GetRecordsCommand({ ShardIterator: it }));
+        for (const rec of r.Records ?? []) this.shardOf.set(rec.dynamodb!.SequenceNumber!, shard);
         out.push(...(r.Records ?? []));
         it = r.NextShardIterator;
         if (!r.Records?.length) break;
