@@ -1,0 +1,103 @@
+/**
+ * The production path of the local runtime, end to end with the real handlers: the storages
+ * handler starts a sync through the installed LocalSyncStarter, the synthesized state machine
+ * (synthesized in a child process, as `npm start` does) runs syncStart/List/Chunk/Finalize, and an
+ * annotation saved through the API reaches a local-files target through the stream poller and the
+ * export handler. Local files only: no other emulator is needed for this path.
+ */
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { startRuntime, type LabelsyncRuntime } from '../../local/runtime';
+
+let runtime: LabelsyncRuntime;
+let dir: string;
+let root: string;
+const saved: Record<string, string | undefined> = {};
+
+async function api(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
+  const r = await fetch(`${runtime.url}${path}`, {
+    method,
+    headers: { authorization: `Token ${runtime.token}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await r.text();
+  return { status: r.status, json: text ? JSON.parse(text) : undefined };
+}
+
+async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'labelsync-local-e2e-'));
+  root = join(dir, 'files');
+  await mkdir(join(root, 'in'), { recursive: true });
+  await mkdir(join(root, 'out'), { recursive: true });
+  for (let i = 1; i <= 3; i++) await writeFile(join(root, 'in', `t${i}.json`), JSON.stringify({ text: `hello ${i}` }));
+  for (const k of ['LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED', 'LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT']) saved[k] = process.env[k];
+  process.env.LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED = 'true';
+  process.env.LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT = root;
+  runtime = await startRuntime({
+    port: 0,
+    dataDir: join(dir, 'data'),
+    dynamodbEndpoint: inject('emulators').dynamodb.endpoint,
+    tableName: inject('tableName'),
+    preloadStateMachine: true,
+    log: () => {},
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await runtime?.stop();
+  for (const [k, v] of Object.entries(saved)) {
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('local runtime end to end with the real handlers', () => {
+  it('syncs a local-files source through the local state machine and exports a saved annotation within 2 s', async () => {
+    const project = await api('POST', '/api/projects/', { title: 'local e2e', label_config: '<View><Text name="t" value="$text"/></View>' });
+    expect(project.status).toBe(201);
+    const pid = project.json.id as number;
+
+    const source = await api('POST', '/api/storages/localfiles/', { project: pid, path: join(root, 'in'), regex_filter: '.*\\.json', use_blob_urls: false });
+    expect(source.status).toBe(201);
+    const sync = await api('POST', `/api/storages/localfiles/${source.json.id}/sync`);
+    expect(sync.status).toBe(200);
+    const done = await waitFor(async () => {
+      const s = await api('GET', `/api/storages/localfiles/${source.json.id}`);
+      return ['completed', 'failed', 'completed_with_errors'].includes(s.json.status) ? s.json : undefined;
+    }, 90_000);
+    expect(done).toMatchObject({ status: 'completed', last_sync_count: 3 });
+    const execution = runtime.syncStarter.get(`${source.json.id}-${done.last_sync_job}`);
+    expect(execution?.status).toBe('SUCCEEDED');
+    const tasks = await api('GET', `/api/tasks?project=${pid}`);
+    const texts = (tasks.json.tasks ?? tasks.json.results ?? tasks.json).map((t: any) => t.data.text).sort();
+    expect(texts).toEqual(['hello 1', 'hello 2', 'hello 3']);
+
+    const target = await api('POST', '/api/storages/export/localfiles', { project: pid, path: join(root, 'out') });
+    expect(target.status).toBe(201);
+    const taskId = (tasks.json.tasks ?? tasks.json.results ?? tasks.json)[0].id as number;
+    const t0 = Date.now();
+    const ann = await api('POST', `/api/tasks/${taskId}/annotations/`, { result: [{ from_name: 't', to_name: 't', type: 'textarea', value: { text: ['x'] } }] });
+    expect(ann.status).toBe(201);
+    const file = await waitFor(async () => {
+      const names = await readdir(join(root, 'out'));
+      return names.includes(String(ann.json.id)) ? join(root, 'out', String(ann.json.id)) : undefined;
+    }, 10_000);
+    const latency = Date.now() - t0;
+    console.log(`[local-e2e] annotation → local target in ${latency} ms`);
+    expect(latency).toBeLessThan(2_000);
+    expect(JSON.parse(await readFile(file, 'utf8'))).toMatchObject({ id: ann.json.id, result: [{ value: { text: ['x'] } }] });
+  }, 150_000);
+});
