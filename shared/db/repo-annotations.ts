@@ -120,7 +120,7 @@ export async function createAnnotation(db: Db, a: AnnotationItem): Promise<Annot
  * already set the counters on the new task items and adds the project counter itself.
  */
 export async function putAnnotations(db: Db, annotations: AnnotationItem[]): Promise<void> {
-  await batchWrite(db, annotations.map((a) => ({ PutRequest: { Item: annotationToItem(a) } })));
+  await batchWrite(db, annotations.map((a) => ({ PutRequest: { Item: annotationToItem(a) } })), { concurrency: 8 });
 }
 
 /** Fields of an annotation a client may change. */

@@ -48,7 +48,7 @@ export async function getTasks(db: Db, ids: number[]): Promise<Map<number, TaskI
  */
 export async function putTasks(db: Db, tasks: TaskItem[], opts: { adjustCounters?: boolean } = {}): Promise<void> {
   if (!tasks.length) return;
-  await batchWrite(db, tasks.map((t) => ({ PutRequest: { Item: taskToItem(t) } })));
+  await batchWrite(db, tasks.map((t) => ({ PutRequest: { Item: taskToItem(t) } })), { concurrency: 8 });
   if (opts.adjustCounters === false) return;
   const perProject = new Map<number, { tasks: number; predictions: number }>();
   for (const t of tasks) {
