@@ -21,6 +21,7 @@ const FIELD_SCHEMAS = {
   presign: bool,
   presign_ttl: z.number().int('A valid integer is required.').min(1).max(65535).nullable().describe('Presigned URL lifetime in MINUTES (Label Studio semantics).'),
   recursive_scan: bool,
+  inline_presign: bool.describe('Put presigned URLs straight into task data (Label Studio\'s older behaviour) instead of resolve URLs; saves the redirect hop for clients that fetch promptly.'),
   can_delete_objects: bool,
   sync_deletions: z.enum(['keep', 'remove', 'flag']).describe('What import sync does for tasks whose source object is gone.'),
   export_key_format: z.enum(['id', 'id_json']).describe('Object key of exported annotations: "<id>" (LS) or "<id>.json".'),
@@ -55,7 +56,7 @@ export type StorageFieldName = keyof typeof FIELD_SCHEMAS;
 
 const COMMON: StorageFieldName[] = ['title', 'description', 'synchronizable'];
 const CLOUD: StorageFieldName[] = ['prefix', 'regex_filter', 'use_blob_urls'];
-const CLOUD_IMPORT: StorageFieldName[] = ['presign', 'presign_ttl', 'recursive_scan'];
+const CLOUD_IMPORT: StorageFieldName[] = ['presign', 'presign_ttl', 'recursive_scan', 'inline_presign'];
 
 const TYPE_FIELDS: Record<StorageType, StorageFieldName[]> = {
   s3: [...CLOUD, 'bucket', 'region_name', 's3_endpoint', 'aws_sse_kms_key_id', 'aws_access_key_id', 'aws_secret_access_key', 'aws_session_token'],
@@ -97,6 +98,7 @@ export function storageDefaults(type: StorageType, role: StorageRole): Record<st
     if (type !== 'redis' && type !== 'localfiles') {
       d.presign = true;
       d.presign_ttl = 1;
+      d.inline_presign = false;
     }
   } else {
     d.export_key_format = 'id';
