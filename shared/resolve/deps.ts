@@ -7,17 +7,12 @@ import type { AppContext } from '../context';
 import type { StorageItem } from '../db/items';
 import { listProjects } from '../db/repo-projects';
 import { listProjectStorages } from '../db/repo-storages';
-import type { StorageConfig, StorageProvider } from '../storage/types';
+import type { StorageProvider } from '../storage/types';
+import { loadStorageConfig } from '../api/storages';
 
 /** A project's source storages: one Query on gsi1. */
 export function listImportStorages(app: AppContext, projectId: number): Promise<StorageItem[]> {
   return listProjectStorages(app.db, projectId, 'import');
-}
-
-/** The StorageConfig of a stored storage: its fields plus its decrypted secrets. */
-async function storageConfigOf(app: AppContext, storage: StorageItem): Promise<StorageConfig> {
-  const secrets = storage.secrets ? (JSON.parse(await app.secretBox.decrypt(storage.secrets)) as Record<string, unknown>) : {};
-  return { ...storage.fields, ...secrets, type: storage.type, role: storage.role } as StorageConfig;
 }
 
 const PROVIDER_CACHE_MAX = 500;
@@ -33,7 +28,7 @@ export function providerForStorage(app: AppContext, storage: StorageItem): Promi
   const k = `${storage.id}:${storage.updated_at}`;
   let p = providers.get(k);
   if (!p) {
-    p = storageConfigOf(app, storage).then((c) => app.getProvider(c));
+    p = loadStorageConfig(storage, app.secretBox).then((c) => app.getProvider(c));
     p.catch(() => providers.delete(k));
     if (providers.size >= PROVIDER_CACHE_MAX) providers.clear();
     providers.set(k, p);
