@@ -158,7 +158,7 @@ export function findUris(text: string): UriSpan[] {
   if (scheme) return [{ kind: 'storage', start: a, end: b, uri: text.slice(a, b), scheme }];
   if (hasLocal) {
     const at = text.indexOf(LOCAL_FILES_PATH, a);
-    if (at >= 0 && localFilesQueryAt(text, at) >= 0 && localFilesUrlStart(text, at) === a && !/\s/.test(text.slice(a, at))) {
+    if (at >= 0 && localFilesQueryAt(text, at) >= 0 && localFilesUrlStart(text, at) === a) {
       return [{ kind: 'local-files', start: a, end: b, uri: text.slice(a, b) }];
     }
   }

@@ -17,9 +17,10 @@ import { Storage } from '@google-cloud/storage';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { handler as projectsHandler } from '../../functions/api/projects';
 import { handler as resolveHandler } from '../../functions/api/resolve';
-import { getContext } from '../../shared/context';
+import { getContext, setContext } from '../../shared/context';
 import { getSigningKey } from '../../shared/crypto/signing-key';
 import type { StorageItem } from '../../shared/db/items';
+import { clearResolveProviderCache } from '../../shared/resolve/deps';
 import { encodeFileUri } from '../../shared/resolve/fileuri';
 import { signMediaToken } from '../../shared/resolve/media-token';
 import { PROXY_MAX_RANGE_BYTES } from '../../shared/resolve/range';
@@ -363,6 +364,48 @@ describe('access control and errors', () => {
     expect((await browserFetch(`/projects/${otherProjectId}/resolve/?fileuri=${encodeFileUri(uri)}&token=${t}`, { redirect: 'manual' })).status).toBe(403);
     const tokenB = await newTenantToken(orgB);
     expect((await lambdaResolve(`/projects/${projectId}/resolve/?fileuri=${encodeFileUri(uri)}`, { authorization: `Token ${tokenB}` })).status).toBe(404);
+  });
+});
+
+describe('store calls per request', () => {
+  it('a presigned redirect calls the store not at all, a proxied GET or HEAD exactly once', async () => {
+    const calls: string[] = [];
+    const app = getContext();
+    const original = app.getProvider;
+    const counting = async (c: Parameters<typeof original>[0]) => {
+      const p = await original(c);
+      return new Proxy(p, {
+        get(target, prop, recv) {
+          const v = Reflect.get(target, prop, recv);
+          if (typeof v !== 'function') return v;
+          return (...args: unknown[]) => {
+            calls.push(String(prop));
+            return (v as (...a: unknown[]) => unknown).apply(target, args);
+          };
+        },
+      });
+    };
+    setContext({ getProvider: counting });
+    clearResolveProviderCache();
+    try {
+      const [id] = await addTasks(orgA, projectId, [{ image: `s3://${S3_BUCKET}/img/a.jpg` }]);
+      const url = (await taskData(id)).image as string;
+      expect(calls).toEqual([]); // rewriting a task is pure CPU
+      expect((await browserFetch(url, { redirect: 'manual' })).status).toBe(303);
+      expect(calls).toEqual(['presign']); // S3 presigning is local signing, no request
+      await patchStorage(s3, { presign: false });
+      calls.length = 0;
+      const r = await browserFetch(url);
+      await r.arrayBuffer();
+      expect(calls).toEqual(['read']);
+      calls.length = 0;
+      await (await browserFetch(url, { method: 'HEAD' })).arrayBuffer();
+      expect(calls).toEqual(['head']);
+    } finally {
+      setContext({ getProvider: original });
+      clearResolveProviderCache();
+      await patchStorage(s3, { presign: true });
+    }
   });
 });
 
