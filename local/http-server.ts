@@ -48,6 +48,13 @@ function gatewayAnswer(res: ServerResponse, status: number, message: string): vo
 
 async function handle(req: IncomingMessage, res: ServerResponse, opts: HttpServerOptions, port: number): Promise<void> {
   const log = opts.log ?? ((m: string) => console.error(m));
+  if (Number(req.headers['content-length'] ?? 0) > MAX_REQUEST_BYTES) {
+    // Refuse before reading: a huge upload is not drained, the connection is closed instead.
+    res.setHeader('connection', 'close');
+    gatewayAnswer(res, 413, 'Request Entity Too Large');
+    res.on('finish', () => req.destroy());
+    return;
+  }
   const body = await readBody(req, MAX_REQUEST_BYTES);
   if (!body) return gatewayAnswer(res, 413, 'Request Entity Too Large');
   const event = toApiGatewayEvent({

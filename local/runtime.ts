@@ -179,7 +179,12 @@ export async function startRuntime(opts: RuntimeOptions = {}): Promise<Labelsync
       machine.catch(() => (machine = undefined));
       return machine;
     };
-    const syncStarter = new LocalSyncStarter({ machine: stateMachine, maxConcurrent: opts.maxConcurrentExecutions, log });
+    const syncStarter = new LocalSyncStarter({
+      machine: stateMachine,
+      maxConcurrent: opts.maxConcurrentExecutions,
+      journalFile: join(dataDir, 'executions.json'),
+      log,
+    });
     setSyncStarter(syncStarter);
     cleanups.push(async () => {
       await syncStarter.stop();
@@ -230,6 +235,14 @@ export async function startRuntime(opts: RuntimeOptions = {}): Promise<Labelsync
         );
       });
     }
+
+    // Executions a previous run left unfinished start again (in the background: may need synthesis).
+    syncStarter.resume().then(
+      (names) => names.length && log(`[runtime] resumed ${names.length} unfinished sync execution(s)`),
+      (e) => {
+        if (!synthAbort.signal.aborted) log(`[runtime] could not resume sync executions: ${e instanceof Error ? e.message : String(e)}`);
+      },
+    );
 
     let stopping: Promise<void> | undefined;
     return {

@@ -247,8 +247,16 @@ export class StreamPoller {
     return shards;
   }
 
+  private discovering: Promise<void> = Promise.resolve();
+  /** Serialized: the timer and finishing shards both trigger discovery, and a shard must start once. */
+  private discover(first: boolean): Promise<void> {
+    const next = this.discovering.catch(() => undefined).then(() => this.discoverNow(first));
+    this.discovering = next;
+    return next;
+  }
+
   /** Starts a reader for every shard that is ready: not finished, not running, parent finished or gone. */
-  private async discover(first: boolean): Promise<void> {
+  private async discoverNow(first: boolean): Promise<void> {
     if (this.abort.signal.aborted) return;
     const shards = await this.listShards();
     const known = new Set(shards.map((s) => s.ShardId!));

@@ -3,7 +3,14 @@
  * background through the local ASL runner, de-duplicates by execution name (a second start with a
  * name already seen is a no-op, as Step Functions does for an identical StartExecution), and runs at
  * most `maxConcurrent` executions at once; further starts wait in a FIFO queue.
+ *
+ * Step Functions executions outlive any client; local ones die with the process. With a
+ * `journalFile`, executions that were queued or running when the runtime stopped are started again
+ * (same name and input, from the first state: every step is idempotent) by `resume()` on the next
+ * start, so a storage is never left `queued`/`in_progress` by a Ctrl-C.
  */
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { SyncExecutionInput, SyncStarter } from '../shared/sync/starter';
 import type { LocalStateMachine } from './asl-runner';
 
@@ -31,6 +38,8 @@ export interface LocalSyncStarterOptions {
   maxConcurrent?: number;
   /** Names remembered for de-duplication once finished. @default 10,000 */
   rememberFinished?: number;
+  /** Where unfinished executions are remembered across restarts (JSON). */
+  journalFile?: string;
   log?: (message: string) => void;
 }
 
@@ -59,11 +68,56 @@ export class LocalSyncStarter implements SyncStarter {
     if (this.executions.has(executionName)) return;
     await this.opts.machine();
     if (this.executions.has(executionName)) return; // a concurrent start won the race while loading
+    this.enqueue(executionName, input);
+    this.saveJournal();
+  }
+
+  /**
+   * Starts again the executions the journal says were unfinished when the last runtime stopped.
+   * Resolves with their names once they are queued.
+   */
+  async resume(): Promise<string[]> {
+    const file = this.opts.journalFile;
+    if (!file) return [];
+    let unfinished: Record<string, SyncInput> = {};
+    try {
+      unfinished = JSON.parse(await readFile(file, 'utf8')) as Record<string, SyncInput>;
+    } catch {
+      return [];
+    }
+    const names = Object.keys(unfinished).filter((n) => !this.executions.has(n));
+    if (!names.length) return [];
+    await this.opts.machine();
+    for (const name of names) if (!this.executions.has(name) && !this.stopped) this.enqueue(name, unfinished[name]);
+    this.saveJournal();
+    return names;
+  }
+
+  private enqueue(name: string, input: SyncInput): void {
     let settle!: () => void;
     const done = new Promise<void>((r) => (settle = r));
-    this.executions.set(executionName, { name: executionName, input: { ...input }, status: 'QUEUED', done, settle });
-    this.queue.push(executionName);
+    this.executions.set(name, { name, input: { ...input }, status: 'QUEUED', done, settle });
+    this.queue.push(name);
     this.pump();
+  }
+
+  private journalWrite: Promise<void> = Promise.resolve();
+  /** Writes the unfinished executions (queued, running, or aborted by a stop). Serialized, atomic. */
+  private saveJournal(): void {
+    const file = this.opts.journalFile;
+    if (!file) return;
+    const unfinished: Record<string, SyncInput> = {};
+    for (const [name, e] of this.executions) if (e.status === 'QUEUED' || e.status === 'RUNNING' || e.status === 'ABORTED') unfinished[name] = e.input;
+    const text = JSON.stringify(unfinished);
+    this.journalWrite = this.journalWrite.then(async () => {
+      try {
+        await mkdir(dirname(file), { recursive: true });
+        await writeFile(`${file}.tmp`, text);
+        await rename(`${file}.tmp`, file);
+      } catch (e) {
+        this.log(`[sfn] execution journal not saved: ${String(e)}`);
+      }
+    });
   }
 
   /** The execution's record, if this process started it (and has not forgotten it). */
@@ -96,6 +150,8 @@ export class LocalSyncStarter implements SyncStarter {
     const running = [...this.executions.values()].filter((e) => e.status === 'RUNNING');
     for (const e of running) e.abort?.();
     await Promise.all(running.map((e) => e.done));
+    this.saveJournal();
+    await this.journalWrite;
   }
 
   private pump(): void {
@@ -131,6 +187,8 @@ export class LocalSyncStarter implements SyncStarter {
           this.running--;
           e.settle();
           this.forgetOld();
+          // While stopping, stop() writes the journal once everything has settled.
+          if (!this.stopped) this.saveJournal();
           this.pump();
         });
     }

@@ -5,6 +5,9 @@
  * Local like the real ones. The production path (runtime.ts) resolves the manifest modules instead.
  */
 import { randomUUID } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
@@ -213,5 +216,38 @@ describe('LocalSyncStarter', () => {
     expect(rec?.status).toBe('FAILED');
     expect(rec?.error?.Error).toBe('TypeError');
     expect(JSON.parse(rec!.error!.Cause).errorMessage).toBe('finalize broke');
+  });
+
+  it('starts executions a stop interrupted again on the next start (journal), then forgets them', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'labelsync-journal-'));
+    const journalFile = join(dir, 'executions.json');
+    try {
+      let release!: () => void;
+      const blocked = new Promise<void>((r) => (release = r));
+      const finals: string[] = [];
+      const stubs = (block: boolean): Stubs => ({
+        syncStart: async () => (block ? blocked : {}),
+        syncList: lister([1]),
+        syncChunk: async () => ({}),
+        syncFinalize: async (e) => void finals.push(e.jobId),
+      });
+      const first = new LocalSyncStarter({ machine: async () => machine(stubs(true)), journalFile, log: () => {} });
+      await first.start({ storageId: 4, jobId: 'resume', role: 'import' }, '4-resume');
+      await new Promise((r) => setTimeout(r, 100));
+      await first.stop();
+      release();
+      expect(first.get('4-resume')?.status).toBe('ABORTED');
+      expect(JSON.parse(await readFile(journalFile, 'utf8'))).toEqual({ '4-resume': { storageId: 4, jobId: 'resume', role: 'import' } });
+
+      const second = new LocalSyncStarter({ machine: async () => machine(stubs(false)), journalFile, log: () => {} });
+      expect(await second.resume()).toEqual(['4-resume']);
+      await second.idle();
+      expect(second.get('4-resume')?.status).toBe('SUCCEEDED');
+      expect(finals).toEqual(['resume']);
+      await second.stop();
+      expect(JSON.parse(await readFile(journalFile, 'utf8'))).toEqual({});
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
