@@ -371,6 +371,8 @@ export interface LinkItem {
   size?: number;
   /** Last modified (epoch ms) when the provider gives no etag. */
   mtime?: number;
+  /** SHA-256 (base64url) of the content last read (JSON mode): same content → nothing rewritten. */
+  hash?: string;
   /** True when the object was one JSON object (row_index null), false for arrays/lines/blob. */
   single: boolean;
   /** Rows the object had when last synced. */

@@ -14,6 +14,7 @@
  * 6. batch-write the links (a link exists only once its tasks do);
  * 7. one transaction marks the chunk done and adds its counters to the job (exactly once).
  */
+import { createHash } from 'node:crypto';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { env } from '../config/env';
 import { reserveIds } from '../db/counters';
@@ -119,6 +120,7 @@ interface Work {
   e: ChunkEntry;
   link?: StepLink;
   rows: ParsedRow[];
+  hash?: string;
 }
 
 async function importChunk(deps: SyncDeps, storage: StorageItem, config: StorageConfig, provider: StorageProvider, chunk: ChunkItem): Promise<ChunkOutcome | undefined> {
@@ -172,11 +174,21 @@ async function importChunk(deps: SyncDeps, storage: StorageItem, config: Storage
     const uri = uriFor(config, key);
     return config.type === 'localfiles' ? env().publicBaseUrl + uri : uri;
   };
-  const readRows = async (e: ChunkEntry): Promise<ParsedRow[] | undefined> => {
-    if (blob) return [{ row_index: null, task: { data: { [dataKey]: blobUri(e.k) } } }];
+  const readRows = async (e: ChunkEntry): Promise<{ rows: ParsedRow[]; hash?: string } | undefined> => {
+    if (blob) return { rows: [{ row_index: null, task: { data: { [dataKey]: blobUri(e.k) } } }] };
     try {
       const res = await provider.read(e.k, { maxBytes: settings.maxTaskFileBytes });
-      return await parseTaskFile(e.k, res.body, settings.parseLimits);
+      // The content hash lets a re-listed object whose version tag changed (or a backend without
+      // version tags, like Redis) be recognised as unchanged without rewriting its tasks.
+      const hash = createHash('sha256');
+      async function* hashed() {
+        for await (const c of res.body as AsyncIterable<Buffer | string>) {
+          hash.update(c);
+          yield c;
+        }
+      }
+      const rows = await parseTaskFile(e.k, hashed(), settings.parseLimits);
+      return { rows, hash: hash.digest('base64url') };
     } catch (err) {
       fail(e.k, readable(err));
       return undefined;
@@ -186,7 +198,15 @@ async function importChunk(deps: SyncDeps, storage: StorageItem, config: Storage
   const toRead: { e: ChunkEntry; link?: StepLink }[] = [...fresh.map((e) => ({ e })), ...changed];
   const read = await mapLimit(toRead, blob ? toRead.length || 1 : settings.readConcurrency, (w) => readRows(w.e));
   toRead.forEach((w, i) => {
-    if (read[i]) work.push({ e: w.e, link: w.link, rows: read[i]! });
+    const r = read[i];
+    if (r && w.link && r.hash && w.link.hash === r.hash && w.link.object_exists !== false) {
+      // Same content under a new version tag: nothing to rewrite; remember the new tag.
+      counters.unchanged++;
+      const tagChanged = w.link.etag !== w.e.e || w.link.size !== w.e.s || w.link.mtime !== w.e.m;
+      if (tagChanged || (!chunk.ordered && deletions !== 'keep')) {
+        touched.push({ ...w.link, etag: w.e.e, size: w.e.s, mtime: w.e.m, jobId, chunk: n, createdRows: 0, updatedRows: 0 });
+      }
+    } else if (r) work.push({ e: w.e, link: w.link, rows: r.rows, hash: r.hash });
     // An object that exists but failed to read must survive the sweep of an unordered listing.
     else if (w.link && !chunk.ordered && deletions !== 'keep') touched.push({ ...w.link, jobId, chunk: n, createdRows: 0, updatedRows: 0 });
   });
@@ -309,6 +329,7 @@ async function importChunk(deps: SyncDeps, storage: StorageItem, config: Storage
       ...(w.e.e !== undefined ? { etag: w.e.e } : {}),
       ...(w.e.s !== undefined ? { size: w.e.s } : {}),
       ...(w.e.m !== undefined ? { mtime: w.e.m } : {}),
+      ...(w.hash ? { hash: w.hash } : {}),
       single,
       rows: rowsNow,
       idRanges: ranges,

@@ -72,6 +72,20 @@ describe('import sync (local files)', () => {
   });
 });
 
+describe('import sync: scale of a test', () => {
+  it('syncs 2,600 objects over three listing pages and 26 chunks, each task once', async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 2600; i++) files[`p${i % 13}/q${String(i).padStart(5, '0')}.json`] = `{"image":"big-${i}"}`;
+    const { storage, projectId } = await localStorage(files);
+    const { storage: after } = await sync(storage.id);
+    expect(after.status).toBe('completed');
+    expect(after.meta).toMatchObject({ objects_listed: 2600, objects_processed: 2600, tasks_created: 2600 });
+    const tasks = await tasksOf(projectId);
+    expect(tasks).toHaveLength(2600);
+    expect(new Set(tasks.map((t) => t.data.image)).size).toBe(2600);
+  });
+});
+
 describe('import sync: modes and task shapes', () => {
   it('blob mode makes one task per object pointing at its URI under the project data key, without reading it', async () => {
     const { storage, projectId, dir } = await localStorage({ 'img/a.png': '\x89PNG binary', 'img/b c.jpg': 'not json either' }, { blob: true, dataKeys: ['image_url'] });
