@@ -3,12 +3,16 @@
  * hostile body can neither exhaust memory nor blow the stack of later recursive walks.
  */
 import { PayloadTooLargeError, ValidationError } from '../errors';
+import { DYNAMODB_MAX_NESTING } from './limits';
 import type { HttpRequest } from './types';
 
 /** Default body cap: API Gateway's own payload limit is 10 MB. */
 export const MAX_BODY_BYTES = 10 * 1024 * 1024;
-/** Deep enough for any task/annotation JSON we have seen, shallow enough for recursion. */
-export const MAX_JSON_DEPTH = 64;
+/**
+ * Deep enough for any task/annotation JSON we have seen; no deeper than DynamoDB's 32 nesting
+ * levels, which would otherwise refuse the write with a 500 (`[{"data": …}]` keeps data ≤ 30).
+ */
+export const MAX_JSON_DEPTH = DYNAMODB_MAX_NESTING;
 
 /** The raw body bytes (base64 decoded when needed). */
 export function bodyBytes(req: HttpRequest): Buffer {
