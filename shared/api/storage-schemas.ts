@@ -5,15 +5,17 @@
  */
 import { z } from 'zod';
 import { STORAGE_TYPES, type StorageRole, type StorageType } from '../storage/types';
+import { MAX_CREDENTIALS_JSON_CHARS, MAX_SHORT_FIELD_CHARS, MAX_TEXT_FIELD_CHARS } from '../http/limits';
 import { apiRegistry } from './validation';
 
-const str = z.string().nullable();
+// Caps keep a storage item under DynamoDB's 400 KB (shared/http/limits.ts).
+const str = z.string().max(MAX_SHORT_FIELD_CHARS, `Ensure this field has no more than ${MAX_SHORT_FIELD_CHARS} characters.`).nullable();
 const bool = z.boolean().nullable();
 
 /** Every writable field: its schema (types only; shape rules live in the provider registry). */
 const FIELD_SCHEMAS = {
   title: z.string().max(256, 'Ensure this field has no more than 256 characters.').nullable(),
-  description: str,
+  description: z.string().max(MAX_TEXT_FIELD_CHARS, `Ensure this field has no more than ${MAX_TEXT_FIELD_CHARS} characters.`).nullable(),
   synchronizable: z.boolean(),
   prefix: str,
   regex_filter: str.describe('Regular expression matched against the full object key (re.match: anchored at the start).'),
@@ -36,7 +38,7 @@ const FIELD_SCHEMAS = {
   external_id: str,
   legacy_auth: bool,
   google_project_id: str,
-  google_application_credentials: str.describe('Content of a service-account JSON file.'),
+  google_application_credentials: z.string().max(MAX_CREDENTIALS_JSON_CHARS, `Ensure this field has no more than ${MAX_CREDENTIALS_JSON_CHARS} characters.`).nullable().describe('Content of a service-account JSON file.'),
   gcs_endpoint: str,
   container: str,
   account_name: str,
