@@ -2,6 +2,7 @@
  * Request and response schemas of projects, tasks and annotations (registered for OpenAPI).
  */
 import { z } from 'zod';
+import { MAX_ANNOTATION_RESULT_BYTES, MAX_LABEL_CONFIG_BYTES, MAX_TEXT_FIELD_CHARS } from '../http/limits';
 import { apiRegistry } from './validation';
 
 const jsonObject = z.record(z.string(), z.unknown());
@@ -9,10 +10,11 @@ const jsonObject = z.record(z.string(), z.unknown());
 export const ProjectCreateSchema = z
   .object({
     title: z.string().max(50, 'Ensure this field has no more than 50 characters.').nullable().optional(),
-    description: z.string().nullable().optional(),
+    description: z.string().max(MAX_TEXT_FIELD_CHARS, `Ensure this field has no more than ${MAX_TEXT_FIELD_CHARS} characters.`).nullable().optional(),
     label_config: z
       .string()
       .refine((s) => s.trim().startsWith('<'), 'Label config must be XML (e.g. <View>...</View>).')
+      .refine((s) => Buffer.byteLength(s) <= MAX_LABEL_CONFIG_BYTES, `Label config is larger than ${MAX_LABEL_CONFIG_BYTES} bytes.`)
       .optional(),
   })
   .register(apiRegistry, { id: 'ProjectCreate', description: 'Body of POST /api/projects and PATCH /api/projects/{id}.' });
@@ -38,7 +40,7 @@ export const ProjectListSchema = z
 
 export const AnnotationInputSchema = z
   .object({
-    result: z.array(z.unknown()).default([]),
+    result: z.array(z.unknown()).refine((r) => Buffer.byteLength(JSON.stringify(r)) <= MAX_ANNOTATION_RESULT_BYTES, `Annotation result is larger than ${MAX_ANNOTATION_RESULT_BYTES} bytes.`).default([]),
     completed_by: z
       .union([z.number().int(), z.object({ id: z.number().int() }).loose()])
       .nullable()
@@ -53,7 +55,7 @@ export const AnnotationInputSchema = z
 
 export const AnnotationPatchSchema = z
   .object({
-    result: z.array(z.unknown()).optional(),
+    result: z.array(z.unknown()).refine((r) => Buffer.byteLength(JSON.stringify(r)) <= MAX_ANNOTATION_RESULT_BYTES, `Annotation result is larger than ${MAX_ANNOTATION_RESULT_BYTES} bytes.`).optional(),
     completed_by: z.number().int().nullable().optional(),
     ground_truth: z.boolean().optional(),
     lead_time: z.number().nullable().optional(),
