@@ -11,6 +11,7 @@
  * A row that is valid JSON but not a valid task, or a JSONL line that does not parse or is too long,
  * fails alone (`ParsedRow.error`); structural problems fail the whole file (`TaskFileError`).
  */
+import { jsonDepth, MAX_STORED_JSON_DEPTH } from '../http/limits';
 import type { Readable } from 'node:stream';
 
 /** One task as found in a file: data plus the wrapper's optional siblings. */
@@ -80,6 +81,8 @@ export function elementToTask(value: unknown, limits: ParseLimits = DEFAULT_PARS
   } else {
     task = { data: value };
   }
+  // DynamoDB refuses values nested deeper than 32 levels; one such task would fail its whole batch.
+  if (jsonDepth(task, MAX_STORED_JSON_DEPTH) > MAX_STORED_JSON_DEPTH) return `task is nested deeper than ${MAX_STORED_JSON_DEPTH} levels`;
   const size = Buffer.byteLength(JSON.stringify(task));
   if (size > limits.maxTaskBytes) return `task is ${size} bytes, over the ${limits.maxTaskBytes}-byte limit of one task`;
   return task;
