@@ -28,7 +28,7 @@ import { setStorageTestHooks } from '../../shared/storage/registry';
 import type { LocalHttpServer } from '../../local/http-server';
 import { createEmulatorS3Client } from '../emulators/s3-client';
 import { client, newTenant, useTestEnvironment } from './api-harness';
-import { addStorage, addTasks, noContext, parseResolveUrl, patchStorage, startServer } from './resolve-helpers';
+import { addStorage, addTasks, parseResolveUrl, patchStorage, startServer } from './resolve-helpers';
 
 const RUN = Date.now().toString(36);
 const S3_BUCKET = `resolve-s3-${RUN}`;

@@ -1,74 +1,29 @@
 /**
  * Set-up shared by the resolve suites: storages and tasks written through the repositories
  * (secrets sealed with the real secret box), the local HTTP server of the runtime in front of the
- * real handlers, and a media-token helper using the real signing key.
+ * real handlers.
  */
-import type { Context } from 'aws-lambda';
-import { reserveIds, nextId } from '../../shared/db/counters';
+import { reserveIds } from '../../shared/db/counters';
 import type { StorageItem, TaskItem } from '../../shared/db/items';
 import { putTasks } from '../../shared/db/repo-tasks';
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { keys } from '../../shared/db/keys';
-import { putStorage } from '../../shared/db/repo-storages';
+import { updateStorageConfig } from '../../shared/db/repo-storages';
 import { getContext } from '../../shared/context';
-import type { StorageConfig } from '../../shared/storage/types';
 import { startHttpServer, type LocalHttpServer } from '../../local/http-server';
 import type { FunctionName } from '../../functions/manifest';
 import type { LambdaHandler } from '../../local/lambda-functions';
 
-const SECRET_FIELDS = ['aws_access_key_id', 'aws_secret_access_key', 'aws_session_token', 'account_key', 'client_secret', 'google_application_credentials', 'password'];
+/** Stores an import storage directly, secrets sealed as the API would (the sync suites' helper). */
+export { newStorage as addStorage } from './sync-helpers';
 
-/** Stores an import storage of `projectId` for `orgId`; secrets are sealed as the API would. */
-export async function addStorage(orgId: string, projectId: number, config: StorageConfig & Record<string, unknown>): Promise<StorageItem> {
-  const app = getContext();
-  const fields: Record<string, unknown> = {};
-  const secrets: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(config)) {
-    if (k === 'type' || k === 'role') continue;
-    (SECRET_FIELDS.includes(k) ? secrets : fields)[k] = v;
-  }
-  const now = new Date().toISOString();
-  const item: StorageItem = {
-    kind: 'storage',
-    id: await nextId(app.db, 'storage'),
-    projectId,
-    orgId,
-    type: config.type,
-    role: config.role,
-    fields,
-    secrets: Object.keys(secrets).length ? await app.secretBox.encrypt(JSON.stringify(secrets)) : undefined,
-    status: 'initialized',
-    last_sync: null,
-    last_sync_count: null,
-    last_sync_job: null,
-    traceback: null,
-    meta: {},
-    synchronizable: true,
-    created_at: now,
-    updated_at: now,
-  };
-  await putStorage(app.db, item);
-  return item;
-}
-
-/** Changes non-secret fields of a storage (e.g. flips `presign`). */
+/** Changes non-secret fields of a storage (e.g. flips `presign`), secrets kept. */
 export async function patchStorage(s: StorageItem, fields: Record<string, unknown>): Promise<void> {
-  const { db } = getContext();
-  const next = { ...s.fields, ...fields };
-  const updated_at = new Date(Math.max(Date.now(), Date.parse(s.updated_at) + 1)).toISOString();
-  // `fields` is a DynamoDB reserved word, hence the attribute names.
-  await db.doc.send(
-    new UpdateCommand({
-      TableName: db.table,
-      Key: keys.storage(s.id),
-      UpdateExpression: 'SET #f = :f, #u = :u',
-      ConditionExpression: 'attribute_exists(pk)',
-      ExpressionAttributeNames: { '#f': 'fields', '#u': 'updated_at' },
-      ExpressionAttributeValues: { ':f': next, ':u': updated_at },
-    }),
-  );
-  s.fields = next;
-  s.updated_at = updated_at;
+  const updated = await updateStorageConfig(getContext().db, s.id, {
+    fields: { ...s.fields, ...fields },
+    secrets: s.secrets,
+    secretFields: (s as StorageItem & { secret_fields?: string[] }).secret_fields,
+  });
+  if (!updated) throw new Error(`storage ${s.id} vanished`);
+  Object.assign(s, updated);
 }
 
 /** Writes tasks with the given data into a project; returns their ids in order. */
@@ -109,7 +64,6 @@ export async function startServer(handlers: Partial<Record<FunctionName, unknown
   });
 }
 
-export const noContext = {} as Context;
 
 /** Parts of a resolve URL. */
 export function parseResolveUrl(url: string): { path: string; fileuri: string; token: string } {
