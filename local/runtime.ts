@@ -6,7 +6,7 @@
  * stream poller feeding the export handler, with a JSONL dead-letter file.
  * Used by `npm start` (local/start.ts) and by the integration tests.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
@@ -89,6 +89,29 @@ export interface LabelsyncRuntime {
   replayDlq(): Promise<ReplayResult>;
   /** Stops everything this runtime started, in reverse order. Idempotent. */
   stop(): Promise<void>;
+}
+
+/** What a running runtime publishes in `<dataDir>/runtime.json` (removed when it stops). */
+export interface RuntimeState {
+  pid: number;
+  url: string;
+  dynamodbEndpoint: string;
+  tableName: string;
+  region: string;
+  startedAt: string;
+}
+
+export const runtimeStateFile = (dataDir: string): string => join(resolve(dataDir), 'runtime.json');
+
+/** The runtime running on `dataDir`, if any (its process is alive). */
+export async function runningRuntime(dataDir: string): Promise<RuntimeState | undefined> {
+  try {
+    const state = JSON.parse(await readFile(runtimeStateFile(dataDir), 'utf8')) as RuntimeState;
+    process.kill(state.pid, 0); // throws when no such process
+    return state;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The functions that answer HTTP: imported before the server listens, so /health means ready. */
@@ -222,6 +245,12 @@ export async function startRuntime(opts: RuntimeOptions = {}): Promise<Labelsync
     cleanups.push(() => http.close());
     phase('total', t0);
     log(`[runtime] started: ${phases.join(', ')}`);
+
+    // Lets tools (local/dlq-replay.ts) find this runtime's DynamoDB instead of opening the same files twice.
+    const stateFile = runtimeStateFile(dataDir);
+    const state: RuntimeState = { pid: process.pid, url: http.url, dynamodbEndpoint: endpoint, tableName, region, startedAt: new Date().toISOString() };
+    await writeFile(stateFile, JSON.stringify(state, null, 2));
+    cleanups.push(() => rm(stateFile, { force: true }));
 
     if (opts.preloadStateMachine) {
       // After listening, so /health answers as early as possible (synthesis competes for the CPU).

@@ -13,7 +13,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startHttpServer, type LocalHttpServer } from '../../local/http-server';
 import type { LambdaHandler } from '../../local/lambda-functions';
-import { startRuntime, type LabelsyncRuntime } from '../../local/runtime';
+import { runningRuntime, startRuntime, type LabelsyncRuntime } from '../../local/runtime';
 import type { FunctionName } from '../../functions/manifest';
 
 let runtime: LabelsyncRuntime;
@@ -72,7 +72,7 @@ describe('local runtime over HTTP with the real handlers', () => {
     expect(health.status).toBe(200);
   });
 
-  it('keeps the generated token across runtimes on the same data dir', async () => {
+  it('keeps the generated token across runtimes on the same data dir and publishes runtime.json while running', async () => {
     const again = await startRuntime({
       port: 0,
       dataDir,
@@ -84,9 +84,12 @@ describe('local runtime over HTTP with the real handlers', () => {
     try {
       expect(again.token).toBe(runtime.token);
       expect(again.tokenCreated).toBe(false);
+      // Published for tools such as local/dlq-replay.ts while it runs.
+      expect(await runningRuntime(dataDir)).toMatchObject({ pid: process.pid, url: again.url, dynamodbEndpoint: inject('emulators').dynamodb.endpoint });
     } finally {
       await again.stop();
     }
+    expect(await runningRuntime(dataDir)).toBeUndefined();
   });
 });
 
