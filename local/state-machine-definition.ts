@@ -138,10 +138,20 @@ export async function synthesizeStateMachine(region: string): Promise<ResolvedSt
   } catch {
     // no cdk.json: defaults
   }
-  const app = new App({ context: { ...cdkContext, 'aws:cdk:bundling-stacks': [] } });
+  const app = new App({ context: { ...cdkContext, ...localContext(), 'aws:cdk:bundling-stacks': [] } });
   new LabelsyncStack(app, 'Labelsync');
   const template = app.synth().getStackByName('Labelsync').template as CfnTemplate;
   return resolveStateMachine(template, region);
+}
+
+/**
+ * CDK context taken from the local environment: the Map's MaxConcurrency follows
+ * LABELSYNC_SYNC_CONCURRENCY, as the deployed machine follows the `syncConcurrency` context that
+ * also sets that variable on the functions.
+ */
+function localContext(): Record<string, string> {
+  const c = process.env.LABELSYNC_SYNC_CONCURRENCY;
+  return c ? { syncConcurrency: c } : {};
 }
 
 /** Files whose content decides the synthesized definition (the cache key). */
@@ -156,7 +166,7 @@ async function definitionInputs(): Promise<string[]> {
 }
 
 async function cacheKey(region: string): Promise<string> {
-  const h = createHash('sha256').update(region);
+  const h = createHash('sha256').update(region).update(JSON.stringify(localContext()));
   for (const f of await definitionInputs()) {
     h.update(f);
     h.update(await readFile(join(REPO_ROOT, f)).catch(() => Buffer.alloc(0)));
