@@ -35,7 +35,8 @@ let otherProjectId: number;
 const exportHookCalls: StorageItem[] = [];
 
 /** Secret values used in this file: none may ever appear in a response body. */
-const secretValues = (): string[] => [em.s3.secretAccessKey, em.azure.accountKey, REDIS_PASSWORD, em.gcsCredentials.private_key as string, 'wrong-secret-0a1b2c3d'];
+const WRONG_AZURE_KEY = Buffer.from('wrong-azure-key-5e6f7a8b-never-echo-0123456789').toString('base64');
+const secretValues = (): string[] => [em.s3.secretAccessKey, em.azure.accountKey, REDIS_PASSWORD, em.gcsCredentials.private_key as string, 'wrong-secret-0a1b2c3d', WRONG_AZURE_KEY];
 
 beforeAll(async () => {
   process.env.LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED = 'true';
@@ -286,6 +287,10 @@ describe('other types and export storages', () => {
     });
     expect(gcs.status).toBe(201);
     expect(gcs.json).toMatchObject({ type: 'gcs', has_google_application_credentials: true });
+    const wrongKey = await api('POST', '/api/storages/azure/validate', { id: az.json.id, account_key: WRONG_AZURE_KEY });
+    expect(wrongKey.status).toBe(400);
+    expect(wrongKey.json.validation_errors.non_field_errors.length).toBeGreaterThan(0);
+    expect((await api('POST', '/api/storages/azure/validate', { id: az.json.id })).status).toBe(200);
     const badJson = await api('POST', '/api/storages/gcs', { project: projectId, bucket: GCS_CONTAINER, google_application_credentials: '{nope' });
     expect(badJson.status).toBe(400);
     expect(badJson.json.validation_errors.google_application_credentials).toBeDefined();
@@ -333,6 +338,21 @@ describe('other types and export storages', () => {
     expect(r.json.files.map((f: { key: string }) => f.key)).toEqual(['images/a.jpg']);
     const bad = await api('POST', '/api/storages/s3/files', s3Body({ aws_secret_access_key: 'wrong-secret-0a1b2c3d' }));
     expect(bad.status).toBe(400);
+  });
+});
+
+describe('local files storage switched off', () => {
+  it('drops localfiles from the type lists and answers 404 on its routes', async () => {
+    const before = getContext();
+    setContext({ env: { ...before.env, localFilesStorageEnabled: false } });
+    try {
+      expect((await api('GET', '/api/storages/types')).json.map((t: { name: string }) => t.name)).toEqual(['s3', 'gcs', 'azure', 'redis', 's3s', 'azure_spi']);
+      expect((await api('GET', `/api/storages/localfiles?project=${projectId}`)).status).toBe(404);
+      expect((await api('POST', '/api/storages/localfiles', { project: projectId, path: docRoot })).status).toBe(404);
+      expect((await api('GET', `/api/storages?project=${projectId}`)).json.some((s: { type: string }) => s.type === 'localfiles')).toBe(false);
+    } finally {
+      setContext({ env: before.env });
+    }
   });
 });
 
