@@ -15,25 +15,28 @@ import { ROUTES } from '../functions/manifest';
 export const LOCAL_ACCOUNT_ID = '000000000000';
 const LOCAL_API_ID = 'local';
 
+/** The API Gateway route a path matches: its key and, for `{proxy+}` routes, the greedy part. */
+export interface RouteMatch {
+  routeKey: string;
+  /** Raw (still percent-encoded) remainder after `<prefix>/`, for `pathParameters.proxy`. */
+  proxy?: string;
+}
+
 /**
- * The API Gateway route key that would match `rawPath`: every manifest route is registered as the
+ * The API Gateway route that would match `rawPath`: every manifest route is registered as the
  * bare path and `path/{proxy+}` (method ANY); anything else falls to `$default`.
  */
-export function routeKeyFor(rawPath: string): string {
-  let best: string | undefined;
-  let proxy = false;
+export function matchRoute(rawPath: string): RouteMatch {
+  let best: { path: string; proxy: boolean } | undefined;
   for (const r of ROUTES) {
     const bare = rawPath === r.path;
     // `{proxy+}` needs at least one character after the slash; a bare trailing slash matches neither
     // route in API Gateway, so it falls to $default (the handler still gets the right rawPath).
     const under = rawPath.startsWith(r.path + '/') && rawPath.length > r.path.length + 1;
-    if ((bare || under) && (!best || r.path.length > best.length)) {
-      best = r.path;
-      proxy = under;
-    }
+    if ((bare || under) && (!best || r.path.length > best.path.length)) best = { path: r.path, proxy: under };
   }
-  if (!best) return '$default';
-  return proxy ? `ANY ${best}/{proxy+}` : `ANY ${best}`;
+  if (!best) return { routeKey: '$default' };
+  return best.proxy ? { routeKey: `ANY ${best.path}/{proxy+}`, proxy: rawPath.slice(best.path.length + 1) } : { routeKey: `ANY ${best.path}` };
 }
 
 const TEXT_TYPES = [
@@ -67,9 +70,10 @@ export interface RequestParts {
   localPort?: number;
 }
 
-/** Builds the payload 2.0 event. `routeKey` comes from {@link routeKeyFor} unless given. */
-export function toApiGatewayEvent(req: RequestParts, routeKey = routeKeyFor(splitUrl(req.url).rawPath)): APIGatewayProxyEventV2 {
+/** Builds the payload 2.0 event of a request. */
+export function toApiGatewayEvent(req: RequestParts): APIGatewayProxyEventV2 {
   const { rawPath, rawQueryString } = splitUrl(req.url);
+  const { routeKey, proxy } = matchRoute(rawPath);
   const headers: Record<string, string> = {};
   const cookies: string[] = [];
   for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
@@ -97,7 +101,6 @@ export function toApiGatewayEvent(req: RequestParts, routeKey = routeKeyFor(spli
 
   const now = new Date();
   const host = headers.host ?? 'localhost';
-  const proxyMatch = /\{proxy\+\}$/.test(routeKey) ? rawPath.slice(routeKey.slice(4, -'/{proxy+}'.length).length + 1) : undefined;
   const event: APIGatewayProxyEventV2 = {
     version: '2.0',
     routeKey,
@@ -106,7 +109,7 @@ export function toApiGatewayEvent(req: RequestParts, routeKey = routeKeyFor(spli
     ...(cookies.length ? { cookies } : {}),
     headers,
     ...(queryStringParameters ? { queryStringParameters } : {}),
-    ...(proxyMatch !== undefined ? { pathParameters: { proxy: safeDecode(proxyMatch) } } : {}),
+    ...(proxy !== undefined ? { pathParameters: { proxy: safeDecode(proxy) } } : {}),
     requestContext: {
       accountId: LOCAL_ACCOUNT_ID,
       apiId: LOCAL_API_ID,

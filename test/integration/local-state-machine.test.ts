@@ -14,9 +14,9 @@ import { beforeAll, describe, expect, inject, it } from 'vitest';
 import type { StateMachineDefinition } from 'aws-local-stepfunctions';
 import { createDocumentClient } from '../../shared/db/client';
 import type { FunctionName } from '../../functions/manifest';
-import { LocalStateMachine } from '../../local/asl-runner';
+import { LocalStateMachine, prepareDefinition } from '../../local/asl-runner';
 import type { LambdaHandler } from '../../local/lambda-functions';
-import { synthesizeStateMachine } from '../../local/state-machine-definition';
+import { resolveStateMachine, synthesizeStateMachine } from '../../local/state-machine-definition';
 import { LocalSyncStarter } from '../../local/sync-starter';
 
 let definition: StateMachineDefinition;
@@ -249,5 +249,53 @@ describe('LocalSyncStarter', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('definition loading', () => {
+  const lambda = (name: string) => ({ Type: 'AWS::Lambda::Function', Metadata: { 'labelsync:function': name } });
+  it('resolves Fn::Join, Fn::GetAtt and pseudo parameters, mapping Lambda ARNs back through the metadata', () => {
+    const template = {
+      Resources: {
+        StartFn1: lambda('syncStart'),
+        SM: {
+          Type: 'AWS::StepFunctions::StateMachine',
+          Properties: {
+            DefinitionString: {
+              'Fn::Join': ['', ['{"StartAt":"S","States":{"S":{"Type":"Task","Resource":"', { 'Fn::GetAtt': ['StartFn1', 'Arn'] }, '","Comment":"', { Ref: 'AWS::Partition' }, '","End":true}}}']],
+            },
+          },
+        },
+      },
+    };
+    const { definition } = resolveStateMachine(template, 'eu-west-1');
+    expect((definition.States.S as any).Resource).toBe('arn:aws:lambda:eu-west-1:000000000000:function:labelsync-syncStart');
+    expect((definition.States.S as any).Comment).toBe('aws');
+    const unlabeled = structuredClone(template) as any;
+    delete unlabeled.Resources.StartFn1.Metadata;
+    expect(() => resolveStateMachine(unlabeled, 'eu-west-1')).toThrow(/labelsync:function/);
+  });
+
+  it('binds lambda:invoke Tasks through Parameters.FunctionName and refuses what it cannot run locally', () => {
+    const arn = 'arn:aws:lambda:us-east-1:000000000000:function:labelsync-syncList';
+    const invoke = prepareDefinition({ StartAt: 'T', States: { T: { Type: 'Task', Resource: 'arn:aws:states:::lambda:invoke', Parameters: { FunctionName: arn, 'Payload.$': '$' }, End: true } } } as any);
+    expect(invoke.tasks.get('T')).toEqual({ fn: 'syncList', integration: 'invoke' });
+    expect(() => prepareDefinition({ StartAt: 'T', States: { T: { Type: 'Task', Resource: 'arn:aws:states:::sqs:sendMessage', End: true } } } as any)).toThrow(/not a labelsync function/);
+    expect(() =>
+      prepareDefinition({ StartAt: 'M', States: { M: { Type: 'Map', ItemReader: { Resource: 'arn:aws:states:::s3:getObject' }, ItemProcessor: { StartAt: 'P', States: { P: { Type: 'Pass', End: true } } }, End: true } } } as any),
+    ).toThrow(/ItemReader/);
+  });
+
+  it('returns Lambda invoke’s response envelope for lambda:invoke Tasks and the payload for direct ones', async () => {
+    const arn = 'arn:aws:lambda:us-east-1:000000000000:function:labelsync-syncStart';
+    const def = {
+      StartAt: 'Invoke',
+      States: {
+        Invoke: { Type: 'Task', Resource: 'arn:aws:states:::lambda:invoke', Parameters: { FunctionName: arn, 'Payload.$': '$' }, ResultSelector: { 'p.$': '$.Payload', 'code.$': '$.StatusCode' }, ResultPath: '$.r', Next: 'Direct' },
+        Direct: { Type: 'Task', Resource: arn, ResultPath: '$.d', End: true },
+      },
+    } as unknown as StateMachineDefinition;
+    const m = new LocalStateMachine({ definition: def, region: 'us-east-1', log: () => {}, resolveHandler: async () => (async (e: any) => ({ got: e.x ?? 'none' })) as LambdaHandler });
+    expect(await m.start({ x: 1 }).result).toEqual({ x: 1, r: { p: { got: 1 }, code: 200 }, d: { got: 1 } });
   });
 });
