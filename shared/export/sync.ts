@@ -15,7 +15,9 @@ import type { StorageProvider } from '../storage/types';
 import { ExportLinkStore } from './export-link';
 import { ExportSourceLoader } from './source';
 import { clearTargetFailure, exportFailureReason, reportTargetFailure, type ExportTarget } from './targets';
-import { writeAnnotationToTarget } from './write-target';
+import { afterRefusedCommit } from './write-target';
+import { buildExportDocument, serializeExportDocument } from './content';
+import { exportObjectKey } from './key';
 
 /** Annotations per listed page (one gsi2 query each); the sync's chunk cutter regroups them. */
 export const EXPORT_LIST_PAGE = 1000;
@@ -98,7 +100,8 @@ const TARGET_DOWN_CODES = new Set(['unreachable', 'access_denied', 'not_found', 
  * Writes the given annotations to one target, overwriting what is there (Label Studio's export
  * sync overwrites), under the same version guard as the stream: a newer version written meanwhile
  * is never replaced by an older one, a deleted annotation is never written back (ids deleted since
- * listing are simply skipped). At most `concurrency` (default 16) writes in flight. When the target
+ * listing are simply skipped). At most `concurrency` (default 16) writes in flight; the export
+ * links are recorded after the writes, 100 per transaction, and refused ones repaired one by one. When the target
  * itself is unusable (down, credentials refused, bucket missing) the rest of the chunk fails fast
  * with that reason, which is also recorded on the storage. Never throws for per-item problems.
  */
@@ -115,19 +118,37 @@ export async function exportAnnotationsToTarget(
   const now = opts.now ?? (() => new Date());
   const result: ExportChunkResult = { annotations: sources.size, written: 0, upToDate: 0, deleted: 0, failed: 0, errors: [] };
   let down: unknown;
+  const fail = (id: number, e: unknown) => {
+    result.failed++;
+    const { code, reason } = exportFailureReason(e);
+    result.errors.push({ annotationId: id, reason });
+    if (TARGET_DOWN_CODES.has(code)) down ??= e;
+  };
+  // Write every object first, then record them in transactions of 100 (see ExportLinkStore.commit:
+  // writing before committing is safe against concurrent stream writers, which claim first).
+  const written: { annotationId: number; version: number; key: string }[] = [];
   await mapLimit([...sources.values()], opts.concurrency ?? 16, async (src) => {
     const id = src.annotation.id;
     try {
       if (down) throw down;
-      const o = await writeAnnotationToTarget({ links, provider, reload: (x) => loader.load(x), now }, target, src, { force: true });
+      const key = exportObjectKey(target.config, id);
+      await provider.write(key, serializeExportDocument(buildExportDocument(src, now()), target.config.type), { contentType: 'application/json' });
+      written.push({ annotationId: id, version: src.annotation.version, key });
+    } catch (e) {
+      fail(id, e);
+    }
+  });
+  const refused = await links.commitMany(target.id, written);
+  result.written = written.length - refused.size;
+  const deps = { links, provider, reload: (x: number) => loader.load(x), now };
+  await mapLimit([...refused], opts.concurrency ?? 16, async ([id, current]) => {
+    try {
+      const o = await afterRefusedCommit(deps, target, exportObjectKey(target.config, id), current, id);
       if (o === 'written') result.written++;
       else if (o === 'up_to_date') result.upToDate++;
       else result.deleted++;
     } catch (e) {
-      result.failed++;
-      const { code, reason } = exportFailureReason(e);
-      result.errors.push({ annotationId: id, reason });
-      if (TARGET_DOWN_CODES.has(code)) down ??= e;
+      fail(id, e);
     }
   });
   if (down) await reportTargetFailure(db, target, down);

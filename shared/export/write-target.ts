@@ -11,7 +11,7 @@
  */
 import type { StorageProvider } from '../storage/types';
 import { buildExportDocument, serializeExportDocument, type ExportSource } from './content';
-import type { ExportLinkStore } from './export-link';
+import type { ExportLink, ExportLinkStore } from './export-link';
 import { exportObjectKey } from './key';
 import type { ExportTarget } from './targets';
 
@@ -79,6 +79,27 @@ export async function writeAnnotationToTarget(
     return 'written';
   }
   throw new Error(`annotation ${annotationId} kept changing while it was exported to storage ${target.id}`);
+}
+
+/**
+ * What a writer that wrote first and then had its commit refused (`ExportLinkStore.commit`) must do:
+ * the annotation was deleted meanwhile → remove the object again (where deleting is allowed); a
+ * newer version was claimed → its write may have landed before ours, so rewrite the newest.
+ */
+export async function afterRefusedCommit(
+  deps: TargetWriteDeps,
+  target: ExportTarget,
+  key: string,
+  current: ExportLink | undefined,
+  annotationId: number,
+): Promise<TargetOutcome> {
+  if (!current || current.deleted_at) {
+    if (target.canDeleteObjects) await deps.provider.delete(key);
+    return 'deleted';
+  }
+  const src = await deps.reload(annotationId);
+  if (!src) return 'deleted';
+  return writeAnnotationToTarget(deps, target, src, { force: true });
 }
 
 /**

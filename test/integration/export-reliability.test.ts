@@ -18,6 +18,7 @@ import { ExportSourceLoader } from '../../shared/export/source';
 import { toExportTarget } from '../../shared/export/targets';
 import { loadStorageConfig } from '../../shared/api/storages';
 import { writeAnnotationToTarget } from '../../shared/export/write-target';
+import { exportAnnotationsToTarget } from '../../shared/export/sync';
 import type { StorageProvider } from '../../shared/storage/types';
 import { freePort } from '../../local/emulators/process';
 import { createProjectWithTask, createTarget, exportEnv, StreamTap, targetConfigs, type ExportEnv } from './export-helpers';
@@ -201,6 +202,34 @@ describe('ordering and repetition', () => {
     );
     expect(interfered).toBe(true);
     expect(outcome).toBe('written');
+    expect((await localFile(target, a.id))?.result).toEqual([{ v: 2 }]);
+    expect(await env.deps.links.get(target.id, a.id)).toMatchObject({ version: 2, written_version: 2 });
+  });
+
+  it('repairs an export-sync write (commit after write) that landed after a newer stream write', async () => {
+    const a = await annotate(projectId, taskId, [{ v: 1 }]);
+    const t = await toExportTarget((await getStorage(env.db, target.id))!, (i) => loadStorageConfig(i, env.secretBox));
+    const real = await env.deps.provider(t.config);
+    const fresh = (id: number) => new ExportSourceLoader(env.db).load(id);
+    const v1 = (await fresh(a.id))!;
+    let interfered = false;
+    const slow: StorageProvider = Object.create(real, {
+      write: {
+        value: async (key: string, body: string) => {
+          if (!interfered) {
+            interfered = true;
+            await updateAnnotation(env.db, a.id, { result: [{ v: 2 }] });
+            const b = await writeAnnotationToTarget({ links: env.deps.links, provider: real, reload: fresh, now: () => new Date() }, t, (await fresh(a.id))!);
+            expect(b).toBe('written');
+          }
+          return real.write(key, body);
+        },
+      },
+    });
+    expect(v1.annotation.version).toBe(1);
+    const r = await exportAnnotationsToTarget(env.db, t, slow, [a.id], { links: env.deps.links });
+    expect(interfered).toBe(true);
+    expect(r).toMatchObject({ annotations: 1, written: 1, failed: 0 });
     expect((await localFile(target, a.id))?.result).toEqual([{ v: 2 }]);
     expect(await env.deps.links.get(target.id, a.id)).toMatchObject({ version: 2, written_version: 2 });
   });
