@@ -81,6 +81,7 @@ export async function patchProject(app: AppContext, principal: Principal, id: nu
 /**
  * Page-numbered listing in Label Studio's paginated shape `{count, next, previous, results}`.
  * Page N reads N pages of the org's project index (projects per organization are few).
+ * @throws NotFoundError `Invalid page.` past the last page (page 1 is always valid)
  */
 export async function listOwnedProjects(
   app: AppContext,
@@ -99,6 +100,8 @@ export async function listOwnedProjects(
     }
     afterId = res.items[res.items.length - 1]?.id;
   }
+  // As Django REST framework: a page past the last one is a 404, page 1 is always valid.
+  if (page > 1 && !res.items.length) throw new NotFoundError('Invalid page.');
   const link = (n: number) => `${query.basePath}?page=${n}&page_size=${pageSize}`;
   return {
     count: await countProjects(app.db, principal.orgId),

@@ -193,7 +193,8 @@ export const TASK_PAGE_SIZE_MAX = 1000;
 /**
  * `GET /api/tasks?project=&page=&page_size=&cursor=`: Label Studio's `{tasks, total, ...}` shape
  * plus `next` (opaque cursor). Order is ascending id, stable across pages; with `cursor` no
- * skipping is needed, with `page` the earlier pages' ids are read (ids only).
+ * skipping is needed, with `page` the earlier pages' ids are read (ids only). A `page` past the
+ * last one is a 404 `Invalid page.` (Label Studio's SDK stops on it); an exhausted cursor is not.
  * @throws ValidationError for a missing/invalid project or paging parameter, NotFoundError
  */
 export async function listTasks(
@@ -217,6 +218,9 @@ export async function listTasks(
     exhausted = afterId === undefined;
   }
   const page = exhausted ? { items: [], hasMore: false } : await listProjectTasks(app.db, project.id, { afterId, limit: pageSize });
+  // Django REST framework (Label Studio) answers 404 "Invalid page." past the last page, and
+  // Label Studio's SDK relies on that 404 to stop paginating. Page 1 of an empty project is a 200.
+  if (q.page && Number(q.page) > 1 && !page.items.length) throw new NotFoundError('Invalid page.');
   const tasks = await Promise.all(page.items.map((t) => serializeTask(t, { project, app, principal, request })));
   const last = page.items[page.items.length - 1];
   return {

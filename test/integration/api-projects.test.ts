@@ -51,6 +51,7 @@ describe('projects', () => {
     }
     expect(new Set(all).size).toBe(r.json.count);
     expect(all).toContain(mine.id);
+    expect((await api('GET', `/api/projects?page=${Math.ceil(r.json.count / 2) + 1}&page_size=2`)).status).toBe(404);
     const theirs = await other('GET', '/api/projects');
     expect(theirs.json.results.map((x: { id: number }) => x.id)).not.toContain(mine.id);
   });
