@@ -144,6 +144,34 @@ export async function listStep(deps: SyncDeps, input: ListStepInput, deadline: n
   let token = cursor.p;
   let prevKey: string | undefined;
 
+  // Full chunks are written as the listing goes (memory stays one chunk group, whatever N), except
+  // the newest one: whether it is the listing's open-ended last chunk is known only at the end.
+  const refs: ChunkRef[] = [];
+  let held: Omit<ChunkItem, 'kind'> | undefined;
+  let from = cursor.k;
+  let n = cursor.n;
+  const toWrite: Omit<ChunkItem, 'kind'>[] = [];
+  const drain = async (final: boolean) => {
+    for (const group of cutter.full.splice(0)) {
+      const c: Omit<ChunkItem, 'kind'> = isExport
+        ? { jobId, n, entries: [], items: group, from: null, to: null, ordered: false }
+        : { jobId, n, entries: group as ChunkEntry[], from, to: (group[group.length - 1] as ChunkEntry).k, ordered };
+      from = c.to;
+      n++;
+      if (held) toWrite.push(held);
+      held = c;
+    }
+    if (final && held) {
+      toWrite.push(held);
+      held = undefined;
+    }
+    if (toWrite.length >= 25 || final) {
+      const batch = toWrite.splice(0);
+      await putChunks(deps.db, batch);
+      for (const c of batch) refs.push({ jobId, chunk: c.n });
+    }
+  };
+
   const pages = isExport
     ? getExportSyncHooks().listExportItems(deps.db, live.storage, { startToken: token })
     : live.provider.list({ startToken: token });
@@ -166,40 +194,24 @@ export async function listStep(deps: SyncDeps, input: ListStepInput, deadline: n
         listed++;
       }
     }
+    await drain(false);
     token = page.nextToken;
     if (!token) {
       done = true;
       break;
     }
-    if (Date.now() >= stepEnd || cutter.full.length >= s.maxChunksPerStep) break;
+    if (Date.now() >= stepEnd || refs.length + toWrite.length >= s.maxChunksPerStep) break;
   }
   if (!token) done = true;
   cutter.cut();
-
-  const chunks: Omit<ChunkItem, 'kind'>[] = [];
-  let from = cursor.k;
-  let n = cursor.n;
-  for (const group of cutter.full) {
-    const c: Omit<ChunkItem, 'kind'> = isExport
-      ? { jobId, n, entries: [], items: group, from: null, to: null, ordered: false }
-      : { jobId, n, entries: group as ChunkEntry[], from, to: (group[group.length - 1] as ChunkEntry).k, ordered };
-    from = c.to;
-    chunks.push(c);
-    n++;
-  }
   if (done && ordered) {
     // The listing's final chunk is open-ended: it also diffs every link after the last listed key
     // (an empty chunk when the listing ended on a chunk boundary or listed nothing).
-    const last = chunks[chunks.length - 1];
-    if (last) last.to = null;
-    else chunks.push({ jobId, n: n++, entries: [], from, to: null, ordered });
+    await drain(false);
+    if (held) held.to = null;
+    else held = { jobId, n: n++, entries: [], from, to: null, ordered };
   }
-  await putChunks(deps.db, chunks);
-  await countListing(deps, jobId, cursor.i, listed, chunks.length, skipped, done);
-  return {
-    token: done ? null : encode({ p: token, n, k: from, i: cursor.i + 1 }),
-    done,
-    chunks: chunks.map((c) => ({ jobId, chunk: c.n })),
-    listed,
-  };
+  await drain(true);
+  await countListing(deps, jobId, cursor.i, listed, refs.length, skipped, done);
+  return { token: done ? null : encode({ p: token, n, k: from, i: cursor.i + 1 }), done, chunks: refs, listed };
 }

@@ -1,0 +1,35 @@
+/**
+ * `npm run bench`: runs the benchmark parts that exist — sync (bench/sync.ts), resolve
+ * (bench/resolve.ts), export (bench/export.ts) — one after another. Each part exports
+ * `run(opts)`. `BENCH_ONLY=sync,export` (or `--only=sync`) picks parts; `--n=<N>` sets BENCH_N.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { dirname, join } from 'node:path';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const PARTS = ['sync', 'resolve', 'export'] as const;
+
+for (const arg of process.argv.slice(2)) {
+  const m = /^--(only|n)=(.+)$/.exec(arg);
+  if (m && m[1] === 'only') process.env.BENCH_ONLY = m[2];
+  if (m && m[1] === 'n') process.env.BENCH_N = m[2];
+}
+const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim()).filter(Boolean);
+
+let failed = false;
+for (const part of PARTS) {
+  if (only && !only.includes(part)) continue;
+  const file = join(here, `${part}.ts`);
+  if (!existsSync(file)) continue;
+  console.log(`\n=== bench: ${part} ===`);
+  try {
+    const mod = (await import(pathToFileURL(file).href)) as { run?: (opts?: Record<string, unknown>) => Promise<unknown> };
+    if (typeof mod.run !== 'function') throw new Error(`bench/${part}.ts does not export run()`);
+    await mod.run({});
+  } catch (e) {
+    failed = true;
+    console.error(`bench ${part} failed:`, e);
+  }
+}
+process.exit(failed ? 1 : 0);

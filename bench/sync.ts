@@ -1,0 +1,292 @@
+/**
+ * Sync benchmark (part of `npm run bench`). Starts its own emulators (S3 + DynamoDB Local via
+ * local/emulators), seeds N objects into local files and into the S3 emulator (nested keys: the
+ * emulator's flat listing rescans from the start on every page), then measures in the same run:
+ *
+ * - the raw limit: list all keys + BatchWriteItem one ~300-byte item per key straight into
+ *   DynamoDB Local (8 writers); for JSON mode also GET each object (32 concurrent);
+ * - a bare listing of the storage;
+ * - a full sync through the real pipeline (the synthesized state machine on the local ASL runner,
+ *   the real handlers) in blob mode and in JSON mode, and an incremental re-sync of the unchanged
+ *   JSON storage;
+ * and prints objects/s, the ratio to the raw limit, and the peak RSS of this process (DynamoDB
+ * Local's JVM and the emulators are separate processes and not included).
+ *
+ * Options (env or run(opts)): BENCH_N (default 100,000, local files), BENCH_S3_N (default
+ * min(N, 10,000): seeding s3rver runs at a few hundred PUTs/s), BENCH_SKIP_S3=1,
+ * LABELSYNC_SYNC_CHUNK_SIZE, BENCH_MAP_CONCURRENCY (default 8).
+ */
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
+
+export interface SyncBenchOptions {
+  n?: number;
+  s3N?: number;
+  skipS3?: boolean;
+  log?: (line: string) => void;
+}
+
+interface Row {
+  storage: string;
+  phase: string;
+  objects: number;
+  seconds: number;
+  perSecond: number;
+  ratio?: string;
+  rssMb: number;
+}
+
+const rssMb = () => Math.round(process.resourceUsage().maxRSS / 1024);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; seconds: number }> {
+  const t = process.hrtime.bigint();
+  const value = await fn();
+  return { value, seconds: Number(process.hrtime.bigint() - t) / 1e9 };
+}
+
+async function pool<T>(items: AsyncIterable<T> | Iterable<T>, limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  const running = new Set<Promise<void>>();
+  for await (const item of items as AsyncIterable<T>) {
+    const p = fn(item).finally(() => running.delete(p));
+    running.add(p);
+    if (running.size >= limit) await Promise.race(running);
+  }
+  await Promise.all(running);
+}
+
+export async function run(opts: SyncBenchOptions = {}): Promise<Row[]> {
+  const log = opts.log ?? ((l: string) => console.log(l));
+  const n = opts.n ?? Number(process.env.BENCH_N ?? 100_000);
+  const s3N = opts.s3N ?? Number(process.env.BENCH_S3_N ?? Math.min(n, 10_000));
+  const skipS3 = opts.skipS3 ?? process.env.BENCH_SKIP_S3 === '1';
+  const mapConcurrency = Number(process.env.BENCH_MAP_CONCURRENCY ?? 8);
+
+  const { startEmulators } = await import('../local/emulators');
+  const emus = await startEmulators({ only: skipS3 ? ['dynamodb'] : ['s3', 'dynamodb'], dynamodb: { maxHeap: '6g' } });
+  const work = mkdtempSync(join(tmpdir(), 'labelsync-bench-'));
+  const rows: Row[] = [];
+  try {
+    const ddb = emus.endpoints.dynamodb!;
+    const table = 'labelsync-bench';
+    Object.assign(process.env, {
+      LABELSYNC_TABLE: table,
+      LABELSYNC_DYNAMODB_ENDPOINT: ddb.endpoint,
+      AWS_REGION: ddb.region,
+      LABELSYNC_DATA_DIR: join(work, 'data'),
+      LABELSYNC_ALLOWED_ENDPOINTS: '127.0.0.1,localhost',
+      LABELSYNC_LOCAL_FILES_STORAGE_ENABLED: 'true',
+      LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED: 'true',
+      LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT: work,
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
+    });
+    const { resetEnvCache } = await import('../shared/config/env');
+    const { resetDocumentClient } = await import('../shared/db/client');
+    const { getContext, resetContext } = await import('../shared/context');
+    resetEnvCache();
+    resetDocumentClient();
+    resetContext();
+    const { ensureTable } = await import('../local/dynamodb-table');
+    const raw = new DynamoDBClient({ endpoint: ddb.endpoint, region: ddb.region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    await ensureTable(raw, table);
+    raw.destroy();
+
+    const app = getContext();
+    const { synthesizeStateMachine } = await import('../local/state-machine-definition');
+    const { LocalStateMachine } = await import('../local/asl-runner');
+    const { LocalSyncStarter } = await import('../local/sync-starter');
+    const { setSyncStarter } = await import('../shared/sync/starter');
+    const { definition } = await synthesizeStateMachine(ddb.region);
+    (definition as unknown as { States: { Loop: { Branches: { States: { Write: { MaxConcurrency: number } } }[] } } }).States.Loop.Branches[1].States.Write.MaxConcurrency =
+      mapConcurrency;
+    const machine = new LocalStateMachine({ definition, region: ddb.region, log: (m) => log(`  [sfn] ${m.slice(0, 300)}`) });
+    const starter = new LocalSyncStarter({ machine: async () => machine, maxConcurrent: 1, log: (m) => log(m) });
+    setSyncStarter(starter);
+
+    const { createOrgWithToken } = await import('../shared/api/tokens');
+    const { nextId } = await import('../shared/db/counters');
+    const { putProject, getProject } = await import('../shared/db/repo-projects');
+    const { putStorage, getStorage } = await import('../shared/db/repo-storages');
+    const { getProvider } = await import('../shared/storage/registry');
+    const { requestSync } = await import('../shared/sync/request-sync');
+    const { requestSyncDeps } = await import('../shared/sync/context');
+    const { SECRET_FIELDS } = await import('../shared/api/storage-schemas');
+    const { orgId } = await createOrgWithToken(app.db, 'bench');
+
+    const newProject = async () => {
+      const id = await nextId(app.db, 'project');
+      const now = new Date().toISOString();
+      await putProject(app.db, { kind: 'project', id, orgId, title: `bench ${id}`, description: '', label_config: '<View><Image name="i" value="$image"/></View>', data_keys: ['image'], created_at: now, updated_at: now });
+      return id;
+    };
+    const newStorage = async (config: Record<string, unknown> & { type: 'localfiles' | 's3' }) => {
+      const projectId = await newProject();
+      const id = await nextId(app.db, 'storage');
+      const secretNames = new Set<string>(SECRET_FIELDS[config.type]);
+      const fields: Record<string, unknown> = {};
+      const secrets: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(config)) if (k !== 'type' && k !== 'role') (secretNames.has(k) ? secrets : fields)[k] = v;
+      const now = new Date().toISOString();
+      await putStorage(app.db, {
+        kind: 'storage', id, projectId, orgId, type: config.type, role: 'import', fields,
+        ...(Object.keys(secrets).length ? { secrets: await app.secretBox.encrypt(JSON.stringify(secrets)) } : {}),
+        status: 'initialized', last_sync: null, last_sync_count: null, last_sync_job: null, traceback: null, meta: {}, synchronizable: true, created_at: now, updated_at: now,
+      });
+      return { id, projectId };
+    };
+    const syncOnce = async (id: number) => {
+      const s = (await getStorage(app.db, id))!;
+      const r = await timed(async () => {
+        await requestSync(requestSyncDeps(), s);
+        await starter.idle();
+      });
+      const after = (await getStorage(app.db, id))!;
+      if (after.status !== 'completed') throw new Error(`sync of storage ${id} ended ${after.status}: ${after.traceback}`);
+      return { seconds: r.seconds, meta: after.meta as Record<string, number> };
+    };
+
+    /** Raw floor: list all keys (+ optionally GET each) and batch-write one item per key, 8 writers. */
+    const rawRun = async (config: Record<string, unknown>, withGet: boolean, tag: string) => {
+      const provider = await getProvider(config as never, { noCache: true });
+      let written = 0;
+      const r = await timed(async () => {
+        const batches: Record<string, unknown>[][] = [];
+        let current: Record<string, unknown>[] = [];
+        const writers = new Set<Promise<void>>();
+        const flush = async (batch: Record<string, unknown>[]) => {
+          let pending = batch.map((Item) => ({ PutRequest: { Item } }));
+          for (let attempt = 0; pending.length && attempt < 10; attempt++) {
+            const res = await app.db.doc.send(new BatchWriteCommand({ RequestItems: { [table]: pending } }));
+            pending = (res.UnprocessedItems?.[table] ?? []) as typeof pending;
+            if (pending.length) await sleep(20 * 2 ** attempt);
+          }
+          written += batch.length;
+        };
+        const emit = async (item: Record<string, unknown>) => {
+          current.push(item);
+          if (current.length === 25) {
+            const b = current;
+            current = [];
+            const p = flush(b).finally(() => writers.delete(p));
+            writers.add(p);
+            if (writers.size >= 8) await Promise.race(writers);
+          }
+        };
+        const item = (key: string, i: number, body?: string) => ({
+          pk: `RAW#${tag}#${i % 64}`, sk: key, kind: 'raw', data: { image: key, body: body ?? '' }, pad: 'x'.repeat(Math.max(0, 200 - key.length)),
+        });
+        let i = 0;
+        for await (const page of provider.list()) {
+          if (!withGet) for (const e of page.entries) await emit(item(e.key, i++));
+          else {
+            await pool(page.entries, 32, async (e) => {
+              const res = await provider.read(e.key);
+              let body = '';
+              for await (const c of res.body) body += c;
+              await emit(item(e.key, i++, body.slice(0, 100)));
+            });
+          }
+        }
+        if (current.length) batches.push(current);
+        for (const b of batches) await flush(b);
+        await Promise.all(writers);
+      });
+      await provider.close();
+      return { seconds: r.seconds, written };
+    };
+    const bareList = async (config: Record<string, unknown>) => {
+      const provider = await getProvider(config as never, { noCache: true });
+      let count = 0;
+      const r = await timed(async () => {
+        for await (const page of provider.list()) count += page.entries.length;
+      });
+      await provider.close();
+      return { seconds: r.seconds, count };
+    };
+
+    const add = (storage: string, phase: string, objects: number, seconds: number, ratio?: string) => {
+      const row = { storage, phase, objects, seconds: Math.round(seconds * 10) / 10, perSecond: Math.round(objects / seconds), ratio, rssMb: rssMb() };
+      rows.push(row);
+      log(`  ${storage.padEnd(11)} ${phase.padEnd(26)} ${String(objects).padStart(8)} obj ${row.seconds.toFixed(1).padStart(7)} s ${String(row.perSecond).padStart(7)} obj/s ${(ratio ?? '').padEnd(26)} rss ${row.rssMb} MB`);
+    };
+
+    const suite = async (label: string, base: Record<string, unknown> & { type: 'localfiles' | 's3' }, count: number) => {
+      const listing = await bareList(base);
+      if (listing.count !== count) throw new Error(`${label}: listed ${listing.count}, expected ${count}`);
+      add(label, 'bare listing', count, listing.seconds);
+      const rawBlob = await rawRun(base, false, `${label}-blob`);
+      add(label, 'raw limit blob (list+write)', count, rawBlob.seconds);
+      const rawJson = await rawRun(base, true, `${label}-json`);
+      add(label, 'raw limit JSON (+get)', count, rawJson.seconds);
+
+      const blob = await newStorage({ ...base, use_blob_urls: true });
+      const b = await syncOnce(blob.id);
+      const bTasks = (await getProject(app.db, blob.projectId))?.task_number ?? 0;
+      if (bTasks !== count) throw new Error(`${label} blob: ${bTasks} tasks for ${count} objects`);
+      add(label, 'sync blob', count, b.seconds, `${(rawBlob.seconds / b.seconds).toFixed(2)} of raw (target ≥ 0.8)`);
+
+      const json = await newStorage({ ...base, use_blob_urls: false });
+      const j = await syncOnce(json.id);
+      const jTasks = (await getProject(app.db, json.projectId))?.task_number ?? 0;
+      if (jTasks !== count) throw new Error(`${label} JSON: ${jTasks} tasks for ${count} objects`);
+      add(label, 'sync JSON', count, j.seconds, `${(rawJson.seconds / j.seconds).toFixed(2)} of raw (target ≥ 0.6)`);
+
+      const again = await syncOnce(json.id);
+      if (again.meta.tasks_created !== 0 || again.meta.objects_unchanged !== count) throw new Error(`${label} re-sync changed something: ${JSON.stringify(again.meta)}`);
+      const list2 = await bareList(base);
+      add(label, 'bare listing (again)', count, list2.seconds);
+      add(label, 're-sync unchanged', count, again.seconds, `${(again.seconds / Math.min(listing.seconds, list2.seconds)).toFixed(2)}× listing (target ≤ 1.5)`);
+    };
+
+    log(`sync bench: N=${n} local files${skipS3 ? '' : `, ${s3N} S3 objects`}; chunk ${app.env.syncChunkSize}, map concurrency ${mapConcurrency}`);
+    // Local files, nested: 1,000 per directory.
+    const dir = join(work, 'files');
+    const seedLocal = await timed(async () => {
+      for (let d = 0; d * 1000 < n; d++) mkdirSync(join(dir, `d${String(d).padStart(4, '0')}`), { recursive: true });
+      await pool(
+        (function* () {
+          for (let i = 0; i < n; i++) yield i;
+        })(),
+        32,
+        (i) => writeFile(join(dir, `d${String(Math.floor(i / 1000)).padStart(4, '0')}`, `f${String(i).padStart(7, '0')}.json`), `{"image":"https://example.com/img/${i}.jpg","i":${i}}`),
+      );
+    });
+    add('localfiles', 'seed', n, seedLocal.seconds);
+    await suite('localfiles', { type: 'localfiles', path: dir, recursive_scan: true }, n);
+
+    if (!skipS3) {
+      const s3 = emus.endpoints.s3!;
+      const { createEmulatorS3Client } = await import('../test/emulators/s3-client');
+      const c = createEmulatorS3Client(s3);
+      const bucket = 'bench-sync';
+      await c.send(new CreateBucketCommand({ Bucket: bucket }));
+      const seedS3 = await timed(() =>
+        pool(
+          (function* () {
+            for (let i = 0; i < s3N; i++) yield i;
+          })(),
+          16,
+          async (i) => {
+            await c.send(new PutObjectCommand({ Bucket: bucket, Key: `d${String(Math.floor(i / 1000)).padStart(4, '0')}/f${String(i).padStart(7, '0')}.json`, Body: `{"image":"https://example.com/img/${i}.jpg","i":${i}}` }));
+          },
+        ),
+      );
+      c.destroy();
+      add('s3', 'seed', s3N, seedS3.seconds);
+      await suite('s3', { type: 's3', bucket, s3_endpoint: s3.endpoint, region_name: s3.region, aws_access_key_id: s3.accessKeyId, aws_secret_access_key: s3.secretAccessKey, recursive_scan: true }, s3N);
+    }
+    await starter.stop();
+    setSyncStarter(undefined);
+    log(`peak RSS of the bench process: ${rssMb()} MB (DynamoDB Local and emulators excluded)`);
+  } finally {
+    await emus.stop();
+    rmSync(work, { recursive: true, force: true });
+  }
+  return rows;
+}
