@@ -157,7 +157,13 @@ export async function startRuntime(opts: RuntimeOptions = {}): Promise<Labelsync
       const port = opts.dynamodbPort ?? (await freePort());
       endpoint = `http://127.0.0.1:${port}`;
       const tDdb = Date.now();
-      ddbStarting = startDynamoDbLocal({ port, ...(opts.inMemory ? { inMemory: true } : { dbPath: join(dataDir, 'dynamodb') }), maxHeap: '1g' });
+      // quickStart: `npm start` must answer /health within 30 s even on a busy machine.
+      ddbStarting = startDynamoDbLocal({
+        port,
+        ...(opts.inMemory ? { inMemory: true } : { dbPath: join(dataDir, 'dynamodb') }),
+        maxHeap: '1g',
+        quickStart: true,
+      });
       ddbStarting.then(
         (d) => {
           phase('DynamoDB Local', tDdb);
