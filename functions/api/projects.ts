@@ -28,7 +28,7 @@ export const router = new Router<RequestContext>()
     return noContent();
   })
   .post('/api/projects/{id}/import', async (req, p, { app, principal }) =>
-    json(await importTasks(app, principal, pathId(p.id), parseJsonBody(req)), 201),
+    json(await importTasks(app, principal, pathId(p.id), parseJsonBody(req), { returnTaskIds: /^(1|true|yes)$/i.test(req.query.return_task_ids ?? '') }), 201),
   )
   .get('/api/tasks', async (req, _p, { app, principal }) => json(await listTasks(app, principal, req.query, req)))
   .get('/api/tasks/{id}', async (req, p, { app, principal }) => json(await getTaskDetail(app, principal, pathId(p.id), req)))

@@ -30,7 +30,15 @@ export function operations(): Record<string, Record<string, Op>> {
       patch: { summary: 'Update title, description, label_config.', request: 'ProjectCreate', response: 'Project' },
       delete: { summary: 'Delete a project with its tasks, annotations and storages.', response: 'empty', status: 204 },
     },
-    '/api/projects/{id}/import': { post: { summary: 'Import tasks (JSON array or object).', request: 'TaskImport', response: 'ImportResult', status: 201 } },
+    '/api/projects/{id}/import': {
+      post: {
+        summary: 'Import tasks (JSON array or object).',
+        request: 'TaskImport',
+        response: 'ImportResult',
+        status: 201,
+        query: [{ name: 'return_task_ids', description: '1/true: include the new ids as task_ids.' }],
+      },
+    },
     '/api/tasks': {
       get: {
         summary: 'List tasks of a project in id order.',

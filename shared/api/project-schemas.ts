@@ -104,6 +104,7 @@ export const ImportResultSchema = z
     could_be_tasks_list: z.boolean(),
     found_formats: z.array(z.string()),
     data_columns: z.array(z.string()),
+    task_ids: z.array(z.number().int()).optional().describe('With ?return_task_ids=1 (used by the Label Studio SDK).'),
   })
   .register(apiRegistry, { id: 'ImportResult' });
 

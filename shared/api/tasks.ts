@@ -85,7 +85,8 @@ const MAX_TASK_BYTES = 350 * 1024;
 /**
  * Imports tasks into a project (Label Studio's `POST /api/projects/{id}/import` with a JSON body).
  * Each element is a data object, or `{data, annotations, predictions, meta, allow_skip}`.
- * Everything is validated before anything is written.
+ * Everything is validated before anything is written. `returnTaskIds` (LS: `?return_task_ids=1`)
+ * adds the new ids as `task_ids`.
  * @throws ValidationError (per element index), PayloadTooLargeError, NotFoundError
  */
 export async function importTasks(
@@ -93,7 +94,8 @@ export async function importTasks(
   principal: Principal,
   projectId: number | undefined,
   body: unknown,
-): Promise<{ task_count: number; annotation_count: number; prediction_count: number; duration: number; file_upload_ids: number[]; could_be_tasks_list: boolean; found_formats: string[]; data_columns: string[] }> {
+  opts: { returnTaskIds?: boolean } = {},
+): Promise<{ task_count: number; annotation_count: number; prediction_count: number; duration: number; file_upload_ids: number[]; could_be_tasks_list: boolean; found_formats: string[]; data_columns: string[]; task_ids?: number[] }> {
   const started = Date.now();
   const project = await getOwnedProject(app, principal, projectId);
   if (body === undefined || body === null) throw new ValidationError({ non_field_errors: ['No tasks to import.'] });
@@ -183,6 +185,8 @@ export async function importTasks(
     could_be_tasks_list: false,
     found_formats: [],
     data_columns: [...columns],
+    // Label Studio's SDK imports with `?return_task_ids=1` and returns this list.
+    ...(opts.returnTaskIds ? { task_ids: tasks.map((t) => t.id) } : {}),
   };
 }
 

@@ -42,6 +42,15 @@ describe('import', () => {
     const p = await project();
     const r = await api('POST', `/api/projects/${p}/import/`, { image: 'x' });
     expect(r.json.task_count).toBe(1);
+    expect(r.json).not.toHaveProperty('task_ids');
+  });
+
+  it('returns the new task ids with ?return_task_ids=1 (as the LS SDK asks)', async () => {
+    const p = await project();
+    const r = await api('POST', `/api/projects/${p}/import?return_task_ids=1`, [{ image: 'a' }, { image: 'b' }, { image: 'c' }]);
+    expect(r.status).toBe(201);
+    const listed = (await api('GET', `/api/tasks?project=${p}`)).json.tasks.map((t: { id: number }) => t.id);
+    expect(r.json.task_ids).toEqual(listed);
   });
 
   it('rejects annotations without data, non-objects and empty imports, writing nothing', async () => {
