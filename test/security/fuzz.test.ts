@@ -16,6 +16,7 @@ import { handler as storages, router as storagesRouter } from '../../functions/a
 import { handler as resolve } from '../../functions/api/resolve';
 import { setContext } from '../../shared/context';
 import { StorageError } from '../../shared/errors';
+import type { CheckedEndpoint } from '../../shared/storage/endpoint-guard';
 import { encodeFileUri, decodeFileUri } from '../../shared/resolve/fileuri';
 import { parseStorageUri } from '../../shared/resolve/schemes';
 import { findUris } from '../../shared/resolve/tokenizer';
@@ -134,9 +135,9 @@ describe('fuzz: config validation and the endpoint guard', () => {
           return;
         }
         // No DNS: names resolve to a public documentation address in this property.
-        const r = await checkEndpoint(endpoint, 's3_endpoint', { allowedEndpoints: [], resolve: async () => [{ address: '203.0.113.7', family: 4 }] }).catch((e: unknown) => e);
+        const r = await checkEndpoint(endpoint, 's3_endpoint', { allowedEndpoints: [], resolve: async () => [{ address: '203.0.113.7', family: 4 }] }).catch((e: unknown) => e as Error);
         if (r instanceof Error) expect(r).toBeInstanceOf(StorageError);
-        else for (const a of r.addresses) expect(isForbiddenAddress(a.address), `${endpoint} → ${parsed}`).toBe(false);
+        else for (const a of (r as CheckedEndpoint).addresses) expect(isForbiddenAddress(a.address), `${endpoint} → ${parsed}`).toBe(false);
       }),
       { numRuns: 300 },
     );
