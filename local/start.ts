@@ -53,13 +53,16 @@ async function main(): Promise<void> {
   console.log(`  try:   curl -H "Authorization: Token ${runtime.token}" ${runtime.url}/api/projects/`);
   for (const n of notes) console.log(`  note:  ${n}`);
 
-  let stopping = false;
+  let stoppingSince = 0;
   const stop = (signal: string) => {
-    if (stopping) {
+    if (stoppingSince) {
+      // Ctrl-C reaches this process twice at once (the terminal signals the whole process group and
+      // tsx relays it): only a later, deliberate second Ctrl-C forces the exit.
+      if (Date.now() - stoppingSince < 1_000) return;
       console.error('second signal: exiting now');
       process.exit(1);
     }
-    stopping = true;
+    stoppingSince = Date.now();
     console.error(`${signal}: stopping…`);
     // Bounded: a stuck child must not keep the terminal hostage.
     const force = setTimeout(() => {

@@ -74,7 +74,11 @@ async function interrupt(app: Started): Promise<void> {
   const until = Date.now() + 25_000;
   while (!/^stopped$/m.test(app.output())) {
     if (Date.now() > until) {
-      process.kill(-app.child.pid!, 'SIGKILL');
+      try {
+        process.kill(-app.child.pid!, 'SIGKILL');
+      } catch {
+        // already gone
+      }
       throw new Error(`npm start did not stop within 25 s of SIGINT:\n${app.output()}`);
     }
     await new Promise((r) => setTimeout(r, 100));
