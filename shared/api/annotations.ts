@@ -12,7 +12,7 @@ import { createAnnotation, deleteAnnotation, getAnnotation, listTaskAnnotations,
 import type { Principal } from '../http/auth';
 import { AnnotationInputSchema, AnnotationPatchSchema } from './project-schemas';
 import { getOwnedTask } from './tasks';
-import { parseWith } from './validation';
+import { assertStorableFields, parseWith } from './validation';
 
 /** The API shape of an annotation. */
 export function serializeAnnotation(a: AnnotationItem): Record<string, unknown> {
@@ -70,6 +70,7 @@ export async function listAnnotationsOfTask(app: AppContext, principal: Principa
 export async function createTaskAnnotation(app: AppContext, principal: Principal, taskId: number | undefined, body: unknown): Promise<AnnotationItem> {
   const { task } = await getOwnedTask(app, principal, taskId);
   const input = parseWith(AnnotationInputSchema.omit({ id: true }), body ?? {});
+  assertStorableFields(input);
   const now = new Date().toISOString();
   return createAnnotation(app.db, {
     kind: 'annotation',
@@ -88,6 +89,7 @@ export async function createTaskAnnotation(app: AppContext, principal: Principal
 export async function patchAnnotation(app: AppContext, principal: Principal, id: number | undefined, body: unknown): Promise<AnnotationItem> {
   const a = await getOwnedAnnotation(app, principal, id);
   const input = parseWith(AnnotationPatchSchema, body ?? {});
+  assertStorableFields(input);
   return updateAnnotation(app.db, a.id, input);
 }
 

@@ -17,7 +17,7 @@ import { resolveTaskDataForApi } from '../resolve/task-data';
 import { serializeAnnotation, toAnnotationFields } from './annotations';
 import { getOwnedProject } from './projects';
 import { TaskListQuerySchema, WrappedTaskSchema } from './project-schemas';
-import { issuesToFields, parseWith } from './validation';
+import { issuesToFields, parseWith, storableJsonProblem } from './validation';
 
 /** Label Studio's placeholder data key of blob-mode tasks, renamed on serialisation. */
 export const DATA_UNDEFINED_NAME = '$undefined$';
@@ -132,6 +132,11 @@ export async function importTasks(
       });
     }
     const last = parsed[parsed.length - 1];
+    const unstorable = storableJsonProblem(obj);
+    if (unstorable) {
+      errors[`${i}`] = [unstorable];
+      return;
+    }
     Object.keys(last.data).forEach((k) => columns.add(k));
     if (Buffer.byteLength(JSON.stringify(last)) > MAX_TASK_BYTES) errors[`${i}`] = [`Task is larger than ${MAX_TASK_BYTES} bytes.`];
   });

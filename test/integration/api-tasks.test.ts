@@ -63,6 +63,24 @@ describe('import', () => {
     expect((await api('POST', `/api/projects/${p}/import`)).status).toBe(400);
   });
 
+  it('refuses values DynamoDB cannot store (empty keys, huge or tiny numbers) with 400, never 500', async () => {
+    const p = await project();
+    for (const body of ['[{"": 1}]', '[{"a": {"": 2}}]', '[{"a": 1e300}]', '[{"a": 123456789012345678901234567890}]', '[{"a": 1e-200}]', '[{"data": {"a": 1}, "predictions": [{"score": 1e400}]}]']) {
+      const r = await api('POST', `/api/projects/${p}/import`, body);
+      expect(r.status, body).toBe(400);
+      expect(Object.keys(r.json.validation_errors), body).toEqual(['0']);
+    }
+    await api('POST', `/api/projects/${p}/import`, [{ a: 9007199254740991, b: -0.5e-100, c: 0 }]);
+    const [t] = (await api('GET', `/api/tasks?project=${p}`)).json.tasks;
+    expect(t.data).toEqual({ a: 9007199254740991, b: -0.5e-100, c: 0 });
+    for (const body of ['{"result": [{"": 1}]}', '{"result": [1e300]}', '{"result": [], "lead_time": 1e300}']) {
+      const r = await api('POST', `/api/tasks/${t.id}/annotations`, body);
+      expect(r.status, body).toBe(400);
+    }
+    const a = (await api('POST', `/api/tasks/${t.id}/annotations`, { result: [] })).json;
+    expect((await api('PATCH', `/api/annotations/${a.id}`, '{"lead_time": -1e300}')).json.validation_errors.lead_time).toBeDefined();
+  });
+
   it('renames $undefined$ to the first data key of the label config', async () => {
     const p = await project('<View><Image name="i" value="$img"/><Text name="t" value="$caption"/></View>');
     await api('POST', `/api/projects/${p}/import`, [{ $undefined$: 's3://b/k.png' }]);
