@@ -2,7 +2,8 @@
  * Sync bookkeeping in the single table: jobs, chunks, failures and object links.
  *
  * - Job `JOB#<jobId>` / `JOB`: role, storage, atomic ADD counters (live progress), TTL 30 days.
- * - Chunk `JOB#<jobId>` / `CHUNK#<n>`: the entries one syncChunk invocation handles, the key range
+ * - Chunk `JOB#<jobId>#C<n % 16>` / `CHUNK#<n>` (spread over 16 partition keys: chunk items are up
+ *   to 300 KB and each is rewritten by its plan and done updates): the entries one syncChunk invocation handles, the key range
  *   it diffs, the id plan it reserved (so a retry reuses the same task ids) and a `done` flag set in
  *   the same transaction that adds the chunk's counters to the job (counted exactly once). TTL 7 days.
  * - Failure `JOB#<jobId>#FAIL` / `<chunk>#<i>`: the first failures of a job, in chunk order.
@@ -15,6 +16,7 @@
 import {
   BatchGetCommand,
   GetCommand,
+  PutCommand,
   QueryCommand,
   TransactWriteCommand,
   UpdateCommand,
@@ -24,6 +26,8 @@ import { keys, pad } from './keys';
 import type { StorageItem, TaskItem } from './items';
 import { batchWrite, isConditionalFailure, type Db } from './repo-common';
 
+/** Partition keys the chunk items of one job are spread over (by chunk number). */
+export const CHUNK_SHARDS = 16;
 /** Link partitions per storage (hash of the object key). */
 export const LINK_SHARDS = 16;
 const JOB_TTL_SECONDS = 30 * 24 * 3600;
@@ -44,7 +48,7 @@ export function linkShard(key: string): number {
 
 export const syncKeys = {
   job: (jobId: string) => ({ pk: `JOB#${jobId}`, sk: 'JOB' }),
-  chunk: (jobId: string, n: number) => ({ pk: `JOB#${jobId}`, sk: `CHUNK#${pad(n)}` }),
+  chunk: (jobId: string, n: number) => ({ pk: `JOB#${jobId}#C${n % CHUNK_SHARDS}`, sk: `CHUNK#${pad(n)}` }),
   failures: (jobId: string) => `JOB#${jobId}#FAIL`,
   linkPk: (storageId: number, shard: number) => `LINK#${storageId}#${shard}`,
   link: (storageId: number, key: string) => ({ pk: `LINK#${storageId}#${linkShard(key)}`, sk: `OBJ#${key}` }),
@@ -90,6 +94,8 @@ export interface JobItem extends JobCounters {
   /** Whether the provider lists in key order (decides range diff vs mark-and-sweep). */
   ordered: boolean;
   sync_deletions: SyncDeletions;
+  /** The previous job whose chunk digests this job may trust (it ran cleanly right before); null → none. */
+  trust_digests_of?: string | null;
   created_at: string;
   /** Epoch ms of the last progress mirror into the storage's meta. */
   mirrored_at?: number;
@@ -100,7 +106,7 @@ export type SyncDeletions = 'keep' | 'remove' | 'flag';
 /** Creates the job item once (a retried Start keeps the first one). Returns the stored job. */
 export async function createJob(
   db: Db,
-  job: Pick<JobItem, 'jobId' | 'storageId' | 'role' | 'ordered' | 'sync_deletions'>,
+  job: Pick<JobItem, 'jobId' | 'storageId' | 'role' | 'ordered' | 'sync_deletions' | 'trust_digests_of'>,
 ): Promise<JobItem> {
   const res = await db.doc.send(
     new UpdateCommand({
@@ -108,11 +114,12 @@ export async function createJob(
       Key: syncKeys.job(job.jobId),
       UpdateExpression:
         'SET kind = if_not_exists(kind, :k), jobId = if_not_exists(jobId, :j), storageId = if_not_exists(storageId, :s), #role = if_not_exists(#role, :r), ' +
-        '#ordered = if_not_exists(#ordered, :o), sync_deletions = if_not_exists(sync_deletions, :d), created_at = if_not_exists(created_at, :c), #ttl = if_not_exists(#ttl, :t)',
+        '#ordered = if_not_exists(#ordered, :o), sync_deletions = if_not_exists(sync_deletions, :d), created_at = if_not_exists(created_at, :c), #ttl = if_not_exists(#ttl, :t), ' +
+        'trust_digests_of = if_not_exists(trust_digests_of, :trust)',
       ExpressionAttributeNames: { '#role': 'role', '#ordered': 'ordered', '#ttl': 'ttl' },
       ExpressionAttributeValues: {
         ':k': 'job', ':j': job.jobId, ':s': job.storageId, ':r': job.role, ':o': job.ordered, ':d': job.sync_deletions,
-        ':c': new Date().toISOString(), ':t': ttlIn(JOB_TTL_SECONDS),
+        ':c': new Date().toISOString(), ':t': ttlIn(JOB_TTL_SECONDS), ':trust': job.trust_digests_of ?? null,
       },
       ReturnValues: 'ALL_NEW',
     }),
@@ -300,21 +307,23 @@ export async function completeChunk(db: Db, jobId: string, n: number, delta: Par
 
 /** Chunks of a job that have an id plan but are not done (a chunk that never finished). */
 export async function* unfinishedPlannedChunks(db: Db, jobId: string): AsyncGenerator<ChunkItem> {
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const res = await db.doc.send(
-      new QueryCommand({
-        TableName: db.table,
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :c)',
-        FilterExpression: 'attribute_exists(plan0) AND (attribute_not_exists(done) OR done = :f)',
-        ExpressionAttributeValues: { ':pk': `JOB#${jobId}`, ':c': 'CHUNK#', ':f': false },
-        ExclusiveStartKey: startKey,
-        Limit: 200,
-      }),
-    );
-    for (const it of res.Items ?? []) yield it as ChunkItem;
-    startKey = res.LastEvaluatedKey;
-  } while (startKey);
+  for (let shard = 0; shard < CHUNK_SHARDS; shard++) {
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const res = await db.doc.send(
+        new QueryCommand({
+          TableName: db.table,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :c)',
+          FilterExpression: 'attribute_exists(plan0) AND (attribute_not_exists(done) OR done = :f)',
+          ExpressionAttributeValues: { ':pk': `JOB#${jobId}#C${shard}`, ':c': 'CHUNK#', ':f': false },
+          ExclusiveStartKey: startKey,
+          Limit: 200,
+        }),
+      );
+      for (const it of res.Items ?? []) yield it as ChunkItem;
+      startKey = res.LastEvaluatedKey;
+    } while (startKey);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -548,6 +557,49 @@ export async function recordTaskDeletion(db: Db, task: Pick<TaskItem, 'source'>)
   } catch (e) {
     if (!isConditionalFailure(e)) throw e;
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Chunk digests (skip of unchanged chunks)
+
+const DIGEST_TTL_SECONDS = 90 * 24 * 3600;
+
+/** The last job that ran chunks of a storage, and whether it finished cleanly (listing done, every chunk done, no error). */
+export async function getLastSyncRun(db: Db, storageId: number): Promise<{ jobId: string; clean: boolean } | undefined> {
+  const res = await db.doc.send(new GetCommand({ TableName: db.table, Key: { pk: `SUM#${storageId}`, sk: 'LAST' }, ConsistentRead: true }));
+  return res.Item ? { jobId: String(res.Item.jobId), clean: res.Item.clean === true } : undefined;
+}
+
+/** Records the job that just finished (finalize). */
+export async function setLastSyncRun(db: Db, storageId: number, jobId: string, clean: boolean): Promise<void> {
+  await db.doc.send(
+    new PutCommand({ TableName: db.table, Item: { pk: `SUM#${storageId}`, sk: 'LAST', kind: 'sync_run', jobId, clean, ttl: ttlIn(DIGEST_TTL_SECONDS) } }),
+  );
+}
+
+/** The job that last fully synced a chunk with this digest (same range, keys, versions, mode), if any. */
+export async function getChunkDigestJob(db: Db, storageId: number, digest: string): Promise<string | undefined> {
+  const res = await db.doc.send(new GetCommand({ TableName: db.table, Key: { pk: `SUM#${storageId}`, sk: `D#${digest}` }, ConsistentRead: true }));
+  return res.Item ? String(res.Item.jobId) : undefined;
+}
+
+/** Records that `jobId` left the links of this chunk exactly as its digest describes. */
+export async function putChunkDigest(db: Db, storageId: number, digest: string, jobId: string): Promise<void> {
+  await db.doc.send(
+    new PutCommand({ TableName: db.table, Item: { pk: `SUM#${storageId}`, sk: `D#${digest}`, kind: 'chunk_digest', jobId, ttl: ttlIn(DIGEST_TTL_SECONDS) } }),
+  );
+}
+
+/** Deletes the digest items of a storage (storage deletion). */
+export async function deleteSyncSummaries(db: Db, storageId: number): Promise<void> {
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const res = await db.doc.send(
+      new QueryCommand({ TableName: db.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `SUM#${storageId}` }, ProjectionExpression: 'pk, sk', ExclusiveStartKey: startKey, Limit: 1000 }),
+    );
+    await batchWrite(db, (res.Items ?? []).map((it) => ({ DeleteRequest: { Key: { pk: it.pk, sk: it.sk } } })));
+    startKey = res.LastEvaluatedKey;
+  } while (startKey);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -28,6 +28,8 @@ import {
   chunkPlans,
   completeChunk,
   deleteLinks,
+  getChunkDigestJob,
+  putChunkDigest,
   getChunk,
   getJob,
   getLinks,
@@ -139,8 +141,23 @@ async function importChunk(deps: SyncDeps, storage: StorageItem, config: Storage
     counters.failed++;
   };
 
-  // 1–2. Links and classification.
   const entries = dedupe(chunk.entries);
+  const dataKey = project.data_keys?.[0] ?? '$undefined$';
+
+  // 0. Unchanged chunk: the previous job (which finished cleanly) left exactly this range, these
+  // keys and versions, in this mode — nothing to read or write. Unordered listings with deletions
+  // need every link touched (mark-and-sweep), so they never skip.
+  const canSkip = chunk.ordered || deletions === 'keep';
+  const digest = canSkip ? chunkDigest(chunk, entries, { blob, dataKey, deletions }) : undefined;
+  if (digest && job.trust_digests_of) {
+    if ((await getChunkDigestJob(db, storage.id, digest)) === job.trust_digests_of) {
+      counters.unchanged = entries.length;
+      await putChunkDigest(db, storage.id, digest, jobId);
+      return { counters, project: project.id };
+    }
+  }
+
+  // 1–2. Links and classification.
   const links = (chunk.ordered
     ? await queryLinkRange(db, storage.id, chunk.from, chunk.to)
     : await getLinks(db, storage.id, entries.map((e) => e.k))) as Map<string, StepLink>;
@@ -169,7 +186,6 @@ async function importChunk(deps: SyncDeps, storage: StorageItem, config: Storage
     : [];
 
   // 3. Rows of new and changed objects.
-  const dataKey = project.data_keys?.[0] ?? '$undefined$';
   const blobUri = (key: string) => {
     const uri = uriFor(config, key);
     return config.type === 'localfiles' ? env().publicBaseUrl + uri : uri;
@@ -382,7 +398,18 @@ async function importChunk(deps: SyncDeps, storage: StorageItem, config: Storage
   if (deletions === 'remove' && gone.length) await deleteLinks(db, storage.id, gone.map((l) => l.key));
 
   if (failures.length && job.failed < MAX_FAILURES) await putFailures(db, jobId, n, failures);
+  // Only a chunk that left its range exactly as listed may be skipped next time.
+  if (digest && !failures.length && !lostRows.size) await putChunkDigest(db, storage.id, digest, jobId);
   return { counters, project: project.id, annotationsLabeled, predictions };
+}
+
+/** Digest of what a chunk stands for: its range, keys, versions and how they become tasks. */
+export function chunkDigest(chunk: Pick<ChunkItem, 'from' | 'to' | 'ordered'>, entries: ChunkEntry[], mode: { blob: boolean; dataKey: string; deletions: SyncDeletions }): string {
+  const h = createHash('sha256');
+  h.update(JSON.stringify([chunk.ordered, chunk.ordered ? chunk.from : null, chunk.ordered ? chunk.to : null, mode.blob, mode.dataKey, mode.deletions]));
+  const sorted = chunk.ordered ? entries : [...entries].sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
+  for (const e of sorted) h.update(`\n${e.k}\u0000${e.e ?? ''}\u0000${e.s ?? ''}\u0000${e.m ?? ''}`);
+  return h.digest('base64url');
 }
 
 function dedupe(entries: ChunkEntry[]): ChunkEntry[] {

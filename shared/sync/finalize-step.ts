@@ -11,6 +11,8 @@ import {
   chunkPlans,
   deleteLinks,
   deleteLinksOfStorage,
+  deleteSyncSummaries,
+  setLastSyncRun,
   getJob,
   getLinks,
   linksNotTouchedBy,
@@ -119,7 +121,10 @@ async function sweep(deps: SyncDeps, storageId: number, job: JobItem): Promise<{
 export async function finalizeStep(deps: SyncDeps, input: FinalizeStepInput): Promise<FinalizeStepResult> {
   const storage = await readStorage(deps.db, input.storageId);
   if (!storage || storage.cancelled) {
-    if (input.role === 'import') await deleteLinksOfStorage(deps.db, input.storageId);
+    if (input.role === 'import') {
+      await deleteLinksOfStorage(deps.db, input.storageId);
+      await deleteSyncSummaries(deps.db, input.storageId);
+    }
     return { status: 'cancelled' };
   }
   if (storage.last_sync_job !== input.jobId) return { status: 'superseded' };
@@ -166,6 +171,11 @@ export async function finalizeStep(deps: SyncDeps, input: FinalizeStepInput): Pr
     failures,
   };
   if (failedCount && !error) meta.tasks_failed_validation = failedCount;
+  // Chunk digests of this job may be trusted by the next one only if it ran to the end.
+  if (input.role === 'import') {
+    const clean = !error && !!job && !!(job as JobItem & { listDone?: boolean }).listDone && unprocessed === 0;
+    await setLastSyncRun(deps.db, input.storageId, input.jobId, clean);
+  }
   await setStorageSyncFields(deps.db, input.storageId, input.jobId, {
     status,
     ...(error ? {} : { last_sync: now.toISOString(), last_sync_count: c.created ?? 0 }),

@@ -2,7 +2,7 @@
  * First step of a sync job: creates the job item (idempotent) and moves the storage from
  * `queued` to `in_progress` (only from queued and only for this job).
  */
-import { createJob, pyTime, setStorageSyncFields } from '../db/repo-sync';
+import { createJob, getLastSyncRun, pyTime, setLastSyncRun, setStorageSyncFields } from '../db/repo-sync';
 import type { SyncDeps } from './deps';
 import { loadLiveJob, syncDeletionsOf } from './job-context';
 
@@ -16,13 +16,18 @@ export interface StartStepInput {
 export async function startStep(deps: SyncDeps, input: StartStepInput): Promise<{ started: boolean; stopped?: string }> {
   const live = await loadLiveJob(deps, input.storageId, input.jobId);
   if ('stop' in live) return { started: false, stopped: live.stop };
+  // Digests of the previous job are trustworthy only if it ran cleanly and nothing ran since; from
+  // now on this job is the last one to touch the links, clean only once its finalize says so.
+  const last = input.role === 'import' ? await getLastSyncRun(deps.db, input.storageId) : undefined;
   await createJob(deps.db, {
     jobId: input.jobId,
     storageId: input.storageId,
     role: input.role,
     ordered: input.role === 'import' && live.provider.ordered,
     sync_deletions: input.role === 'import' ? syncDeletionsOf(live.storage) : 'keep',
+    trust_digests_of: last?.clean && last.jobId !== input.jobId ? last.jobId : null,
   });
+  if (input.role === 'import') await setLastSyncRun(deps.db, input.storageId, input.jobId, false);
   const now = pyTime(new Date());
   await setStorageSyncFields(
     deps.db,
