@@ -13,9 +13,9 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { getContext } from '../shared/context';
-import { nextId, reserveIds } from '../shared/db/counters';
-import type { StorageItem, TaskItem } from '../shared/db/items';
-import { putStorage } from '../shared/db/repo-storages';
+import { reserveIds } from '../shared/db/counters';
+import type { TaskItem } from '../shared/db/items';
+import { getProject } from '../shared/db/repo-projects';
 import { putTasks } from '../shared/db/repo-tasks';
 import { createS3Client } from '../shared/storage/providers/s3';
 import { startEmulators, type EmulatorEndpoints } from '../local/emulators';
@@ -59,7 +59,7 @@ export async function run(opts: ResolveBenchOptions = {}): Promise<ResolveBenchR
       body: JSON.stringify({ title: 'bench-resolve', label_config: '<View><Image name="i" value="$image"/></View>' }),
     });
     const project = (await post.json()) as { id: number };
-    const orgId = (await app.db.doc.send(new (await import('@aws-sdk/lib-dynamodb')).GetCommand({ TableName: app.db.table, Key: { pk: `PROJECT#${project.id}`, sk: 'PROJECT' } }))).Item!.orgId as string;
+    const orgId = (await getProject(app.db, project.id))!.orgId;
 
     const bucket = `bench-resolve-${Date.now().toString(36)}`;
     const s3 = createS3Client({
@@ -73,19 +73,21 @@ export async function run(opts: ResolveBenchOptions = {}): Promise<ResolveBenchR
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'media/big.mp4', Body: blob }));
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'media/small.jpg', Body: Buffer.alloc(1000, 1) }));
 
-    const now = new Date().toISOString();
-    const storage: StorageItem = {
-      kind: 'storage', id: await nextId(app.db, 'storage'), projectId: project.id, orgId, type: 's3', role: 'import',
-      fields: { bucket, s3_endpoint: em.s3.endpoint, region_name: em.s3.region, presign: true, presign_ttl: 15 },
-      secrets: await app.secretBox.encrypt(JSON.stringify({ aws_access_key_id: em.s3.accessKeyId, aws_secret_access_key: em.s3.secretAccessKey })),
-      status: 'initialized', last_sync: null, last_sync_count: null, last_sync_job: null, traceback: null, meta: {}, synchronizable: true,
-      created_at: now, updated_at: now,
-    };
-    await putStorage(app.db, storage);
-    const proxyStorage: StorageItem = { ...storage, id: await nextId(app.db, 'storage'), fields: { ...storage.fields, bucket: `${bucket}-proxy`, presign: false } };
     await s3.send(new CreateBucketCommand({ Bucket: `${bucket}-proxy` }));
     await s3.send(new PutObjectCommand({ Bucket: `${bucket}-proxy`, Key: 'media/big.mp4', Body: blob }));
-    await putStorage(app.db, proxyStorage);
+    // Storages through the storages API, as a user creates them (connection validated).
+    for (const [b, presign] of [[bucket, true], [`${bucket}-proxy`, false]] as const) {
+      const r = await fetch(`${runtime.url}/api/storages/s3`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          project: project.id, bucket: b, s3_endpoint: em.s3.endpoint, region_name: em.s3.region, presign, presign_ttl: 15,
+          aws_access_key_id: em.s3.accessKeyId, aws_secret_access_key: em.s3.secretAccessKey,
+        }),
+      });
+      if (r.status !== 201) throw new Error(`POST /api/storages/s3 → ${r.status}: ${await r.text()}`);
+    }
+    const now = new Date().toISOString();
 
     // 100 URIs in the shapes task data holds them: whole values, HTML, nested lists.
     const many: Record<string, unknown> = { text: 'no uri here', items: [] as unknown[] };
