@@ -201,20 +201,30 @@ describe('task data rewriting', () => {
 
 describe('presigned redirects, fetched for real', () => {
   it.each([
-    ['s3', () => `s3://${S3_BUCKET}/img/a.jpg`, 60],
-    ['gcs', () => `gs://${GCS_BUCKET}/g/file.pdf`, 300],
-    ['azure', () => `azure-blob://${AZ_CONTAINER}/x/y.png`, 60],
-    ['azure_spi', () => `azure-spi://${SPI_CONTAINER}/s/k.png`, 60],
-    ['azure_spi (LS spelling)', () => `azure_spi://${SPI_CONTAINER}/s/k.png`, 60],
-  ])('%s: 303 with no-store cache header, and the Location serves the object', async (_n, uri, ttl) => {
+    ['s3', () => `s3://${S3_BUCKET}/img/a.jpg`, 60, () => s3],
+    ['gcs', () => `gs://${GCS_BUCKET}/g/file.pdf`, 300, () => gcs],
+    ['azure', () => `azure-blob://${AZ_CONTAINER}/x/y.png`, 60, () => az],
+    ['azure_spi', () => `azure-spi://${SPI_CONTAINER}/s/k.png`, 60, () => spi],
+    ['azure_spi (LS spelling)', () => `azure_spi://${SPI_CONTAINER}/s/k.png`, 60, () => spi],
+  ])('%s: 303 with no-store cache header to a Location that serves the object; with presign off the bytes stream through', async (_n, uri, ttl, storage) => {
     const [id] = await addTasks(orgA, projectId, [{ image: uri() }]);
     const url = (await taskData(id)).image as string;
+    const want = body(uri().split('/').slice(3).join('/'));
     const r = await browserFetch(url, { redirect: 'manual' });
     expect(r.status).toBe(303);
     expect(r.headers.get('cache-control')).toBe(`no-store, max-age=${ttl}`);
     const followed = await browserFetch(url);
     expect(followed.status).toBe(200);
-    expect(Buffer.from(await followed.arrayBuffer())).toEqual(body(uri().split('/').slice(3).join('/')));
+    expect(Buffer.from(await followed.arrayBuffer())).toEqual(want);
+    await patchStorage(storage(), { presign: false });
+    try {
+      const proxied = await browserFetch(url, { redirect: 'manual' });
+      expect(proxied.status).toBe(200);
+      expect(proxied.headers.get('cache-control')).toBe('private, max-age=3600, must-revalidate');
+      expect(Buffer.from(await proxied.arrayBuffer())).toEqual(want);
+    } finally {
+      await patchStorage(storage(), { presign: true });
+    }
   });
 
   it.each(['s3', 'gcs', 'azure'] as const)('%s: odd keys (space, plus, percent, hash, question mark, unicode, deep folders) fetch the right bytes, presigned and proxied', async (kind) => {
