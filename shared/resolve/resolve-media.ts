@@ -9,7 +9,7 @@ import type { Db } from '../db/repo-common';
 import type { StorageItem } from '../db/items';
 import { getProject } from '../db/repo-projects';
 import { getTask } from '../db/repo-tasks';
-import { AuthError, NotFoundError, ValidationError } from '../errors';
+import { AuthError, ForbiddenError, NotFoundError, ValidationError } from '../errors';
 import type { HttpResponse } from '../http/types';
 import type { StorageProvider } from '../storage/types';
 import { guessContentType } from './content-type';
@@ -40,6 +40,16 @@ export interface ResolveRequest {
 }
 
 /**
+ * An unknown id is 404 for an authenticated caller (as Label Studio) but 403 for a token holder,
+ * so a token cannot be used to probe which ids exist.
+ */
+function notFoundOrForbidden(req: ResolveRequest, message: string): Error {
+  if (req.principalOrgId !== undefined) return new NotFoundError(message);
+  if (!req.query.token) return new AuthError('Authentication credentials were not provided.');
+  return new ForbiddenError('invalid media token');
+}
+
+/**
  * Answers one resolve request.
  * @throws ValidationError (400) when `fileuri` is missing or does not decode to a URI
  * @throws AuthError (401) with neither Authorization nor a token
@@ -58,13 +68,13 @@ export async function resolveMedia(deps: ResolveDeps, req: ResolveRequest): Prom
   let sourceStorageId: number | undefined;
   if ('taskId' in req.target) {
     const task = await getTask(deps.db, req.target.taskId);
-    if (!task || (req.principalOrgId !== undefined && task.orgId !== req.principalOrgId)) throw new NotFoundError('Task not found.');
+    if (!task || (req.principalOrgId !== undefined && task.orgId !== req.principalOrgId)) throw notFoundOrForbidden(req, 'Task not found.');
     orgId = task.orgId;
     projectId = task.projectId;
     sourceStorageId = task.source?.storageId;
   } else {
     const project = await getProject(deps.db, req.target.projectId);
-    if (!project || (req.principalOrgId !== undefined && project.orgId !== req.principalOrgId)) throw new NotFoundError('Project not found.');
+    if (!project || (req.principalOrgId !== undefined && project.orgId !== req.principalOrgId)) throw notFoundOrForbidden(req, 'Project not found.');
     orgId = project.orgId;
     projectId = project.id;
   }

@@ -332,6 +332,9 @@ describe('access control and errors', () => {
     const otherUri = encodeFileUri(`s3://${S3_BUCKET}/odd/100%.txt`);
     expect((await browserFetch(`/tasks/${id}/resolve/?fileuri=${otherUri}&token=${token}`, { redirect: 'manual' })).status).toBe(403);
     expect((await browserFetch(`/tasks/${id}/resolve/?fileuri=${fileuri}`, { redirect: 'manual' })).status).toBe(401);
+    // Without Authorization an unknown id looks like a bad token: ids cannot be probed.
+    expect((await browserFetch(`/tasks/999999999/resolve/?fileuri=${fileuri}&token=${token}`, { redirect: 'manual' })).status).toBe(403);
+    expect((await browserFetch(`/tasks/999999999/resolve/?fileuri=${fileuri}`, { redirect: 'manual' })).status).toBe(401);
     expect((await browserFetch(url, { redirect: 'manual' })).status).toBe(303);
   });
 
