@@ -12,8 +12,6 @@ export interface ExportDeps {
   links: ExportLinkStore;
   /** The project's export storages, configs decrypted. */
   targets: (projectId: number) => Promise<ExportTarget[]>;
-  /** One export storage by id (undefined when missing, deleted or not an export storage). */
-  target: (storageId: number) => Promise<ExportTarget | undefined>;
   /** The provider of a storage config (the registry caches them). */
   provider: (config: StorageConfig) => Promise<StorageProvider>;
   now?: () => Date;

@@ -3,7 +3,7 @@
  * on the context's table, the context's provider factory and the storage config loader.
  */
 import type { AppContext } from '../context';
-import { getStorage, listProjectStorages } from '../db/repo-storages';
+import { listProjectStorages } from '../db/repo-storages';
 import type { ExportDeps } from './deps';
 import { ExportLinkStore } from './export-link';
 import { toExportTarget, type StorageConfigLoader } from './targets';
@@ -16,10 +16,6 @@ export function exportDepsFromContext(ctx: Pick<AppContext, 'db' | 'getProvider'
     links: new ExportLinkStore(db.doc, db.table),
     targets: async (projectId) =>
       Promise.all((await listProjectStorages(db, projectId, 'export')).map((s) => toExportTarget(s, loadConfig))),
-    target: async (storageId) => {
-      const s = await getStorage(db, storageId);
-      return s && s.role === 'export' ? toExportTarget(s, loadConfig) : undefined;
-    },
     provider: (config) => ctx.getProvider(config),
   };
 }

@@ -5,7 +5,7 @@
  * annotation shards (gsi2 `PROJECT#<p>#ANNOTATIONS#<s>`, sort key = zero-padded id) as pages of
  * ids with a resumable token; the chunk writer writes a chunk of ids with bounded concurrency.
  */
-import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { keys, pad } from '../db/keys';
 import type { Db } from '../db/repo-common';
 import { PROJECT_SHARDS } from '../db/schema';
@@ -154,14 +154,4 @@ export async function exportAnnotationsToTarget(
   if (down) await reportTargetFailure(db, target, down);
   else if (result.written) await clearTargetFailure(db, target);
   return result;
-}
-
-/**
- * Number of annotations of the project (`meta.total_annotations` of an export sync), from the
- * project's counter when the annotation repository keeps it.
- */
-export async function projectAnnotationCount(db: Db, projectId: number): Promise<number | null> {
-  const r = await db.doc.send(new GetCommand({ TableName: db.table, Key: keys.project(projectId), ProjectionExpression: 'total_annotations_number' }));
-  const n = r.Item?.total_annotations_number;
-  return typeof n === 'number' ? n : null;
 }

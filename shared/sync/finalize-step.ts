@@ -171,6 +171,8 @@ export async function finalizeStep(deps: SyncDeps, input: FinalizeStepInput): Pr
     failures,
   };
   if (failedCount && !error) meta.tasks_failed_validation = failedCount;
+  // Export sync (Label Studio's meta.total_annotations): every annotation of the project was listed.
+  if (input.role === 'export') meta.total_annotations = c.listed ?? 0;
   // Chunk digests of this job may be trusted by the next one only if it ran to the end.
   if (input.role === 'import') {
     const clean = !error && !!job && !!(job as JobItem & { listDone?: boolean }).listDone && unprocessed === 0;

@@ -81,6 +81,7 @@ describe('export sync', () => {
     expect(s.status).toBe('completed');
     expect(s.last_sync_count).toBe(N);
     expect(s.last_sync).toBeTruthy();
+    expect(s.meta.total_annotations).toBe(N);
     const files = await readdir(dir);
     expect(files.length).toBe(N);
     expect(new Set(files)).toEqual(new Set(annotationIds.map(String)));
