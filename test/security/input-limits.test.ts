@@ -184,7 +184,7 @@ describe('ReDoS: regex_filter runs on RE2 (linear time) through the real listing
       const r = await api('POST', '/api/storages/localfiles/files', { project: projectId, path: dir, recursive_scan: true, regex_filter: pattern });
       const ms = performance.now() - started;
       expect(r.status, r.text.slice(0, 200)).toBe(200);
-      expect(ms, pattern).toBeLessThan(1500);
+      expect(ms, pattern).toBeLessThan(5000);
       expect(r.json.files.every((f: { key: string }) => f.key.length < 4100)).toBe(true);
     }
   });
@@ -210,7 +210,7 @@ describe('ReDoS: regex_filter runs on RE2 (linear time) through the real listing
         regex_filter: pattern,
       });
       expect(r.status, r.text.slice(0, 200)).toBe(200);
-      expect(performance.now() - started, pattern).toBeLessThan(1500);
+      expect(performance.now() - started, pattern).toBeLessThan(5000);
       // re.match semantics still hold: the all-'a' key matches the anchored patterns.
       expect(r.json.files.map((f: { key: string }) => f.key)).toEqual([longKey]);
     }
