@@ -201,7 +201,6 @@ export async function startRuntime(opts: RuntimeOptions = {}): Promise<Labelsync
 
     let machine: Promise<LocalStateMachine> | undefined;
     const synthAbort = new AbortController();
-    cleanups.push(async () => synthAbort.abort());
     const stateMachine = () => {
       machine ??= loadStateMachine(region, { cacheDir: dataDir, signal: synthAbort.signal }).then((r) => new LocalStateMachine({ definition: r.definition, region, resolveHandler, log }));
       // A failed synthesis is retried on the next start (the stack may be mid-edit).
@@ -219,6 +218,9 @@ export async function startRuntime(opts: RuntimeOptions = {}): Promise<Labelsync
       await syncStarter.stop();
       setSyncStarter(undefined);
     });
+    // Runs before the starter's stop (cleanups run in reverse): executions waiting for the
+    // definition must not wait for a synthesis that nobody needs any more.
+    cleanups.push(async () => synthAbort.abort());
 
     const { token, created } = await ensureLocalToken(dataDir, opts.apiToken);
 

@@ -427,7 +427,6 @@ export class StreamPoller {
   }
 
   private async deadLetter(shardId: string, records: DynamoDBRecord[], condition: string, attempts: number, error: string): Promise<void> {
-    this.stats.deadLettered += records.length;
     this.log(`[stream] ${records.length} record(s) of ${shardId} sent to the DLQ (${condition}): ${error.slice(0, 300)}`);
     await this.o.dlq.append({
       condition,
@@ -440,5 +439,6 @@ export class StreamPoller {
       batchSize: records.length,
       records,
     });
+    this.stats.deadLettered += records.length; // after the write: a reader of the DLQ finds them
   }
 }

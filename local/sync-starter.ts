@@ -59,15 +59,14 @@ export class LocalSyncStarter implements SyncStarter {
   }
 
   /**
-   * Accepts an execution and returns once it is queued (not when it finishes). Loading the state
-   * machine happens here, so a definition that cannot run locally fails the caller, like a failing
-   * StartExecution would.
+   * Accepts an execution and returns once it is queued (not when it finishes), like StartExecution.
+   * It never waits for the state machine to load (synthesis can take longer than the API's
+   * timeout on a busy machine); an execution whose machine cannot load is kept in the journal and
+   * runs on the next start.
    */
   async start(input: SyncInput, executionName: string): Promise<void> {
     if (this.stopped) throw new Error('the local runtime is stopping; no new executions');
     if (this.executions.has(executionName)) return;
-    await this.opts.machine();
-    if (this.executions.has(executionName)) return; // a concurrent start won the race while loading
     this.enqueue(executionName, input);
     this.saveJournal();
   }
@@ -86,8 +85,6 @@ export class LocalSyncStarter implements SyncStarter {
       return [];
     }
     const names = Object.keys(unfinished).filter((n) => !this.executions.has(n));
-    if (!names.length) return [];
-    await this.opts.machine();
     for (const name of names) if (!this.executions.has(name) && !this.stopped) this.enqueue(name, unfinished[name]);
     this.saveJournal();
     return names;
@@ -165,6 +162,11 @@ export class LocalSyncStarter implements SyncStarter {
       void this.opts
         .machine()
         .then((machine) => {
+          if (this.stopped) {
+            const aborted = new Error('Execution aborted');
+            aborted.name = 'ExecutionAbortedError';
+            throw aborted;
+          }
           const exec = machine.start(e.input, name);
           e.abort = exec.abort;
           return exec.result;
@@ -179,6 +181,12 @@ export class LocalSyncStarter implements SyncStarter {
             const inner = err instanceof Error && err.name === 'ExecutionError' && err.cause instanceof Error ? err.cause : err;
             e.error = inner instanceof Error ? { Error: inner.name, Cause: inner.message } : { Error: 'Error', Cause: String(inner) };
             e.status = err instanceof Error && err.name === 'ExecutionAbortedError' ? 'ABORTED' : 'FAILED';
+            if (!e.abort && !this.stopped) {
+              // The machine did not load (e.g. lib/ mid-edit): nothing ran; keep it for the next start.
+              e.status = 'ABORTED';
+              e.error = { Error: 'Local.StateMachineUnavailable', Cause: e.error.Cause };
+              this.log(`[sfn] execution ${name} not started, the state machine is unavailable (retried on next start): ${e.error.Cause.slice(0, 500)}`);
+            }
             if (e.status === 'FAILED') this.log(`[sfn] execution ${name} failed: ${e.error.Error}: ${e.error.Cause.slice(0, 1000)}`);
           },
         )
