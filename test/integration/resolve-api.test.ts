@@ -5,6 +5,7 @@
  * URLs (s3rver, the GCS fake and Azurite verify the signatures) or streaming through the proxy.
  * Azure service principal: Azure AD is unreachable offline, so an injected TokenCredential
  * returns a JWT Azurite's `--oauth basic` accepts (the same stand-in as the provider contract).
+ * s3s: real AssumeRole on moto when present, else a stub STS client (see countingSts).
  */
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -14,6 +15,9 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import type { AccessToken, TokenCredential } from '@azure/identity';
 import { Storage } from '@google-cloud/storage';
+import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
+import type { StsLike } from '../../shared/storage/sts';
+import { createS3Buckets } from '../contract/helpers';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { handler as projectsHandler } from '../../functions/api/projects';
 import { handler as resolveHandler } from '../../functions/api/resolve';
@@ -50,6 +54,21 @@ function fakeJwt(): string {
 }
 const adCredential: TokenCredential = { getToken: async (): Promise<AccessToken> => ({ token: fakeJwt(), expiresOnTimestamp: Date.now() + 3600_000 }) };
 
+// s3s: with moto, real AssumeRole on moto and S3 on moto (s3rver only takes its own key); without
+// moto, a stub STS (the only mock the rules allow) hands out s3rver's key with a session token.
+const stsEndpoint = inject('emulators').sts?.endpoint;
+const S3S_BUCKET = `resolve-s3s-${RUN}`;
+const stsCalls: string[] = [];
+const realSts = stsEndpoint ? new STSClient({ endpoint: stsEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'base-key', secretAccessKey: 'base-secret' } }) : undefined;
+const countingSts: StsLike = {
+  async send(cmd: AssumeRoleCommand) {
+    stsCalls.push(cmd.input.RoleArn ?? '');
+    if (realSts) return realSts.send(cmd);
+    const em = inject('emulators').s3;
+    return { Credentials: { AccessKeyId: em.accessKeyId, SecretAccessKey: em.secretAccessKey, SessionToken: 'stub-session-token', Expiration: new Date(Date.now() + 3600_000) } };
+  },
+};
+
 let api: ReturnType<typeof client>;
 let other: ReturnType<typeof client>;
 let orgA: string;
@@ -61,6 +80,7 @@ let s3: StorageItem;
 let gcs: StorageItem;
 let az: StorageItem;
 let spi: StorageItem;
+let s3s: StorageItem;
 let broken: StorageItem;
 let brokenServer: Server;
 let key: Buffer;
@@ -102,7 +122,7 @@ beforeAll(async () => {
   pipeline.addPolicy({ name: 'test-ca', sendRequest: (req: { agent?: unknown }, next: (r: unknown) => unknown) => ((req.agent = agent), next(req)) });
   await spiAdmin.getContainerClient(SPI_CONTAINER).createIfNotExists();
   await spiAdmin.getContainerClient(SPI_CONTAINER).getBlockBlobClient('s/k.png').upload(body('s/k.png'), body('s/k.png').length);
-  setStorageTestHooks({ azureTokenCredential: adCredential, azureCa: ca, azureSasVersion: '2025-11-05' });
+  setStorageTestHooks({ azureTokenCredential: adCredential, azureCa: ca, azureSasVersion: '2025-11-05', stsClient: countingSts });
 
   s3 = await addStorage(orgA, projectId, {
     type: 's3', role: 'import', bucket: S3_BUCKET, s3_endpoint: em.s3.endpoint, region_name: em.s3.region,
@@ -119,6 +139,18 @@ beforeAll(async () => {
   spi = await addStorage(orgA, projectId, {
     type: 'azure_spi', role: 'import', container: SPI_CONTAINER, account_name: em.azureOauth.accountName, tenant_id: TENANT,
     client_id: 'cid', client_secret: 'csecret', azure_endpoint: em.azureOauth.blobEndpoint, presign: true,
+  });
+
+  const s3sEndpoint = stsEndpoint ?? em.s3.endpoint;
+  const s3sKeys = stsEndpoint ? { accessKeyId: 'base-key', secretAccessKey: 'base-secret' } : em.s3;
+  await createS3Buckets(s3sEndpoint, s3sKeys, 'us-east-1', [S3S_BUCKET]);
+  const s3sAdmin = createEmulatorS3Client({ ...em.s3, endpoint: s3sEndpoint, ...s3sKeys });
+  await s3sAdmin.send(new PutObjectCommand({ Bucket: S3S_BUCKET, Key: 'role/a.jpg', Body: body('role/a.jpg') }));
+  s3sAdmin.destroy();
+  s3s = await addStorage(orgA, projectId, {
+    type: 's3s', role: 'import', bucket: S3S_BUCKET, s3_endpoint: s3sEndpoint, region_name: 'us-east-1',
+    role_arn: 'arn:aws:iam::123456789012:role/labelsync-reader', external_id: 'ext', presign: true,
+    ...(stsEndpoint ? { aws_access_key_id: 'base-key', aws_secret_access_key: 'base-secret' } : {}),
   });
 
   // An "S3" that sends response headers and then drops the connection before any body byte.
@@ -419,6 +451,20 @@ describe('store calls per request', () => {
       clearResolveProviderCache();
       await patchStorage(s3, { presign: true });
     }
+  });
+});
+
+describe('s3s (IAM role)', () => {
+  it('assumes the role once for many resolves, and its presigned URLs fetch the object', async () => {
+    const ids = await addTasks(orgA, projectId, Array.from({ length: 5 }, () => ({ image: `s3://${S3S_BUCKET}/role/a.jpg` })));
+    const before = stsCalls.length;
+    for (const id of ids) {
+      const r = await browserFetch((await taskData(id)).image as string);
+      expect(r.status).toBe(200);
+      expect(Buffer.from(await r.arrayBuffer())).toEqual(body('role/a.jpg'));
+    }
+    expect(stsCalls.length - before).toBe(1);
+    expect(s3s.type).toBe('s3s');
   });
 });
 
