@@ -114,8 +114,13 @@ export async function runningRuntime(dataDir: string): Promise<RuntimeState | un
   }
 }
 
-/** The functions that answer HTTP: imported before the server listens, so /health means ready. */
-const HTTP_FUNCTIONS: FunctionName[] = [...new Set<FunctionName>(['meta', ...ROUTES.map((r) => r.fn)])];
+/**
+ * Imported before the server listens, so /health means ready: the functions that answer HTTP and
+ * the stream consumer (its first batch must not pay the module load).
+ */
+const WARM_FUNCTIONS: FunctionName[] = [...new Set<FunctionName>(['meta', ...ROUTES.map((r) => r.fn), 'exportStream'])];
+/** Imported in the background after start: the state machine's steps. */
+const LATER_FUNCTIONS: FunctionName[] = ['syncStart', 'syncList', 'syncChunk', 'syncFinalize'];
 
 /** Points the handlers' configuration at this runtime and drops everything parsed from the old one. */
 function configureProcess(vars: Record<string, string>): void {
@@ -179,12 +184,12 @@ export async function startRuntime(opts: RuntimeOptions = {}): Promise<Labelsync
       AWS_REGION: region,
     });
 
-    // Import the HTTP handlers now: a module that fails to load is reported at start, not on a request.
+    // Import the handlers now: a module that fails to load is reported at start, not on a request.
     const tImport = Date.now();
-    const imports = Promise.allSettled(HTTP_FUNCTIONS.map((fn) => resolveHandler(fn))).then((results) => {
+    const imports = Promise.allSettled(WARM_FUNCTIONS.map((fn) => resolveHandler(fn))).then((results) => {
       phase('handlers', tImport);
       results.forEach((r, i) => {
-        if (r.status === 'rejected') log(`[runtime] handler ${HTTP_FUNCTIONS[i]} failed to load: ${String(r.reason)}`);
+        if (r.status === 'rejected') log(`[runtime] handler ${WARM_FUNCTIONS[i]} failed to load: ${String(r.reason)}`);
       });
     });
     const owned = ddbStarting ? await ddbStarting : undefined;
@@ -259,6 +264,10 @@ export async function startRuntime(opts: RuntimeOptions = {}): Promise<Labelsync
     const state: RuntimeState = { pid: process.pid, url: http.url, dynamodbEndpoint: endpoint, tableName, region, startedAt: new Date().toISOString() };
     await writeFile(stateFile, JSON.stringify(state, null, 2));
     cleanups.push(() => rm(stateFile, { force: true }));
+
+    setImmediate(() => {
+      for (const fn of LATER_FUNCTIONS) resolveHandler(fn).catch((e) => log(`[runtime] handler ${fn} failed to load: ${String(e)}`));
+    });
 
     if (opts.preloadStateMachine) {
       // After listening, so /health answers as early as possible (synthesis competes for the CPU).
