@@ -15,6 +15,8 @@ import type { AnnotationItem, TaskItem } from '../../shared/db/items';
 import { putAnnotations, updateAnnotation } from '../../shared/db/repo-annotations';
 import { putTasks } from '../../shared/db/repo-tasks';
 import { listProjectAnnotationIds } from '../../shared/export/sync';
+import { exportObjectKey } from '../../shared/export/key';
+import { exportEnv, targetConfigs } from './export-helpers';
 import { client, type ApiHandler } from './api-harness';
 import { emulators, newProject, newStorage, startSyncHarness, stopSyncHarness, storageOf, type SyncHarness } from './sync-helpers';
 
@@ -27,23 +29,28 @@ let annotationIds: number[];
 beforeAll(async () => {
   h = await startSyncHarness({ chunkSize: 500 });
   api = client(storagesHandler as unknown as ApiHandler, h.token);
+  ({ projectId, annotationIds } = await seedProject(N));
+}, 180_000);
+
+/** A project with `n` annotations, 4 per task, written in batches as an import would. */
+async function seedProject(n: number): Promise<{ projectId: number; annotationIds: number[] }> {
   const db = getContext().db;
-  projectId = await newProject(h.orgId, ['image']);
+  const pid = await newProject(h.orgId, ['image']);
   const now = new Date().toISOString();
-  const firstTask = await reserveIds(db, 'task', N / 4);
-  const tasks: TaskItem[] = Array.from({ length: N / 4 }, (_, i) => ({
-    kind: 'task', id: firstTask + i, projectId, orgId: h.orgId, data: { $undefined$: `s3://b/${i}.png` }, is_labeled: true,
+  const firstTask = await reserveIds(db, 'task', n / 4);
+  const tasks: TaskItem[] = Array.from({ length: n / 4 }, (_, i) => ({
+    kind: 'task', id: firstTask + i, projectId: pid, orgId: h.orgId, data: { $undefined$: `s3://b/${i}.png` }, is_labeled: true,
     total_annotations: 4, cancelled_annotations: 0, total_predictions: 0, created_at: now, updated_at: now,
   }));
   await putTasks(db, tasks);
-  const firstAnn = await reserveIds(db, 'annotation', N);
-  const anns: AnnotationItem[] = Array.from({ length: N }, (_, i) => ({
-    kind: 'annotation', id: firstAnn + i, taskId: firstTask + Math.floor(i / 4), projectId, orgId: h.orgId, result: [{ n: i }],
+  const firstAnn = await reserveIds(db, 'annotation', n);
+  const anns: AnnotationItem[] = Array.from({ length: n }, (_, i) => ({
+    kind: 'annotation', id: firstAnn + i, taskId: firstTask + Math.floor(i / 4), projectId: pid, orgId: h.orgId, result: [{ n: i }],
     completed_by: 1, ground_truth: false, lead_time: 1, was_cancelled: false, version: 1, created_at: now, updated_at: now,
   }));
   await putAnnotations(db, anns);
-  annotationIds = anns.map((a) => a.id);
-}, 180_000);
+  return { projectId: pid, annotationIds: anns.map((a) => a.id) };
+}
 
 afterAll(async () => {
   await stopSyncHarness(h);
@@ -116,5 +123,36 @@ describe('export sync', () => {
     await p.close();
     expect(count).toBe(N);
     expect(keys).toContain(`ann/${annotationIds[0]}.json`);
+  }, 180_000);
+
+  // 2,600 annotations run on local files and S3 above; the other four types sync 600 (two chunks)
+  // to keep this file near a minute on a shared 2-core machine.
+  it('pushes every annotation to GCS, Azure, Azure service principal and Redis targets too', async () => {
+    const M = 600;
+    const small = await seedProject(M);
+    const env = exportEnv();
+    const configs = await targetConfigs(env, `sync-${small.projectId}`);
+    const types = ['gcs', 'azure', 'azure_spi', 'redis'] as const;
+    const items = [];
+    for (const t of types) items.push(await newStorage(h.orgId, small.projectId, { ...configs[t], ...(t === 'redis' ? { db: 5 } : { prefix: `sync-${t}` }) }));
+    for (const s of items) expect((await api('POST', `/api/storages/export/${s.type}/${s.id}/sync`)).status).toBe(200);
+    await h.starter.idle();
+    for (const item of items) {
+      const s = await storageOf(item.id);
+      expect({ type: s.type, status: s.status, count: s.last_sync_count, total: s.meta.total_annotations }).toEqual({ type: item.type, status: 'completed', count: M, total: M });
+      const { getProvider } = await import('../../shared/storage/registry');
+      const { loadStorageConfig } = await import('../../shared/api/storages');
+      const config = await loadStorageConfig(s);
+      const p = await getProvider(config, { noCache: true });
+      const seen = new Set<string>();
+      for await (const page of p.list()) for (const e of page.entries) seen.add(e.key);
+      const want = small.annotationIds.map((id) => exportObjectKey(config, id));
+      expect(want.filter((k) => !seen.has(k)), s.type).toEqual([]);
+      const r = await p.read(exportObjectKey(config, small.annotationIds[100]));
+      const chunks: Buffer[] = [];
+      for await (const c of r.body) chunks.push(Buffer.from(c));
+      expect(JSON.parse(Buffer.concat(chunks).toString())).toMatchObject({ id: small.annotationIds[100], result: [{ n: 100 }] });
+      await p.close();
+    }
   }, 180_000);
 });
