@@ -70,9 +70,15 @@ export async function startSyncHarness(opts: { chunkSize?: number; concurrency?:
 /** A state machine + starter whose handlers can be wrapped per function (fault injection); installed as the process's starter until `restore`. */
 export async function customRunner(
   wrap: Partial<Record<FunctionName, (real: LambdaHandler) => LambdaHandler>>,
+  concurrency?: number,
 ): Promise<{ starter: LocalSyncStarter; restore: (h: SyncHarness) => void }> {
+  const definition = await definitionOf();
+  if (concurrency) {
+    (definition as unknown as { States: { Loop: { Branches: { States: { Write: { MaxConcurrency: number } } }[] } } }).States.Loop.Branches[1].States.Write.MaxConcurrency =
+      concurrency;
+  }
   const machine = new LocalStateMachine({
-    definition: await definitionOf(),
+    definition,
     region: 'us-east-1',
     log: process.env.SYNC_TEST_LOG ? (m) => console.error(m) : () => {},
     retryIntervalOverrides: { WriteChunk: 10, ListStep: 10, Start: 10, Finalize: 10 },

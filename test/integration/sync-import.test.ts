@@ -274,6 +274,69 @@ describe('import sync: incremental, idempotent, deletions', () => {
   });
 });
 
+describe('import sync: progress and cancel', () => {
+  it('GET on the storage shows live progress in meta while the sync runs', async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 400; i++) files[`g${String(i).padStart(3, '0')}.json`] = JSON.stringify({ image: `g${i}` });
+    const { storage } = await localStorage(files);
+    const seen: { status: string; meta: Record<string, unknown> }[] = [];
+    const runner = await customRunner({
+      syncChunk: (real) => async (event: any, ctx) => {
+        if (event.chunk === 3) {
+          const res = await api('GET', `/api/storages/localfiles/${event.storageId}`);
+          seen.push({ status: res.json.status, meta: res.json.meta });
+        }
+        return real(event, ctx);
+      },
+    }, 1);
+    try {
+      await api('POST', `/api/storages/localfiles/${storage.id}/sync`);
+      await runner.starter.idle();
+    } finally {
+      runner.restore(h);
+    }
+    expect(seen).toHaveLength(1);
+    expect(seen[0].status).toBe('in_progress');
+    expect(seen[0].meta).toMatchObject({ objects_listed: 400, time_last_ping: expect.any(String) });
+    expect(seen[0].meta.objects_processed as number).toBeGreaterThan(0);
+    expect((await storageOf(storage.id)).meta).toMatchObject({ objects_processed: 400, tasks_created: 400 });
+  });
+
+  it('deleting the storage mid-sync stops the job cleanly and drops its links', async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 500; i++) files[`x${String(i).padStart(3, '0')}.json`] = JSON.stringify({ image: `x${i}` });
+    const { storage, projectId } = await localStorage(files);
+    let statuses: string[] = [];
+    const runner = await customRunner({
+      syncChunk: (real) => async (event: any, ctx) => {
+        if (event.chunk === 1) {
+          const del = await api('DELETE', `/api/storages/localfiles/${event.storageId}`);
+          expect(del.status).toBe(204);
+        }
+        const r = (await real(event, ctx)) as { status: string };
+        statuses.push(r.status);
+        return r;
+      },
+    }, 1);
+    try {
+      await api('POST', `/api/storages/localfiles/${storage.id}/sync`);
+      await runner.starter.idle();
+    } finally {
+      runner.restore(h);
+    }
+    statuses = statuses.slice(1);
+    expect(statuses.length).toBeGreaterThan(0);
+    expect(new Set(statuses)).toEqual(new Set(['stopped']));
+    // Only chunk 0 (50–200 objects with content-defined cuts) was written before the delete.
+    const written = (await tasksOf(projectId)).length;
+    expect(written).toBeGreaterThanOrEqual(50);
+    expect(written).toBeLessThanOrEqual(200);
+    const { queryLinkRange } = await import('../../shared/db/repo-sync');
+    expect((await queryLinkRange(getContext().db, storage.id, null, null)).size).toBe(0);
+    expect((await api('GET', `/api/storages/localfiles/${storage.id}`)).status).toBe(404);
+  });
+});
+
 describe('import sync: status and errors', () => {
   it('walks queued → in_progress → failed with a readable, secret-free traceback when a step fails', async () => {
     const { storage } = await localStorage({ 'a.json': '{"image":"a"}' });

@@ -9,7 +9,7 @@ import { LINK_SHARDS, linkShard, taskIdOfRow } from '../../shared/db/repo-sync';
 import { sameVersion } from '../../shared/sync/chunk-step';
 import { exportPrefixes, underAny } from '../../shared/sync/export-prefix';
 import { tracebackOf } from '../../shared/sync/finalize-step';
-import { ChunkCutter } from '../../shared/sync/list-step';
+import { ChunkCutter, keyBoundary } from '../../shared/sync/list-step';
 import { parseTaskFile, TaskFileError, type ParsedRow } from '../../shared/sync/parse-tasks';
 import { executionNameOf } from '../../shared/sync/starter';
 
@@ -95,6 +95,29 @@ describe('chunk cutting', () => {
     c.cut();
     c.cut();
     expect(c.full).toEqual([['a', 'b', 'c'], ['d'], ['eeeeeeeee'], ['f']]);
+  });
+
+  it('content-defined cuts realign after a shifted start, so later chunks are identical', () => {
+    const keys = Array.from({ length: 5000 }, (_, i) => ({ k: `dir/${i}.json` }));
+    const cut = (list: { k: string }[], firstCut: number) => {
+      const c = new ChunkCutter<{ k: string }>(100, 1e9, () => 1, keyBoundary(100));
+      list.forEach((e, i) => {
+        if (i === firstCut) c.cut(); // a listing step ending at an arbitrary point
+        c.push(e);
+      });
+      c.cut();
+      return c.full.map((g) => g.map((e) => e.k).join(','));
+    };
+    const a = cut(keys, 37);
+    const b = cut(keys, 1234);
+    const sizes = a.map((g) => g.split(',').length);
+    expect(Math.min(...sizes.slice(1, -1))).toBeGreaterThanOrEqual(50);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(200);
+    expect(keys.length / a.length).toBeGreaterThan(60);
+    expect(keys.length / a.length).toBeLessThan(160);
+    // Chunks after the second step boundary are the same in both runs.
+    const tail = new Set(b.slice(-20));
+    expect(a.slice(-20).filter((g) => tail.has(g)).length).toBeGreaterThanOrEqual(19);
   });
 });
 
