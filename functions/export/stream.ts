@@ -13,13 +13,14 @@ import { exportDepsFromContext } from '../../shared/export/runtime';
 import { loadStorageConfig } from '../../shared/api/storages';
 import type { StreamRecordLike } from '../../shared/export/stream-record';
 
-let deps: ExportDeps | undefined;
+let built: { ctx: ReturnType<typeof getContext>; deps: ExportDeps } | undefined;
 
 export const handler = async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
   const ctx = getContext();
-  deps ??= exportDepsFromContext(ctx, (item) => loadStorageConfig(item, ctx.secretBox));
+  // Built once per context (per cold start in AWS; again when the local runtime reconfigures).
+  if (built?.ctx !== ctx) built = { ctx, deps: exportDepsFromContext(ctx, (item) => loadStorageConfig(item, ctx.secretBox)) };
   const records = (event.Records ?? []) as StreamRecordLike[];
-  const r = await processAnnotationRecords(deps, records);
+  const r = await processAnnotationRecords(built.deps, records);
   if (r.failures.length || r.outcomes.failed) {
     getLogger('export').warn('export batch with failures', { records: records.length, failures: r.failures.length, outcomes: r.outcomes });
   }
