@@ -4,6 +4,10 @@
  * and its replay, and resuming from the checkpoint. A recording handler stands in for the export
  * function (injected through the poller's options). Other test files write to the same table at
  * the same time, so the handler only judges records of this file (pk prefix) and accepts the rest.
+ * Items here use their own kind (with the mapping's filter rule applied to that kind): real
+ * `annotation` items without an annotation's fields would be poison records for the export
+ * pollers other tests run on this table. The default filter itself is checked on records below
+ * and end to end in local-e2e.test.ts.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -14,9 +18,12 @@ import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createDocumentClient } from '../../shared/db/client';
 import { LocalDlq, replayDlq } from '../../local/dlq';
-import { StreamPoller } from '../../local/stream-poller';
+import { isAnnotationRecord, StreamPoller } from '../../local/stream-poller';
 
 const run = randomUUID().slice(0, 8);
+const KIND = 'local_stream_test';
+/** The mapping's rule (NewImage.kind or OldImage.kind) for this file's kind. */
+const filter = (r: DynamoDBRecord) => r.dynamodb?.NewImage?.kind?.S === KIND || r.dynamodb?.OldImage?.kind?.S === KIND;
 const PREFIX = `LOCALSTREAM#${run}#`;
 let dir: string;
 let dlq: LocalDlq;
@@ -48,6 +55,7 @@ function newPoller(startingPosition: 'LATEST' | 'TRIM_HORIZON' = 'LATEST') {
     startingPosition,
     retryAttempts: 2,
     retryBaseMs: 20,
+    filter,
     log: () => {},
   });
 }
@@ -60,7 +68,7 @@ async function waitFor(cond: () => boolean, timeoutMs = 15_000): Promise<void> {
   }
 }
 
-const annotation = (n: string) => ({ pk: `${PREFIX}${n}`, sk: 'ANNOTATION', kind: 'annotation', n });
+const annotation = (n: string) => ({ pk: `${PREFIX}${n}`, sk: 'ANNOTATION', kind: KIND, n });
 const delivered = (pk: string) => deliveries.flatMap((d) => d.records).filter((r) => pkOf(r) === pk);
 
 async function putAll(items: Record<string, unknown>[]): Promise<void> {
@@ -83,7 +91,7 @@ afterAll(async () => {
 });
 
 describe('local stream poller', () => {
-  it('delivers a saved annotation as a DynamoDB stream event within 2 s', async () => {
+  it('delivers a saved item as a DynamoDB stream event within 2 s', async () => {
     judge = () => ({ batchItemFailures: [] });
     const t0 = Date.now();
     await db().send(new PutCommand({ TableName: inject('tableName'), Item: annotation('latency') }));
@@ -93,11 +101,19 @@ describe('local stream poller', () => {
     const [rec] = delivered(`${PREFIX}latency`);
     expect(rec).toMatchObject({ eventName: 'INSERT', eventSource: 'aws:dynamodb' });
     expect(rec.dynamodb).toMatchObject({ StreamViewType: 'NEW_AND_OLD_IMAGES', Keys: { pk: { S: `${PREFIX}latency` }, sk: { S: 'ANNOTATION' } } });
-    expect(rec.dynamodb?.NewImage?.kind).toEqual({ S: 'annotation' });
+    expect(rec.dynamodb?.NewImage?.kind).toEqual({ S: KIND });
     expect(typeof rec.dynamodb?.SequenceNumber).toBe('string');
   });
 
-  it('passes only annotation records (new or old image), in batches of at most 100', async () => {
+  it('matches the export mapping’s filter: annotation in the new image, or in the old image of a removal', () => {
+    const rec = (eventName: 'INSERT' | 'MODIFY' | 'REMOVE', images: { NewImage?: object; OldImage?: object }): DynamoDBRecord => ({ eventName, dynamodb: images as never });
+    expect(isAnnotationRecord(rec('INSERT', { NewImage: { kind: { S: 'annotation' } } }))).toBe(true);
+    expect(isAnnotationRecord(rec('REMOVE', { OldImage: { kind: { S: 'annotation' } } }))).toBe(true);
+    expect(isAnnotationRecord(rec('MODIFY', { NewImage: { kind: { S: 'task' } }, OldImage: { kind: { S: 'task' } } }))).toBe(false);
+    expect(isAnnotationRecord(rec('INSERT', { NewImage: { kind: { S: 'annotations' } } }))).toBe(false);
+  });
+
+  it('passes only matching records (new or old image), in batches of at most 100', async () => {
     const items = Array.from({ length: 150 }, (_, i) => annotation(`bulk-${i}`));
     const others = Array.from({ length: 10 }, (_, i) => ({ pk: `${PREFIX}task-${i}`, sk: 'TASK', kind: 'task' }));
     await putAll([...items, ...others]);
@@ -107,7 +123,7 @@ describe('local stream poller', () => {
     expect(all.filter((r) => pkOf(r).includes('#task-'))).toHaveLength(0);
     expect(Math.max(...deliveries.map((d) => d.records.length))).toBeLessThanOrEqual(100);
     const removed = delivered(`${PREFIX}bulk-0`).find((r) => r.eventName === 'REMOVE');
-    expect(removed?.dynamodb?.OldImage?.kind).toEqual({ S: 'annotation' });
+    expect(removed?.dynamodb?.OldImage?.kind).toEqual({ S: KIND });
     expect(removed?.dynamodb?.NewImage).toBeUndefined();
   });
 
