@@ -162,8 +162,13 @@ export async function run(opts: SyncBenchOptions = {}): Promise<Row[]> {
         const flush = async (batch: Record<string, unknown>[]) => {
           let pending = batch.map((Item) => ({ PutRequest: { Item } }));
           for (let attempt = 0; pending.length && attempt < 10; attempt++) {
-            const res = await app.db.doc.send(new BatchWriteCommand({ RequestItems: { [table]: pending } }));
-            pending = (res.UnprocessedItems?.[table] ?? []) as typeof pending;
+            try {
+              const res = await app.db.doc.send(new BatchWriteCommand({ RequestItems: { [table]: pending } }));
+              pending = (res.UnprocessedItems?.[table] ?? []) as typeof pending;
+            } catch (e) {
+              // A loaded 2-core box can stall DynamoDB Local past the client's connect timeout.
+              if (attempt === 9 || (e as Error).name !== 'TimeoutError') throw e;
+            }
             if (pending.length) await sleep(20 * 2 ** attempt);
           }
           written += batch.length;
