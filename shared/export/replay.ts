@@ -17,7 +17,7 @@ import {
 } from '@aws-sdk/client-dynamodb-streams';
 import { DeleteMessageCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { ExportDeps } from './deps';
-import { clearExportFailure, listExportFailures } from './failures';
+import { clearExportFailure, listExportFailures, type ExportFailure } from './failures';
 import { processAnnotationChanges, processAnnotationRecords } from './process-records';
 import type { AnnotationChange, StreamRecordLike } from './stream-record';
 
@@ -107,11 +107,14 @@ export interface SweepResult {
 /**
  * Re-exports every annotation recorded as failed, from the table: upserts re-read the annotation
  * and write its newest version to every target (skipped where already there), removes delete
- * and tombstone again. Page by page; never holds the whole list.
+ * and tombstone again. Page by page; never holds the whole list. `only` limits the sweep (e.g.
+ * to one project).
  */
-export async function reexportRecordedFailures(deps: ExportDeps): Promise<SweepResult> {
+export async function reexportRecordedFailures(deps: ExportDeps, opts: { only?: (f: ExportFailure) => boolean } = {}): Promise<SweepResult> {
   const res: SweepResult = { reexported: 0, failed: 0 };
-  for await (const page of listExportFailures(deps.db)) {
+  for await (const all of listExportFailures(deps.db)) {
+    const page = opts.only ? all.filter(opts.only) : all;
+    if (!page.length) continue;
     const changes: AnnotationChange[] = page.map((f) => ({
       sequenceNumber: `xfail-${f.annotationId}`,
       op: f.op,
@@ -157,6 +160,8 @@ export async function replaySqsDlq(opts: {
   streams: Pick<DynamoDBStreamsClient, 'send'>;
   maxMessages?: number;
   visibilitySeconds?: number;
+  /** Limits the sweep of recorded failures (default: all). */
+  only?: (f: ExportFailure) => boolean;
   log?: (m: string) => void;
 }): Promise<SqsReplayResult> {
   const log = opts.log ?? (() => {});
@@ -196,7 +201,7 @@ export async function replaySqsDlq(opts: {
       }
     }
   }
-  res.sweep = await reexportRecordedFailures(opts.deps);
+  res.sweep = await reexportRecordedFailures(opts.deps, { only: opts.only });
   if (res.sweep.failed === 0) for (const h of expired) await del(h);
   return res;
 }

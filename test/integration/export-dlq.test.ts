@@ -25,13 +25,20 @@ import { FAILURE_PK } from '../../shared/export/failures';
 import { processAnnotationRecords } from '../../shared/export/process-records';
 import { replaySqsDlq } from '../../shared/export/replay';
 import { LocalDlq, replayDlq } from '../../local/dlq';
-import { StreamPoller } from '../../local/stream-poller';
+import { isAnnotationRecord, StreamPoller } from '../../local/stream-poller';
 import { freePort } from '../../local/emulators/process';
 import { handler as exportHandler } from '../../functions/export/stream';
 import { createProjectWithTask, createTarget, exportEnv, StreamTap, targetConfigs, type ExportEnv } from './export-helpers';
 
 let env: ExportEnv;
 let dir: string;
+/** Projects of this file: other test files share the table (and its stream) at the same time. */
+const mine = new Set<number>();
+const project = async () => {
+  const p = await createProjectWithTask(env);
+  mine.add(p.project.id);
+  return p;
+};
 
 beforeAll(async () => {
   env = exportEnv();
@@ -96,6 +103,7 @@ describe('local mode: stream poller → export handler', () => {
       handler: exportHandler as unknown as (e: DynamoDBStreamEvent) => Promise<{ batchItemFailures: { itemIdentifier: string }[] }>,
       dlq: new LocalDlq(dlqFile()),
       startingPosition: 'LATEST',
+      filter: (r) => isAnnotationRecord(r) && mine.has(Number((r.dynamodb?.NewImage ?? r.dynamodb?.OldImage)?.projectId?.N)),
       retryAttempts: 1,
       retryBaseMs: 20,
       log: () => {},
@@ -105,7 +113,7 @@ describe('local mode: stream poller → export handler', () => {
   afterAll(async () => poller?.stop());
 
   it('shows a saved annotation in a local-files target within two seconds', async () => {
-    const p = await createProjectWithTask(env);
+    const p = await project();
     const target = await createTarget(env, p.project.id, (await targetConfigs(env, `local-${p.project.id}`)).localfiles);
     const latencies: number[] = [];
     for (let i = 0; i < 3; i++) {
@@ -119,7 +127,7 @@ describe('local mode: stream poller → export handler', () => {
   });
 
   it('dead-letters what a down target keeps refusing, and the replay delivers it once fixed', async () => {
-    const p = await createProjectWithTask(env);
+    const p = await project();
     const c = await targetConfigs(env, `dlq-${p.project.id}`);
     const down = await createTarget(env, p.project.id, { ...c.s3, s3_endpoint: `http://127.0.0.1:${await freePort()}` });
     const healthy = await createTarget(env, p.project.id, c.localfiles);
@@ -188,7 +196,7 @@ describe('AWS DLQ replay (SQS on-failure messages)', () => {
   };
 
   it('reads the failed batch back from the stream and delivers it, and covers expired batches from the table', async () => {
-    const p = await createProjectWithTask(env);
+    const p = await project();
     const c = await targetConfigs(env, `sqs-${p.project.id}`);
     const target = await createTarget(env, p.project.id, { ...c.s3, s3_endpoint: `http://127.0.0.1:${await freePort()}` });
     const a = await annotate(p.project.id, p.taskIds[0]);
@@ -209,7 +217,7 @@ describe('AWS DLQ replay (SQS on-failure messages)', () => {
     await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: onFailure(tap.arn, 'shardId-00000000000000000000-trimmed', seqB, seqB, 1) }));
 
     await fixEndpoint(target, c.s3.s3_endpoint as string);
-    const r = await replaySqsDlq({ deps: env.deps, sqs, queueUrl, streams: tap.streams });
+    const r = await replaySqsDlq({ deps: env.deps, sqs, queueUrl, streams: tap.streams, only: (f) => mine.has(f.projectId) });
     expect(r).toMatchObject({ messages: 2, replayed: 1, expired: 1, failed: 0 });
     expect(r.sweep.failed).toBe(0);
     expect(JSON.parse((await s3Object(target, `out/${a.id}`))!)).toMatchObject({ id: a.id });
