@@ -123,5 +123,4 @@ describe('stream export to every target type', () => {
     const out = await handler({ Records: [] } as DynamoDBStreamEvent);
     expect(out).toEqual({ batchItemFailures: [] });
   });
-
 });
