@@ -13,6 +13,7 @@ import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { AuthError, ForbiddenError, NotFoundError } from '../errors';
 import type { HttpResponse } from '../http/types';
+import { isWithin, SERVING_DISABLED_MESSAGE } from '../storage/providers/local';
 import { guessContentType } from './content-type';
 import { verifyLocalFilesToken } from './media-token';
 import { etagMatches } from './proxy';
@@ -36,13 +37,6 @@ export interface LocalFilesRequest {
   principalOrgId?: string;
   query: Record<string, string>;
   headers: Record<string, string>;
-}
-
-/** `dir` is `base` or below it (separator-aware: `/data/ds` does not contain `/data/ds-private`). */
-export function isWithin(base: string, target: string): boolean {
-  if (target === base) return true;
-  const b = base.endsWith(path.sep) ? base : base + path.sep;
-  return target.startsWith(b);
 }
 
 /**
@@ -99,9 +93,7 @@ export async function serveLocalFile(deps: LocalFilesDeps, req: LocalFilesReques
     throw new ForbiddenError('Local files storage is not available in this deployment (LABELSYNC_LOCAL_FILES_STORAGE_ENABLED is false).');
   }
   if (!settings.servingEnabled) {
-    throw new ForbiddenError(
-      'Serving local files can be a security risk, so LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED is disabled by default. Set LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED=true to enable it.',
-    );
+    throw new ForbiddenError(SERVING_DISABLED_MESSAGE);
   }
   const d = req.query.d;
   if (!d) throw new ForbiddenError('query parameter "d" is required');

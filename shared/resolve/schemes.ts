@@ -22,23 +22,6 @@ export function storageTypesForScheme(scheme: string): readonly StorageType[] {
   return (TYPES_OF_SCHEME as Record<string, readonly StorageType[]>)[scheme] ?? [];
 }
 
-/** The URI scheme labelsync writes for a storage type; undefined for redis and local files. */
-export function schemeOfStorageType(type: StorageType): UriScheme | undefined {
-  switch (type) {
-    case 's3':
-    case 's3s':
-      return 's3';
-    case 'gcs':
-      return 'gs';
-    case 'azure':
-      return 'azure-blob';
-    case 'azure_spi':
-      return 'azure-spi';
-    default:
-      return undefined;
-  }
-}
-
 /** A storage URI split into its parts. `key` is verbatim: percent escapes are not decoded. */
 export interface ParsedStorageUri {
   scheme: UriScheme;
