@@ -101,9 +101,10 @@ const TARGET_DOWN_CODES = new Set(['unreachable', 'access_denied', 'not_found', 
  * sync overwrites), under the same version guard as the stream: a newer version written meanwhile
  * is never replaced by an older one, a deleted annotation is never written back (ids deleted since
  * listing are simply skipped). At most `concurrency` (default 16) writes in flight; the export
- * links are recorded after the writes, 100 per transaction, and refused ones repaired one by one. When the target
- * itself is unusable (down, credentials refused, bucket missing) the rest of the chunk fails fast
- * with that reason, which is also recorded on the storage. Never throws for per-item problems.
+ * links are recorded after the writes, 100 per transaction, and refused ones repaired one by one.
+ * When the target itself is unusable (down, credentials refused, bucket missing) the rest of the
+ * chunk fails fast with that reason, which is also recorded on the storage. Never throws for
+ * per-item problems.
  */
 export async function exportAnnotationsToTarget(
   db: Db,
