@@ -125,14 +125,25 @@ export class SyncStateMachine extends Construct {
       resultPath: sfn.JsonPath.DISCARD,
       // The map collects every child's output in memory (no ResultWriter): keep each one a number.
       outputPath: '$.chunk',
-    }).addRetry({
-      errors: TRANSIENT_LAMBDA_ERRORS,
-      interval: Duration.seconds(2),
-      maxAttempts: 6,
-      backoffRate: 2,
-      maxDelay: Duration.seconds(60),
-      jitterStrategy: sfn.JitterType.FULL,
-    });
+    })
+      .addRetry({
+        errors: TRANSIENT_LAMBDA_ERRORS,
+        interval: Duration.seconds(2),
+        maxAttempts: 6,
+        backoffRate: 2,
+        maxDelay: Duration.seconds(60),
+        jitterStrategy: sfn.JitterType.FULL,
+      })
+      // syncChunk records per-object problems itself and only throws for infrastructure errors
+      // (a DynamoDB timeout, throttling beyond the SDK's retries); the step is idempotent (id
+      // plans, exactly-once counters), so retrying any failure a few times is safe.
+      .addRetry({
+        errors: [sfn.Errors.TASKS_FAILED],
+        interval: Duration.seconds(3),
+        maxAttempts: 3,
+        backoffRate: 2,
+        jitterStrategy: sfn.JitterType.FULL,
+      });
     const writeBranch = new sfn.DistributedMap(this, 'Write', {
       itemsPath: '$.pending',
       itemSelector: {
