@@ -154,6 +154,9 @@ export function parseConfigErrors(config: StorageConfig): FieldErrors {
     case 'azure_spi': {
       if (!str(config.container)) add('container', 'This field is required.');
       if (!str(config.account_name)) add('account_name', 'This field is required.');
+      // Without azure_endpoint the account name becomes the host (`<account>.blob.core.windows.net`):
+      // Azure's own naming rule keeps `127.0.0.1:80/x?` or `x@host#` from redirecting the client.
+      else if (!/^[a-z0-9]{3,24}$/.test(str(config.account_name)!)) add('account_name', 'account_name must be 3-24 lower-case letters and digits.');
       if (config.type === 'azure' && !str(config.account_key)) add('account_key', 'This field is required.');
       if (config.type === 'azure_spi') {
         for (const f of ['tenant_id', 'client_id', 'client_secret'] as const) if (!str(config[f])) add(f, 'This field is required.');

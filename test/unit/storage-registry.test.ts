@@ -28,7 +28,7 @@ describe('storage config validation', () => {
     expect(Object.keys(parseConfigErrors({ type: 's3s', role: 'import', bucket: 'b-b' }))).toEqual(['role_arn']);
     expect(Object.keys(parseConfigErrors({ type: 'gcs', role: 'import' }))).toEqual(['bucket']);
     expect(Object.keys(parseConfigErrors({ type: 'azure', role: 'import' })).sort()).toEqual(['account_key', 'account_name', 'container']);
-    expect(Object.keys(parseConfigErrors({ type: 'azure_spi', role: 'import', container: 'c', account_name: 'a' })).sort()).toEqual([
+    expect(Object.keys(parseConfigErrors({ type: 'azure_spi', role: 'import', container: 'c', account_name: 'acct' })).sort()).toEqual([
       'client_id',
       'client_secret',
       'tenant_id',
@@ -55,7 +55,7 @@ describe('storage config validation', () => {
     const cases: [StorageConfig, string][] = [
       [s3({ s3_endpoint: 'http://169.254.169.254/' }), 's3_endpoint'],
       [{ type: 'gcs', role: 'import', bucket: 'b', gcs_endpoint: 'http://127.0.0.1:4443' }, 'gcs_endpoint'],
-      [{ type: 'azure', role: 'import', container: 'c', account_name: 'a', account_key: 'k', azure_endpoint: 'http://[::1]:10000/a' }, 'azure_endpoint'],
+      [{ type: 'azure', role: 'import', container: 'c', account_name: 'acct', account_key: 'k', azure_endpoint: 'http://[::1]:10000/a' }, 'azure_endpoint'],
       [{ type: 'redis', role: 'import', host: '0x7f.1', port: 6379 }, 'host'],
     ];
     for (const [config, field] of cases) {
