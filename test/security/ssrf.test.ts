@@ -153,6 +153,25 @@ describe('SSRF: endpoints on private addresses are refused through the API, befo
     expect(tp.hits()).toBe(before);
   });
 
+  it('azure account_name cannot redirect the default endpoint (<account>.blob.core.windows.net) → 400 naming account_name, trap untouched', async () => {
+    for (const account of [`127.0.0.1:${tp.port}/x?`, `x@127.0.0.1:${tp.port}#`, `localhost:${tp.port}`, '169.254.169.254#', 'ACCT', 'a', 'acct.evil']) {
+      for (const type of ['azure', 'azure_spi']) {
+        const res = await api('POST', `/api/storages/${type}/validate`, {
+          project: projectId,
+          container: 'c',
+          account_name: account,
+          account_key: Buffer.from('k'.repeat(32)).toString('base64'),
+          tenant_id: 't',
+          client_id: 'c',
+          client_secret: 's',
+        });
+        expect(res.status, `${type} ${account}: ${res.text}`).toBe(400);
+        expect(Object.keys(res.json.validation_errors)).toEqual(['account_name']);
+      }
+    }
+    expect(tp.hits()).toBe(0);
+  });
+
   it('GCS credential JSON cannot carry URLs: external_account / impersonated types → 400 naming google_application_credentials, nothing fetched', async () => {
     const url = `http://127.0.0.1:${tp.port}/latest/meta-data/iam/security-credentials/`;
     for (const creds of [
