@@ -172,6 +172,14 @@ describe('SSRF: endpoints on private addresses are refused through the API, befo
     expect(tp.hits()).toBe(0);
   });
 
+  it('s3 region_name cannot redirect the default endpoint (s3.<region>.amazonaws.com): refused, trap untouched', async () => {
+    for (const region of [`x@127.0.0.1:${tp.port}#`, `127.0.0.1:${tp.port}/`, `us-east-1.localhost:${tp.port}#`]) {
+      const res = await api('POST', '/api/storages/s3/validate', { project: projectId, bucket: 'ssrf-bucket', region_name: region, aws_access_key_id: 'AKIASSRF', aws_secret_access_key: 'ssrf-secret' });
+      expect(res.status, `${region}: ${res.text}`).toBe(400);
+    }
+    expect(tp.hits()).toBe(0);
+  });
+
   it('GCS credential JSON cannot carry URLs: external_account / impersonated types → 400 naming google_application_credentials, nothing fetched', async () => {
     const url = `http://127.0.0.1:${tp.port}/latest/meta-data/iam/security-credentials/`;
     for (const creds of [
