@@ -16,7 +16,7 @@ import type { HttpResponse } from '../http/types';
 import { isWithin, SERVING_DISABLED_MESSAGE } from '../storage/providers/local';
 import { guessContentType } from './content-type';
 import { verifyLocalFilesToken } from './media-token';
-import { etagMatches } from './proxy';
+import { etagMatches, UNTRUSTED_CONTENT_HEADERS } from './proxy';
 
 export interface LocalFilesSettings {
   servingEnabled: boolean;
@@ -139,6 +139,7 @@ export async function serveLocalFile(deps: LocalFilesDeps, req: LocalFilesReques
     'accept-ranges': 'bytes',
     etag,
     'last-modified': new Date(Number(st.mtimeMs)).toUTCString(),
+    ...UNTRUSTED_CONTENT_HEADERS,
   };
   if (etagMatches(req.headers['if-none-match'], etag)) return { statusCode: 304, headers: { etag } };
 

@@ -78,11 +78,20 @@ async function firstChunk(body: Readable): Promise<void> {
   });
 }
 
+/** Headers for serving user-controlled bytes from the service's origin (proxy and local files). */
+export const UNTRUSTED_CONTENT_HEADERS: Readonly<Record<string, string>> = {
+  'x-content-type-options': 'nosniff',
+  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; img-src data:; media-src data:; sandbox",
+};
+
 function commonHeaders(contentType: string, etag: string | undefined, lastModified: Date | undefined): Record<string, string> {
   const h: Record<string, string> = {
     'content-type': contentType,
     'accept-ranges': 'bytes',
     'cache-control': PROXY_CACHE_CONTROL,
+    // Bucket content is user-controlled: opened directly on our origin, HTML/SVG must not run
+    // scripts (media tags and fetch() are unaffected), nor be sniffed into something runnable.
+    ...UNTRUSTED_CONTENT_HEADERS,
   };
   if (etag) h.etag = etag;
   if (lastModified) h['last-modified'] = lastModified.toUTCString();
