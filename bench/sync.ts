@@ -247,6 +247,7 @@ export async function run(opts: SyncBenchOptions = {}): Promise<Row[]> {
       const list2 = await bareList(base);
       add(label, 'bare listing (again)', count, list2.seconds);
       add(label, 're-sync unchanged', count, again.seconds, `${(again.seconds / Math.min(listing.seconds, list2.seconds)).toFixed(2)}× listing (target ≤ 1.5)`);
+      log(`  ${label.padEnd(11)} re-sync skipped ${again.meta.chunks_unchanged} of ${again.meta.chunks} chunks by digest`);
     };
 
     log(`sync bench: N=${n} local files${skipS3 ? '' : `, ${s3N} S3 objects`}; chunk ${app.env.syncChunkSize}, map concurrency ${mapConcurrency}`);

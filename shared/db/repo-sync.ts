@@ -80,10 +80,12 @@ export interface JobCounters {
   annotations: number;
   /** Chunks planned by the listing. */
   chunks: number;
+  /** Chunks skipped whole because their digest matched the previous clean job's. */
+  chunks_unchanged: number;
 }
 
 export const COUNTER_NAMES: readonly (keyof JobCounters)[] = [
-  'listed', 'processed', 'created', 'updated', 'removed', 'flagged', 'unchanged', 'failed', 'skipped_export', 'annotations', 'chunks',
+  'listed', 'processed', 'created', 'updated', 'removed', 'flagged', 'unchanged', 'failed', 'skipped_export', 'annotations', 'chunks', 'chunks_unchanged',
 ];
 
 export interface JobItem extends JobCounters {
@@ -581,6 +583,29 @@ export async function setLastSyncRun(db: Db, storageId: number, jobId: string, c
 export async function getChunkDigestJob(db: Db, storageId: number, digest: string): Promise<string | undefined> {
   const res = await db.doc.send(new GetCommand({ TableName: db.table, Key: { pk: `SUM#${storageId}`, sk: `D#${digest}` }, ConsistentRead: true }));
   return res.Item ? String(res.Item.jobId) : undefined;
+}
+
+/** Jobs of several digests at once (BatchGetItem by 100, strongly consistent, bounded retries). */
+export async function getChunkDigestJobs(db: Db, storageId: number, digests: string[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const unique = [...new Set(digests)];
+  for (let i = 0; i < unique.length; i += 100) {
+    let pending: Record<string, unknown>[] | undefined = unique.slice(i, i + 100).map((d) => ({ pk: `SUM#${storageId}`, sk: `D#${d}` }));
+    for (let attempt = 0; pending?.length; attempt++) {
+      if (attempt >= 8) throw new Error('BatchGetItem left unprocessed digest keys after 8 attempts');
+      const res = await db.doc.send(new BatchGetCommand({ RequestItems: { [db.table]: { Keys: pending, ConsistentRead: true } } }));
+      for (const it of res.Responses?.[db.table] ?? []) out.set(String(it.sk).slice(2), String(it.jobId));
+      pending = res.UnprocessedKeys?.[db.table]?.Keys as Record<string, unknown>[] | undefined;
+      if (pending?.length) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
+    }
+  }
+  return out;
+}
+
+/** Records several digests for `jobId` (batched). */
+export async function putChunkDigests(db: Db, storageId: number, digests: string[], jobId: string): Promise<void> {
+  const ttl = ttlIn(DIGEST_TTL_SECONDS);
+  await batchWrite(db, digests.map((d) => ({ PutRequest: { Item: { pk: `SUM#${storageId}`, sk: `D#${d}`, kind: 'chunk_digest', jobId, ttl } } })));
 }
 
 /** Records that `jobId` left the links of this chunk exactly as its digest describes. */

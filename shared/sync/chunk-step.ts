@@ -71,7 +71,7 @@ export interface ChunkStepResult {
 
 type Counters = { [K in keyof JobCounters]: number };
 const zero = (): Counters => ({
-  listed: 0, processed: 0, created: 0, updated: 0, removed: 0, flagged: 0, unchanged: 0, failed: 0, skipped_export: 0, annotations: 0, chunks: 0,
+  listed: 0, processed: 0, created: 0, updated: 0, removed: 0, flagged: 0, unchanged: 0, failed: 0, skipped_export: 0, annotations: 0, chunks: 0, chunks_unchanged: 0,
 });
 
 /** Link fields this step adds (who wrote it and what that attempt did, for exact retry counts). */
@@ -152,6 +152,7 @@ async function importChunk(deps: SyncDeps, storage: StorageItem, config: Storage
   if (digest && job.trust_digests_of) {
     if ((await getChunkDigestJob(db, storage.id, digest)) === job.trust_digests_of) {
       counters.unchanged = entries.length;
+      counters.chunks_unchanged = 1;
       await putChunkDigest(db, storage.id, digest, jobId);
       return { counters, project: project.id };
     }
@@ -412,7 +413,8 @@ export function chunkDigest(chunk: Pick<ChunkItem, 'from' | 'to' | 'ordered'>, e
   return h.digest('base64url');
 }
 
-function dedupe(entries: ChunkEntry[]): ChunkEntry[] {
+/** The entries of a chunk without repeated keys (first wins). */
+export function dedupe(entries: ChunkEntry[]): ChunkEntry[] {
   const seen = new Set<string>();
   return entries.filter((e) => (seen.has(e.k) ? false : (seen.add(e.k), true)));
 }

@@ -167,6 +167,8 @@ export async function finalizeStep(deps: SyncDeps, input: FinalizeStepInput): Pr
     objects_failed: failedCount,
     objects_skipped_export: c.skipped_export ?? 0,
     annotations_created: c.annotations ?? 0,
+    chunks: c.chunks ?? 0,
+    chunks_unchanged: c.chunks_unchanged ?? 0,
     tasks_existed: c.unchanged ?? 0,
     failures,
   };

@@ -10,7 +10,9 @@
  * against the stored links to find deleted objects.
  */
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { syncKeys, putChunks, type ChunkEntry, type ChunkItem } from '../db/repo-sync';
+import { getProject } from '../db/repo-projects';
+import { getChunkDigestJobs, getJob, putChunkDigests, syncKeys, putChunks, type ChunkEntry, type ChunkItem } from '../db/repo-sync';
+import { chunkDigest, dedupe } from './chunk-step';
 import { isConditionalFailure } from '../db/repo-common';
 import type { ObjectEntry } from '../storage/types';
 import type { SyncDeps } from './deps';
@@ -123,16 +125,27 @@ const toEntry = (o: ObjectEntry): ChunkEntry => ({
  * Adds this step's listing counts to the job exactly once: the step's first chunk number is a
  * monotonic fence (`listedThrough`), so a retried step does not count twice.
  */
-async function countListing(deps: SyncDeps, jobId: string, fence: number, listed: number, chunks: number, skipped: number, done: boolean): Promise<void> {
+async function countListing(
+  deps: SyncDeps,
+  jobId: string,
+  fence: number,
+  c: { listed: number; chunks: number; skipped: number; unchangedChunks: number; unchangedObjects: number },
+  done: boolean,
+): Promise<void> {
   try {
     await deps.db.doc.send(
       new UpdateCommand({
         TableName: deps.db.table,
         Key: syncKeys.job(jobId),
-        UpdateExpression: `SET listedThrough = :f${done ? ', listDone = :t' : ''} ADD #listed :l, #chunks :c, skipped_export :s`,
+        UpdateExpression:
+          `SET listedThrough = :f${done ? ', listDone = :t' : ''} ` +
+          'ADD #listed :l, #chunks :c, skipped_export :s, chunks_unchanged :cu, #unchanged :u, #processed :u',
         ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(listedThrough) OR listedThrough < :f)',
-        ExpressionAttributeNames: { '#listed': 'listed', '#chunks': 'chunks' },
-        ExpressionAttributeValues: { ':f': fence, ':l': listed, ':c': chunks, ':s': skipped, ...(done ? { ':t': true } : {}) },
+        ExpressionAttributeNames: { '#listed': 'listed', '#chunks': 'chunks', '#unchanged': 'unchanged', '#processed': 'processed' },
+        ExpressionAttributeValues: {
+          ':f': fence, ':l': c.listed, ':c': c.chunks, ':s': c.skipped, ':cu': c.unchangedChunks, ':u': c.unchangedObjects,
+          ...(done ? { ':t': true } : {}),
+        },
       }),
     );
   } catch (e) {
@@ -159,6 +172,25 @@ export async function listStep(deps: SyncDeps, input: ListStepInput, deadline: n
     const targets = await deps.projectStorages(live.storage.projectId, 'export');
     skip = underAny(exportPrefixes(live.storage, targets));
   }
+
+  // Unchanged chunks are recognised here already (same digest as the previous clean job's): they
+  // are neither stored nor handed to a chunk Lambda, so an unchanged re-sync costs the listing.
+  let trust: { job: string; mode: Parameters<typeof chunkDigest>[2] } | undefined;
+  if (!isExport) {
+    const job = await getJob(deps.db, jobId);
+    if (job?.trust_digests_of && (ordered || job.sync_deletions === 'keep')) {
+      const project = await getProject(deps.db, live.storage.projectId);
+      if (project) {
+        trust = {
+          job: job.trust_digests_of,
+          mode: { blob: !!live.config.use_blob_urls, dataKey: project.data_keys?.[0] ?? '$undefined$', deletions: job.sync_deletions },
+        };
+      }
+    }
+  }
+  let unchangedChunks = 0;
+  let unchangedObjects = 0;
+  let planned = 0;
 
   const cutter = new ChunkCutter<ChunkEntry | unknown>(
     s.chunkSize,
@@ -194,7 +226,20 @@ export async function listStep(deps: SyncDeps, input: ListStepInput, deadline: n
       held = undefined;
     }
     if (toWrite.length >= 25 || final) {
-      const batch = toWrite.splice(0);
+      let batch = toWrite.splice(0);
+      planned += batch.length;
+      if (trust && batch.length) {
+        const digests = batch.map((c) => chunkDigest(c, dedupe(c.entries), trust!.mode));
+        const jobs = await getChunkDigestJobs(deps.db, storageId, digests);
+        const same = batch.map((_, i) => jobs.get(digests[i]) === trust!.job);
+        const hits = digests.filter((_, i) => same[i]);
+        if (hits.length) {
+          await putChunkDigests(deps.db, storageId, hits, jobId);
+          unchangedChunks += hits.length;
+          unchangedObjects += batch.filter((_, i) => same[i]).reduce((a, c) => a + dedupe(c.entries).length, 0);
+          batch = batch.filter((_, i) => !same[i]);
+        }
+      }
       await putChunks(deps.db, batch);
       for (const c of batch) refs.push({ jobId, chunk: c.n });
     }
@@ -240,6 +285,6 @@ export async function listStep(deps: SyncDeps, input: ListStepInput, deadline: n
     else held = { jobId, n: n++, entries: [], from, to: null, ordered };
   }
   await drain(true);
-  await countListing(deps, jobId, cursor.i, listed, refs.length, skipped, done);
+  await countListing(deps, jobId, cursor.i, { listed, chunks: planned, skipped, unchangedChunks, unchangedObjects }, done);
   return { token: done ? null : encode({ p: token, n, k: from, i: cursor.i + 1 }), done, chunks: refs, listed };
 }
