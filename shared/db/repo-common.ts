@@ -2,7 +2,7 @@
  * Shared plumbing of the repositories: the `Db` handle (client + table) they all take, bounded
  * batch writes, key stripping and opaque cursors. No table scans anywhere in the repositories.
  */
-import { BatchWriteCommand, TransactWriteCommand, type DynamoDBDocumentClient, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import { ValidationError } from '../errors';
 
 /** What every repository function needs: the document client and the table name. */
@@ -113,3 +113,36 @@ export function decodeCursor(token: string, field = 'cursor'): Record<string, un
 
 /** Now as ISO-8601 with milliseconds (`2025-01-10T09:12:33.120Z`). */
 export const nowIso = (): string => new Date().toISOString();
+
+/**
+ * Sets the defined fields of `patch` (and `updated_at`) on an existing item. Returns the new item
+ * without its key attributes, or undefined when no item has that key (nothing is created).
+ */
+export async function setFields<T>(db: Db, key: { pk: string; sk: string }, patch: Record<string, unknown>): Promise<T | undefined> {
+  const names: Record<string, string> = { '#updated_at': 'updated_at' };
+  const values: Record<string, unknown> = { ':updated_at': new Date().toISOString() };
+  const sets = ['#updated_at = :updated_at'];
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === undefined) continue;
+    names[`#${k}`] = k;
+    values[`:${k}`] = v;
+    sets.push(`#${k} = :${k}`);
+  }
+  try {
+    const res = await db.doc.send(
+      new UpdateCommand({
+        TableName: db.table,
+        Key: key,
+        UpdateExpression: `SET ${sets.join(', ')}`,
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    return stripKeys<T>(res.Attributes);
+  } catch (e) {
+    if (isConditionalFailure(e)) return undefined;
+    throw e;
+  }
+}

@@ -6,7 +6,7 @@
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { keys, pad } from './keys';
 import type { ProjectItem } from './items';
-import { isConditionalFailure, stripKeys, type Db } from './repo-common';
+import { isConditionalFailure, setFields, stripKeys, type Db } from './repo-common';
 
 /** Stores a new project (its id comes from `nextId(db, 'project')`). */
 export async function putProject(db: Db, p: ProjectItem): Promise<void> {
@@ -88,32 +88,7 @@ export async function updateProject(
   id: number,
   patch: Partial<Pick<ProjectItem, 'title' | 'description' | 'label_config' | 'data_keys'>>,
 ): Promise<ProjectItem | undefined> {
-  const names: Record<string, string> = { '#updated_at': 'updated_at' };
-  const values: Record<string, unknown> = { ':updated_at': new Date().toISOString() };
-  const sets = ['#updated_at = :updated_at'];
-  for (const [k, v] of Object.entries(patch)) {
-    if (v === undefined) continue;
-    names[`#${k}`] = k;
-    values[`:${k}`] = v;
-    sets.push(`#${k} = :${k}`);
-  }
-  try {
-    const res = await db.doc.send(
-      new UpdateCommand({
-        TableName: db.table,
-        Key: keys.project(id),
-        UpdateExpression: `SET ${sets.join(', ')}`,
-        ConditionExpression: 'attribute_exists(pk)',
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: values,
-        ReturnValues: 'ALL_NEW',
-      }),
-    );
-    return stripKeys<ProjectItem>(res.Attributes);
-  } catch (e) {
-    if (isConditionalFailure(e)) return undefined;
-    throw e;
-  }
+  return setFields<ProjectItem>(db, keys.project(id), patch);
 }
 
 /**

@@ -3,11 +3,12 @@
  * (`PROJECT#<p>#TASKS#<id % 16>`, sort key = zero-padded id) so one project can hold millions of
  * tasks without a hot partition. A project listing is a k-way merge of the 16 shards.
  */
-import { BatchGetCommand, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { keys, pad, shardOf } from './keys';
-import type { AnnotationItem, TaskItem } from './items';
+import type { TaskItem } from './items';
+import { listTaskAnnotations } from './repo-annotations';
 import { adjustProjectCounters } from './repo-projects';
-import { batchWrite, isConditionalFailure, stripKeys, type Db } from './repo-common';
+import { batchWrite, setFields, stripKeys, type Db } from './repo-common';
 import { mergeShards } from './repo-shard-merge';
 
 /** The stored form of a task (keys included). */
@@ -69,52 +70,7 @@ export async function updateTask(
   id: number,
   patch: Partial<Pick<TaskItem, 'data' | 'meta' | 'predictions' | 'allow_skip' | 'object_exists' | 'source' | 'total_predictions'>>,
 ): Promise<TaskItem | undefined> {
-  const names: Record<string, string> = { '#updated_at': 'updated_at' };
-  const values: Record<string, unknown> = { ':updated_at': new Date().toISOString() };
-  const sets = ['#updated_at = :updated_at'];
-  for (const [k, v] of Object.entries(patch)) {
-    if (v === undefined) continue;
-    names[`#${k}`] = k;
-    values[`:${k}`] = v;
-    sets.push(`#${k} = :${k}`);
-  }
-  try {
-    const res = await db.doc.send(
-      new UpdateCommand({
-        TableName: db.table,
-        Key: keys.task(id),
-        UpdateExpression: `SET ${sets.join(', ')}`,
-        ConditionExpression: 'attribute_exists(pk)',
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: values,
-        ReturnValues: 'ALL_NEW',
-      }),
-    );
-    return stripKeys<TaskItem>(res.Attributes);
-  } catch (e) {
-    if (isConditionalFailure(e)) return undefined;
-    throw e;
-  }
-}
-
-/** Ids of a task's annotations (gsi1 `TASK#<id>#ANNOTATIONS`), in id order. */
-async function annotationItemsOfTask(db: Db, taskId: number): Promise<AnnotationItem[]> {
-  const out: AnnotationItem[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const res = await db.doc.send(
-      new QueryCommand({
-        TableName: db.table,
-        IndexName: 'gsi1',
-        KeyConditionExpression: 'gsi1pk = :pk',
-        ExpressionAttributeValues: { ':pk': keys.annotationsOfTask(taskId).gsi1pk },
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    for (const it of res.Items ?? []) out.push(stripKeys<AnnotationItem>(it)!);
-    startKey = res.LastEvaluatedKey;
-  } while (startKey);
-  return out;
+  return setFields<TaskItem>(db, keys.task(id), patch);
 }
 
 /**
@@ -123,7 +79,7 @@ async function annotationItemsOfTask(db: Db, taskId: number): Promise<Annotation
  * Link items of synced tasks belong to the sync module and are not touched here.
  */
 export async function deleteTask(db: Db, task: TaskItem): Promise<void> {
-  const annotations = await annotationItemsOfTask(db, task.id);
+  const annotations = await listTaskAnnotations(db, task.id);
   await batchWrite(db, [
     ...annotations.map((a) => ({ DeleteRequest: { Key: keys.annotation(a.id) } })),
     { DeleteRequest: { Key: keys.task(task.id) } },
