@@ -217,13 +217,51 @@ export interface ChunkItem {
   done?: boolean;
 }
 
-/** Stores chunk items (idempotent puts: a retried listing step rewrites the same numbers). */
+/**
+ * Stores chunk items (idempotent puts: a retried listing step rewrites the same numbers). What an
+ * earlier attempt recorded on a chunk is kept: a job run again from its first state (the local
+ * runtime resumes an interrupted execution that way) lists the same chunks again. The id plans
+ * survive, so tasks the interrupted attempt wrote before recording their links keep their ids
+ * (no duplicates); a chunk already done with exactly the same content stays done, so its counters
+ * are not added to the job (and the project) a second time.
+ */
 export async function putChunks(db: Db, chunks: Omit<ChunkItem, 'kind'>[]): Promise<void> {
+  if (!chunks.length) return;
   const ttl = ttlIn(CHUNK_TTL_SECONDS);
+  const earlier = await storedChunkState(db, chunks);
   await batchWrite(
     db,
-    chunks.map((c) => ({ PutRequest: { Item: { ...syncKeys.chunk(c.jobId, c.n), kind: 'chunk', ttl, ...c } } })),
+    chunks.map((c) => ({ PutRequest: { Item: { ...earlier.get(`${c.jobId}#${c.n}`), ...syncKeys.chunk(c.jobId, c.n), kind: 'chunk', ttl, ...c } } })),
   );
+}
+
+/**
+ * The `plan<i>` attributes already stored on these chunks, plus `done` where the stored chunk has
+ * the same content (BatchGetItem by 100, bounded retries).
+ */
+async function storedChunkState(db: Db, chunks: Omit<ChunkItem, 'kind'>[]): Promise<Map<string, Record<string, unknown>>> {
+  const out = new Map<string, Record<string, unknown>>();
+  // Key order of maps read back from DynamoDB is not the order written: compare canonically.
+  const canonical = (v: unknown): unknown =>
+    Array.isArray(v) ? v.map(canonical) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k])])) : v;
+  const content = (c: Partial<ChunkItem>) => JSON.stringify(canonical([c.from ?? null, c.to ?? null, c.ordered ?? null, c.entries ?? null, c.items ?? null]));
+  const fresh = new Map(chunks.map((c) => [`${c.jobId}#${c.n}`, content(c)]));
+  for (let i = 0; i < chunks.length; i += 100) {
+    let pending: Record<string, unknown>[] | undefined = chunks.slice(i, i + 100).map((c) => syncKeys.chunk(c.jobId, c.n));
+    for (let attempt = 0; pending?.length; attempt++) {
+      if (attempt >= 8) throw new Error('BatchGetItem left unprocessed chunk keys after 8 attempts');
+      const res = await db.doc.send(new BatchGetCommand({ RequestItems: { [db.table]: { Keys: pending, ConsistentRead: true } } }));
+      for (const it of res.Responses?.[db.table] ?? []) {
+        const id = `${it.jobId}#${it.n}`;
+        const kept: Record<string, unknown> = Object.fromEntries(Object.entries(it).filter(([k]) => /^plan\d+$/.test(k)));
+        if (it.done === true && fresh.get(id) === content(it as Partial<ChunkItem>)) kept.done = true;
+        if (Object.keys(kept).length) out.set(id, kept);
+      }
+      pending = res.UnprocessedKeys?.[db.table]?.Keys as Record<string, unknown>[] | undefined;
+      if (pending?.length) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
+    }
+  }
+  return out;
 }
 
 /** A chunk, strongly consistent. */
