@@ -168,6 +168,8 @@ export async function startRuntime(opts: RuntimeOptions = {}): Promise<Labelsync
         ...(opts.inMemory ? { inMemory: true } : { dbPath: join(dataDir, 'dynamodb') }),
         maxHeap: '1g',
         quickStart: true,
+        // npm start: Ctrl-C must reach the runtime only; it stops DynamoDB Local after the syncs.
+        ownProcessGroup: true,
       });
       ddbStarting.then(
         (d) => {

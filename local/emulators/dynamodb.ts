@@ -35,6 +35,12 @@ export interface DynamoDbLocalOptions {
    * 26–28), lower peak throughput. Default: only for in-memory instances.
    */
   quickStart?: boolean;
+  /**
+   * Run Java in its own process group, so a terminal's Ctrl-C (sent to the whole foreground group)
+   * does not kill it under a runtime that is still stopping its syncs; the owner stops it by PID
+   * (and the exit hook kills it). Default false.
+   */
+  ownProcessGroup?: boolean;
 }
 
 function emulatorDir(): string {
@@ -84,7 +90,7 @@ export async function startDynamoDbLocal(opts: DynamoDbLocalOptions = {}): Promi
     String(port),
     ...storage,
   ];
-  const proc = spawnManaged('DynamoDB Local', 'java', args, { cwd: dir });
+  const proc = spawnManaged('DynamoDB Local', 'java', args, { cwd: dir, detached: opts.ownProcessGroup ?? false });
   const endpoint = `http://127.0.0.1:${port}`;
   try {
     await waitUntil('DynamoDB Local', () => httpAnswers(endpoint), {
