@@ -10,5 +10,7 @@ export default defineConfig({
     // Two cores: emulators, DynamoDB Local and the tests share them.
     maxWorkers: 2,
     env: { LABELSYNC_TEST: '1' },
+    // In CI also write a JSON report: .ci/run prints its "N passed, N failed" summary from it.
+    reporters: process.env.CI ? ['default', ['json', { outputFile: '.labelsync/test-results.json' }]] : ['default'],
   },
 });
