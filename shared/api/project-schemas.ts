@@ -123,6 +123,7 @@ export const TaskSchema = z
     total_predictions: z.number().int(),
     allow_skip: z.boolean(),
     storage_filename: z.string().nullable(),
+    object_exists: z.boolean().describe('False when a sync with sync_deletions "flag" found the source object gone.'),
     created_at: z.string(),
     updated_at: z.string(),
   })

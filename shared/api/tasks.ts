@@ -60,6 +60,8 @@ export async function serializeTask(task: TaskItem, ctx: TaskSerializationContex
     total_predictions: task.total_predictions ?? 0,
     allow_skip: task.allow_skip ?? true,
     storage_filename: task.source?.key ?? null,
+    // false once a sync with sync_deletions "flag" found the source object gone.
+    object_exists: task.object_exists !== false,
     created_at: task.created_at,
     updated_at: task.updated_at,
   };
