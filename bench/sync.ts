@@ -3,14 +3,16 @@
  * local/emulators), seeds N objects into local files and into the S3 emulator (nested keys: the
  * emulator's flat listing rescans from the start on every page), then measures in the same run:
  *
- * - the raw limit: list all keys + BatchWriteItem one ~300-byte item per key straight into
- *   DynamoDB Local (8 writers); for JSON mode also GET each object (32 concurrent);
+ * - the raw limit: list all keys + BatchWriteItem one ~300-byte task-shaped item per key (with a
+ *   gsi1 entry, as a task has) straight into the pipeline's own table (same GSIs and stream), best
+ *   of 8 and 16 concurrent writers; for JSON mode also GET each object (32 concurrent);
  * - a bare listing of the storage;
  * - a full sync through the real pipeline (the synthesized state machine on the local ASL runner,
  *   the real handlers) in blob mode and in JSON mode, and an incremental re-sync of the unchanged
  *   JSON storage;
- * and prints objects/s, the ratio to the raw limit, and the peak RSS of this process (DynamoDB
- * Local's JVM and the emulators are separate processes and not included).
+ * and prints objects/s, the ratio to the raw limit, the DynamoDB calls each phase made, and the
+ * peak RSS of this process (DynamoDB Local's JVM and the emulators are separate processes and not
+ * included).
  *
  * Options (env or run(opts)): BENCH_N (default 100,000, local files), BENCH_S3_N (default
  * min(N, 10,000): seeding s3rver runs at a few hundred PUTs/s), BENCH_SKIP_S3=1,
@@ -22,7 +24,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 
 export interface SyncBenchOptions {
   n?: number;
@@ -98,6 +100,28 @@ export async function run(opts: SyncBenchOptions = {}): Promise<Row[]> {
     raw.destroy();
 
     const app = getContext();
+    // DynamoDB calls per phase (what the pipeline spends per object): one shared document client.
+    const calls = new Map<string, { calls: number; items: number }>();
+    {
+      const doc = app.db.doc as unknown as { send: (cmd: { constructor: { name: string }; input: Record<string, unknown> }, ...rest: unknown[]) => Promise<unknown> };
+      const send = doc.send.bind(doc);
+      doc.send = (cmd, ...rest) => {
+        const name = cmd.constructor.name.replace(/Command$/, '');
+        const c = calls.get(name) ?? { calls: 0, items: 0 };
+        c.calls++;
+        const ri = (cmd.input.RequestItems ?? {}) as Record<string, unknown[] | { Keys: unknown[] }>;
+        for (const v of Object.values(ri)) c.items += Array.isArray(v) ? v.length : v.Keys.length;
+        const ti = cmd.input.TransactItems as unknown[] | undefined;
+        if (ti) c.items += ti.length;
+        calls.set(name, c);
+        return send(cmd, ...rest);
+      };
+    }
+    const callSummary = (objects: number) => {
+      const parts = [...calls].sort((a, b) => b[1].calls - a[1].calls).map(([k, v]) => `${k} ${v.calls}${v.items ? ` (${v.items} items)` : ''}`);
+      calls.clear();
+      return `DynamoDB calls for ${objects} objects: ${parts.join(', ')}`;
+    };
     const { synthesizeStateMachine } = await import('../local/state-machine-definition');
     const { LocalStateMachine } = await import('../local/asl-runner');
     const { LocalSyncStarter } = await import('../local/sync-starter');
@@ -117,6 +141,7 @@ export async function run(opts: SyncBenchOptions = {}): Promise<Row[]> {
     const { requestSync } = await import('../shared/sync/request-sync');
     const { requestSyncDeps } = await import('../shared/sync/context');
     const { SECRET_FIELDS } = await import('../shared/api/storage-schemas');
+    const { linkShard } = await import('../shared/db/repo-sync');
     const { orgId } = await createOrgWithToken(app.db, 'bench');
 
     const newProject = async () => {
@@ -151,8 +176,13 @@ export async function run(opts: SyncBenchOptions = {}): Promise<Row[]> {
       return { seconds: r.seconds, meta: after.meta as Record<string, number> };
     };
 
-    /** Raw floor: list all keys (+ optionally GET each) and batch-write one item per key, 8 writers. */
-    const rawRun = async (config: Record<string, unknown>, withGet: boolean, tag: string) => {
+    /**
+     * Raw floor: list all keys (+ optionally GET each) and batch-write one item per key into the
+     * same table the pipeline writes (its GSIs and stream on), each item shaped like a task: it
+     * carries a gsi1 entry spread over 16 partitions as tasks are, so it pays the index write a
+     * task pays. `writers` concurrent BatchWriteItem calls; the caller keeps the best of 8 and 16.
+     */
+    const rawRun = async (config: Record<string, unknown>, withGet: boolean, tag: string, writers_ = 8, pipelineItems = false) => {
       const provider = await getProvider(config as never, { noCache: true });
       let written = 0;
       const r = await timed(async () => {
@@ -180,15 +210,26 @@ export async function run(opts: SyncBenchOptions = {}): Promise<Row[]> {
             current = [];
             const p = flush(b).finally(() => writers.delete(p));
             writers.add(p);
-            if (writers.size >= 8) await Promise.race(writers);
+            if (writers.size >= writers_) await Promise.race(writers);
           }
         };
         const item = (key: string, i: number, body?: string) => ({
-          pk: `RAW#${tag}#${i % 64}`, sk: key, kind: 'raw', data: { image: key, body: body ?? '' }, pad: 'x'.repeat(Math.max(0, 200 - key.length)),
+          pk: `RAW#${tag}#${i}`, sk: 'TASK', gsi1pk: `RAW#${tag}#TASKS#${i % 16}`, gsi1sk: String(i).padStart(12, '0'), kind: 'raw', data: { image: key, body: body ?? '' }, pad: 'x'.repeat(Math.max(0, 200 - key.length)),
         });
         let i = 0;
         for await (const page of provider.list()) {
-          if (!withGet) for (const e of page.entries) await emit(item(e.key, i++));
+          if (pipelineItems) {
+            // The pipeline's own per-object work without its orchestration: a strongly consistent
+            // BatchGet of the keys' links (by 100), then the task item and a link item per key.
+            for (let o = 0; o < page.entries.length; o += 100) {
+              const ks = page.entries.slice(o, o + 100).map((e) => ({ pk: `RAWLINK#${tag}#${linkShard(e.key)}`, sk: `OBJ#${e.key}` }));
+              await app.db.doc.send(new BatchGetCommand({ RequestItems: { [table]: { Keys: ks, ConsistentRead: true } } }));
+            }
+            for (const e of page.entries) {
+              await emit(item(e.key, i++));
+              await emit({ pk: `RAWLINK#${tag}#${linkShard(e.key)}`, sk: `OBJ#${e.key}`, kind: 'raw_link', etag: 'x', size: 50, rows: 1, idRanges: [[i, 1]], jobId: tag, updated_at: new Date().toISOString() });
+            }
+          } else if (!withGet) for (const e of page.entries) await emit(item(e.key, i++));
           else {
             await pool(page.entries, 32, async (e) => {
               const res = await provider.read(e.key);
@@ -225,24 +266,40 @@ export async function run(opts: SyncBenchOptions = {}): Promise<Row[]> {
       const listing = await bareList(base);
       if (listing.count !== count) throw new Error(`${label}: listed ${listing.count}, expected ${count}`);
       add(label, 'bare listing', count, listing.seconds);
-      const rawBlob = await rawRun(base, false, `${label}-blob`);
-      add(label, 'raw limit blob (list+write)', count, rawBlob.seconds);
-      const rawJson = await rawRun(base, true, `${label}-json`);
-      add(label, 'raw limit JSON (+get)', count, rawJson.seconds);
+      // Best of 8 and 16 writers (DynamoDB Local peaks in between); tags differ so each run writes new items.
+      const best = async (withGet: boolean, kind: string) => {
+        const runs = [];
+        for (const w of [8, 16]) runs.push({ w, ...(await rawRun(base, withGet, `${label}-${kind}-${w}`, w)) });
+        const r = runs.reduce((a, b) => (b.seconds < a.seconds ? b : a));
+        log(`  ${label.padEnd(11)} raw ${kind}: ${runs.map((x) => `${x.w} writers ${x.seconds.toFixed(1)} s`).join(', ')}`);
+        return r;
+      };
+      const rawBlob = await best(false, 'blob');
+      add(label, 'raw limit blob (list+write)', count, rawBlob.seconds, `${rawBlob.w} writers`);
+      // Not a target: what the pipeline's item set itself costs here (link read + task + link per
+      // key, 16 writers), so the gap between it and the raw limit is the data model's, the rest is orchestration.
+      const rawItems = await rawRun(base, false, `${label}-items`, 16, true);
+      add(label, 'raw pipeline items (blob)', count, rawItems.seconds, 'read link+write task+link');
+      const rawJson = await best(true, 'json');
+      add(label, 'raw limit JSON (+get)', count, rawJson.seconds, `${rawJson.w} writers`);
+      calls.clear();
 
       const blob = await newStorage({ ...base, use_blob_urls: true });
       const b = await syncOnce(blob.id);
       const bTasks = (await getProject(app.db, blob.projectId))?.task_number ?? 0;
       if (bTasks !== count) throw new Error(`${label} blob: ${bTasks} tasks for ${count} objects`);
-      add(label, 'sync blob', count, b.seconds, `${(rawBlob.seconds / b.seconds).toFixed(2)} of raw (target ≥ 0.8)`);
+      add(label, 'sync blob', count, b.seconds, `${(rawBlob.seconds / b.seconds).toFixed(2)} of raw (target ≥ 0.8); ${(rawItems.seconds / b.seconds).toFixed(2)} of its items`);
+      log(`  ${label.padEnd(11)} blob ${callSummary(count)}`);
 
       const json = await newStorage({ ...base, use_blob_urls: false });
       const j = await syncOnce(json.id);
       const jTasks = (await getProject(app.db, json.projectId))?.task_number ?? 0;
       if (jTasks !== count) throw new Error(`${label} JSON: ${jTasks} tasks for ${count} objects`);
       add(label, 'sync JSON', count, j.seconds, `${(rawJson.seconds / j.seconds).toFixed(2)} of raw (target ≥ 0.6)`);
+      log(`  ${label.padEnd(11)} JSON ${callSummary(count)}`);
 
       const again = await syncOnce(json.id);
+      log(`  ${label.padEnd(11)} re-sync ${callSummary(count)}`);
       if (again.meta.tasks_created !== 0 || again.meta.objects_unchanged !== count) throw new Error(`${label} re-sync changed something: ${JSON.stringify(again.meta)}`);
       const list2 = await bareList(base);
       add(label, 'bare listing (again)', count, list2.seconds);
