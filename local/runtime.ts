@@ -137,6 +137,13 @@ export async function startRuntime(opts: RuntimeOptions = {}): Promise<Labelsync
   const region = opts.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1';
   const resolveHandler = opts.resolveHandler ?? importHandler;
   await mkdir(dataDir, { recursive: true });
+  // Two runtimes on one data dir would run two DynamoDB Locals on the same files (and the second
+  // to stop removes the first one's runtime.json): refuse, naming the running one. A runtime on a
+  // given endpoint (tests' shared DynamoDB) opens no files of its own.
+  const other = opts.dynamodbEndpoint ? undefined : await runningRuntime(dataDir);
+  if (other) {
+    throw new Error(`another labelsync runtime (pid ${other.pid}, ${other.url}) is using the data directory ${dataDir}; stop it first or choose another LABELSYNC_DATA_DIR`);
+  }
 
   const cleanups: (() => Promise<void>)[] = [];
   const stopAll = async () => {

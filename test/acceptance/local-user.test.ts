@@ -4,7 +4,8 @@
  * interrupted syncs relies on. Each test pins a bug found by driving a fresh clone by hand:
  * - a task flagged by `sync_deletions: "flag"` showed no flag in the API (object_exists missing);
  * - a sync interrupted by Ctrl-C and resumed from its first state duplicated tasks and counted
- *   done chunks twice, because re-listing overwrote the chunk items (id plans, done marks).
+ *   done chunks twice, because re-listing overwrote the chunk items (id plans, done marks);
+ * - a second `npm start` on the same data directory ran a second DynamoDB Local on the same files.
  */
 import { mkdir, mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -92,6 +93,12 @@ describe('acceptance: a local user of npm start', () => {
     expect(byFile).toEqual({ 'keep.json': [true], 'gone.json': [false, false] });
     const one = await api('GET', `/api/tasks/${tasks.find((t) => t.storage_filename === 'gone.json').id}`);
     expect(one.json.object_exists).toBe(false);
+  });
+
+  it('a second runtime on the same data directory is refused, naming the running one (two DynamoDB Locals on one set of files)', async () => {
+    const second = startRuntime({ port: 0, dataDir: join(dir, 'data'), tableName: inject('tableName'), stream: false, log: () => {} });
+    await expect(second).rejects.toThrow(`another labelsync runtime (pid ${process.pid}, ${runtime.url}) is using the data directory ${join(dir, 'data')}`);
+    expect((await fetch(`${runtime.url}/health`)).status).toBe(200);
   });
 
   it('re-listing a chunk of an interrupted job (resume from the first state) keeps its id plans, and keeps it done only when its content is unchanged', async () => {
