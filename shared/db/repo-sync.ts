@@ -428,8 +428,10 @@ export interface LinkItem {
   rows: number;
   /** Task ids of rows 0..rows-1, as consecutive blocks `[firstId, count]`. */
   idRanges: [number, number][];
-  /** Rows that never became a task (failed). */
+  /** Rows that never became a task (failed, or removed from the object). */
   absent?: number[];
+  /** How many rows failed in the last write: such an object is read again by every sync. */
+  failed?: number;
   /** Rows whose task a user deleted: never recreated or rewritten. */
   tomb?: Set<number>;
   /** Last job that wrote or touched (mark phase) the link. */

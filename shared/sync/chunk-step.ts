@@ -175,7 +175,7 @@ async function importChunk(deps: SyncDeps, storage: StorageItem, config: Storage
         counters.created += link.createdRows ?? 0;
         counters.updated += link.updatedRows ?? 0;
       }
-    } else if (sameVersion(link, e) && link.object_exists !== false) {
+    } else if (sameVersion(link, e) && link.object_exists !== false && !hasFailedRows(link)) {
       counters.unchanged++;
       // Mark phase of mark-and-sweep: only needed when deletions are acted upon.
       if (!chunk.ordered && deletions !== 'keep') touched.push({ ...link, jobId, chunk: n, createdRows: 0, updatedRows: 0 });
@@ -216,7 +216,7 @@ async function importChunk(deps: SyncDeps, storage: StorageItem, config: Storage
   const read = await mapLimit(toRead, blob ? toRead.length || 1 : settings.readConcurrency, (w) => readRows(w.e));
   toRead.forEach((w, i) => {
     const r = read[i];
-    if (r && w.link && r.hash && w.link.hash === r.hash && w.link.object_exists !== false) {
+    if (r && w.link && r.hash && w.link.hash === r.hash && w.link.object_exists !== false && !hasFailedRows(w.link)) {
       // Same content under a new version tag: nothing to rewrite; remember the new tag.
       counters.unchanged++;
       const tagChanged = w.link.etag !== w.e.e || w.link.size !== w.e.s || w.link.mtime !== w.e.m;
@@ -351,6 +351,7 @@ async function importChunk(deps: SyncDeps, storage: StorageItem, config: Storage
       rows: rowsNow,
       idRanges: ranges,
       ...(absentNow.size ? { absent: [...absentNow].sort((a, b) => a - b) } : {}),
+      ...(nowAbsent.length ? { failed: nowAbsent.length } : {}),
       ...(link?.tomb?.size ? { tomb: link.tomb } : {}),
       jobId,
       chunk: n,
@@ -507,6 +508,15 @@ export async function applyDeletion(
     }
   });
   return { removed, flagged };
+}
+
+/**
+ * Rows of the object that produced no task (a bad line, a file that did not parse, a row that
+ * changed mid-sync). Such an object is read again by every sync, even when unchanged, so its
+ * failure stays reported instead of the storage turning `completed` with the error forgotten.
+ */
+function hasFailedRows(link: StepLink): boolean {
+  return (link.failed ?? 0) > 0;
 }
 
 /** A secret-free sentence for a per-object failure. */

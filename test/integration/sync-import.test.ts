@@ -149,6 +149,14 @@ describe('import sync: modes and task shapes', () => {
     expect(after.last_sync_count).toBe(3);
     const tasks = await tasksOf(projectId);
     expect(tasks.map((t) => t.data.image).sort()).toEqual(['l0', 'l2', 'ok']);
+
+    // The failures are not forgotten by the next sync of the unchanged storage: the failed objects
+    // are read again and reported again, and no task is duplicated.
+    const { storage: again } = await sync(storage.id);
+    expect(again.status).toBe('completed_with_errors');
+    expect((again.meta.failures as { key: string }[]).map((f) => f.key).sort()).toEqual(['anno.json', 'big.json', 'binary.json', 'broken.json', 'lines.jsonl']);
+    expect(again.meta).toMatchObject({ objects_failed: 5, tasks_created: 0 });
+    expect((await tasksOf(projectId)).map((t) => t.data.image).sort()).toEqual(['l0', 'l2', 'ok']);
   });
 });
 
