@@ -3,7 +3,8 @@
  * execution, answering at once with the storage in `queued`.
  *
  * - synchronizable=false → NotSynchronizableError (400 `{"message": ...}`);
- * - already queued or in progress → that storage as it is, nothing started;
+ * - already queued or in progress → that storage as it is, nothing started (unless that job is
+ *   dead: no sign of life for STALE_SYNC_MS, then it is replaced);
  * - the connection is validated first (StorageError/ValidationError → 400);
  * - queueing is one conditional update on the status, so of two concurrent requests exactly one
  *   queues a job and starts its execution (named `<storageId>-<jobId>`, so a retried start cannot
@@ -31,6 +32,24 @@ export interface RequestSyncDeps {
 const FINAL: SyncStatus[] = ['initialized', 'completed', 'completed_with_errors', 'failed'];
 
 /**
+ * A queued or running job that has not pinged for this long is considered dead (an aborted
+ * execution, a killed local process): a new sync request replaces it instead of returning it, so a
+ * storage can never stay stuck. Running jobs ping every few seconds while chunks are written and no
+ * step runs longer than 5 minutes, so 15 minutes of silence is not a slow job.
+ */
+export const STALE_SYNC_MS = 15 * 60 * 1000;
+
+/** True when the storage's queued/in-progress job has shown no sign of life for STALE_SYNC_MS. */
+export function isStaleSync(s: Pick<StorageItem, 'status' | 'meta'>, now = Date.now()): boolean {
+  if (s.status !== 'queued' && s.status !== 'in_progress') return false;
+  const meta = (s.meta ?? {}) as Record<string, unknown>;
+  const times = ['time_last_ping', 'time_in_progress', 'time_queued']
+    .map((k) => (typeof meta[k] === 'string' ? Date.parse((meta[k] as string).replace(' ', 'T')) : NaN))
+    .filter((t) => Number.isFinite(t));
+  return times.length > 0 && now - Math.max(...times) > STALE_SYNC_MS;
+}
+
+/**
  * Queues and starts a sync of the storage; returns the storage after queueing (or the already
  * running one).
  * `storage` must already be the caller's (organization, type and role checked by the API layer).
@@ -43,7 +62,8 @@ export async function requestSync(deps: RequestSyncDeps, storage: StorageItem): 
   if (!s) throw new NotFoundError('Storage not found.');
   const role = s.role;
   if (s.synchronizable === false) throw new NotSynchronizableError(`Storage ${s.id} is not synchronizable`);
-  if (s.status === 'queued' || s.status === 'in_progress') return s;
+  const stale = isStaleSync(s);
+  if ((s.status === 'queued' || s.status === 'in_progress') && !stale) return s;
 
   const config = await deps.storageConfig(s);
   const provider = await deps.getProvider(config, s.id);
@@ -66,7 +86,9 @@ export async function requestSync(deps: RequestSyncDeps, storage: StorageItem): 
       traceback: null,
       meta: { attempts: Number.isFinite(attempts) ? attempts : 1, time_queued: pyTime(new Date()) },
     },
-    { statusIn: FINAL },
+    // A dead job is replaced only by the request that saw it (its job id), so two concurrent
+    // requests still queue one job; the old execution, if it ever wakes, finds it is not current.
+    stale ? (s.last_sync_job ? { jobId: s.last_sync_job } : { statusIn: [s.status] }) : { statusIn: FINAL },
   );
   if (!queued) {
     // Another request queued a job first (or the storage was deleted meanwhile).

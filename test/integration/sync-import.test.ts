@@ -242,6 +242,27 @@ describe('import sync: incremental, idempotent, deletions', () => {
     expect(tasks).toHaveLength(150);
   });
 
+  it('a sync job that stopped responding does not block the storage: a live job is returned, a dead one is replaced', async () => {
+    const { storage, projectId } = await localStorage({ 'd1.json': '{"image":"d1"}', 'd2.json': '{"image":"d2"}' });
+    const { updateStorageStatus } = await import('../../shared/db/repo-storages');
+    const { pyTime } = await import('../../shared/db/repo-sync');
+    const db = getContext().db;
+    // A job that pinged a minute ago is alive: the request answers with it and starts nothing.
+    const recent = pyTime(new Date(Date.now() - 60_000));
+    await updateStorageStatus(db, storage.id, { status: 'in_progress', last_sync_job: 'alive-job', meta: { time_queued: recent, time_last_ping: recent } });
+    const live = await api('POST', `/api/storages/localfiles/${storage.id}/sync`);
+    expect(live.json).toMatchObject({ status: 'in_progress', last_sync_job: 'alive-job' });
+    // Silent for an hour (its execution was aborted or its process killed): a new job takes over.
+    const old = pyTime(new Date(Date.now() - 3_600_000));
+    await updateStorageStatus(db, storage.id, { status: 'in_progress', last_sync_job: 'dead-job', meta: { time_queued: old, time_last_ping: old } });
+    const res = await api('POST', `/api/storages/localfiles/${storage.id}/sync`);
+    expect(res.json.status).toBe('queued');
+    expect(res.json.last_sync_job).not.toBe('dead-job');
+    await h.starter.idle();
+    expect((await storageOf(storage.id)).status).toBe('completed');
+    expect((await tasksOf(projectId)).map((t) => t.data.image).sort()).toEqual(['d1', 'd2']);
+  });
+
   it('a chunk that crashes after writing its tasks and is retried creates no duplicate and counts once', async () => {
     const files: Record<string, string> = {};
     for (let i = 0; i < 300; i++) files[`r${String(i).padStart(3, '0')}.json`] = JSON.stringify([{ image: `r${i}-0` }, { image: `r${i}-1` }]);
