@@ -40,7 +40,8 @@ async function resolveRoute(req: HttpRequest, target: { taskId: number } | { pro
   );
 }
 
-const router = new Router<Ctx>();
+/** Routes of this function (exported for the OpenAPI drift test). */
+export const router = new Router<Ctx>();
 for (const verb of ['resolve', 'presign']) {
   router.get(`/tasks/{id}/${verb}`, (req, p, ctx) => resolveRoute(req, { taskId: parseId(p.id) }, ctx));
   router.get(`/projects/{id}/${verb}`, (req, p, ctx) => resolveRoute(req, { projectId: parseId(p.id) }, ctx));

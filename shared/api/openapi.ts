@@ -88,6 +88,25 @@ export function operations(): Record<string, Record<string, Op>> {
       ops[`${base}/{id}/sync`] = { post: { summary: `Start a${role === 'import' ? 'n import' : 'n export'} sync (queued; poll the storage status).`, response: n } };
     }
   }
+  // Media routes (functions/api/resolve.ts): browsers call them with the signed `token` the task
+  // API puts into the URLs, scripts with the Authorization header.
+  const media = [
+    { name: 'fileuri', required: true, description: 'URL-safe base64 (padded or not) of the storage URI, or the URI URL-encoded.' },
+    { name: 'token', description: 'Signed media token from the task API (instead of the Authorization header).' },
+  ];
+  const resolveSummary = (of: string) =>
+    `Resolve a storage URI of ${of}: presign on → 303 to a fresh presigned URL; off → the object streamed (Range → 206, HEAD, ETag/304); 403 bad or expired token; 404 no matching storage or object; 424 store failure.`;
+  for (const verb of ['resolve', 'presign']) {
+    ops[`/tasks/{id}/${verb}`] = { get: { summary: resolveSummary('a task'), query: media, response: 'empty' } };
+    ops[`/projects/{id}/${verb}`] = { get: { summary: resolveSummary('a project'), query: media, response: 'empty' } };
+  }
+  ops['/data/local-files'] = {
+    get: {
+      summary: 'Serve a file of a local-files source storage (LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED=true): Range, HEAD, weak ETag/304; 403 when serving is disabled.',
+      query: [{ name: 'd', required: true, description: 'Path relative to LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT.' }, media[1]],
+      response: 'empty',
+    },
+  };
   return ops;
 }
 

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { router as meta } from '../../functions/api/meta';
 import { router as projects } from '../../functions/api/projects';
+import { router as resolve } from '../../functions/api/resolve';
 import { router as storages } from '../../functions/api/storages';
 import { openApiDocument, operations } from '../../shared/api/openapi';
 import { STORAGE_TYPES } from '../../shared/storage/types';
@@ -10,7 +11,7 @@ process.env.LABELSYNC_TABLE ??= 'unit';
 
 function routerOperations(): Set<string> {
   const out = new Set<string>();
-  for (const r of [meta, projects, storages]) {
+  for (const r of [meta, projects, storages, resolve]) {
     for (const { method, pattern } of r.list()) {
       const expanded = pattern.includes('{type}') ? STORAGE_TYPES.map((t) => pattern.replace('{type}', t)) : [pattern];
       for (const p of expanded) out.add(`${method.toLowerCase()} ${p}`);
