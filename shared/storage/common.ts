@@ -4,6 +4,7 @@
  */
 import { Transform, type Readable } from 'node:stream';
 import { StorageError } from '../errors';
+import type { ReadOptions, ReadResult } from './types';
 
 /** Limits and paths a provider needs besides its StorageConfig (from `env()` in production). */
 export interface ProviderSettings {
@@ -126,4 +127,55 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return out;
+}
+
+/**
+ * The byte window of a read of an object of `size` bytes (inclusive `end`, clamped to the object),
+ * for backends that know the size before reading (GCS, Redis, local files).
+ * @throws StorageError('too_large') when the window is larger than `max`
+ */
+export function readWindow(key: string, size: number, range: ReadOptions['range'], max: number): { start: number; end: number; length: number } {
+  const start = range ? range.start : 0;
+  const end = range ? Math.min(range.end ?? size - 1, size - 1) : size - 1;
+  const length = Math.max(0, end - start + 1);
+  if (length > max) throw tooLarge(key, length, max);
+  return { start, end, length };
+}
+
+/** Response metadata of a streamed GET, as S3 and Azure report it. */
+export interface StreamedGet {
+  contentLength?: number;
+  contentRange?: string;
+  contentType?: string;
+  etag?: string;
+  lastModified?: Date;
+}
+
+/**
+ * Builds the ReadResult of a streamed GET (S3, Azure): refuses a body over `max` before reading it
+ * (or caps the stream when the length is unknown) and reads the satisfied range and the full size
+ * from `Content-Range`.
+ * @throws StorageError('too_large')
+ */
+export function streamedReadResult(key: string, body: Readable, got: StreamedGet, max: number): ReadResult {
+  if (got.contentLength !== undefined && got.contentLength > max) {
+    body.destroy();
+    throw tooLarge(key, got.contentLength, max);
+  }
+  let range: { start: number; end: number } | undefined;
+  let total = got.contentLength;
+  const m = /bytes (\d+)-(\d+)\/(\d+|\*)/.exec(got.contentRange ?? '');
+  if (m) {
+    range = { start: Number(m[1]), end: Number(m[2]) };
+    total = m[3] === '*' ? undefined : Number(m[3]);
+  }
+  return {
+    body: got.contentLength === undefined ? capStream(body, key, max) : body,
+    contentLength: got.contentLength,
+    totalSize: total,
+    contentType: got.contentType,
+    etag: bareEtag(got.etag),
+    lastModified: got.lastModified,
+    range,
+  };
 }

@@ -34,7 +34,7 @@ import type {
   WriteOptions,
 } from '../types';
 import { compileKeyFilter, isFolderPlaceholder, normalizePrefix, pageSizeOf, type KeyMatcher } from '../key-filter';
-import { bareEtag, capStream, describeEndpoint, encodeKeyPath, isNetworkError, tooLarge, unreachable } from '../common';
+import { bareEtag, describeEndpoint, encodeKeyPath, isNetworkError, streamedReadResult, unreachable } from '../common';
 
 export interface AzureProviderOptions {
   type: 'azure' | 'azure_spi';
@@ -202,26 +202,14 @@ export class AzureBlobProvider implements StorageProvider {
     }
     const body = res.readableStreamBody as Readable | undefined;
     if (!body) throw new StorageError('failed', `'${this.o.container}/${key}' returned no body`);
-    if (res.contentLength !== undefined && res.contentLength > max) {
-      body.destroy();
-      throw tooLarge(key, res.contentLength, max);
-    }
-    let range: { start: number; end: number } | undefined;
-    let total = res.contentLength;
-    const m = /bytes (\d+)-(\d+)\/(\d+|\*)/.exec(res.contentRange ?? '');
-    if (m) {
-      range = { start: Number(m[1]), end: Number(m[2]) };
-      total = m[3] === '*' ? undefined : Number(m[3]);
-    }
-    return {
-      body: res.contentLength === undefined ? capStream(body, key, max) : body,
+    const result = streamedReadResult(key, body, {
       contentLength: res.contentLength,
-      totalSize: total,
+      contentRange: res.contentRange,
       contentType: res.contentType,
-      etag: bareEtag(res.etag),
+      etag: res.etag,
       lastModified: res.lastModified,
-      range: options.range ? range : undefined,
-    };
+    }, max);
+    return { ...result, range: options.range ? result.range : undefined };
   }
 
   /** A user delegation key, cached for a day and refreshed when less than an hour is left. */

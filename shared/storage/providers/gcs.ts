@@ -19,7 +19,7 @@ import type {
   WriteOptions,
 } from '../types';
 import { compileKeyFilter, isFolderPlaceholder, normalizePrefix, pageSizeOf, type KeyMatcher } from '../key-filter';
-import { bareEtag, capStream, describeEndpoint, isNetworkError, tooLarge, unreachable } from '../common';
+import { bareEtag, capStream, describeEndpoint, isNetworkError, readWindow, unreachable } from '../common';
 
 export interface GcsProviderOptions {
   bucket: string;
@@ -144,15 +144,7 @@ export class GcsProvider implements StorageProvider {
 
   async read(key: string, options: ReadOptions = {}): Promise<ReadResult> {
     const h = await this.head(key);
-    const max = options.maxBytes ?? this.o.maxReadBytes;
-    let start = 0;
-    let end = h.size - 1;
-    if (options.range) {
-      start = options.range.start;
-      end = Math.min(options.range.end ?? h.size - 1, h.size - 1);
-    }
-    const length = Math.max(0, end - start + 1);
-    if (length > max) throw tooLarge(key, length, max);
+    const { start, end, length } = readWindow(key, h.size, options.range, options.maxBytes ?? this.o.maxReadBytes);
     // Pin the generation so a concurrent overwrite cannot splice two versions together.
     const f = h.etag && /^\d+$/.test(h.etag) ? this.b.file(key, { generation: Number(h.etag) }) : this.file(key);
     const body: Readable =
@@ -161,8 +153,9 @@ export class GcsProvider implements StorageProvider {
         : options.range
           ? f.createReadStream({ start, end, validation: false })
           : f.createReadStream({ validation: 'crc32c' });
+    // readWindow refused a window over the cap, so capping at its length also honours the cap.
     return {
-      body: capStream(body, key, Math.min(max, length)),
+      body: capStream(body, key, length),
       contentLength: length,
       totalSize: h.size,
       contentType: h.contentType,

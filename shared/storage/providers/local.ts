@@ -23,7 +23,7 @@ import type {
   WriteOptions,
 } from '../types';
 import { compileKeyFilter, pageSizeOf, type KeyMatcher } from '../key-filter';
-import { encodeKeyPath, mapLimit, tooLarge } from '../common';
+import { encodeKeyPath, mapLimit, readWindow } from '../common';
 
 export interface LocalProviderOptions {
   /** Storage `path` as configured. */
@@ -279,15 +279,7 @@ export class LocalFilesProvider implements StorageProvider {
   async read(key: string, options: ReadOptions = {}): Promise<ReadResult> {
     const p = await this.pathOf(key, true);
     const h = await this.head(key);
-    const max = options.maxBytes ?? this.opts.maxReadBytes;
-    let start = 0;
-    let end = h.size - 1;
-    if (options.range) {
-      start = options.range.start;
-      end = Math.min(options.range.end ?? h.size - 1, h.size - 1);
-    }
-    const length = Math.max(0, end - start + 1);
-    if (length > max) throw tooLarge(key, length, max);
+    const { start, end, length } = readWindow(key, h.size, options.range, options.maxBytes ?? this.opts.maxReadBytes);
     const body = createReadStream(p, length === 0 ? { start: 0, end: -1 } : { start, end });
     return {
       body,

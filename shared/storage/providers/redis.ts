@@ -10,7 +10,7 @@ import { Redis } from 'ioredis';
 import { StorageError } from '../../errors';
 import type { HeadResult, ListOptions, ListPage, ReadOptions, ReadResult, StorageProvider, StorageRole, WriteOptions } from '../types';
 import { compileKeyFilter, pageSizeOf, type KeyMatcher } from '../key-filter';
-import { tooLarge } from '../common';
+import { readWindow } from '../common';
 
 export interface RedisProviderOptions {
   /** Host to connect to (the checked IP when the endpoint guard pinned it). */
@@ -148,15 +148,7 @@ export class RedisProvider implements StorageProvider {
 
   async read(key: string, options: ReadOptions = {}): Promise<ReadResult> {
     const h = await this.head(key);
-    const max = options.maxBytes ?? this.o.maxReadBytes;
-    let start = 0;
-    let end = h.size - 1;
-    if (options.range) {
-      start = options.range.start;
-      end = Math.min(options.range.end ?? h.size - 1, h.size - 1);
-    }
-    const length = Math.max(0, end - start + 1);
-    if (length > max) throw tooLarge(key, length, max);
+    const { start, end, length } = readWindow(key, h.size, options.range, options.maxBytes ?? this.o.maxReadBytes);
     let buf: Buffer | null;
     try {
       buf = options.range ? await this.client.getrangeBuffer(key, start, end) : await this.client.getBuffer(key);

@@ -33,7 +33,7 @@ import type {
   WriteOptions,
 } from '../types';
 import { compileKeyFilter, isFolderPlaceholder, normalizePrefix, pageSizeOf, type KeyMatcher } from '../key-filter';
-import { bareEtag, capStream, describeEndpoint, encodeKeyPath, isNetworkError, tooLarge, unreachable } from '../common';
+import { bareEtag, describeEndpoint, encodeKeyPath, isNetworkError, streamedReadResult, unreachable } from '../common';
 import type { LookupFunction } from 'node:net';
 
 export interface S3ProviderOptions {
@@ -185,26 +185,13 @@ export class S3Provider implements StorageProvider {
     }
     const body = out.Body as Readable | undefined;
     if (!body) throw new StorageError('failed', `'${this.bucket}/${key}' returned no body`);
-    if (out.ContentLength !== undefined && out.ContentLength > max) {
-      body.destroy();
-      throw tooLarge(key, out.ContentLength, max);
-    }
-    let satisfied: { start: number; end: number } | undefined;
-    let total = out.ContentLength;
-    const m = /bytes (\d+)-(\d+)\/(\d+|\*)/.exec(out.ContentRange ?? '');
-    if (m) {
-      satisfied = { start: Number(m[1]), end: Number(m[2]) };
-      total = m[3] === '*' ? undefined : Number(m[3]);
-    }
-    return {
-      body: out.ContentLength === undefined ? capStream(body, key, max) : body,
+    return streamedReadResult(key, body, {
       contentLength: out.ContentLength,
-      totalSize: total,
+      contentRange: out.ContentRange,
       contentType: out.ContentType,
-      etag: bareEtag(out.ETag),
+      etag: out.ETag,
       lastModified: out.LastModified,
-      range: satisfied,
-    };
+    }, max);
   }
 
   /** SigV4 presigned GET; the key is encoded once per path segment. */
