@@ -16,6 +16,7 @@ import {
   encodeCursor,
   isConditionalFailure,
   isTransactionConditionFailure,
+  queryAll,
   stripKeys,
   transactWrite,
   type Db,
@@ -196,20 +197,11 @@ export async function deleteAnnotation(db: Db, a: AnnotationItem): Promise<void>
 /** All annotations of one task in id order (paged internally; tasks have few annotations). */
 export async function listTaskAnnotations(db: Db, taskId: number): Promise<AnnotationItem[]> {
   const out: AnnotationItem[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const res = await db.doc.send(
-      new QueryCommand({
-        TableName: db.table,
-        IndexName: 'gsi1',
-        KeyConditionExpression: 'gsi1pk = :pk',
-        ExpressionAttributeValues: { ':pk': keys.annotationsOfTask(taskId).gsi1pk },
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    for (const it of res.Items ?? []) out.push(stripKeys<AnnotationItem>(it)!);
-    startKey = res.LastEvaluatedKey;
-  } while (startKey);
+  await queryAll(
+    db,
+    { IndexName: 'gsi1', KeyConditionExpression: 'gsi1pk = :pk', ExpressionAttributeValues: { ':pk': keys.annotationsOfTask(taskId).gsi1pk } },
+    (it) => out.push(stripKeys<AnnotationItem>(it)!),
+  );
   return out;
 }
 

@@ -2,7 +2,16 @@
  * Shared plumbing of the repositories: the `Db` handle (client + table) they all take, bounded
  * batch writes, key stripping and opaque cursors. No table scans anywhere in the repositories.
  */
-import { BatchWriteCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchWriteCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
+  type QueryCommandInput,
+  type TransactWriteCommandInput,
+  type UpdateCommandInput,
+} from '@aws-sdk/lib-dynamodb';
 import { ValidationError } from '../errors';
 
 /** What every repository function needs: the document client and the table name. */
@@ -115,6 +124,33 @@ export function decodeCursor(token: string, field = 'cursor'): Record<string, un
 export const nowIso = (): string => new Date().toISOString();
 
 /**
+ * Runs every page of a Query (1,000 items a page) and hands each item to `onItem`. For item
+ * collections known to be small or consumed as they stream; never for a whole project.
+ */
+export async function queryAll(db: Db, input: Omit<QueryCommandInput, 'TableName'>, onItem: (it: Record<string, unknown>) => void): Promise<void> {
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const res = await db.doc.send(new QueryCommand({ TableName: db.table, ...input, ExclusiveStartKey: startKey, Limit: 1000 }));
+    for (const it of res.Items ?? []) onItem(it);
+    startKey = res.LastEvaluatedKey;
+  } while (startKey);
+}
+
+/**
+ * Runs a conditional UpdateItem returning the new item without its key attributes, or undefined
+ * when the condition failed (item missing, or the caller's extra condition).
+ */
+export async function updateReturning<T>(db: Db, input: Omit<UpdateCommandInput, 'TableName' | 'ReturnValues'>): Promise<T | undefined> {
+  try {
+    const res = await db.doc.send(new UpdateCommand({ TableName: db.table, ...input, ReturnValues: 'ALL_NEW' }));
+    return stripKeys<T>(res.Attributes);
+  } catch (e) {
+    if (isConditionalFailure(e)) return undefined;
+    throw e;
+  }
+}
+
+/**
  * Sets the defined fields of `patch` (and `updated_at`) on an existing item. Returns the new item
  * without its key attributes, or undefined when no item has that key (nothing is created).
  */
@@ -128,21 +164,11 @@ export async function setFields<T>(db: Db, key: { pk: string; sk: string }, patc
     values[`:${k}`] = v;
     sets.push(`#${k} = :${k}`);
   }
-  try {
-    const res = await db.doc.send(
-      new UpdateCommand({
-        TableName: db.table,
-        Key: key,
-        UpdateExpression: `SET ${sets.join(', ')}`,
-        ConditionExpression: 'attribute_exists(pk)',
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: values,
-        ReturnValues: 'ALL_NEW',
-      }),
-    );
-    return stripKeys<T>(res.Attributes);
-  } catch (e) {
-    if (isConditionalFailure(e)) return undefined;
-    throw e;
-  }
+  return updateReturning<T>(db, {
+    Key: key,
+    UpdateExpression: `SET ${sets.join(', ')}`,
+    ConditionExpression: 'attribute_exists(pk)',
+    ExpressionAttributeNames: names,
+    ExpressionAttributeValues: values,
+  });
 }

@@ -8,11 +8,11 @@
  * storage (`getStorage(db, id, {includeDeleted: true})`) and stops when it sees `cancelled`;
  * `updateStorageStatus` refuses to write to a cancelled storage.
  */
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { keys, pad } from './keys';
 import type { StorageItem, SyncStatus } from './items';
 import type { StorageRole, StorageType } from '../storage/types';
-import { isConditionalFailure, stripKeys, type Db } from './repo-common';
+import { isConditionalFailure, queryAll, stripKeys, updateReturning, type Db } from './repo-common';
 
 const TOMBSTONE_TTL_SECONDS = 7 * 24 * 3600;
 
@@ -46,24 +46,19 @@ export async function getStorage(db: Db, id: number, opts: { includeDeleted?: bo
 /** A project's live storages, optionally of one role and type, in (role, type, id) order. */
 export async function listProjectStorages(db: Db, projectId: number, role?: StorageRole, type?: StorageType): Promise<StorageItem[]> {
   const out: StorageItem[] = [];
-  let startKey: Record<string, unknown> | undefined;
   const prefix = role ? sortKey(role, type) : undefined;
-  do {
-    const res = await db.doc.send(
-      new QueryCommand({
-        TableName: db.table,
-        IndexName: 'gsi1',
-        KeyConditionExpression: prefix ? 'gsi1pk = :pk AND begins_with(gsi1sk, :prefix)' : 'gsi1pk = :pk',
-        ExpressionAttributeValues: { ':pk': keys.storagesOfProject(projectId).gsi1pk, ...(prefix ? { ':prefix': prefix } : {}) },
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    for (const it of res.Items ?? []) {
+  await queryAll(
+    db,
+    {
+      IndexName: 'gsi1',
+      KeyConditionExpression: prefix ? 'gsi1pk = :pk AND begins_with(gsi1sk, :prefix)' : 'gsi1pk = :pk',
+      ExpressionAttributeValues: { ':pk': keys.storagesOfProject(projectId).gsi1pk, ...(prefix ? { ':prefix': prefix } : {}) },
+    },
+    (it) => {
       const s = stripKeys<StorageItem>(it)!;
       if (!s.cancelled) out.push(s);
-    }
-    startKey = res.LastEvaluatedKey;
-  } while (startKey);
+    },
+  );
   return out;
 }
 
@@ -91,23 +86,13 @@ export async function updateStorageConfig(
     sets.push('#sy = :sy');
     values[':sy'] = patch.synchronizable;
   }
-  try {
-    const res = await db.doc.send(
-      new UpdateCommand({
-        TableName: db.table,
-        Key: keys.storage(id),
-        UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
-        ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(#c) OR #c <> :true)',
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: values,
-        ReturnValues: 'ALL_NEW',
-      }),
-    );
-    return stripKeys<StorageItem>(res.Attributes);
-  } catch (e) {
-    if (isConditionalFailure(e)) return undefined;
-    throw e;
-  }
+  return updateReturning<StorageItem>(db, {
+    Key: keys.storage(id),
+    UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
+    ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(#c) OR #c <> :true)',
+    ExpressionAttributeNames: names,
+    ExpressionAttributeValues: values,
+  });
 }
 
 /** Sync bookkeeping fields of a storage (read-only through the API). */
@@ -145,23 +130,13 @@ export async function updateStorageStatus(
     values[':job_c'] = condition.jobId;
     conds.push('#job_c = :job_c');
   }
-  try {
-    const res = await db.doc.send(
-      new UpdateCommand({
-        TableName: db.table,
-        Key: keys.storage(id),
-        UpdateExpression: `SET ${sets.join(', ')}`,
-        ConditionExpression: conds.join(' AND '),
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: values,
-        ReturnValues: 'ALL_NEW',
-      }),
-    );
-    return stripKeys<StorageItem>(res.Attributes);
-  } catch (e) {
-    if (isConditionalFailure(e)) return undefined;
-    throw e;
-  }
+  return updateReturning<StorageItem>(db, {
+    Key: keys.storage(id),
+    UpdateExpression: `SET ${sets.join(', ')}`,
+    ConditionExpression: conds.join(' AND '),
+    ExpressionAttributeNames: names,
+    ExpressionAttributeValues: values,
+  });
 }
 
 /**

@@ -20,11 +20,10 @@ import {
   QueryCommand,
   TransactWriteCommand,
   UpdateCommand,
-  type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { keys, pad } from './keys';
 import type { StorageItem, TaskItem } from './items';
-import { batchWrite, isConditionalFailure, type Db } from './repo-common';
+import { batchWrite, isConditionalFailure, queryAll, type Db } from './repo-common';
 
 /** Partition keys the chunk items of one job are spread over (by chunk number). */
 export const CHUNK_SHARDS = 16;
@@ -462,15 +461,6 @@ function toLinkItem(link: LinkItem): Record<string, unknown> {
   const { tomb, ...rest } = link;
   // DynamoDB rejects empty sets; a tombstone set only exists once a task was deleted.
   return { ...syncKeys.link(link.storageId, link.key), ...rest, kind: 'link', ...(tomb && tomb.size ? { tomb } : {}) };
-}
-
-async function queryAll(db: Db, input: Omit<QueryCommandInput, 'TableName'>, onItem: (it: Record<string, unknown>) => void): Promise<void> {
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const res = await db.doc.send(new QueryCommand({ TableName: db.table, ...input, ExclusiveStartKey: startKey, Limit: 1000 }));
-    for (const it of res.Items ?? []) onItem(it);
-    startKey = res.LastEvaluatedKey;
-  } while (startKey);
 }
 
 /**
