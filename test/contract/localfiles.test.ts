@@ -1,6 +1,7 @@
 /**
- * Local files provider contract on a temporary document root: streaming opendir walk
- * (unordered), keys relative to the storage path, `/data/local-files/?d=` presign URLs.
+ * Local files provider contract on a temporary document root: sorted depth-first walk (ordered:
+ * keys in ascending UTF-8 byte order, so the contract's order and resume checks apply), keys
+ * relative to the storage path, `/data/local-files/?d=` presign URLs.
  */
 import { mkdir, mkdtemp, realpath, rm } from 'node:fs/promises';
 import os from 'node:os';

@@ -1,9 +1,12 @@
 /**
  * Local files provider (`localfiles`): a directory under LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT.
- * Keys are `/`-separated paths relative to the storage path. The walk streams with
- * `fs.promises.opendir` (one open directory handle per level, no directory read into an array)
- * in the file system's own order, so `ordered` is false. Every file operation resolves symlinks
- * and refuses a target outside the document root.
+ * Keys are `/`-separated paths relative to the storage path. The walk is depth-first over each
+ * directory's entries sorted so that keys come in S3's order (ascending UTF-8 bytes of the full
+ * key), hence `ordered` is true and sync can diff key ranges. Sorting needs a directory's names in
+ * memory: the walk holds one array of names (no stat data) per open level of the current path, so
+ * a flat directory of 1M files holds ~1M names (tens of MB) while it is walked; a directory handle
+ * is never kept open across a yield. Every file operation resolves symlinks and refuses a target
+ * outside the document root.
  */
 import { createReadStream } from 'node:fs';
 import type { Dir } from 'node:fs';
@@ -97,17 +100,61 @@ export async function resolveStoragePath(rawPath: string, documentRoot: string):
   return { dir, root };
 }
 
-interface Frame {
-  dir: Dir;
+/** One directory on the walk's current path. */
+interface Level {
+  /**
+   * Entries in key order: file and symlink names, directory names with a trailing `/` (the
+   * directory's keys all start with `name/`, so its subtree sorts exactly where `name/` does).
+   */
+  names: string[];
+  /** Names among `names` that are symbolic links (checked before being yielded). */
+  links: Set<string>;
+  /** Index of the next entry to walk. */
+  next: number;
   /** Key prefix of this directory relative to the storage path ('' or 'a/b/'). */
   rel: string;
-  /** Remaining resume components below this directory (undefined: not resuming here). */
-  resume?: string[];
-  /** Absolute directory path, to reopen when the resume name vanished. */
+  /** Absolute directory path. */
   abs: string;
 }
 
-/** Decodes a resume token: the last key considered. */
+/** Maps a UTF-16 code unit ≥ 0xD800 so that surrogates (code points ≥ U+10000) sort above U+E000–U+FFFF. */
+const utf8Rank = (c: number) => (c >= 0xe000 ? c - 0x800 : c + 0x2000);
+
+/**
+ * Orders strings as `Buffer.compare` orders their UTF-8 encodings (code point order). It differs
+ * from JS `<` (UTF-16 code units) only where a surrogate pair meets a character in U+E000–U+FFFF.
+ */
+export function compareUtf8(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return x >= 0xd800 && y >= 0xd800 ? utf8Rank(x) - utf8Rank(y) : x - y;
+  }
+  return a.length - b.length;
+}
+
+const HIGH_UNIT = /[\ud800-\uffff]/;
+
+/** Sorts in place by UTF-8 bytes; the native sort (UTF-16 order) is exact and faster without high code units. */
+function sortUtf8(names: string[]): void {
+  if (names.some((n) => HIGH_UNIT.test(n))) names.sort(compareUtf8);
+  else names.sort();
+}
+
+/** Index of the first name ordered after `bound` in sorted `names`. */
+function firstAfter(names: string[], bound: string): number {
+  let lo = 0;
+  let hi = names.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (compareUtf8(names[mid], bound) <= 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Decodes a resume token (the last key walked) into its path components. */
 function parseToken(token: string | undefined): string[] | undefined {
   if (!token) return undefined;
   try {
@@ -122,7 +169,7 @@ function parseToken(token: string | undefined): string[] | undefined {
 export class LocalFilesProvider implements StorageProvider {
   readonly type = 'localfiles' as const;
   readonly scheme = 'localfiles';
-  readonly ordered = false;
+  readonly ordered = true;
   readonly bucket: string;
   private readonly filter: KeyMatcher;
 
@@ -170,53 +217,76 @@ export class LocalFilesProvider implements StorageProvider {
   }
 
   /**
-   * Depth-first walk yielding file keys. With `resume` (the components of the last key
-   * considered) each level skips entries up to and including the recorded name. Directory
-   * order is the file system's and is stable while a directory is unchanged; when the recorded
-   * name vanished the directory is walked again from its start (at-least-once, never a gap).
+   * Depth-first walk yielding file keys in ascending UTF-8 byte order of the full key. With
+   * `resume` (the components of the last key walked) each level on the path to that key skips
+   * every entry ordered at or before the recorded component, and descends into the recorded
+   * directory with the rest of the path. A recorded name that vanished, or a new one, therefore
+   * neither repeats nor skips a key: the position is a place in the key order, not an entry.
    */
   private async *walk(resume: string[] | undefined): AsyncGenerator<string> {
-    const stack: Frame[] = [{ dir: await this.openDir(this.dir), rel: '', resume, abs: this.dir }];
-    try {
-      while (stack.length) {
-        const top = stack[stack.length - 1];
-        if (top.resume && top.resume.length) {
-          const [name, ...rest] = top.resume;
-          top.resume = undefined;
-          let found = false;
-          for (let d = await top.dir.read(); d; d = await top.dir.read()) {
-            if (d.name !== name) continue;
-            found = true;
-            if (rest.length && d.isDirectory()) {
-              stack.push({ dir: await this.openDir(path.join(top.abs, name)), rel: `${top.rel}${name}/`, resume: rest, abs: path.join(top.abs, name) });
-            }
-            break;
-          }
-          if (!found) {
-            await top.dir.close();
-            top.dir = await this.openDir(top.abs);
-          }
-          continue;
-        }
-        const d = await top.dir.read();
-        if (!d) {
-          await top.dir.close();
-          stack.pop();
-          continue;
-        }
-        const key = top.rel + d.name;
-        if (d.isFile()) yield key;
-        else if (d.isSymbolicLink()) {
-          // Follow a link only to a file inside the document root; linked directories are not
-          // descended (loops) — list their files through their own storage instead.
-          if (await this.isContainedFile(path.join(top.abs, d.name))) yield key;
-        } else if (d.isDirectory() && this.opts.recursive) {
-          stack.push({ dir: await this.openDir(path.join(top.abs, d.name)), rel: `${key}/`, abs: path.join(top.abs, d.name) });
-        }
-      }
-    } finally {
-      for (const f of stack) await f.dir.close().catch(() => undefined);
+    const stack: Level[] = [];
+    let abs = this.dir;
+    let rel = '';
+    let rest = resume;
+    for (;;) {
+      const level = await this.readLevel(abs, rel, stack.length === 0);
+      stack.push(level);
+      if (!rest?.length) break;
+      const [name, ...below] = rest;
+      const bound = below.length ? `${name}/` : name;
+      level.next = firstAfter(level.names, bound);
+      // The recorded directory still exists (and would be walked): continue inside it.
+      if (!below.length || level.names[level.next - 1] !== bound) break;
+      abs = path.join(abs, name);
+      rel = `${rel}${name}/`;
+      rest = below;
     }
+    while (stack.length) {
+      const top = stack[stack.length - 1];
+      if (top.next >= top.names.length) {
+        stack.pop();
+        continue;
+      }
+      const name = top.names[top.next++];
+      if (name.endsWith('/')) {
+        stack.push(await this.readLevel(path.join(top.abs, name.slice(0, -1)), top.rel + name, false));
+        continue;
+      }
+      // Follow a link only to a file inside the document root; linked directories are not
+      // descended (loops) — list their files through their own storage instead.
+      if (!top.links.has(name) || (await this.isContainedFile(path.join(top.abs, name)))) yield top.rel + name;
+    }
+  }
+
+  /**
+   * Reads one directory's entry names and types (no stat) and sorts them in key order.
+   * Directories are kept only when recursive. A sub-directory removed since its parent was read
+   * is empty (its keys are gone, as on S3); the storage directory itself must exist.
+   * @throws StorageError('not_found') when the directory cannot be read
+   */
+  private async readLevel(abs: string, rel: string, isStorageDir: boolean): Promise<Level> {
+    const names: string[] = [];
+    const links = new Set<string>();
+    try {
+      const dir = await opendir(abs, { bufferSize: 128 });
+      // The async iterator closes the handle when the loop ends or throws.
+      for await (const d of dir) {
+        if (d.isFile()) names.push(d.name);
+        else if (d.isSymbolicLink()) {
+          names.push(d.name);
+          links.add(d.name);
+        } else if (d.isDirectory() && this.opts.recursive) names.push(`${d.name}/`);
+      }
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (isStorageDir || (code !== 'ENOENT' && code !== 'ENOTDIR')) {
+        throw new StorageError('not_found', `directory '${abs}' does not exist or cannot be read`, { cause: e });
+      }
+      names.length = 0;
+      links.clear();
+    }
+    sortUtf8(names);
+    return { names, links, next: 0, rel, abs };
   }
 
   private async openDir(p: string): Promise<Dir> {
