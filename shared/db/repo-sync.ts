@@ -209,6 +209,8 @@ export interface ChunkItem {
   to: string | null;
   /** True for chunks of an ordered listing (their ranges are diffed against links). */
   ordered: boolean;
+  /** Link run the chunk's pages are written to (ordered listings; shared/db/repo-link-pages.ts). */
+  run?: string;
   /** Export role: opaque entries of the export lister instead of object entries. */
   items?: unknown[];
   /** Id plans of the attempts (`plan0`, `plan1`, … — see {@link chunkPlans}). */
@@ -454,6 +456,10 @@ function fromLinkItem(item: Record<string, unknown>): LinkItem {
   const { pk: _pk, sk: _sk, ...rest } = item;
   const link = rest as unknown as LinkItem;
   if (link.tomb && !(link.tomb instanceof Set)) link.tomb = new Set(link.tomb as Iterable<number>);
+  // A tombstone-only item (a task of an ordered storage deleted by a user) links no rows.
+  link.rows ??= 0;
+  link.idRanges ??= [];
+  link.single ??= false;
   return link;
 }
 
@@ -576,6 +582,7 @@ export async function deleteLinksOfStorage(db: Db, storageId: number): Promise<n
 export async function recordTaskDeletion(db: Db, task: Pick<TaskItem, 'source'>): Promise<void> {
   const src = task.source;
   if (!src) return;
+  const row = new Set([src.row_index ?? -1]);
   try {
     await db.doc.send(
       new UpdateCommand({
@@ -583,12 +590,27 @@ export async function recordTaskDeletion(db: Db, task: Pick<TaskItem, 'source'>)
         Key: syncKeys.link(src.storageId, src.key),
         UpdateExpression: 'ADD tomb :row',
         ConditionExpression: 'attribute_exists(pk)',
-        ExpressionAttributeValues: { ':row': new Set([src.row_index ?? -1]) },
+        ExpressionAttributeValues: { ':row': row },
       }),
     );
+    return;
   } catch (e) {
     if (!isConditionalFailure(e)) throw e;
   }
+  // No link item: ordered storages keep their links in pages (repo-link-pages.ts), which only a
+  // sync writes; the tombstone gets an item of its own, read with the pages. None for a storage
+  // that no longer exists.
+  const storage = await db.doc.send(new GetCommand({ TableName: db.table, Key: keys.storage(src.storageId), ConsistentRead: true }));
+  if (!storage.Item || storage.Item.cancelled === true) return;
+  await db.doc.send(
+    new UpdateCommand({
+      TableName: db.table,
+      Key: syncKeys.link(src.storageId, src.key),
+      UpdateExpression: 'ADD tomb :row SET kind = if_not_exists(kind, :kind), storageId = :s, #key = :k',
+      ExpressionAttributeNames: { '#key': 'key' },
+      ExpressionAttributeValues: { ':row': row, ':kind': 'link_tomb', ':s': src.storageId, ':k': src.key },
+    }),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------

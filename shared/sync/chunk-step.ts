@@ -22,6 +22,7 @@ import type { AnnotationItem, ProjectItem, StorageItem, TaskItem } from '../db/i
 import { keys } from '../db/keys';
 import { annotationToItem } from '../db/repo-annotations';
 import { batchWrite, isConditionalFailure } from '../db/repo-common';
+import { getRuns, loadPagedLinks, writePages } from '../db/repo-link-pages';
 import { adjustProjectCounters, getProject } from '../db/repo-projects';
 import {
   addChunkPlan,
@@ -159,9 +160,8 @@ async function importChunk(deps: SyncDeps, storage: StorageItem, config: Storage
   }
 
   // 1–2. Links and classification.
-  const links = (chunk.ordered
-    ? await queryLinkRange(db, storage.id, chunk.from, chunk.to)
-    : await getLinks(db, storage.id, entries.map((e) => e.k))) as Map<string, StepLink>;
+  const paged = chunk.ordered ? await loadChunkPages(db, storage.id, chunk) : undefined;
+  const links = (paged ? paged.links : await getLinks(db, storage.id, entries.map((e) => e.k))) as Map<string, StepLink>;
   const fresh: ChunkEntry[] = [];
   const changed: { e: ChunkEntry; link: StepLink }[] = [];
   const touched: StepLink[] = [];
@@ -396,13 +396,46 @@ async function importChunk(deps: SyncDeps, storage: StorageItem, config: Storage
   }
 
   // 6. Links, once their tasks exist.
-  await putLinks(db, [...newLinks, ...touched, ...goneLinks], settings.writeConcurrency);
-  if (deletions === 'remove' && gone.length) await deleteLinks(db, storage.id, gone.map((l) => l.key));
+  if (paged) {
+    // The range's complete state: what was there, with this chunk's changes.
+    const final = new Map<string, LinkItem>(links);
+    for (const l of [...newLinks, ...touched, ...goneLinks]) final.set(l.key, l);
+    if (deletions === 'remove') for (const l of gone) final.delete(l.key);
+    await writePages(db, storage.id, paged.run, n, chunk.from, chunk.to, [...final.values()], paged.own, settings.writeConcurrency);
+    // Tombstones of removed objects go with them.
+    const tombsGone = deletions === 'remove' ? gone.filter((l) => paged.tombKeys.has(l.key)).map((l) => l.key) : [];
+    if (tombsGone.length) await deleteLinks(db, storage.id, tombsGone);
+  } else {
+    await putLinks(db, [...newLinks, ...touched, ...goneLinks], settings.writeConcurrency);
+    if (deletions === 'remove' && gone.length) await deleteLinks(db, storage.id, gone.map((l) => l.key));
+  }
 
   if (failures.length && job.failed < MAX_FAILURES) await putFailures(db, jobId, n, failures);
   // Only a chunk that left its range exactly as listed may be skipped next time.
   if (digest && !failures.length && !lostRows.size) await putChunkDigest(db, storage.id, digest, jobId);
   return { counters, project: project.id, annotationsLabeled, predictions };
+}
+
+/**
+ * Links of an ordered chunk's range: the live runs' pages, plus the tombstones users left on
+ * per-key link items (task deletions write there, never into pages, so they cannot race a sync).
+ */
+async function loadChunkPages(db: SyncDeps['db'], storageId: number, chunk: ChunkItem) {
+  const run = chunk.run ?? `${chunk.jobId}~0`;
+  const runs = await getRuns(db, storageId);
+  if (!runs.includes(run)) runs.push(run);
+  const [{ links, own }, tombs] = await Promise.all([
+    loadPagedLinks(db, storageId, runs, chunk.from, chunk.to, run),
+    queryLinkRange(db, storageId, chunk.from, chunk.to),
+  ]);
+  for (const [key, t] of tombs) {
+    if (!t.tomb?.size) continue;
+    const link = links.get(key);
+    if (link) link.tomb = new Set([...(link.tomb ?? []), ...t.tomb]);
+    // A tombstone without a page entry: an empty link whose rows stay deleted.
+    else links.set(key, { kind: 'link', storageId, key, single: false, rows: 0, idRanges: [], tomb: t.tomb, jobId: '', updated_at: '' });
+  }
+  return { links, own, run, tombKeys: new Set(tombs.keys()) };
 }
 
 /** Digest of what a chunk stands for: its range, keys, versions and how they become tasks. */

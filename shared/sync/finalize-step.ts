@@ -25,6 +25,7 @@ import {
   type LinkItem,
   type SyncFailure,
 } from '../db/repo-sync';
+import { deleteAllPages, dropRuns, getRuns, loadPagedLinks } from '../db/repo-link-pages';
 import type { StorageItem } from '../db/items';
 import type { SyncStatus } from '../db/items';
 import type { SyncDeps } from './deps';
@@ -82,7 +83,9 @@ async function repairUnfinished(deps: SyncDeps, storageId: number, jobId: string
   let repaired = 0;
   for await (const chunk of unfinishedPlannedChunks(deps.db, jobId)) {
     const { objects } = chunkPlans(chunk);
-    const links = await getLinks(deps.db, storageId, Object.keys(objects));
+    const links = chunk.ordered
+      ? (await loadPagedLinks(deps.db, storageId, await getRuns(deps.db, storageId), chunk.from, chunk.to)).links
+      : await getLinks(deps.db, storageId, Object.keys(objects));
     const deletes: { DeleteRequest: { Key: Record<string, unknown> } }[] = [];
     for (const [key, [t, tn, a, an]] of Object.entries(objects)) {
       const link = links.get(key) as (LinkItem & { chunk?: number }) | undefined;
@@ -117,11 +120,24 @@ async function sweep(deps: SyncDeps, storageId: number, job: JobItem): Promise<{
   return { removed, flagged };
 }
 
+/**
+ * Link-page runs after an ordered import (shared/db/repo-link-pages.ts): a clean job that skipped
+ * no chunk rewrote every range, so every older run goes; a job that wrote no chunk at all (an
+ * unchanged re-sync) leaves its empty runs nowhere. Otherwise all runs stay (older ones still hold
+ * the ranges this job skipped or failed).
+ */
+async function compactRuns(deps: SyncDeps, storageId: number, job: JobItem, clean: boolean): Promise<void> {
+  const own = (run: string) => run.startsWith(`${job.jobId}~`);
+  if (clean && job.chunks_unchanged === 0) await dropRuns(deps.db, storageId, (run) => !own(run));
+  else if (clean && job.chunks === job.chunks_unchanged) await dropRuns(deps.db, storageId, own);
+}
+
 /** Runs the final step; never throws for job-level problems (they become the storage's status). */
 export async function finalizeStep(deps: SyncDeps, input: FinalizeStepInput): Promise<FinalizeStepResult> {
   const storage = await readStorage(deps.db, input.storageId);
   if (!storage || storage.cancelled) {
     if (input.role === 'import') {
+      await deleteAllPages(deps.db, input.storageId);
       await deleteLinksOfStorage(deps.db, input.storageId);
       await deleteSyncSummaries(deps.db, input.storageId);
     }
@@ -179,6 +195,7 @@ export async function finalizeStep(deps: SyncDeps, input: FinalizeStepInput): Pr
   if (input.role === 'import') {
     const clean = !error && !!job && !!(job as JobItem & { listDone?: boolean }).listDone && unprocessed === 0;
     await setLastSyncRun(deps.db, input.storageId, input.jobId, clean);
+    if (job?.ordered) await compactRuns(deps, input.storageId, job, clean);
   }
   await setStorageSyncFields(deps.db, input.storageId, input.jobId, {
     status,

@@ -14,6 +14,7 @@ import { getProject } from '../db/repo-projects';
 import { getChunkDigestJobs, getJob, putChunkDigests, syncKeys, putChunks, type ChunkEntry, type ChunkItem } from '../db/repo-sync';
 import { chunkDigest, dedupe } from './chunk-step';
 import { isConditionalFailure } from '../db/repo-common';
+import { addRun } from '../db/repo-link-pages';
 import type { ObjectEntry } from '../storage/types';
 import type { SyncDeps } from './deps';
 import { getExportSyncHooks } from './export-hooks';
@@ -52,6 +53,8 @@ interface Cursor {
   k: string | null;
   /** Step number (fences the job's listing counters against retried steps). */
   i: number;
+  /** Link run of this listing (ordered imports; see shared/db/repo-link-pages.ts). */
+  r?: string;
 }
 
 const encode = (c: Cursor) => Buffer.from(JSON.stringify(c)).toString('base64url');
@@ -153,6 +156,23 @@ async function countListing(
   }
 }
 
+/** Registers a new link run for a listing that starts from the beginning (`<jobId>~<epoch>`). */
+async function newRun(deps: SyncDeps, storageId: number, jobId: string): Promise<string> {
+  const res = await deps.db.doc.send(
+    new UpdateCommand({
+      TableName: deps.db.table,
+      Key: syncKeys.job(jobId),
+      UpdateExpression: 'ADD listEpoch :one',
+      ConditionExpression: 'attribute_exists(pk)',
+      ExpressionAttributeValues: { ':one': 1 },
+      ReturnValues: 'UPDATED_NEW',
+    }),
+  );
+  const run = `${jobId}~${Number(res.Attributes?.listEpoch ?? 1)}`;
+  await addRun(deps.db, storageId, run);
+  return run;
+}
+
 /**
  * Runs one listing step until `deadline` (epoch ms).
  * @throws StorageError when the provider fails (the state machine fails the job with it)
@@ -167,6 +187,9 @@ export async function listStep(deps: SyncDeps, input: ListStepInput, deadline: n
 
   const isExport = input.role === 'export';
   const ordered = !isExport && live.provider.ordered;
+  // Every listing from the start is a new link run: a job listed again (resumed from its first
+  // state) may cut different ranges, and the pages of one run must stay disjoint.
+  const run = ordered ? (cursor.r ?? (await newRun(deps, storageId, jobId))) : undefined;
   let skip: (key: string) => boolean = () => false;
   if (!isExport) {
     const targets = await deps.projectStorages(live.storage.projectId, 'export');
@@ -215,7 +238,7 @@ export async function listStep(deps: SyncDeps, input: ListStepInput, deadline: n
     for (const group of cutter.full.splice(0)) {
       const c: Omit<ChunkItem, 'kind'> = isExport
         ? { jobId, n, entries: [], items: group, from: null, to: null, ordered: false }
-        : { jobId, n, entries: group as ChunkEntry[], from, to: (group[group.length - 1] as ChunkEntry).k, ordered };
+        : { jobId, n, entries: group as ChunkEntry[], from, to: (group[group.length - 1] as ChunkEntry).k, ordered, ...(run ? { run } : {}) };
       from = c.to;
       n++;
       if (held) toWrite.push(held);
@@ -282,9 +305,9 @@ export async function listStep(deps: SyncDeps, input: ListStepInput, deadline: n
     // (an empty chunk when the listing ended on a chunk boundary or listed nothing).
     await drain(false);
     if (held) held.to = null;
-    else held = { jobId, n: n++, entries: [], from, to: null, ordered };
+    else held = { jobId, n: n++, entries: [], from, to: null, ordered, ...(run ? { run } : {}) };
   }
   await drain(true);
   await countListing(deps, jobId, cursor.i, { listed, chunks: planned, skipped, unchangedChunks, unchangedObjects }, done);
-  return { token: done ? null : encode({ p: token, n, k: from, i: cursor.i + 1 }), done, chunks: refs, listed };
+  return { token: done ? null : encode({ p: token, n, k: from, i: cursor.i + 1, ...(run ? { r: run } : {}) }), done, chunks: refs, listed };
 }

@@ -3,6 +3,7 @@
  * `queued` to `in_progress` (only from queued and only for this job).
  */
 import { createJob, getLastSyncRun, pyTime, setLastSyncRun, setStorageSyncFields } from '../db/repo-sync';
+import { getRuns, MAX_LIVE_RUNS } from '../db/repo-link-pages';
 import type { SyncDeps } from './deps';
 import { loadLiveJob, syncDeletionsOf } from './job-context';
 
@@ -19,13 +20,15 @@ export async function startStep(deps: SyncDeps, input: StartStepInput): Promise<
   // Digests of the previous job are trustworthy only if it ran cleanly and nothing ran since; from
   // now on this job is the last one to touch the links, clean only once its finalize says so.
   const last = input.role === 'import' ? await getLastSyncRun(deps.db, input.storageId) : undefined;
+  // Too many live link runs: rewrite every range this time, so finalize can drop the old runs.
+  const compact = input.role === 'import' && live.provider.ordered && (await getRuns(deps.db, input.storageId)).length >= MAX_LIVE_RUNS;
   await createJob(deps.db, {
     jobId: input.jobId,
     storageId: input.storageId,
     role: input.role,
     ordered: input.role === 'import' && live.provider.ordered,
     sync_deletions: input.role === 'import' ? syncDeletionsOf(live.storage) : 'keep',
-    trust_digests_of: last?.clean && last.jobId !== input.jobId ? last.jobId : null,
+    trust_digests_of: last?.clean && last.jobId !== input.jobId && !compact ? last.jobId : null,
   });
   if (input.role === 'import') await setLastSyncRun(deps.db, input.storageId, input.jobId, false);
   const now = pyTime(new Date());
