@@ -24,6 +24,7 @@ import {
 import { keys, pad } from './keys';
 import type { StorageItem, TaskItem } from './items';
 import { batchWrite, isConditionalFailure, queryAll, type Db } from './repo-common';
+import { isPacked, packJson, unpackJson } from './packed-json';
 
 /** Partition keys the chunk items of one job are spread over (by chunk number). */
 export const CHUNK_SHARDS = 16;
@@ -51,6 +52,9 @@ export const syncKeys = {
   failures: (jobId: string) => `JOB#${jobId}#FAIL`,
   linkPk: (storageId: number, shard: number) => `LINK#${storageId}#${shard}`,
   link: (storageId: number, key: string) => ({ pk: `LINK#${storageId}#${linkShard(key)}`, sk: `OBJ#${key}` }),
+  /** Tombstones of an ordered storage (its links live in pages): one partition, written only by task deletions. */
+  tombPk: (storageId: number) => `TOMB#${storageId}`,
+  tomb: (storageId: number, key: string) => ({ pk: `TOMB#${storageId}`, sk: `OBJ#${key}` }),
 };
 
 const ttlIn = (seconds: number) => Math.floor(Date.now() / 1000) + seconds;
@@ -232,8 +236,21 @@ export async function putChunks(db: Db, chunks: Omit<ChunkItem, 'kind'>[]): Prom
   const earlier = await storedChunkState(db, chunks);
   await batchWrite(
     db,
-    chunks.map((c) => ({ PutRequest: { Item: { ...earlier.get(`${c.jobId}#${c.n}`), ...syncKeys.chunk(c.jobId, c.n), kind: 'chunk', ttl, ...c } } })),
+    chunks.map((c) => ({ PutRequest: { Item: { ...earlier.get(`${c.jobId}#${c.n}`), ...syncKeys.chunk(c.jobId, c.n), kind: 'chunk', ttl, ...encodeChunk(c) } } })),
   );
+}
+
+/* The bulky parts of a chunk item (entries, export items, id plans) are packed (packed-json.ts): the item is rewritten by each plan and by the done transaction. */
+function encodeChunk(c: Omit<ChunkItem, 'kind'>): Record<string, unknown> {
+  return { ...c, entries: packJson(c.entries), ...(c.items ? { items: packJson(c.items) } : {}) };
+}
+
+function decodeChunk(it: Record<string, unknown>): ChunkItem {
+  const c = { ...it } as Record<string, unknown>;
+  if (isPacked(c.entries)) c.entries = unpackJson(c.entries);
+  if (isPacked(c.items)) c.items = unpackJson(c.items);
+  for (const k of Object.keys(c)) if (/^plan\d+$/.test(k) && isPacked(c[k])) c[k] = unpackJson(c[k]);
+  return c as unknown as ChunkItem;
 }
 
 /**
@@ -252,9 +269,10 @@ async function storedChunkState(db: Db, chunks: Omit<ChunkItem, 'kind'>[]): Prom
     for (let attempt = 0; pending?.length; attempt++) {
       if (attempt >= 8) throw new Error('BatchGetItem left unprocessed chunk keys after 8 attempts');
       const res = await db.doc.send(new BatchGetCommand({ RequestItems: { [db.table]: { Keys: pending, ConsistentRead: true } } }));
-      for (const it of res.Responses?.[db.table] ?? []) {
+      for (const raw of res.Responses?.[db.table] ?? []) {
+        const it = decodeChunk(raw) as unknown as Record<string, unknown>;
         const id = `${it.jobId}#${it.n}`;
-        const kept: Record<string, unknown> = Object.fromEntries(Object.entries(it).filter(([k]) => /^plan\d+$/.test(k)));
+        const kept: Record<string, unknown> = Object.fromEntries(Object.entries(it).filter(([k]) => /^plan\d+$/.test(k)).map(([k, v]) => [k, packJson(v)]));
         if (it.done === true && fresh.get(id) === content(it as Partial<ChunkItem>)) kept.done = true;
         if (Object.keys(kept).length) out.set(id, kept);
       }
@@ -268,7 +286,7 @@ async function storedChunkState(db: Db, chunks: Omit<ChunkItem, 'kind'>[]): Prom
 /** A chunk, strongly consistent. */
 export async function getChunk(db: Db, jobId: string, n: number): Promise<ChunkItem | undefined> {
   const res = await db.doc.send(new GetCommand({ TableName: db.table, Key: syncKeys.chunk(jobId, n), ConsistentRead: true }));
-  return res.Item as ChunkItem | undefined;
+  return res.Item ? decodeChunk(res.Item) : undefined;
 }
 
 /** Every id plan a chunk's attempts stored (`plan0`, `plan1`, …), merged: the first plan of a key wins. */
@@ -295,7 +313,7 @@ export async function addChunkPlan(db: Db, jobId: string, n: number, index: numb
         UpdateExpression: 'SET #plan = :p',
         ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#plan)',
         ExpressionAttributeNames: { '#plan': `plan${index}` },
-        ExpressionAttributeValues: { ':p': plan },
+        ExpressionAttributeValues: { ':p': packJson(plan) },
       }),
     );
     return true;
@@ -361,7 +379,7 @@ export async function* unfinishedPlannedChunks(db: Db, jobId: string): AsyncGene
           Limit: 200,
         }),
       );
-      for (const it of res.Items ?? []) yield it as ChunkItem;
+      for (const it of res.Items ?? []) yield decodeChunk(it);
       startKey = res.LastEvaluatedKey;
     } while (startKey);
   }
@@ -469,45 +487,6 @@ function toLinkItem(link: LinkItem): Record<string, unknown> {
   return { ...syncKeys.link(link.storageId, link.key), ...rest, kind: 'link', ...(tomb && tomb.size ? { tomb } : {}) };
 }
 
-/**
- * Every link of `storageId` whose key lies in (`from`, `to`] (null bounds are open), strongly
- * consistent: one paginated Query per shard, the shards in parallel. DynamoDB orders sort keys by
- * UTF-8 bytes, as S3/GCS/Azure order keys, so the range matches the listing's.
- */
-export async function queryLinkRange(db: Db, storageId: number, from: string | null, to: string | null): Promise<Map<string, LinkItem>> {
-  const out = new Map<string, LinkItem>();
-  const values: Record<string, string> = {};
-  let cond: string;
-  if (from !== null && to !== null) {
-    cond = 'pk = :pk AND sk BETWEEN :from AND :to';
-    values[':from'] = `OBJ#${from}`;
-    values[':to'] = `OBJ#${to}`;
-  } else if (from !== null) {
-    cond = 'pk = :pk AND sk >= :from';
-    values[':from'] = `OBJ#${from}`;
-  } else if (to !== null) {
-    cond = 'pk = :pk AND sk BETWEEN :from AND :to';
-    values[':from'] = 'OBJ#';
-    values[':to'] = `OBJ#${to}`;
-  } else {
-    cond = 'pk = :pk AND begins_with(sk, :from)';
-    values[':from'] = 'OBJ#';
-  }
-  await Promise.all(
-    Array.from({ length: LINK_SHARDS }, (_, shard) =>
-      queryAll(
-        db,
-        { KeyConditionExpression: cond, ExpressionAttributeValues: { ...values, ':pk': syncKeys.linkPk(storageId, shard) }, ConsistentRead: true },
-        (it) => {
-          const link = fromLinkItem(it);
-          if (from === null || link.key !== from) out.set(link.key, link);
-        },
-      ),
-    ),
-  );
-  return out;
-}
-
 /** Links of the given keys (BatchGetItem by 100, strongly consistent, bounded retries). */
 export async function getLinks(db: Db, storageId: number, keys: string[]): Promise<Map<string, LinkItem>> {
   const out = new Map<string, LinkItem>();
@@ -564,14 +543,46 @@ export async function* linksNotTouchedBy(db: Db, storageId: number, jobId: strin
   }
 }
 
-/** Deletes every link of a storage (storage deletion); returns how many were deleted. */
+/** Deletes every link and tombstone of a storage (storage deletion); returns how many were deleted. */
 export async function deleteLinksOfStorage(db: Db, storageId: number): Promise<number> {
   let n = 0;
   for await (const page of linksNotTouchedBy(db, storageId, '\u0000none')) {
     await deleteLinks(db, storageId, page.map((l) => l.key));
     n += page.length;
   }
-  return n;
+  const tombs = await queryTombRange(db, storageId, null, null);
+  await deleteTombs(db, storageId, [...tombs.keys()]);
+  return n + tombs.size;
+}
+
+/**
+ * Tombstones of an ordered storage whose key lies in (`from`, `to`], strongly consistent (one
+ * paginated Query): key → link-shaped record carrying only `tomb`.
+ */
+export async function queryTombRange(db: Db, storageId: number, from: string | null, to: string | null): Promise<Map<string, LinkItem>> {
+  const out = new Map<string, LinkItem>();
+  const values: Record<string, string> = { ':pk': syncKeys.tombPk(storageId) };
+  let cond = 'pk = :pk AND begins_with(sk, :lo)';
+  values[':lo'] = 'OBJ#';
+  if (to !== null) {
+    cond = 'pk = :pk AND sk BETWEEN :lo AND :hi';
+    values[':lo'] = `OBJ#${from ?? ''}`;
+    values[':hi'] = `OBJ#${to}`;
+  } else if (from !== null) {
+    // The partition holds nothing but OBJ# items: no upper bound needed.
+    cond = 'pk = :pk AND sk >= :lo';
+    values[':lo'] = `OBJ#${from}`;
+  }
+  await queryAll(db, { KeyConditionExpression: cond, ExpressionAttributeValues: values, ConsistentRead: true }, (it) => {
+    const link = fromLinkItem(it);
+    if (from === null || link.key !== from) out.set(link.key, link);
+  });
+  return out;
+}
+
+/** Deletes tombstones of an ordered storage by key (batched). */
+export async function deleteTombs(db: Db, storageId: number, keys: string[]): Promise<void> {
+  if (keys.length) await batchWrite(db, keys.map((k) => ({ DeleteRequest: { Key: syncKeys.tomb(storageId, k) } })));
 }
 
 /**
@@ -605,8 +616,8 @@ export async function recordTaskDeletion(db: Db, task: Pick<TaskItem, 'source'>)
   await db.doc.send(
     new UpdateCommand({
       TableName: db.table,
-      Key: syncKeys.link(src.storageId, src.key),
-      UpdateExpression: 'ADD tomb :row SET kind = if_not_exists(kind, :kind), storageId = :s, #key = :k',
+      Key: syncKeys.tomb(src.storageId, src.key),
+      UpdateExpression: 'ADD tomb :row SET kind = :kind, storageId = :s, #key = :k',
       ExpressionAttributeNames: { '#key': 'key' },
       ExpressionAttributeValues: { ':row': row, ':kind': 'link_tomb', ':s': src.storageId, ':k': src.key },
     }),
@@ -690,20 +701,24 @@ export async function deleteSyncSummaries(db: Db, storageId: number): Promise<vo
 export async function mirrorProgress(
   db: Db,
   storageId: number,
-  job: JobItem,
+  jobId: string,
   everyMs = 3_000,
 ): Promise<void> {
   const now = Date.now();
+  let job: JobItem;
   try {
-    await db.doc.send(
+    // The elected writer gets the counters back from its own update: no read for the others.
+    const res = await db.doc.send(
       new UpdateCommand({
         TableName: db.table,
-        Key: syncKeys.job(job.jobId),
+        Key: syncKeys.job(jobId),
         UpdateExpression: 'SET mirrored_at = :now',
-        ConditionExpression: 'attribute_not_exists(mirrored_at) OR mirrored_at < :before',
+        ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(mirrored_at) OR mirrored_at < :before)',
         ExpressionAttributeValues: { ':now': now, ':before': now - everyMs },
+        ReturnValues: 'ALL_NEW',
       }),
     );
+    job = withCounters(res.Attributes as Partial<JobItem>);
   } catch (e) {
     if (isConditionalFailure(e)) return;
     throw e;

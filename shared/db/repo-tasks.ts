@@ -11,16 +11,42 @@ import { adjustProjectCounters } from './repo-projects';
 import { batchWrite, setFields, stripKeys, type Db } from './repo-common';
 import { mergeShards } from './repo-shard-merge';
 
-/** The stored form of a task (keys included). */
+/**
+ * The stored form of a task (keys included). Counters at zero and `is_labeled: false` are left
+ * out (a sync writes millions of fresh tasks: fewer attributes per item); {@link itemToTask}
+ * restores them, and the annotation repository's ADDs start from an absent counter.
+ */
 export function taskToItem(t: TaskItem): Record<string, unknown> {
-  return { ...keys.task(t.id), ...keys.tasksOfProject(t.projectId, shardOf(t.id)), gsi1sk: pad(t.id), ...t, kind: 'task' };
+  const { is_labeled, total_annotations, cancelled_annotations, total_predictions, ...rest } = t;
+  return {
+    ...keys.task(t.id),
+    ...keys.tasksOfProject(t.projectId, shardOf(t.id)),
+    gsi1sk: pad(t.id),
+    ...rest,
+    ...(is_labeled ? { is_labeled } : {}),
+    ...(total_annotations ? { total_annotations } : {}),
+    ...(cancelled_annotations ? { cancelled_annotations } : {}),
+    ...(total_predictions ? { total_predictions } : {}),
+    kind: 'task',
+  };
+}
+
+/** A stored task item as a task: keys stripped, omitted counters back at their defaults. */
+export function itemToTask(item: Record<string, unknown> | undefined): TaskItem | undefined {
+  const t = stripKeys<TaskItem>(item);
+  if (!t) return undefined;
+  t.is_labeled ??= false;
+  t.total_annotations ??= 0;
+  t.cancelled_annotations ??= 0;
+  t.total_predictions ??= 0;
+  return t;
 }
 
 /** One task by id (any organization; callers check `orgId`), or undefined. */
 export async function getTask(db: Db, id: number): Promise<TaskItem | undefined> {
   if (!Number.isSafeInteger(id) || id <= 0) return undefined;
   const res = await db.doc.send(new GetCommand({ TableName: db.table, Key: keys.task(id) }));
-  return stripKeys<TaskItem>(res.Item);
+  return itemToTask(res.Item);
 }
 
 /** Several tasks by id (BatchGetItem in groups of 100, unprocessed keys retried, bounded). Missing ids are absent. */
@@ -32,7 +58,7 @@ export async function getTasks(db: Db, ids: number[]): Promise<Map<number, TaskI
       if (attempt >= 8) throw new Error('BatchGetItem left unprocessed keys after 8 attempts');
       const res = await db.doc.send(new BatchGetCommand({ RequestItems: { [db.table]: { Keys: pending } } }));
       for (const it of res.Responses?.[db.table] ?? []) {
-        const t = stripKeys<TaskItem>(it)!;
+        const t = itemToTask(it)!;
         out.set(t.id, t);
       }
       pending = res.UnprocessedKeys?.[db.table]?.Keys as Record<string, unknown>[] | undefined;
@@ -101,7 +127,7 @@ export async function listProjectTasks(
   opts: { afterId?: number; limit: number },
 ): Promise<{ items: TaskItem[]; hasMore: boolean }> {
   const res = await mergeShards(db, { index: 'gsi1', partition: (s) => keys.tasksOfProject(projectId, s).gsi1pk }, opts);
-  return { items: res.items.map((i) => stripKeys<TaskItem>(i)!), hasMore: res.hasMore };
+  return { items: res.items.map((i) => itemToTask(i)!), hasMore: res.hasMore };
 }
 
 /**

@@ -38,7 +38,8 @@ import {
   MAX_FAILURES,
   putFailures,
   putLinks,
-  queryLinkRange,
+  queryTombRange,
+  deleteTombs,
   taskIdOfRow,
   type ChunkEntry,
   type ChunkItem,
@@ -87,10 +88,9 @@ export function sameVersion(link: Pick<LinkItem, 'etag' | 'size' | 'mtime'>, e: 
 
 /** Runs one chunk. Never throws for per-object problems (they are recorded); infrastructure errors throw (the chunk is retried). */
 export async function chunkStep(deps: SyncDeps, input: ChunkStepInput): Promise<ChunkStepResult> {
-  const chunk = await getChunk(deps.db, input.jobId, input.chunk);
+  const [chunk, live] = await Promise.all([getChunk(deps.db, input.jobId, input.chunk), loadLiveJob(deps, input.storageId, input.jobId)]);
   if (!chunk) return { chunk: input.chunk, status: 'missing' };
   if (chunk.done) return { chunk: input.chunk, status: 'already_done' };
-  const live = await loadLiveJob(deps, input.storageId, input.jobId);
   if ('stop' in live) return { chunk: input.chunk, status: 'stopped' };
   const c = input.role === 'export' ? await exportChunk(deps, live.storage, live.config, live.provider, chunk) : await importChunk(deps, live.storage, live.config, live.provider, chunk);
   if (!c) return { chunk: input.chunk, status: 'stopped' };
@@ -99,8 +99,7 @@ export async function chunkStep(deps: SyncDeps, input: ChunkStepInput): Promise<
   if (c.project && (c.counters.created || c.annotationsLabeled || c.predictions)) {
     await adjustProjectCounters(deps.db, c.project, { tasks: c.counters.created, annotations: c.annotationsLabeled, predictions: c.predictions });
   }
-  const job = await getJob(deps.db, input.jobId);
-  if (job) await mirrorProgress(deps.db, input.storageId, job, deps.settings.progressEveryMs);
+  await mirrorProgress(deps.db, input.storageId, input.jobId, deps.settings.progressEveryMs);
   return { chunk: input.chunk, status: 'done', counters: c.counters };
 }
 
@@ -129,8 +128,7 @@ interface Work {
 async function importChunk(deps: SyncDeps, storage: StorageItem, config: StorageConfig, provider: StorageProvider, chunk: ChunkItem): Promise<ChunkOutcome | undefined> {
   const { db, settings } = deps;
   const { jobId, n } = chunk;
-  const job = await getJob(db, jobId);
-  const project = await getProject(db, storage.projectId);
+  const [job, project, runs] = await Promise.all([getJob(db, jobId), getProject(db, storage.projectId), chunk.ordered ? getRuns(db, storage.id) : []]);
   if (!job || !project) return undefined;
   const deletions: SyncDeletions = job.sync_deletions ?? 'keep';
   const blob = !!config.use_blob_urls;
@@ -160,7 +158,7 @@ async function importChunk(deps: SyncDeps, storage: StorageItem, config: Storage
   }
 
   // 1–2. Links and classification.
-  const paged = chunk.ordered ? await loadChunkPages(db, storage.id, chunk) : undefined;
+  const paged = chunk.ordered ? await loadChunkPages(db, storage.id, chunk, runs) : undefined;
   const links = (paged ? paged.links : await getLinks(db, storage.id, entries.map((e) => e.k))) as Map<string, StepLink>;
   const fresh: ChunkEntry[] = [];
   const changed: { e: ChunkEntry; link: StepLink }[] = [];
@@ -404,7 +402,7 @@ async function importChunk(deps: SyncDeps, storage: StorageItem, config: Storage
     await writePages(db, storage.id, paged.run, n, chunk.from, chunk.to, [...final.values()], paged.own, settings.writeConcurrency);
     // Tombstones of removed objects go with them.
     const tombsGone = deletions === 'remove' ? gone.filter((l) => paged.tombKeys.has(l.key)).map((l) => l.key) : [];
-    if (tombsGone.length) await deleteLinks(db, storage.id, tombsGone);
+    if (tombsGone.length) await deleteTombs(db, storage.id, tombsGone);
   } else {
     await putLinks(db, [...newLinks, ...touched, ...goneLinks], settings.writeConcurrency);
     if (deletions === 'remove' && gone.length) await deleteLinks(db, storage.id, gone.map((l) => l.key));
@@ -420,13 +418,12 @@ async function importChunk(deps: SyncDeps, storage: StorageItem, config: Storage
  * Links of an ordered chunk's range: the live runs' pages, plus the tombstones users left on
  * per-key link items (task deletions write there, never into pages, so they cannot race a sync).
  */
-async function loadChunkPages(db: SyncDeps['db'], storageId: number, chunk: ChunkItem) {
+async function loadChunkPages(db: SyncDeps['db'], storageId: number, chunk: ChunkItem, live: string[]) {
   const run = chunk.run ?? `${chunk.jobId}~0`;
-  const runs = await getRuns(db, storageId);
-  if (!runs.includes(run)) runs.push(run);
+  const runs = live.includes(run) ? live : [...live, run];
   const [{ links, own }, tombs] = await Promise.all([
     loadPagedLinks(db, storageId, runs, chunk.from, chunk.to, run),
-    queryLinkRange(db, storageId, chunk.from, chunk.to),
+    queryTombRange(db, storageId, chunk.from, chunk.to),
   ]);
   for (const [key, t] of tombs) {
     if (!t.tomb?.size) continue;

@@ -24,6 +24,7 @@ export function syncDeps(overrides: Partial<SyncSettings> = {}): SyncDeps {
     settings: {
       ...DEFAULT_SYNC_SETTINGS,
       chunkSize: app.env.syncChunkSize,
+      firstStepChunks: 4 * app.env.syncConcurrency,
       maxTaskFileBytes: app.env.maxTaskFileBytes,
       ...overrides,
     },

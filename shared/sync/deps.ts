@@ -17,6 +17,13 @@ export interface SyncSettings {
   listStepMs: number;
   /** At most this many chunk references per listing step (keeps the state payload small). */
   maxChunksPerStep: number;
+  /**
+   * The first listing step of a job ends after this many chunks (or {@link firstStepMs}), so the
+   * writers start while the rest is listed: twice the chunk map's concurrency (env
+   * LABELSYNC_SYNC_CONCURRENCY) keeps them busy while the next step lists.
+   */
+  firstStepChunks: number;
+  firstStepMs: number;
   /** Concurrent object reads inside one chunk (JSON mode). */
   readConcurrency: number;
   /** Concurrent BatchWriteItem calls inside one chunk. */
@@ -33,6 +40,8 @@ export const DEFAULT_SYNC_SETTINGS: SyncSettings = {
   maxChunkBytes: 300 * 1024,
   listStepMs: 20_000,
   maxChunksPerStep: 1000,
+  firstStepChunks: 16,
+  firstStepMs: 2_000,
   readConcurrency: 16,
   writeConcurrency: 8,
   maxTaskFileBytes: 50 * 1024 * 1024,

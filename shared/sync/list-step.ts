@@ -183,7 +183,10 @@ export async function listStep(deps: SyncDeps, input: ListStepInput, deadline: n
   if ('stop' in live) return { token: null, done: true, chunks: [], listed: 0 };
   const cursor = decode(input.token);
   const s = deps.settings;
-  const stepEnd = Math.min(deadline, Date.now() + s.listStepMs);
+  // The first step hands over its first chunks early: writing starts while the listing goes on.
+  const first = cursor.i === 0;
+  const stepEnd = Math.min(deadline, Date.now() + (first ? s.firstStepMs : s.listStepMs));
+  const chunkBudget = first ? Math.max(1, s.firstStepChunks) : s.maxChunksPerStep;
 
   const isExport = input.role === 'export';
   const ordered = !isExport && live.provider.ordered;
@@ -296,7 +299,7 @@ export async function listStep(deps: SyncDeps, input: ListStepInput, deadline: n
       done = true;
       break;
     }
-    if (Date.now() >= stepEnd || refs.length + toWrite.length >= s.maxChunksPerStep) break;
+    if (Date.now() >= stepEnd || refs.length + toWrite.length >= chunkBudget) break;
   }
   if (!token) done = true;
   cutter.cut();

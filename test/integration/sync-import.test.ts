@@ -267,7 +267,9 @@ describe('import sync: incremental, idempotent, deletions', () => {
     const files: Record<string, string> = {};
     for (let i = 0; i < 300; i++) files[`r${String(i).padStart(3, '0')}.json`] = JSON.stringify([{ image: `r${i}-0` }, { image: `r${i}-1` }]);
     const { storage, projectId } = await localStorage(files);
-    const { deleteLinks, addJobCounters, getChunk, syncKeys } = await import('../../shared/db/repo-sync');
+    const { addJobCounters, getChunk, syncKeys } = await import('../../shared/db/repo-sync');
+    const { getRuns, loadPagedLinks } = await import('../../shared/db/repo-link-pages');
+    const { batchWrite } = await import('../../shared/db/repo-common');
     const { UpdateCommand } = await import('@aws-sdk/lib-dynamodb');
     const { chunkStep } = await import('../../shared/sync/chunk-step');
     const { syncDeps } = await import('../../shared/sync/context');
@@ -281,7 +283,10 @@ describe('import sync: incremental, idempotent, deletions', () => {
         const res = await chunkStep(syncDeps(), event);
         const db = getContext().db;
         const chunk = await getChunk(db, event.jobId, event.chunk);
-        await deleteLinks(db, event.storageId, chunk!.entries.map((e) => e.k));
+        // Local files list in key order: the chunk's links are the pages of its run over its range.
+        const { own } = await loadPagedLinks(db, event.storageId, await getRuns(db, event.storageId), chunk!.from, chunk!.to, chunk!.run);
+        expect(own.length).toBeGreaterThan(0);
+        await batchWrite(db, own.map((p) => ({ DeleteRequest: { Key: { pk: p.pk, sk: p.sk } } })));
         await db.doc.send(new UpdateCommand({ TableName: db.table, Key: syncKeys.chunk(event.jobId, event.chunk), UpdateExpression: 'SET done = :f', ExpressionAttributeValues: { ':f': false } }));
         await addJobCounters(db, event.jobId, Object.fromEntries(Object.entries(res.counters ?? {}).map(([k, v]) => [k, -(v as number)])));
         throw Object.assign(new Error('simulated crash'), { name: 'Lambda.ServiceException' });
@@ -336,8 +341,10 @@ describe('import sync: progress and cancel', () => {
     for (let i = 0; i < 500; i++) files[`x${String(i).padStart(3, '0')}.json`] = JSON.stringify({ image: `x${i}` });
     const { storage, projectId } = await localStorage(files);
     let statuses: string[] = [];
+    let jobId = '';
     const runner = await customRunner({
       syncChunk: (real) => async (event: any, ctx) => {
+        jobId = event.jobId;
         if (event.chunk === 1) {
           const del = await api('DELETE', `/api/storages/localfiles/${event.storageId}`);
           expect(del.status).toBe(204);
@@ -360,8 +367,18 @@ describe('import sync: progress and cancel', () => {
     const written = (await tasksOf(projectId)).length;
     expect(written).toBeGreaterThanOrEqual(50);
     expect(written).toBeLessThanOrEqual(200);
-    const { queryLinkRange } = await import('../../shared/db/repo-sync');
-    expect((await queryLinkRange(getContext().db, storage.id, null, null)).size).toBe(0);
+    const { getRuns } = await import('../../shared/db/repo-link-pages');
+    const { queryTombRange } = await import('../../shared/db/repo-sync');
+    const { QueryCommand } = await import('@aws-sdk/lib-dynamodb');
+    const db = getContext().db;
+    expect(await getRuns(db, storage.id)).toEqual([]);
+    expect((await queryTombRange(db, storage.id, null, null)).size).toBe(0);
+    // No page of any run of the job is left (the runs were named after the job).
+    expect(jobId).not.toBe('');
+    for (const shard of [0, 1]) {
+      const res = await db.doc.send(new QueryCommand({ TableName: db.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `LP#${storage.id}#${jobId}~1#${shard}` } }));
+      expect(res.Items ?? []).toEqual([]);
+    }
     expect((await api('GET', `/api/storages/localfiles/${storage.id}`)).status).toBe(404);
   });
 });
