@@ -12,17 +12,20 @@ import { batchWrite, setFields, stripKeys, type Db } from './repo-common';
 import { mergeShards } from './repo-shard-merge';
 
 /**
- * The stored form of a task (keys included). Counters at zero and `is_labeled: false` are left
- * out (a sync writes millions of fresh tasks: fewer attributes per item); {@link itemToTask}
- * restores them, and the annotation repository's ADDs start from an absent counter.
+ * The stored form of a task (keys included). Defaults are left out — counters at zero,
+ * `is_labeled: false`, `updated_at` equal to `created_at`, a null `source.row_index` — because a
+ * sync writes millions of fresh tasks and DynamoDB's work grows with the attributes of each item;
+ * {@link itemToTask} restores them, and the annotation repository's ADDs start from an absent counter.
  */
 export function taskToItem(t: TaskItem): Record<string, unknown> {
-  const { is_labeled, total_annotations, cancelled_annotations, total_predictions, ...rest } = t;
+  const { is_labeled, total_annotations, cancelled_annotations, total_predictions, updated_at, source, ...rest } = t;
   return {
     ...keys.task(t.id),
     ...keys.tasksOfProject(t.projectId, shardOf(t.id)),
     gsi1sk: pad(t.id),
     ...rest,
+    ...(updated_at !== t.created_at ? { updated_at } : {}),
+    ...(source ? { source: source.row_index === null ? { storageId: source.storageId, key: source.key } : source } : {}),
     ...(is_labeled ? { is_labeled } : {}),
     ...(total_annotations ? { total_annotations } : {}),
     ...(cancelled_annotations ? { cancelled_annotations } : {}),
@@ -39,6 +42,8 @@ export function itemToTask(item: Record<string, unknown> | undefined): TaskItem 
   t.total_annotations ??= 0;
   t.cancelled_annotations ??= 0;
   t.total_predictions ??= 0;
+  t.updated_at ??= t.created_at;
+  if (t.source) t.source.row_index ??= null;
   return t;
 }
 
