@@ -82,8 +82,8 @@ export interface StorageProvider {
   readonly bucket: string;
   /**
    * True when `list` returns keys in lexicographic (UTF-8 byte) order, as S3, GCS and Azure
-   * guarantee. Redis SCAN and the local directory walk have no order (false): a resumed listing
-   * is then at-least-once and callers de-duplicate by key.
+   * guarantee and the sorted local-files walk does. Redis SCAN has no order (false): a resumed
+   * listing is then at-least-once and callers de-duplicate by key.
    */
   readonly ordered: boolean;
 

@@ -3,7 +3,7 @@
  * real synthesized state machine on the local ASL runner with the real sync handlers, against the
  * emulators of the global setup. Chunks of 100 objects, so a few hundred objects make many chunks.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handler as storagesHandler } from '../../functions/api/storages';
@@ -184,6 +184,45 @@ describe('import sync: incremental, idempotent, deletions', () => {
     const updated = await getTask(getContext().db, target.id);
     expect(updated!.data).toEqual({ image: 'v2-5', extra: true });
     expect(await tasksOf(projectId)).toHaveLength(121);
+  });
+
+  it('link pages: an unchanged re-sync adds no run, a partial one adds a run, a full rewrite compacts to one run', async () => {
+    const { getRuns, loadPagedLinks } = await import('../../shared/db/repo-link-pages');
+    const db = getContext().db;
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 400; i++) files[`p${String(i).padStart(3, '0')}.json`] = JSON.stringify({ image: `p${i}` });
+    const { storage, projectId, dir } = await localStorage(files);
+    const linkedIds = async () => {
+      const { links } = await loadPagedLinks(db, storage.id, await getRuns(db, storage.id), null, null);
+      return [...links.values()].map((l) => l.idRanges[0][0]).sort((a, b) => a - b);
+    };
+    const taskIds = async () => (await tasksOf(projectId)).map((t) => t.id).sort((a, b) => a - b);
+
+    await sync(storage.id);
+    expect(await getRuns(db, storage.id)).toHaveLength(1);
+    expect(await linkedIds()).toEqual(await taskIds());
+
+    const { storage: unchanged } = await sync(storage.id);
+    expect(unchanged.meta).toMatchObject({ tasks_created: 0, objects_unchanged: 400 });
+    expect(await getRuns(db, storage.id)).toHaveLength(1);
+
+    // One changed object: its chunk is rewritten in a new run, the others stay in the first one.
+    await new Promise((r) => setTimeout(r, 20));
+    writeFileSync(join(dir, 'p123.json'), JSON.stringify({ image: 'p123-v2' }));
+    const { storage: partial } = await sync(storage.id);
+    expect(partial.meta).toMatchObject({ tasks_created: 0, tasks_updated: 1 });
+    expect(await getRuns(db, storage.id)).toHaveLength(2);
+    expect(await linkedIds()).toEqual(await taskIds());
+
+    // Every object touched: every chunk is written, so finalize drops the older runs.
+    await new Promise((r) => setTimeout(r, 20));
+    const later = new Date(Date.now() + 5_000);
+    for (const name of Object.keys(files)) utimesSync(join(dir, name), later, later);
+    const { storage: full } = await sync(storage.id);
+    expect(full.meta).toMatchObject({ tasks_created: 0, objects_unchanged: 400, chunks_unchanged: 0 });
+    expect(await getRuns(db, storage.id)).toHaveLength(1);
+    expect(await taskIds()).toHaveLength(400);
+    expect(await linkedIds()).toEqual(await taskIds());
   });
 
   it('a deleted task stays deleted across re-syncs, even when its object changes', async () => {
