@@ -5,6 +5,8 @@
 import { mkdir, mkdtemp, realpath, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StorageError, ValidationError } from '../../shared/errors';
 import { mapLimit } from '../../shared/storage/common';
@@ -145,14 +147,22 @@ describe('local files walk memory', () => {
     );
     const created = Date.now() - t0;
     const p = await make(dir);
-    global.gc?.();
+    // Live memory, not garbage: collect before each sample (peaks without a GC measure how lazy
+    // the collector was, which made this test flaky).
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    gc();
     const before = process.memoryUsage().heapUsed;
     let peak = before;
     let count = 0;
+    let pages = 0;
     const t1 = Date.now();
     for await (const page of p.list()) {
       count += page.entries.length;
-      peak = Math.max(peak, process.memoryUsage().heapUsed);
+      if (++pages % 10 === 0) {
+        gc();
+        peak = Math.max(peak, process.memoryUsage().heapUsed);
+      }
     }
     const walked = Date.now() - t1;
     const growthMb = (peak - before) / 1024 / 1024;
@@ -160,8 +170,10 @@ describe('local files walk memory', () => {
     expect(count).toBe(N);
     // Control: the same walk keeping every entry, i.e. what an array of all keys costs.
     const kept: unknown[] = [];
+    gc();
     const before2 = process.memoryUsage().heapUsed;
     for await (const page of p.list()) kept.push(...page.entries);
+    gc();
     const keptMb = (process.memoryUsage().heapUsed - before2) / 1024 / 1024;
     console.log(`holding all 100k entries instead: +${keptMb.toFixed(1)} MiB`);
     expect(kept.length).toBe(N);
