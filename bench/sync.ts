@@ -3,9 +3,11 @@
  * local/emulators), seeds N objects into local files and into the S3 emulator (nested keys: the
  * emulator's flat listing rescans from the start on every page), then measures in the same run:
  *
- * - the raw limit: list all keys + BatchWriteItem one ~300-byte task-shaped item per key (with a
- *   gsi1 entry, as a task has) straight into the pipeline's own table (same GSIs and stream), best
- *   of 8 and 16 concurrent writers; for JSON mode also GET each object (32 concurrent);
+ * - the raw limit: list all keys + BatchWriteItem the task item the pipeline stores for each key
+ *   (same data, `taskToItem`) straight into the pipeline's own table (same GSIs and stream), best
+ *   of 8 and 16 concurrent writers; for JSON mode also GET each object (32 concurrent); and, as
+ *   information, the earlier raw limit (one ~330-byte item with a gsi1 entry per key) and the
+ *   per-object item set the pipeline had before link pages;
  * - a bare listing of the storage;
  * - a full sync through the real pipeline (the synthesized state machine on the local ASL runner,
  *   the real handlers) in blob mode and in JSON mode, and an incremental re-sync of the unchanged
@@ -16,7 +18,8 @@
  *
  * Options (env or run(opts)): BENCH_N (default 100,000, local files), BENCH_S3_N (default
  * min(N, 10,000): seeding s3rver runs at a few hundred PUTs/s), BENCH_SKIP_S3=1,
- * LABELSYNC_SYNC_CHUNK_SIZE, BENCH_MAP_CONCURRENCY (default 8).
+ * LABELSYNC_SYNC_CHUNK_SIZE, BENCH_MAP_CONCURRENCY (default 8), BENCH_FAST=1 (blob phase only: no
+ * JSON, no re-sync, one raw run).
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';

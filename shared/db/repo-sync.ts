@@ -7,7 +7,8 @@
  *   it diffs, the id plan it reserved (so a retry reuses the same task ids) and a `done` flag set in
  *   the same transaction that adds the chunk's counters to the job (counted exactly once). TTL 7 days.
  * - Failure `JOB#<jobId>#FAIL` / `<chunk>#<i>`: the first failures of a job, in chunk order.
- * - Link `LINK#<storageId>#<shard>` / `OBJ#<key>`: which tasks an object produced, its version, rows
+ * - Link `LINK#<storageId>#<shard>` / `OBJ#<key>` (unordered storages, i.e. Redis; ordered ones keep
+ *   the same records in pages, see repo-link-pages.ts, and tombstones in `TOMB#<storageId>`): which tasks an object produced, its version, rows
  *   that never became tasks and rows whose task a user deleted (tombstones). Links of one storage
  *   are spread over {@link LINK_SHARDS} partitions by a hash of the key so a 10M-object sync never
  *   writes one partition key faster than its 1,000 WCU/s (docs/scale.md); an ordered key range is
