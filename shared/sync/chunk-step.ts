@@ -2,8 +2,8 @@
  * One chunk of a sync job: objects → tasks (import) or references → exported objects (export).
  *
  * Import, in order (each phase idempotent, so a retried or crashed attempt converges):
- * 1. the chunk's links: one ordered range Query per link shard (ordered providers: also finds
- *    deleted objects in the chunk's key range) or a BatchGet of its keys (unordered providers);
+ * 1. the chunk's links: the link pages of its key range and the tombstones in it (ordered
+ *    providers: also finds deleted objects in the range) or a BatchGet of its keys (unordered);
  * 2. classify: new, changed (version differs), unchanged (skipped: neither read nor written),
  *    already handled by this job (at-least-once listings);
  * 3. read and parse new/changed objects (JSON mode, bounded concurrency; blob mode reads nothing);
@@ -11,7 +11,8 @@
  *    the plan, so task puts overwrite instead of duplicating;
  * 5. batch-write tasks and annotations, update changed tasks in place (conditional on the task
  *    still existing — a deleted task is never recreated), apply deletions;
- * 6. batch-write the links (a link exists only once its tasks do);
+ * 6. write the links (a link exists only once its tasks do): the range's complete state as link
+ *    pages (ordered), or one item per changed link (unordered);
  * 7. one transaction marks the chunk done and adds its counters to the job (exactly once).
  */
 import { createHash } from 'node:crypto';
@@ -415,8 +416,8 @@ async function importChunk(deps: SyncDeps, storage: StorageItem, config: Storage
 }
 
 /**
- * Links of an ordered chunk's range: the live runs' pages, plus the tombstones users left on
- * per-key link items (task deletions write there, never into pages, so they cannot race a sync).
+ * Links of an ordered chunk's range: the live runs' pages, plus the storage's tombstones in the
+ * range (task deletions write `TOMB#` items, never pages, so they cannot race a sync).
  */
 async function loadChunkPages(db: SyncDeps['db'], storageId: number, chunk: ChunkItem, live: string[]) {
   const run = chunk.run ?? `${chunk.jobId}~0`;
