@@ -136,6 +136,22 @@ export async function queryAll(db: Db, input: Omit<QueryCommandInput, 'TableName
   } while (startKey);
 }
 
+/** Deletes every item of one partition key (paginated Query of the keys, batched deletes); returns how many. */
+export async function deletePartition(db: Db, pk: string): Promise<number> {
+  let n = 0;
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const res = await db.doc.send(
+      new QueryCommand({ TableName: db.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk }, ProjectionExpression: 'pk, sk', ExclusiveStartKey: startKey, Limit: 1000 }),
+    );
+    const items = res.Items ?? [];
+    await batchWrite(db, items.map((it) => ({ DeleteRequest: { Key: { pk: it.pk, sk: it.sk } } })));
+    n += items.length;
+    startKey = res.LastEvaluatedKey;
+  } while (startKey);
+  return n;
+}
+
 /**
  * Runs a conditional UpdateItem returning the new item without its key attributes, or undefined
  * when the condition failed (item missing, or the caller's extra condition).

@@ -21,8 +21,8 @@
  * Every read is strongly consistent (base-table queries, no GSI), which the retry accounting and
  * the no-duplicate guarantee rely on.
  */
-import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { batchWrite, isConditionalFailure, type Db } from './repo-common';
+import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { batchWrite, deletePartition, updateReturning, type Db } from './repo-common';
 import { packJsonText, unpackJson } from './packed-json';
 import type { LinkItem } from './repo-sync';
 
@@ -62,19 +62,13 @@ export async function getRuns(db: Db, storageId: number): Promise<string[]> {
 
 /** Appends `run` to the registry unless it is there already (idempotent). */
 export async function addRun(db: Db, storageId: number, run: string): Promise<void> {
-  try {
-    await db.doc.send(
-      new UpdateCommand({
-        TableName: db.table,
-        Key: registryKey(storageId),
-        UpdateExpression: 'SET runs = list_append(if_not_exists(runs, :empty), :r), kind = :k',
-        ConditionExpression: 'attribute_not_exists(runs) OR NOT contains(runs, :run)',
-        ExpressionAttributeValues: { ':empty': [], ':r': [run], ':run': run, ':k': 'link_runs' },
-      }),
-    );
-  } catch (e) {
-    if (!isConditionalFailure(e)) throw e;
-  }
+  // A failed condition means the run is registered already.
+  await updateReturning(db, {
+    Key: registryKey(storageId),
+    UpdateExpression: 'SET runs = list_append(if_not_exists(runs, :empty), :r), kind = :k',
+    ConditionExpression: 'attribute_not_exists(runs) OR NOT contains(runs, :run)',
+    ExpressionAttributeValues: { ':empty': [], ':r': [run], ':run': run, ':k': 'link_runs' },
+  });
 }
 
 /**
@@ -89,46 +83,21 @@ export async function dropRuns(db: Db, storageId: number, drop: (run: string) =>
     if (!gone.length) return deleted;
     // Pages first: a run still registered but without pages is harmless, the reverse is not.
     for (const run of gone) deleted += await deleteRunPages(db, storageId, run);
-    try {
-      await db.doc.send(
-        new UpdateCommand({
-          TableName: db.table,
-          Key: registryKey(storageId),
-          UpdateExpression: 'SET runs = :keep',
-          ConditionExpression: 'runs = :was',
-          ExpressionAttributeValues: { ':keep': runs.filter((r) => !drop(r)), ':was': runs },
-        }),
-      );
-      return deleted;
-    } catch (e) {
-      if (!isConditionalFailure(e)) throw e;
-    }
+    const updated = await updateReturning(db, {
+      Key: registryKey(storageId),
+      UpdateExpression: 'SET runs = :keep',
+      ConditionExpression: 'runs = :was',
+      ExpressionAttributeValues: { ':keep': runs.filter((r) => !drop(r)), ':was': runs },
+    });
+    if (updated) return deleted;
   }
   throw new Error(`could not update the link runs of storage ${storageId} after 5 attempts`);
 }
 
-/** Deletes every page of one run (paginated, keys only). */
+/** Deletes every page of one run. */
 async function deleteRunPages(db: Db, storageId: number, run: string): Promise<number> {
   let n = 0;
-  for (let shard = 0; shard < PAGE_SHARDS; shard++) {
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const res = await db.doc.send(
-        new QueryCommand({
-          TableName: db.table,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': pagePk(storageId, run, shard) },
-          ProjectionExpression: 'pk, sk',
-          ExclusiveStartKey: startKey,
-          Limit: 500,
-        }),
-      );
-      const items = res.Items ?? [];
-      await batchWrite(db, items.map((it) => ({ DeleteRequest: { Key: { pk: it.pk, sk: it.sk } } })));
-      n += items.length;
-      startKey = res.LastEvaluatedKey;
-    } while (startKey);
-  }
+  for (let shard = 0; shard < PAGE_SHARDS; shard++) n += await deletePartition(db, pagePk(storageId, run, shard));
   return n;
 }
 

@@ -24,7 +24,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { keys, pad } from './keys';
 import type { StorageItem, TaskItem } from './items';
-import { batchWrite, isConditionalFailure, queryAll, type Db } from './repo-common';
+import { batchWrite, deletePartition, isConditionalFailure, queryAll, type Db } from './repo-common';
 import { isPacked, packJson, unpackJson } from './packed-json';
 
 /** Partition keys the chunk items of one job are spread over (by chunk number). */
@@ -681,14 +681,7 @@ export async function putChunkDigest(db: Db, storageId: number, digest: string, 
 
 /** Deletes the digest items of a storage (storage deletion). */
 export async function deleteSyncSummaries(db: Db, storageId: number): Promise<void> {
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const res = await db.doc.send(
-      new QueryCommand({ TableName: db.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `SUM#${storageId}` }, ProjectionExpression: 'pk, sk', ExclusiveStartKey: startKey, Limit: 1000 }),
-    );
-    await batchWrite(db, (res.Items ?? []).map((it) => ({ DeleteRequest: { Key: { pk: it.pk, sk: it.sk } } })));
-    startKey = res.LastEvaluatedKey;
-  } while (startKey);
+  await deletePartition(db, `SUM#${storageId}`);
 }
 
 // ---------------------------------------------------------------------------------------------
