@@ -18,7 +18,8 @@
  *
  * Options (env or run(opts)): BENCH_N (default 100,000, local files), BENCH_S3_N (default
  * min(N, 10,000): seeding s3rver runs at a few hundred PUTs/s), BENCH_SKIP_S3=1,
- * LABELSYNC_SYNC_CHUNK_SIZE, BENCH_MAP_CONCURRENCY (default 8), BENCH_FAST=1 (blob phase only: no
+ * LABELSYNC_SYNC_CHUNK_SIZE, BENCH_MAP_CONCURRENCY (default LABELSYNC_SYNC_CONCURRENCY, else the
+ * local runtime's 4), BENCH_FAST=1 (blob phase only: no
  * JSON, no re-sync, one raw run).
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -70,7 +71,8 @@ export async function run(opts: SyncBenchOptions = {}): Promise<Row[]> {
   const n = opts.n ?? Number(process.env.BENCH_N ?? 100_000);
   const s3N = opts.s3N ?? Number(process.env.BENCH_S3_N ?? Math.min(n, 10_000));
   const skipS3 = opts.skipS3 ?? process.env.BENCH_SKIP_S3 === '1';
-  const mapConcurrency = Number(process.env.BENCH_MAP_CONCURRENCY ?? 8);
+  const { LOCAL_SYNC_CONCURRENCY, LOCAL_SYNC_WRITE_CONCURRENCY } = await import('../local/state-machine-definition');
+  const mapConcurrency = Number(process.env.BENCH_MAP_CONCURRENCY || process.env.LABELSYNC_SYNC_CONCURRENCY || LOCAL_SYNC_CONCURRENCY);
 
   const { startEmulators } = await import('../local/emulators');
   const emus = await startEmulators({ only: skipS3 ? ['dynamodb'] : ['s3', 'dynamodb'], dynamodb: { maxHeap: '6g' } });
@@ -81,6 +83,10 @@ export async function run(opts: SyncBenchOptions = {}): Promise<Row[]> {
     const table = 'labelsync-bench';
     Object.assign(process.env, {
       LABELSYNC_TABLE: table,
+      // The first listing step hands over 4× this many chunks: the same concurrency as the Map's.
+      LABELSYNC_SYNC_CONCURRENCY: String(mapConcurrency),
+      // As `npm start` runs it (the local runtime's default unless set).
+      LABELSYNC_SYNC_WRITE_CONCURRENCY: process.env.LABELSYNC_SYNC_WRITE_CONCURRENCY || String(LOCAL_SYNC_WRITE_CONCURRENCY),
       LABELSYNC_DYNAMODB_ENDPOINT: ddb.endpoint,
       AWS_REGION: ddb.region,
       LABELSYNC_DATA_DIR: join(work, 'data'),

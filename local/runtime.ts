@@ -23,7 +23,7 @@ import { startDynamoDbLocal, type RunningDynamoDb } from './emulators/dynamodb';
 import { freePort } from './emulators/process';
 import { startHttpServer } from './http-server';
 import { importHandler, invokeLocal, type HandlerResolver } from './lambda-functions';
-import { loadStateMachine } from './state-machine-definition';
+import { loadStateMachine, LOCAL_SYNC_CONCURRENCY, LOCAL_SYNC_WRITE_CONCURRENCY } from './state-machine-definition';
 import { StreamPoller, type StreamPollerOptions } from './stream-poller';
 import { LocalSyncStarter } from './sync-starter';
 
@@ -187,6 +187,9 @@ export async function startRuntime(opts: RuntimeOptions = {}): Promise<Labelsync
       );
     }
     configureProcess({
+      // The chunk Lambdas read it too (first listing step): the same value as the local Map's.
+      LABELSYNC_SYNC_CONCURRENCY: process.env.LABELSYNC_SYNC_CONCURRENCY || String(LOCAL_SYNC_CONCURRENCY),
+      LABELSYNC_SYNC_WRITE_CONCURRENCY: process.env.LABELSYNC_SYNC_WRITE_CONCURRENCY || String(LOCAL_SYNC_WRITE_CONCURRENCY),
       LABELSYNC_TABLE: tableName,
       LABELSYNC_DYNAMODB_ENDPOINT: endpoint,
       LABELSYNC_DATA_DIR: dataDir,

@@ -32,6 +32,8 @@ export interface Env {
   /** Sync fan-out concurrency (Map MaxConcurrency) and objects per chunk. */
   syncConcurrency: number;
   syncChunkSize: number;
+  /** Concurrent BatchWriteItem calls inside one sync chunk (default 8). */
+  syncWriteConcurrency: number;
   /** SQS DLQ URL for export records that could not be delivered (AWS). */
   exportDlqUrl?: string;
 }
@@ -69,6 +71,7 @@ export function parseEnv(source: Record<string, string | undefined> = process.en
     maxTaskFileBytes: int('LABELSYNC_MAX_TASK_FILE_BYTES', source.LABELSYNC_MAX_TASK_FILE_BYTES, 50 * 1024 * 1024, problems),
     syncConcurrency: int('LABELSYNC_SYNC_CONCURRENCY', source.LABELSYNC_SYNC_CONCURRENCY, 8, problems),
     syncChunkSize: int('LABELSYNC_SYNC_CHUNK_SIZE', source.LABELSYNC_SYNC_CHUNK_SIZE, 1000, problems),
+    syncWriteConcurrency: int('LABELSYNC_SYNC_WRITE_CONCURRENCY', source.LABELSYNC_SYNC_WRITE_CONCURRENCY, 8, problems),
     exportDlqUrl: source.LABELSYNC_EXPORT_DLQ_URL || undefined,
   };
   if (!e.table) problems.push('LABELSYNC_TABLE is required');

@@ -25,6 +25,7 @@ export function syncDeps(overrides: Partial<SyncSettings> = {}): SyncDeps {
       ...DEFAULT_SYNC_SETTINGS,
       chunkSize: app.env.syncChunkSize,
       firstStepChunks: 4 * app.env.syncConcurrency,
+      writeConcurrency: app.env.syncWriteConcurrency,
       maxTaskFileBytes: app.env.maxTaskFileBytes,
       ...overrides,
     },

@@ -26,7 +26,7 @@ export interface SyncSettings {
   firstStepMs: number;
   /** Concurrent object reads inside one chunk (JSON mode). */
   readConcurrency: number;
-  /** Concurrent BatchWriteItem calls inside one chunk. */
+  /** Concurrent BatchWriteItem calls inside one chunk (env LABELSYNC_SYNC_WRITE_CONCURRENCY). */
   writeConcurrency: number;
   /** Largest JSON task file read (env LABELSYNC_MAX_TASK_FILE_BYTES). */
   maxTaskFileBytes: number;
