@@ -3,6 +3,7 @@
  * batch writes, key stripping and opaque cursors. No table scans anywhere in the repositories.
  */
 import {
+  BatchGetCommand,
   BatchWriteCommand,
   QueryCommand,
   TransactWriteCommand,
@@ -99,6 +100,32 @@ export async function batchWrite(
       while (next < batches.length) await one(batches[next++]);
     }),
   );
+}
+
+/**
+ * Reads items by key with BatchGetItem in groups of 100, retrying UnprocessedKeys with
+ * exponential backoff at most `maxAttempts` times per group (bounded), and hands every item found
+ * to `onItem`; keys with no item are simply not reported.
+ * @throws Error when keys stay unprocessed after the last attempt
+ */
+export async function batchGet(
+  db: Db,
+  keys: Record<string, unknown>[],
+  onItem: (it: Record<string, unknown>) => void,
+  opts: { consistent?: boolean; maxAttempts?: number } = {},
+): Promise<void> {
+  const maxAttempts = opts.maxAttempts ?? 8;
+  for (let i = 0; i < keys.length; i += 100) {
+    let pending = keys.slice(i, i + 100);
+    for (let attempt = 1; pending.length; attempt++) {
+      const res = await db.doc.send(new BatchGetCommand({ RequestItems: { [db.table]: { Keys: pending, ...(opts.consistent ? { ConsistentRead: true } : {}) } } }));
+      for (const it of res.Responses?.[db.table] ?? []) onItem(it);
+      pending = (res.UnprocessedKeys?.[db.table]?.Keys ?? []) as Record<string, unknown>[];
+      if (!pending.length) break;
+      if (attempt >= maxAttempts) throw new Error(`BatchGetItem left ${pending.length} keys unprocessed after ${attempt} attempts`);
+      await sleep(Math.min(2_000, 50 * 2 ** attempt));
+    }
+  }
 }
 
 /** Encodes a cursor object as an opaque URL-safe token. */

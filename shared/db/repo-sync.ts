@@ -15,7 +15,6 @@
  *   then one Query per shard, run in parallel.
  */
 import {
-  BatchGetCommand,
   GetCommand,
   PutCommand,
   QueryCommand,
@@ -24,7 +23,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { keys, pad } from './keys';
 import type { StorageItem, TaskItem } from './items';
-import { batchWrite, deletePartition, isConditionalFailure, queryAll, type Db } from './repo-common';
+import { batchGet, batchWrite, deletePartition, isConditionalFailure, queryAll, type Db } from './repo-common';
 import { isPacked, packJson, unpackJson } from './packed-json';
 
 /** Partition keys the chunk items of one job are spread over (by chunk number). */
@@ -265,22 +264,13 @@ async function storedChunkState(db: Db, chunks: Omit<ChunkItem, 'kind'>[]): Prom
     Array.isArray(v) ? v.map(canonical) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k])])) : v;
   const content = (c: Partial<ChunkItem>) => JSON.stringify(canonical([c.from ?? null, c.to ?? null, c.ordered ?? null, c.entries ?? null, c.items ?? null]));
   const fresh = new Map(chunks.map((c) => [`${c.jobId}#${c.n}`, content(c)]));
-  for (let i = 0; i < chunks.length; i += 100) {
-    let pending: Record<string, unknown>[] | undefined = chunks.slice(i, i + 100).map((c) => syncKeys.chunk(c.jobId, c.n));
-    for (let attempt = 0; pending?.length; attempt++) {
-      if (attempt >= 8) throw new Error('BatchGetItem left unprocessed chunk keys after 8 attempts');
-      const res = await db.doc.send(new BatchGetCommand({ RequestItems: { [db.table]: { Keys: pending, ConsistentRead: true } } }));
-      for (const raw of res.Responses?.[db.table] ?? []) {
-        const it = decodeChunk(raw) as unknown as Record<string, unknown>;
-        const id = `${it.jobId}#${it.n}`;
-        const kept: Record<string, unknown> = Object.fromEntries(Object.entries(it).filter(([k]) => /^plan\d+$/.test(k)).map(([k, v]) => [k, packJson(v)]));
-        if (it.done === true && fresh.get(id) === content(it as Partial<ChunkItem>)) kept.done = true;
-        if (Object.keys(kept).length) out.set(id, kept);
-      }
-      pending = res.UnprocessedKeys?.[db.table]?.Keys as Record<string, unknown>[] | undefined;
-      if (pending?.length) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
-    }
-  }
+  await batchGet(db, chunks.map((c) => syncKeys.chunk(c.jobId, c.n)), (raw) => {
+    const it = decodeChunk(raw) as unknown as Record<string, unknown>;
+    const id = `${it.jobId}#${it.n}`;
+    const kept: Record<string, unknown> = Object.fromEntries(Object.entries(it).filter(([k]) => /^plan\d+$/.test(k)).map(([k, v]) => [k, packJson(v)]));
+    if (it.done === true && fresh.get(id) === content(it as Partial<ChunkItem>)) kept.done = true;
+    if (Object.keys(kept).length) out.set(id, kept);
+  }, { consistent: true });
   return out;
 }
 
@@ -491,20 +481,10 @@ function toLinkItem(link: LinkItem): Record<string, unknown> {
 /** Links of the given keys (BatchGetItem by 100, strongly consistent, bounded retries). */
 export async function getLinks(db: Db, storageId: number, keys: string[]): Promise<Map<string, LinkItem>> {
   const out = new Map<string, LinkItem>();
-  const unique = [...new Set(keys)];
-  for (let i = 0; i < unique.length; i += 100) {
-    let pending: Record<string, unknown>[] | undefined = unique.slice(i, i + 100).map((k) => syncKeys.link(storageId, k));
-    for (let attempt = 0; pending?.length; attempt++) {
-      if (attempt >= 8) throw new Error('BatchGetItem left unprocessed link keys after 8 attempts');
-      const res = await db.doc.send(new BatchGetCommand({ RequestItems: { [db.table]: { Keys: pending, ConsistentRead: true } } }));
-      for (const it of res.Responses?.[db.table] ?? []) {
-        const link = fromLinkItem(it);
-        out.set(link.key, link);
-      }
-      pending = res.UnprocessedKeys?.[db.table]?.Keys as Record<string, unknown>[] | undefined;
-      if (pending?.length) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
-    }
-  }
+  await batchGet(db, [...new Set(keys)].map((k) => syncKeys.link(storageId, k)), (it) => {
+    const link = fromLinkItem(it);
+    out.set(link.key, link);
+  }, { consistent: true });
   return out;
 }
 
@@ -652,17 +632,8 @@ export async function getChunkDigestJob(db: Db, storageId: number, digest: strin
 /** Jobs of several digests at once (BatchGetItem by 100, strongly consistent, bounded retries). */
 export async function getChunkDigestJobs(db: Db, storageId: number, digests: string[]): Promise<Map<string, string>> {
   const out = new Map<string, string>();
-  const unique = [...new Set(digests)];
-  for (let i = 0; i < unique.length; i += 100) {
-    let pending: Record<string, unknown>[] | undefined = unique.slice(i, i + 100).map((d) => ({ pk: `SUM#${storageId}`, sk: `D#${d}` }));
-    for (let attempt = 0; pending?.length; attempt++) {
-      if (attempt >= 8) throw new Error('BatchGetItem left unprocessed digest keys after 8 attempts');
-      const res = await db.doc.send(new BatchGetCommand({ RequestItems: { [db.table]: { Keys: pending, ConsistentRead: true } } }));
-      for (const it of res.Responses?.[db.table] ?? []) out.set(String(it.sk).slice(2), String(it.jobId));
-      pending = res.UnprocessedKeys?.[db.table]?.Keys as Record<string, unknown>[] | undefined;
-      if (pending?.length) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
-    }
-  }
+  const keys = [...new Set(digests)].map((d) => ({ pk: `SUM#${storageId}`, sk: `D#${d}` }));
+  await batchGet(db, keys, (it) => out.set(String(it.sk).slice(2), String(it.jobId)), { consistent: true });
   return out;
 }
 

@@ -3,12 +3,12 @@
  * (`PROJECT#<p>#TASKS#<id % 16>`, sort key = zero-padded id) so one project can hold millions of
  * tasks without a hot partition. A project listing is a k-way merge of the 16 shards.
  */
-import { BatchGetCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { keys, pad, shardOf } from './keys';
 import type { TaskItem } from './items';
 import { listTaskAnnotations } from './repo-annotations';
 import { adjustProjectCounters } from './repo-projects';
-import { batchWrite, setFields, stripKeys, type Db } from './repo-common';
+import { batchGet, batchWrite, setFields, stripKeys, type Db } from './repo-common';
 import { mergeShards } from './repo-shard-merge';
 
 /**
@@ -57,19 +57,10 @@ export async function getTask(db: Db, id: number): Promise<TaskItem | undefined>
 /** Several tasks by id (BatchGetItem in groups of 100, unprocessed keys retried, bounded). Missing ids are absent. */
 export async function getTasks(db: Db, ids: number[]): Promise<Map<number, TaskItem>> {
   const out = new Map<number, TaskItem>();
-  for (let i = 0; i < ids.length; i += 100) {
-    let pending: Record<string, unknown>[] | undefined = ids.slice(i, i + 100).map((id) => keys.task(id));
-    for (let attempt = 0; pending?.length; attempt++) {
-      if (attempt >= 8) throw new Error('BatchGetItem left unprocessed keys after 8 attempts');
-      const res = await db.doc.send(new BatchGetCommand({ RequestItems: { [db.table]: { Keys: pending } } }));
-      for (const it of res.Responses?.[db.table] ?? []) {
-        const t = itemToTask(it)!;
-        out.set(t.id, t);
-      }
-      pending = res.UnprocessedKeys?.[db.table]?.Keys as Record<string, unknown>[] | undefined;
-      if (pending?.length) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
-    }
-  }
+  await batchGet(db, ids.map((id) => keys.task(id)), (it) => {
+    const t = itemToTask(it)!;
+    out.set(t.id, t);
+  });
   return out;
 }
 

@@ -4,18 +4,13 @@
  * table is the truth. Task and project reads are cached for the loader's lifetime (one batch or
  * one chunk).
  */
-import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
 import { keys } from '../db/keys';
 import type { AnnotationItem, ProjectItem, TaskItem } from '../db/items';
-import { stripKeys, type Db } from '../db/repo-common';
+import { batchGet, stripKeys, type Db } from '../db/repo-common';
 import { getAnnotation } from '../db/repo-annotations';
 import { getProject } from '../db/repo-projects';
 import { getTasks } from '../db/repo-tasks';
 import type { ExportSource } from './content';
-
-const BATCH_GET_MAX = 100;
-const BATCH_GET_ATTEMPTS = 8;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Per batch/chunk reader of export sources. */
 export class ExportSourceLoader {
@@ -38,19 +33,9 @@ export class ExportSourceLoader {
    */
   async loadMany(annotationIds: readonly number[]): Promise<Map<number, ExportSource>> {
     const found: AnnotationItem[] = [];
-    for (let i = 0; i < annotationIds.length; i += BATCH_GET_MAX) {
-      let pending = annotationIds.slice(i, i + BATCH_GET_MAX).map((id) => keys.annotation(id)) as Record<string, unknown>[];
-      for (let attempt = 1; pending.length; attempt++) {
-        const r = await this.db.doc.send(
-          new BatchGetCommand({ RequestItems: { [this.db.table]: { Keys: pending, ConsistentRead: true } } }),
-        );
-        for (const it of r.Responses?.[this.db.table] ?? []) if (it.kind === 'annotation') found.push(stripKeys<AnnotationItem>(it)!);
-        pending = (r.UnprocessedKeys?.[this.db.table]?.Keys ?? []) as Record<string, unknown>[];
-        if (!pending.length) break;
-        if (attempt >= BATCH_GET_ATTEMPTS) throw new Error(`BatchGetItem left ${pending.length} keys unprocessed`);
-        await sleep(Math.min(2_000, 50 * 2 ** attempt));
-      }
-    }
+    await batchGet(this.db, annotationIds.map((id) => keys.annotation(id)), (it) => {
+      if (it.kind === 'annotation') found.push(stripKeys<AnnotationItem>(it)!);
+    }, { consistent: true });
     return this.completeMany(found);
   }
 
