@@ -194,10 +194,17 @@ export async function updateReturning<T>(db: Db, input: Omit<UpdateCommandInput,
 }
 
 /**
- * Sets the defined fields of `patch` (and `updated_at`) on an existing item. Returns the new item
- * without its key attributes, or undefined when no item has that key (nothing is created).
+ * Sets the defined fields of `patch` (and `updated_at`) on an existing item, if the item also meets
+ * the caller's extra `conditions` (expression parts ANDed, with their own names and values).
+ * Returns the new item without its key attributes, or undefined when no item has that key or a
+ * condition failed (nothing is created).
  */
-export async function setFields<T>(db: Db, key: { pk: string; sk: string }, patch: Record<string, unknown>): Promise<T | undefined> {
+export async function setFields<T>(
+  db: Db,
+  key: { pk: string; sk: string },
+  patch: Record<string, unknown>,
+  extra: { conditions?: string[]; names?: Record<string, string>; values?: Record<string, unknown> } = {},
+): Promise<T | undefined> {
   const names: Record<string, string> = { '#updated_at': 'updated_at' };
   const values: Record<string, unknown> = { ':updated_at': new Date().toISOString() };
   const sets = ['#updated_at = :updated_at'];
@@ -210,8 +217,8 @@ export async function setFields<T>(db: Db, key: { pk: string; sk: string }, patc
   return updateReturning<T>(db, {
     Key: key,
     UpdateExpression: `SET ${sets.join(', ')}`,
-    ConditionExpression: 'attribute_exists(pk)',
-    ExpressionAttributeNames: names,
-    ExpressionAttributeValues: values,
+    ConditionExpression: ['attribute_exists(pk)', ...(extra.conditions ?? [])].join(' AND '),
+    ExpressionAttributeNames: { ...names, ...extra.names },
+    ExpressionAttributeValues: { ...values, ...extra.values },
   });
 }

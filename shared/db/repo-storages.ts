@@ -12,7 +12,7 @@ import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { keys, pad } from './keys';
 import type { StorageItem, SyncStatus } from './items';
 import type { StorageRole, StorageType } from '../storage/types';
-import { isConditionalFailure, queryAll, stripKeys, updateReturning, type Db } from './repo-common';
+import { isConditionalFailure, queryAll, setFields, stripKeys, updateReturning, type Db } from './repo-common';
 
 const TOMBSTONE_TTL_SECONDS = 7 * 24 * 3600;
 
@@ -111,16 +111,9 @@ export async function updateStorageStatus(
   patch: StorageStatusPatch,
   condition: { statusIn?: SyncStatus[]; jobId?: string } = {},
 ): Promise<StorageItem | undefined> {
-  const names: Record<string, string> = { '#updated_at': 'updated_at', '#cancelled': 'cancelled' };
-  const values: Record<string, unknown> = { ':updated_at': new Date().toISOString(), ':true': true };
-  const sets = ['#updated_at = :updated_at'];
-  for (const [k, v] of Object.entries(patch)) {
-    if (v === undefined) continue;
-    names[`#${k}`] = k;
-    values[`:${k}`] = v;
-    sets.push(`#${k} = :${k}`);
-  }
-  const conds = ['attribute_exists(pk)', '(attribute_not_exists(#cancelled) OR #cancelled <> :true)'];
+  const names: Record<string, string> = { '#cancelled': 'cancelled' };
+  const values: Record<string, unknown> = { ':true': true };
+  const conds = ['(attribute_not_exists(#cancelled) OR #cancelled <> :true)'];
   if (condition.statusIn?.length) {
     names['#status_c'] = 'status';
     conds.push(`#status_c IN (${condition.statusIn.map((s, i) => { values[`:st${i}`] = s; return `:st${i}`; }).join(', ')})`);
@@ -130,13 +123,7 @@ export async function updateStorageStatus(
     values[':job_c'] = condition.jobId;
     conds.push('#job_c = :job_c');
   }
-  return updateReturning<StorageItem>(db, {
-    Key: keys.storage(id),
-    UpdateExpression: `SET ${sets.join(', ')}`,
-    ConditionExpression: conds.join(' AND '),
-    ExpressionAttributeNames: names,
-    ExpressionAttributeValues: values,
-  });
+  return setFields<StorageItem>(db, keys.storage(id), patch as Record<string, unknown>, { conditions: conds, names, values });
 }
 
 /**
