@@ -16,14 +16,7 @@ export function packJsonText(json: string): Uint8Array {
   return deflateRawSync(Buffer.from(json, 'utf8'), { level: 1 });
 }
 
-/** Inverse of {@link packJson}; also accepts a plain JSON string (items written before packing). */
+/** Inverse of {@link packJson}; any other value (absent, or stored unpacked) is returned as it is. */
 export function unpackJson<T>(stored: unknown): T {
-  if (typeof stored === 'string') return JSON.parse(stored) as T;
-  if (stored instanceof Uint8Array) return JSON.parse(inflateRawSync(stored).toString('utf8')) as T;
-  return stored as T;
-}
-
-/** True for a value {@link unpackJson} has to decode. */
-export function isPacked(stored: unknown): boolean {
-  return typeof stored === 'string' || stored instanceof Uint8Array;
+  return (stored instanceof Uint8Array ? JSON.parse(inflateRawSync(stored).toString('utf8')) : stored) as T;
 }

@@ -116,7 +116,7 @@ export interface PageRef {
 type StoredLink = Omit<LinkItem, 'kind' | 'storageId' | 'tomb'> & { tomb?: number[] };
 
 function decodeLinks(storageId: number, data: unknown): LinkItem[] {
-  return unpackJson<StoredLink[]>(data).map((l) => ({ ...l, kind: 'link', storageId, ...(l.tomb?.length ? { tomb: new Set(l.tomb) } : { tomb: undefined }) }) as LinkItem);
+  return (unpackJson<StoredLink[] | undefined>(data) ?? []).map((l) => ({ ...l, kind: 'link', storageId, ...(l.tomb?.length ? { tomb: new Set(l.tomb) } : { tomb: undefined }) }) as LinkItem);
 }
 
 function encodeLink(l: LinkItem): string {
@@ -144,7 +144,7 @@ async function runPages(db: Db, storageId: number, run: string, from: string | n
         );
         let stop = false;
         for (const it of res.Items ?? []) {
-          const page = { run, pk: String(it.pk), sk: String(it.sk), from: (it.from as string | null) ?? null, to: (it.to as string | null) ?? null, data: it.data ?? '[]' };
+          const page = { run, pk: String(it.pk), sk: String(it.sk), from: (it.from as string | null) ?? null, to: (it.to as string | null) ?? null, data: it.data };
           // Pages of one run are disjoint and sorted by their end: the first one starting at or
           // after `to` and everything past it lie outside the range.
           if (to !== null && page.from !== null && compareKeys(page.from, to) >= 0) {

@@ -24,7 +24,8 @@ import {
 import { keys, pad } from './keys';
 import type { StorageItem, TaskItem } from './items';
 import { batchGet, batchWrite, deletePartition, isConditionalFailure, queryAll, type Db } from './repo-common';
-import { isPacked, packJson, unpackJson } from './packed-json';
+import { packJson, unpackJson } from './packed-json';
+import { getStorage } from './repo-storages';
 
 /** Partition keys the chunk items of one job are spread over (by chunk number). */
 export const CHUNK_SHARDS = 16;
@@ -247,9 +248,7 @@ function encodeChunk(c: Omit<ChunkItem, 'kind'>): Record<string, unknown> {
 
 function decodeChunk(it: Record<string, unknown>): ChunkItem {
   const c = { ...it } as Record<string, unknown>;
-  if (isPacked(c.entries)) c.entries = unpackJson(c.entries);
-  if (isPacked(c.items)) c.items = unpackJson(c.items);
-  for (const k of Object.keys(c)) if (/^plan\d+$/.test(k) && isPacked(c[k])) c[k] = unpackJson(c[k]);
+  for (const k of Object.keys(c)) if (k === 'entries' || k === 'items' || /^plan\d+$/.test(k)) c[k] = unpackJson(c[k]);
   return c as unknown as ChunkItem;
 }
 
@@ -592,8 +591,7 @@ export async function recordTaskDeletion(db: Db, task: Pick<TaskItem, 'source'>)
   // No link item: ordered storages keep their links in pages (repo-link-pages.ts), which only a
   // sync writes; the tombstone gets an item of its own, read with the pages. None for a storage
   // that no longer exists.
-  const storage = await db.doc.send(new GetCommand({ TableName: db.table, Key: keys.storage(src.storageId), ConsistentRead: true }));
-  if (!storage.Item || storage.Item.cancelled === true) return;
+  if (!(await getStorage(db, src.storageId))) return;
   await db.doc.send(
     new UpdateCommand({
       TableName: db.table,

@@ -19,8 +19,8 @@ export interface SyncSettings {
   maxChunksPerStep: number;
   /**
    * The first listing step of a job ends after this many chunks (or {@link firstStepMs}), so the
-   * writers start while the rest is listed: twice the chunk map's concurrency (env
-   * LABELSYNC_SYNC_CONCURRENCY) keeps them busy while the next step lists.
+   * writers start while the rest is listed: 4× the chunk map's concurrency (env
+   * LABELSYNC_SYNC_CONCURRENCY, see context.ts) keeps them busy while the next step lists.
    */
   firstStepChunks: number;
   firstStepMs: number;
@@ -40,7 +40,7 @@ export const DEFAULT_SYNC_SETTINGS: SyncSettings = {
   maxChunkBytes: 300 * 1024,
   listStepMs: 20_000,
   maxChunksPerStep: 1000,
-  firstStepChunks: 16,
+  firstStepChunks: 32,
   firstStepMs: 2_000,
   readConcurrency: 16,
   writeConcurrency: 8,
