@@ -81,10 +81,12 @@ async function secretValues(deps: SyncDeps, storage: StorageItem): Promise<strin
 /** Deletes tasks/annotations a chunk wrote under its plan but never linked (the chunk failed for good). */
 async function repairUnfinished(deps: SyncDeps, storageId: number, jobId: string): Promise<number> {
   let repaired = 0;
+  // The live runs cannot change while this job finalizes: read them once, and only if needed.
+  let runs: Promise<string[]> | undefined;
   for await (const chunk of unfinishedPlannedChunks(deps.db, jobId)) {
     const { objects } = chunkPlans(chunk);
     const links = chunk.ordered
-      ? (await loadPagedLinks(deps.db, storageId, await getRuns(deps.db, storageId), chunk.from, chunk.to)).links
+      ? (await loadPagedLinks(deps.db, storageId, await (runs ??= getRuns(deps.db, storageId)), chunk.from, chunk.to)).links
       : await getLinks(deps.db, storageId, Object.keys(objects));
     const deletes: { DeleteRequest: { Key: Record<string, unknown> } }[] = [];
     for (const [key, [t, tn, a, an]] of Object.entries(objects)) {
