@@ -5,24 +5,24 @@
  *
  * - the raw limit: list all keys + BatchWriteItem the task item the pipeline stores for each key
  *   (same data, `taskToItem`) straight into the pipeline's own table (same GSIs and stream), best
- *   of 8 and 16 concurrent writers; for JSON mode also GET each object (32 concurrent); and, as
- *   information, the earlier raw limit (one ~330-byte item with a gsi1 entry per key) and the
- *   per-object item set the pipeline had before link pages;
- * - a bare listing of the storage;
+ *   of 8 and 16 concurrent writers; for JSON mode also GET each object (32 concurrent). Each raw
+ *   limit runs right before the sync it is compared with (DynamoDB Local slows as its table grows);
  * - a full sync through the real pipeline (the synthesized state machine on the local ASL runner,
- *   the real handlers) in blob mode and in JSON mode, and an incremental re-sync of the unchanged
- *   JSON storage;
- * and prints objects/s, the ratio to the raw limit, the DynamoDB calls each phase made, and the
- * peak RSS of this process (DynamoDB Local's JVM and the emulators are separate processes and not
- * included).
+ *   the real handlers) in blob mode and in JSON mode;
+ * - an incremental re-sync of the unchanged JSON storage against a bare listing of the storage,
+ *   three interleaved rounds, medians compared;
+ * - as information: the earlier raw limit (one ~330-byte item with a gsi1 entry per key) and the
+ *   per-object item set the pipeline had before link pages;
+ * and prints objects/s, the ratio to the raw limit, the DynamoDB calls each phase made, the CPU
+ * each phase cost DynamoDB Local and this process, and the peak RSS of this process (DynamoDB
+ * Local's JVM and the emulators are separate processes and not included).
  *
  * Options (env or run(opts)): BENCH_N (default 100,000, local files), BENCH_S3_N (default
  * min(N, 10,000): seeding s3rver runs at a few hundred PUTs/s), BENCH_SKIP_S3=1,
  * LABELSYNC_SYNC_CHUNK_SIZE, BENCH_MAP_CONCURRENCY (default LABELSYNC_SYNC_CONCURRENCY, else the
- * local runtime's 4), BENCH_FAST=1 (blob phase only: no
- * JSON, no re-sync, one raw run).
+ * local runtime's 4), BENCH_FAST=1 (blob phase only: no JSON, no re-sync).
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,12 +48,39 @@ interface Row {
 }
 
 const rssMb = () => Math.round(process.resourceUsage().maxRSS / 1024);
+
+/** CPU seconds used so far by a process (user + system, from /proc; undefined where there is none). */
+function processCpuSeconds(pid: number | undefined): number | undefined {
+  if (!pid) return undefined;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; seconds: number }> {
+/** DynamoDB Local's pid, for the CPU each phase costs it (the emulator is the bound here). */
+let ddbPid: number | undefined;
+
+interface CpuSpent {
+  ddb?: number;
+  bench: number;
+}
+
+async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; seconds: number; cpu: CpuSpent }> {
   const t = process.hrtime.bigint();
+  const ddb0 = processCpuSeconds(ddbPid);
+  const own0 = process.cpuUsage();
   const value = await fn();
-  return { value, seconds: Number(process.hrtime.bigint() - t) / 1e9 };
+  const own = process.cpuUsage(own0);
+  const ddb1 = processCpuSeconds(ddbPid);
+  return {
+    value,
+    seconds: Number(process.hrtime.bigint() - t) / 1e9,
+    cpu: { ddb: ddb0 !== undefined && ddb1 !== undefined ? ddb1 - ddb0 : undefined, bench: (own.user + own.system) / 1e6 },
+  };
 }
 
 async function pool<T>(items: AsyncIterable<T> | Iterable<T>, limit: number, fn: (item: T) => Promise<void>): Promise<void> {
@@ -74,12 +101,17 @@ export async function run(opts: SyncBenchOptions = {}): Promise<Row[]> {
   const { LOCAL_SYNC_CONCURRENCY, LOCAL_SYNC_WRITE_CONCURRENCY } = await import('../local/state-machine-definition');
   const mapConcurrency = Number(process.env.BENCH_MAP_CONCURRENCY || process.env.LABELSYNC_SYNC_CONCURRENCY || LOCAL_SYNC_CONCURRENCY);
 
-  const { startEmulators } = await import('../local/emulators');
-  const emus = await startEmulators({ only: skipS3 ? ['dynamodb'] : ['s3', 'dynamodb'], dynamodb: { maxHeap: '6g' } });
+  const { startEmulators, startDynamoDbLocal } = await import('../local/emulators');
+  // DynamoDB Local on its own, for its pid (the CPU each phase costs the bound of this machine).
+  const ddb = await startDynamoDbLocal({ maxHeap: '6g' });
+  const emus = skipS3 ? undefined : await startEmulators({ only: ['s3'] }).catch(async (e) => {
+    await ddb.stop();
+    throw e;
+  });
   const work = mkdtempSync(join(tmpdir(), 'labelsync-bench-'));
   const rows: Row[] = [];
   try {
-    const ddb = emus.endpoints.dynamodb!;
+    ddbPid = ddb.pid;
     const table = 'labelsync-bench';
     Object.assign(process.env, {
       LABELSYNC_TABLE: table,
@@ -184,7 +216,7 @@ export async function run(opts: SyncBenchOptions = {}): Promise<Row[]> {
       });
       const after = (await getStorage(app.db, id))!;
       if (after.status !== 'completed') throw new Error(`sync of storage ${id} ended ${after.status}: ${after.traceback}`);
-      return { seconds: r.seconds, meta: after.meta as Record<string, number> };
+      return { seconds: r.seconds, cpu: r.cpu, meta: after.meta as Record<string, number> };
     };
 
     /**
@@ -272,7 +304,7 @@ export async function run(opts: SyncBenchOptions = {}): Promise<Row[]> {
         await Promise.all(writers);
       });
       await provider.close();
-      return { seconds: r.seconds, written };
+      return { seconds: r.seconds, cpu: r.cpu, written };
     };
     const bareList = async (config: Record<string, unknown>) => {
       const provider = await getProvider(config as never, { noCache: true });
@@ -281,19 +313,20 @@ export async function run(opts: SyncBenchOptions = {}): Promise<Row[]> {
         for await (const page of provider.list()) count += page.entries.length;
       });
       await provider.close();
-      return { seconds: r.seconds, count };
+      return { seconds: r.seconds, cpu: r.cpu, count };
     };
 
-    const add = (storage: string, phase: string, objects: number, seconds: number, ratio?: string) => {
+    const add = (storage: string, phase: string, objects: number, seconds: number, ratio?: string, cpu?: CpuSpent) => {
       const row = { storage, phase, objects, seconds: Math.round(seconds * 10) / 10, perSecond: Math.round(objects / seconds), ratio, rssMb: rssMb() };
       rows.push(row);
-      log(`  ${storage.padEnd(11)} ${phase.padEnd(26)} ${String(objects).padStart(8)} obj ${row.seconds.toFixed(1).padStart(7)} s ${String(row.perSecond).padStart(7)} obj/s ${(ratio ?? '').padEnd(26)} rss ${row.rssMb} MB`);
+      const cpuText = cpu ? ` cpu: DynamoDB Local ${cpu.ddb?.toFixed(1) ?? '?'} s, bench ${cpu.bench.toFixed(1)} s` : '';
+      log(`  ${storage.padEnd(11)} ${phase.padEnd(26)} ${String(objects).padStart(8)} obj ${row.seconds.toFixed(1).padStart(7)} s ${String(row.perSecond).padStart(7)} obj/s ${(ratio ?? '').padEnd(26)} rss ${row.rssMb} MB${cpuText}`);
     };
 
     const suite = async (label: string, base: Record<string, unknown> & { type: 'localfiles' | 's3' }, count: number) => {
       const listing = await bareList(base);
       if (listing.count !== count) throw new Error(`${label}: listed ${listing.count}, expected ${count}`);
-      add(label, 'bare listing', count, listing.seconds);
+      add(label, 'bare listing', count, listing.seconds, undefined, listing.cpu);
       // Best of 8 and 16 writers (DynamoDB Local peaks in between); tags differ so each run writes new items.
       const best = async (withGet: boolean, kind: string) => {
         const runs = [];
@@ -302,40 +335,54 @@ export async function run(opts: SyncBenchOptions = {}): Promise<Row[]> {
         log(`  ${label.padEnd(11)} raw ${kind}: ${runs.map((x) => `${x.w} writers ${x.seconds.toFixed(1)} s`).join(', ')}`);
         return r;
       };
+      // Each raw limit is measured right before the sync it is compared with: DynamoDB Local's cost
+      // per write drifts up as its in-memory table grows (the same raw write took 17.1 s as the
+      // first phase and 21.2 s after the others), so both sides of a ratio see the same emulator.
       const rawBlob = await best(false, 'blob');
-      add(label, 'raw limit blob (list+write)', count, rawBlob.seconds, `${rawBlob.w} writers, task items`);
-      // Information, not targets: the ~330-byte item of the earlier figures, and the per-object
-      // item set the pipeline had before link pages (link read + task + link item per key).
-      const rawSmall = await rawRun(base, false, `${label}-small`, 16, false, 'small');
-      add(label, 'raw blob, 330-byte items', count, rawSmall.seconds, '16 writers (earlier definition)');
-      const rawItems = process.env.BENCH_FAST ? undefined : await rawRun(base, false, `${label}-items`, 16, true);
-      if (rawItems) add(label, 'raw per-object links', count, rawItems.seconds, 'read link+write task+link');
-      const rawJson = process.env.BENCH_FAST ? { seconds: 1, w: 0 } : await best(true, 'json');
-      add(label, 'raw limit JSON (+get)', count, rawJson.seconds, `${rawJson.w} writers`);
+      add(label, 'raw limit blob (list+write)', count, rawBlob.seconds, `${rawBlob.w} writers, task items`, rawBlob.cpu);
       calls.clear();
-
       const blob = await newStorage({ ...base, use_blob_urls: true });
       const b = await syncOnce(blob.id);
       const bTasks = (await getProject(app.db, blob.projectId))?.task_number ?? 0;
       if (bTasks !== count) throw new Error(`${label} blob: ${bTasks} tasks for ${count} objects`);
-      add(label, 'sync blob', count, b.seconds, `${(rawBlob.seconds / b.seconds).toFixed(2)} of raw (target ≥ 0.8); ${(rawSmall.seconds / b.seconds).toFixed(2)} of 330-byte raw`);
+      add(label, 'sync blob', count, b.seconds, `${(rawBlob.seconds / b.seconds).toFixed(2)} of raw (target ≥ 0.8)`, b.cpu);
       log(`  ${label.padEnd(11)} blob ${callSummary(count)}`);
+      // Information, not a target: the ~330-byte item of the earlier figures, right after the sync.
+      const rawSmall = await rawRun(base, false, `${label}-small`, 16, false, 'small');
+      add(label, 'raw blob, 330-byte items', count, rawSmall.seconds, `16 writers; sync blob ${(rawSmall.seconds / b.seconds).toFixed(2)} of it`, rawSmall.cpu);
 
       if (process.env.BENCH_FAST) return;
+      const rawJson = await best(true, 'json');
+      add(label, 'raw limit JSON (+get)', count, rawJson.seconds, `${rawJson.w} writers`, rawJson.cpu);
+      calls.clear();
       const json = await newStorage({ ...base, use_blob_urls: false });
       const j = await syncOnce(json.id);
       const jTasks = (await getProject(app.db, json.projectId))?.task_number ?? 0;
       if (jTasks !== count) throw new Error(`${label} JSON: ${jTasks} tasks for ${count} objects`);
-      add(label, 'sync JSON', count, j.seconds, `${(rawJson.seconds / j.seconds).toFixed(2)} of raw (target ≥ 0.6)`);
+      add(label, 'sync JSON', count, j.seconds, `${(rawJson.seconds / j.seconds).toFixed(2)} of raw (target ≥ 0.6)`, j.cpu);
       log(`  ${label.padEnd(11)} JSON ${callSummary(count)}`);
 
-      const again = await syncOnce(json.id);
-      log(`  ${label.padEnd(11)} re-sync ${callSummary(count)}`);
-      if (again.meta.tasks_created !== 0 || again.meta.objects_unchanged !== count) throw new Error(`${label} re-sync changed something: ${JSON.stringify(again.meta)}`);
-      const list2 = await bareList(base);
-      add(label, 'bare listing (again)', count, list2.seconds);
-      add(label, 're-sync unchanged', count, again.seconds, `${(again.seconds / Math.min(listing.seconds, list2.seconds)).toFixed(2)}× listing (target ≤ 1.5)`);
-      log(`  ${label.padEnd(11)} re-sync skipped ${again.meta.chunks_unchanged} of ${again.meta.chunks} chunks by digest`);
+      // Unchanged re-sync against a bare listing: both take about a second, so one sample of each
+      // is at the mercy of a GC pause or the page cache. Three interleaved rounds; medians compared.
+      const lists: number[] = [];
+      const resyncs: number[] = [];
+      let again: Awaited<ReturnType<typeof syncOnce>> | undefined;
+      for (let round = 0; round < 3; round++) {
+        again = await syncOnce(json.id);
+        if (round === 0) log(`  ${label.padEnd(11)} re-sync ${callSummary(count)}`);
+        if (again.meta.tasks_created !== 0 || again.meta.objects_unchanged !== count) throw new Error(`${label} re-sync changed something: ${JSON.stringify(again.meta)}`);
+        resyncs.push(again.seconds);
+        lists.push((await bareList(base)).seconds);
+      }
+      const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
+      const fmt = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(', ');
+      add(label, 'bare listing (median of 3)', count, median(lists), `runs ${fmt(lists)} s`);
+      add(label, 're-sync unchanged (median)', count, median(resyncs), `${(median(resyncs) / median(lists)).toFixed(2)}× listing (target ≤ 1.5); runs ${fmt(resyncs)} s`, again!.cpu);
+      log(`  ${label.padEnd(11)} re-sync skipped ${again!.meta.chunks_unchanged} of ${again!.meta.chunks} chunks by digest`);
+
+      // Information: the per-object item set the pipeline had before link pages (link read + task + link item per key).
+      const rawItems = await rawRun(base, false, `${label}-items`, 16, true);
+      add(label, 'raw per-object links', count, rawItems.seconds, 'read link+write task+link', rawItems.cpu);
     };
 
     log(`sync bench: N=${n} local files${skipS3 ? '' : `, ${s3N} S3 objects`}; chunk ${app.env.syncChunkSize}, map concurrency ${mapConcurrency}`);
@@ -355,7 +402,7 @@ export async function run(opts: SyncBenchOptions = {}): Promise<Row[]> {
     await suite('localfiles', { type: 'localfiles', path: dir, recursive_scan: true }, n);
 
     if (!skipS3) {
-      const s3 = emus.endpoints.s3!;
+      const s3 = emus!.endpoints.s3!;
       const { createEmulatorS3Client } = await import('../test/emulators/s3-client');
       const c = createEmulatorS3Client(s3);
       const bucket = 'bench-sync';
@@ -379,7 +426,8 @@ export async function run(opts: SyncBenchOptions = {}): Promise<Row[]> {
     setSyncStarter(undefined);
     log(`peak RSS of the bench process: ${rssMb()} MB (DynamoDB Local and emulators excluded)`);
   } finally {
-    await emus.stop();
+    await emus?.stop();
+    await ddb.stop();
     rmSync(work, { recursive: true, force: true });
   }
   return rows;

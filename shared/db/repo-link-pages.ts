@@ -25,6 +25,7 @@ import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { batchWrite, deletePartition, updateReturning, type Db } from './repo-common';
 import { packJsonText, unpackJson } from './packed-json';
 import type { LinkItem } from './repo-sync';
+import { compareUtf8 } from '../storage/common';
 
 /**
  * Partitions the pages of one run are spread over (by chunk number). 10M objects make ~10k pages
@@ -41,14 +42,10 @@ const registryKey = (storageId: number) => ({ pk: `SUM#${storageId}`, sk: 'RUNS'
 const pagePk = (storageId: number, run: string, shard: number) => `LP#${storageId}#${run}#${shard}`;
 const pageSk = (to: string | null) => (to === null ? 'T$' : `T#${to}`);
 
-/** Byte order of UTF-8 keys: the order S3/GCS/Azure list in and DynamoDB sorts sort keys in. */
-export function compareKeys(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
-}
 
 /** True when `key` lies in (`from`, `to`] (null bounds are open). */
 export function inRange(key: string, from: string | null, to: string | null): boolean {
-  return (from === null || compareKeys(key, from) > 0) && (to === null || compareKeys(key, to) <= 0);
+  return (from === null || compareUtf8(key, from) > 0) && (to === null || compareUtf8(key, to) <= 0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -147,12 +144,12 @@ async function runPages(db: Db, storageId: number, run: string, from: string | n
           const page = { run, pk: String(it.pk), sk: String(it.sk), from: (it.from as string | null) ?? null, to: (it.to as string | null) ?? null, data: it.data };
           // Pages of one run are disjoint and sorted by their end: the first one starting at or
           // after `to` and everything past it lie outside the range.
-          if (to !== null && page.from !== null && compareKeys(page.from, to) >= 0) {
+          if (to !== null && page.from !== null && compareUtf8(page.from, to) >= 0) {
             stop = true;
             break;
           }
           out.push(page);
-          if (to !== null && (page.to === null || compareKeys(page.to, to) >= 0)) {
+          if (to !== null && (page.to === null || compareUtf8(page.to, to) >= 0)) {
             stop = true;
             break;
           }
@@ -206,7 +203,7 @@ export async function writePages(
   stale: PageRef[] = [],
   concurrency = 4,
 ): Promise<void> {
-  const sorted = [...links].sort((a, b) => compareKeys(a.key, b.key));
+  const sorted = [...links].sort((a, b) => compareUtf8(a.key, b.key));
   const pk = pagePk(storageId, run, chunk % PAGE_SHARDS);
   const items: Record<string, unknown>[] = [];
   let start = from;
@@ -234,8 +231,8 @@ export async function writePages(
 
 /** True when the page's whole range lies inside (`from`, `to`]. */
 function inRangeOf(p: PageRef, from: string | null, to: string | null): boolean {
-  const startsIn = from === null || (p.from !== null && compareKeys(p.from, from) >= 0);
-  const endsIn = to === null || (p.to !== null && compareKeys(p.to, to) <= 0);
+  const startsIn = from === null || (p.from !== null && compareUtf8(p.from, from) >= 0);
+  const endsIn = to === null || (p.to !== null && compareUtf8(p.to, to) <= 0);
   return startsIn && endsIn;
 }
 

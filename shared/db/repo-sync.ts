@@ -7,6 +7,8 @@
  *   it diffs, the id plan it reserved (so a retry reuses the same task ids) and a `done` flag set in
  *   the same transaction that adds the chunk's counters to the job (counted exactly once). TTL 7 days.
  * - Failure `JOB#<jobId>#FAIL` / `<chunk>#<i>`: the first failures of a job, in chunk order.
+ * - Carry `JOB#<jobId>` / `CARRY#<step>`: the entries after the last chunk cut of a listing step
+ *   that ended mid-chunk; the next step starts its first chunk with them (TTL as chunks).
  * - Link `LINK#<storageId>#<shard>` / `OBJ#<key>` (unordered storages, i.e. Redis; ordered ones keep
  *   the same records in pages, see repo-link-pages.ts, and tombstones in `TOMB#<storageId>`): which tasks an object produced, its version, rows
  *   that never became tasks and rows whose task a user deleted (tombstones). Links of one storage
@@ -50,6 +52,7 @@ export function linkShard(key: string): number {
 export const syncKeys = {
   job: (jobId: string) => ({ pk: `JOB#${jobId}`, sk: 'JOB' }),
   chunk: (jobId: string, n: number) => ({ pk: `JOB#${jobId}#C${n % CHUNK_SHARDS}`, sk: `CHUNK#${pad(n)}` }),
+  carry: (jobId: string, step: number) => ({ pk: `JOB#${jobId}`, sk: `CARRY#${pad(step)}` }),
   failures: (jobId: string) => `JOB#${jobId}#FAIL`,
   linkPk: (storageId: number, shard: number) => `LINK#${storageId}#${shard}`,
   link: (storageId: number, key: string) => ({ pk: `LINK#${storageId}#${linkShard(key)}`, sk: `OBJ#${key}` }),
@@ -239,6 +242,23 @@ export async function putChunks(db: Db, chunks: Omit<ChunkItem, 'kind'>[]): Prom
     db,
     chunks.map((c) => ({ PutRequest: { Item: { ...earlier.get(`${c.jobId}#${c.n}`), ...syncKeys.chunk(c.jobId, c.n), kind: 'chunk', ttl, ...encodeChunk(c) } } })),
   );
+}
+
+/**
+ * Stores the entries a listing step listed after its last chunk cut (overwrites: a retried step
+ * writes the same). Cuts are content-defined, so chunks do not depend on where steps end.
+ */
+export async function putCarry(db: Db, jobId: string, step: number, entries: ChunkEntry[]): Promise<void> {
+  await db.doc.send(
+    new PutCommand({ TableName: db.table, Item: { ...syncKeys.carry(jobId, step), kind: 'carry', ttl: ttlIn(CHUNK_TTL_SECONDS), entries: packJson(entries) } }),
+  );
+}
+
+/** The entries step `step` carried over (strongly consistent). */
+export async function getCarry(db: Db, jobId: string, step: number): Promise<ChunkEntry[]> {
+  const res = await db.doc.send(new GetCommand({ TableName: db.table, Key: syncKeys.carry(jobId, step), ConsistentRead: true }));
+  if (!res.Item) throw new Error(`the entries carried over by listing step ${step} of job ${jobId} are missing`);
+  return unpackJson(res.Item.entries) as ChunkEntry[];
 }
 
 /* The bulky parts of a chunk item (entries, export items, id plans) are packed (packed-json.ts): the item is rewritten by each plan and by the done transaction. */

@@ -179,3 +179,20 @@ export function streamedReadResult(key: string, body: Readable, got: StreamedGet
     range,
   };
 }
+
+/** Maps a UTF-16 code unit ≥ 0xD800 so that surrogates (code points ≥ U+10000) sort above U+E000–U+FFFF. */
+const utf8Rank = (c: number) => (c >= 0xe000 ? c - 0x800 : c + 0x2000);
+
+/**
+ * Orders strings as `Buffer.compare` orders their UTF-8 encodings (code point order). It differs
+ * from JS `<` (UTF-16 code units) only where a surrogate pair meets a character in U+E000–U+FFFF.
+ */
+export function compareUtf8(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return x >= 0xd800 && y >= 0xd800 ? utf8Rank(x) - utf8Rank(y) : x - y;
+  }
+  return a.length - b.length;
+}

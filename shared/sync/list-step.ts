@@ -1,8 +1,10 @@
 /**
  * One time-boxed listing step of a sync job: lists from the continuation token until the step's
  * deadline (or its chunk budget), cuts what it listed into chunks stored in the table, and returns
- * only references to them plus the token to resume from. Steps end on page boundaries, so every
- * listed entry lands in exactly one chunk and a retried step rewrites the same chunk numbers.
+ * only references to them plus the token to resume from. Steps end on page boundaries; the entries
+ * after a step's last chunk cut are stored as its carry and start the next step's first chunk, so
+ * every listed entry lands in exactly one chunk, a retried step rewrites the same chunk numbers, and
+ * chunk cuts depend on the keys only (never on where a step happened to end).
  *
  * Chunk ranges (ordered providers): chunk n covers the keys after the previous chunk's last key up
  * to its own last key; the listing's final chunk is open-ended (possibly empty), so together the
@@ -11,10 +13,11 @@
  */
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { getProject } from '../db/repo-projects';
-import { getChunkDigestJobs, getJob, putChunkDigests, syncKeys, putChunks, type ChunkEntry, type ChunkItem } from '../db/repo-sync';
+import { getCarry, getChunkDigestJobs, getJob, putCarry, putChunkDigests, syncKeys, putChunks, type ChunkEntry, type ChunkItem } from '../db/repo-sync';
 import { chunkDigest, dedupe } from './chunk-step';
 import { isConditionalFailure } from '../db/repo-common';
 import { addRun } from '../db/repo-link-pages';
+import { compareUtf8 } from '../storage/common';
 import type { ObjectEntry } from '../storage/types';
 import type { SyncDeps } from './deps';
 import { getExportSyncHooks } from './export-hooks';
@@ -55,6 +58,8 @@ interface Cursor {
   i: number;
   /** Link run of this listing (ordered imports; see shared/db/repo-link-pages.ts). */
   r?: string;
+  /** The previous step stored a carry (entries after its last chunk cut) for this one. */
+  c?: true;
 }
 
 const encode = (c: Cursor) => Buffer.from(JSON.stringify(c)).toString('base64url');
@@ -93,6 +98,14 @@ export class ChunkCutter<T> {
     if (n && (n >= max || this.bytes + b > this.maxBytes || cdc)) this.cut();
     this.current.push(t);
     this.bytes += b;
+  }
+
+  /** Removes and returns the partial chunk (the entries after the last cut). */
+  takePartial(): T[] {
+    const rest = this.current;
+    this.current = [];
+    this.bytes = 0;
+    return rest;
   }
 
   /** Moves the partial chunk to `full` (if non-empty). */
@@ -229,6 +242,13 @@ export async function listStep(deps: SyncDeps, input: ListStepInput, deadline: n
   let done = false;
   let token = cursor.p;
   let prevKey: string | undefined;
+  // The previous step's entries after its last cut start this step's first chunk (counted there).
+  if (cursor.c) {
+    for (const e of await getCarry(deps.db, jobId, cursor.i - 1)) {
+      cutter.push(e);
+      prevKey = e.k;
+    }
+  }
 
   // Full chunks are written as the listing goes (memory stays one chunk group, whatever N), except
   // the newest one: whether it is the listing's open-ended last chunk is known only at the end.
@@ -237,6 +257,26 @@ export async function listStep(deps: SyncDeps, input: ListStepInput, deadline: n
   let from = cursor.k;
   let n = cursor.n;
   const toWrite: Omit<ChunkItem, 'kind'>[] = [];
+  // Digest check and chunk writes of one group run while the listing goes on (at most one group in
+  // flight): on an unchanged re-sync the listing then barely waits for the table.
+  let inFlight = 0;
+  let storing: Promise<void> = Promise.resolve();
+  const store = async (batch: Omit<ChunkItem, 'kind'>[]) => {
+    if (trust && batch.length) {
+      const digests = batch.map((c) => chunkDigest(c, dedupe(c.entries), trust!.mode));
+      const jobs = await getChunkDigestJobs(deps.db, storageId, digests);
+      const same = batch.map((_, i) => jobs.get(digests[i]) === trust!.job);
+      const hits = digests.filter((_, i) => same[i]);
+      if (hits.length) {
+        await putChunkDigests(deps.db, storageId, hits, jobId);
+        unchangedChunks += hits.length;
+        unchangedObjects += batch.filter((_, i) => same[i]).reduce((a, c) => a + dedupe(c.entries).length, 0);
+        batch = batch.filter((_, i) => !same[i]);
+      }
+    }
+    await putChunks(deps.db, batch);
+    for (const c of batch) refs.push({ jobId, chunk: c.n });
+  };
   const drain = async (final: boolean) => {
     for (const group of cutter.full.splice(0)) {
       const c: Omit<ChunkItem, 'kind'> = isExport
@@ -252,56 +292,62 @@ export async function listStep(deps: SyncDeps, input: ListStepInput, deadline: n
       held = undefined;
     }
     if (toWrite.length >= 25 || final) {
-      let batch = toWrite.splice(0);
+      const batch = toWrite.splice(0);
       planned += batch.length;
-      if (trust && batch.length) {
-        const digests = batch.map((c) => chunkDigest(c, dedupe(c.entries), trust!.mode));
-        const jobs = await getChunkDigestJobs(deps.db, storageId, digests);
-        const same = batch.map((_, i) => jobs.get(digests[i]) === trust!.job);
-        const hits = digests.filter((_, i) => same[i]);
-        if (hits.length) {
-          await putChunkDigests(deps.db, storageId, hits, jobId);
-          unchangedChunks += hits.length;
-          unchangedObjects += batch.filter((_, i) => same[i]).reduce((a, c) => a + dedupe(c.entries).length, 0);
-          batch = batch.filter((_, i) => !same[i]);
-        }
-      }
-      await putChunks(deps.db, batch);
-      for (const c of batch) refs.push({ jobId, chunk: c.n });
+      await storing;
+      inFlight = batch.length;
+      storing = store(batch).finally(() => (inFlight = 0));
+      // Awaited by the next drain or the step's end; the no-op handler keeps a failure from being
+      // reported as unhandled meanwhile (it is still thrown where the promise is awaited).
+      storing.catch(() => undefined);
+      if (final) await storing;
     }
   };
+  // Chunks that go to the chunk Lambdas: digest-skipped ones do not count against the budget.
+  const handedOver = () => refs.length + (trust ? 0 : inFlight + toWrite.length);
 
   const pages = isExport
     ? getExportSyncHooks().listExportItems(deps.db, live.storage, { startToken: token })
     : live.provider.list({ startToken: token });
-  for await (const page of pages as AsyncIterable<{ entries?: ObjectEntry[]; items?: unknown[]; nextToken?: string }>) {
-    if (isExport) {
-      for (const item of page.items ?? []) cutter.push(item);
-      listed += page.items?.length ?? 0;
-    } else {
-      for (const o of page.entries ?? []) {
-        if (ordered && prevKey !== undefined && Buffer.compare(Buffer.from(prevKey), Buffer.from(o.key)) >= 0) {
-          // Range diffs rely on the order; a provider breaking it must not delete anything.
-          throw new Error(`the storage listed keys out of order ('${o.key}' after '${prevKey}')`);
+  try {
+    for await (const page of pages as AsyncIterable<{ entries?: ObjectEntry[]; items?: unknown[]; nextToken?: string }>) {
+      if (isExport) {
+        for (const item of page.items ?? []) cutter.push(item);
+        listed += page.items?.length ?? 0;
+      } else {
+        for (const o of page.entries ?? []) {
+          if (ordered && prevKey !== undefined && compareUtf8(prevKey, o.key) >= 0) {
+            // Range diffs rely on the order; a provider breaking it must not delete anything.
+            throw new Error(`the storage listed keys out of order ('${o.key}' after '${prevKey}')`);
+          }
+          prevKey = o.key;
+          if (skip(o.key)) {
+            skipped++;
+            continue;
+          }
+          cutter.push(toEntry(o));
+          listed++;
         }
-        prevKey = o.key;
-        if (skip(o.key)) {
-          skipped++;
-          continue;
-        }
-        cutter.push(toEntry(o));
-        listed++;
       }
+      await drain(false);
+      token = page.nextToken;
+      if (!token) {
+        done = true;
+        break;
+      }
+      if (Date.now() >= stepEnd || handedOver() >= chunkBudget) break;
     }
-    await drain(false);
-    token = page.nextToken;
-    if (!token) {
-      done = true;
-      break;
-    }
-    if (Date.now() >= stepEnd || refs.length + toWrite.length >= chunkBudget) break;
+  } catch (e) {
+    // Nothing of a failed step may still be writing when the step is retried.
+    await storing.catch(() => undefined);
+    throw e;
   }
   if (!token) done = true;
+  // A step that ends mid-listing does not cut: its partial chunk is carried to the next step, so
+  // every cut is content-defined and an unchanged re-sync meets the same chunks (and digests)
+  // wherever the steps of either job ended. Exports cut by count and have nothing to carry.
+  const carry = !done && !isExport ? (cutter.takePartial() as ChunkEntry[]) : [];
+  if (carry.length) await putCarry(deps.db, jobId, cursor.i, carry);
   cutter.cut();
   if (done && ordered) {
     // The listing's final chunk is open-ended: it also diffs every link after the last listed key
@@ -312,5 +358,10 @@ export async function listStep(deps: SyncDeps, input: ListStepInput, deadline: n
   }
   await drain(true);
   await countListing(deps, jobId, cursor.i, { listed, chunks: planned, skipped, unchangedChunks, unchangedObjects }, done);
-  return { token: done ? null : encode({ p: token, n, k: from, i: cursor.i + 1, ...(run ? { r: run } : {}) }), done, chunks: refs, listed };
+  return {
+    token: done ? null : encode({ p: token, n, k: from, i: cursor.i + 1, ...(run ? { r: run } : {}), ...(carry.length ? { c: true as const } : {}) }),
+    done,
+    chunks: refs,
+    listed,
+  };
 }

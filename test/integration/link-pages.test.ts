@@ -9,7 +9,6 @@ import { getContext } from '../../shared/context';
 import type { Db } from '../../shared/db/repo-common';
 import {
   addRun,
-  compareKeys,
   dropRuns,
   getRuns,
   loadPagedLinks,
@@ -18,6 +17,7 @@ import {
   writePages,
 } from '../../shared/db/repo-link-pages';
 import type { LinkItem } from '../../shared/db/repo-sync';
+import { compareUtf8 } from '../../shared/storage/common';
 
 let db: Db;
 let nextStorage = 900_000 + Math.floor(Math.random() * 50_000);
@@ -49,7 +49,7 @@ describe('link pages', () => {
     await writePages(db, s, 'r1~1', 2, 'é', null, [link(s, '飞')]);
     const runs = await getRuns(db, s);
     expect(runs).toEqual(['r1~1']);
-    const keysOf = async (from: string | null, to: string | null) => [...(await loadPagedLinks(db, s, runs, from, to)).links.keys()].sort(compareKeys);
+    const keysOf = async (from: string | null, to: string | null) => [...(await loadPagedLinks(db, s, runs, from, to)).links.keys()].sort(compareUtf8);
     expect(await keysOf(null, null)).toEqual(['a', 'b', 'c', 'z', 'é', '飞']);
     expect(await keysOf('a', 'c')).toEqual(['b', 'c']);
     expect(await keysOf('b', 'é')).toEqual(['c', 'z', 'é']);
@@ -71,7 +71,7 @@ describe('link pages', () => {
     expect(Object.fromEntries([...links].map(([k, l]) => [k, l.idRanges[0][0]]))).toEqual({ a: 1, c: 20, d: 21, p: 4, x: 5 });
     // Reading only part of the range gives the same answer for that part.
     const part = await loadPagedLinks(db, s, await getRuns(db, s), 'c', 'q', 'new~1');
-    expect([...part.links.keys()].sort(compareKeys)).toEqual(['d', 'p']);
+    expect([...part.links.keys()].sort(compareUtf8)).toEqual(['d', 'p']);
     expect(part.own.map((p) => p.to)).toEqual(['n']);
   });
 
@@ -84,7 +84,7 @@ describe('link pages', () => {
     const pages = await pagesOf(s, 'r~1');
     expect(pages.length).toBeGreaterThanOrEqual(Math.ceil((600 * 900) / MAX_PAGE_BYTES));
     // Contiguous: each page starts where the previous one ended; the last is open-ended.
-    const sorted = [...pages].sort((a, b) => (a.to === null ? 1 : b.to === null ? -1 : compareKeys(a.to, b.to)));
+    const sorted = [...pages].sort((a, b) => (a.to === null ? 1 : b.to === null ? -1 : compareUtf8(a.to, b.to)));
     expect(sorted[0].from).toBeNull();
     expect(sorted[sorted.length - 1].to).toBeNull();
     for (let i = 1; i < sorted.length; i++) expect(sorted[i].from).toBe(sorted[i - 1].to);

@@ -347,6 +347,62 @@ describe('import sync: incremental, idempotent, deletions', () => {
   });
 });
 
+describe('import sync: listing steps', () => {
+  it('the first listing step hands chunks over early; on an unchanged re-sync digest-skipped chunks do not end it', async () => {
+    const { resetEnvCache } = await import('../../shared/config/env');
+    const { resetContext } = await import('../../shared/context');
+    const { resetDocumentClient } = await import('../../shared/db/client');
+    const reconfigure = (concurrency: string | undefined) => {
+      if (concurrency === undefined) delete process.env.LABELSYNC_SYNC_CONCURRENCY;
+      else process.env.LABELSYNC_SYNC_CONCURRENCY = concurrency;
+      resetEnvCache();
+      resetDocumentClient();
+      resetContext();
+    };
+    const before = process.env.LABELSYNC_SYNC_CONCURRENCY;
+    // Map concurrency 1: the first step ends once it has 4 chunks (4× the concurrency) of ~100 objects.
+    reconfigure('1');
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 1200; i++) files[`l${String(i).padStart(4, '0')}.json`] = JSON.stringify({ image: `l${i}` });
+    const { storage } = await localStorage(files);
+    const steps: { chunks: number; done: boolean }[] = [];
+    const runner = await customRunner({
+      syncList: (real) => async (event: any, ctx) => {
+        const out = (await real(event, ctx)) as { chunks: unknown[]; done: boolean };
+        steps.push({ chunks: out.chunks.length, done: out.done });
+        return out;
+      },
+    });
+    try {
+      await api('POST', `/api/storages/localfiles/${storage.id}/sync`);
+      await runner.starter.idle();
+      const first = await storageOf(storage.id);
+      expect(first.status).toBe('completed');
+      expect(first.meta.tasks_created).toBe(1200);
+      // Writing starts after the listing page that completes 4 chunks (1,000 keys), while the
+      // listing goes on.
+      const chunks = Number(first.meta.chunks);
+      expect(steps[0].done).toBe(false);
+      expect(steps[0].chunks).toBeGreaterThanOrEqual(4);
+      expect(steps[0].chunks).toBeLessThan(chunks);
+      expect(steps.reduce((a, s) => a + s.chunks, 0)).toBe(chunks);
+
+      steps.length = 0;
+      await api('POST', `/api/storages/localfiles/${storage.id}/sync`);
+      await runner.starter.idle();
+      const again = await storageOf(storage.id);
+      // Chunk cuts depend on the keys only: the re-sync, listed in one step, meets the very chunks
+      // the first sync cut across two steps, and skips every one of them by digest.
+      expect(again.meta).toMatchObject({ tasks_created: 0, objects_unchanged: 1200, chunks: chunks, chunks_unchanged: chunks });
+      // Nothing to hand over: one step lists everything, with no chunk for the chunk Lambdas.
+      expect(steps).toEqual([{ chunks: 0, done: true }]);
+    } finally {
+      runner.restore(h);
+      reconfigure(before);
+    }
+  });
+});
+
 describe('import sync: progress and cancel', () => {
   it('GET on the storage shows live progress in meta while the sync runs', async () => {
     const files: Record<string, string> = {};

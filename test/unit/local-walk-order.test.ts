@@ -9,7 +9,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StorageError } from '../../shared/errors';
 import type { ListOptions, ListPage } from '../../shared/storage/types';
-import { compareUtf8, createLocalProvider, type LocalFilesProvider } from '../../shared/storage/providers/local';
+import { compareUtf8 } from '../../shared/storage/common';
+import { createLocalProvider, type LocalFilesProvider } from '../../shared/storage/providers/local';
 
 let root: string;
 let outside: string;
