@@ -10,12 +10,13 @@
  * - a full sync through the real pipeline (the synthesized state machine on the local ASL runner,
  *   the real handlers) in blob mode and in JSON mode;
  * - an incremental re-sync of the unchanged JSON storage against a bare listing of the storage,
- *   three interleaved rounds, medians compared;
+ *   five interleaved rounds, medians compared;
  * - as information: the earlier raw limit (one ~330-byte item with a gsi1 entry per key) and the
  *   per-object item set the pipeline had before link pages;
- * and prints objects/s, the ratio to the raw limit, the DynamoDB calls each phase made, the CPU
- * each phase cost DynamoDB Local and this process, and the peak RSS of this process (DynamoDB
- * Local's JVM and the emulators are separate processes and not included).
+ * Every timed phase starts after a full garbage collection. It prints objects/s, the ratio to the
+ * raw limit, the DynamoDB calls each phase made, the CPU each phase cost DynamoDB Local and this
+ * process, and the peak RSS of this process (DynamoDB Local's JVM and the emulators are separate
+ * processes and not included).
  *
  * Options (env or run(opts)): BENCH_N (default 100,000, local files), BENCH_S3_N (default
  * min(N, 10,000): seeding s3rver runs at a few hundred PUTs/s), BENCH_SKIP_S3=1,
@@ -26,6 +27,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
@@ -69,7 +72,14 @@ interface CpuSpent {
   bench: number;
 }
 
+/** A full collection before each timed phase, so no phase pays for the garbage of the one before. */
+const collectGarbage = (() => {
+  v8.setFlagsFromString('--expose-gc');
+  return vm.runInNewContext('gc') as () => void;
+})();
+
 async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; seconds: number; cpu: CpuSpent }> {
+  collectGarbage();
   const t = process.hrtime.bigint();
   const ddb0 = processCpuSeconds(ddbPid);
   const own0 = process.cpuUsage();
@@ -363,11 +373,12 @@ export async function run(opts: SyncBenchOptions = {}): Promise<Row[]> {
       log(`  ${label.padEnd(11)} JSON ${callSummary(count)}`);
 
       // Unchanged re-sync against a bare listing: both take about a second, so one sample of each
-      // is at the mercy of a GC pause or the page cache. Three interleaved rounds; medians compared.
+      // is at the mercy of the page cache and the scheduler (single samples ranged 0.82–1.24 s for
+      // the listing). Five interleaved rounds; medians compared.
       const lists: number[] = [];
       const resyncs: number[] = [];
       let again: Awaited<ReturnType<typeof syncOnce>> | undefined;
-      for (let round = 0; round < 3; round++) {
+      for (let round = 0; round < 5; round++) {
         again = await syncOnce(json.id);
         if (round === 0) log(`  ${label.padEnd(11)} re-sync ${callSummary(count)}`);
         if (again.meta.tasks_created !== 0 || again.meta.objects_unchanged !== count) throw new Error(`${label} re-sync changed something: ${JSON.stringify(again.meta)}`);
@@ -376,7 +387,7 @@ export async function run(opts: SyncBenchOptions = {}): Promise<Row[]> {
       }
       const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
       const fmt = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(', ');
-      add(label, 'bare listing (median of 3)', count, median(lists), `runs ${fmt(lists)} s`);
+      add(label, 'bare listing (median of 5)', count, median(lists), `runs ${fmt(lists)} s`);
       add(label, 're-sync unchanged (median)', count, median(resyncs), `${(median(resyncs) / median(lists)).toFixed(2)}× listing (target ≤ 1.5); runs ${fmt(resyncs)} s`, again!.cpu);
       log(`  ${label.padEnd(11)} re-sync skipped ${again!.meta.chunks_unchanged} of ${again!.meta.chunks} chunks by digest`);
 

@@ -180,6 +180,29 @@ export function streamedReadResult(key: string, body: Readable, got: StreamedGet
   };
 }
 
+/**
+ * Iterates `source` one item ahead: the next item (a listing page) is being fetched while the
+ * consumer handles the current one, so a consumer that does work per page does not add it to the
+ * listing time. An error of the source surfaces where its item would have been. Stopping early
+ * returns the source (after the item in flight, which is dropped).
+ */
+export async function* readAhead<T>(source: AsyncIterable<T>): AsyncGenerator<T> {
+  const it = source[Symbol.asyncIterator]();
+  let next = it.next();
+  try {
+    for (;;) {
+      const r = await next;
+      if (r.done) return;
+      next = it.next();
+      // Awaited on the next turn; until then a failure must not count as unhandled.
+      next.catch(() => undefined);
+      yield r.value;
+    }
+  } finally {
+    await it.return?.();
+  }
+}
+
 /** Maps a UTF-16 code unit ≥ 0xD800 so that surrogates (code points ≥ U+10000) sort above U+E000–U+FFFF. */
 const utf8Rank = (c: number) => (c >= 0xe000 ? c - 0x800 : c + 0x2000);
 

@@ -441,7 +441,8 @@ export function chunkDigest(chunk: Pick<ChunkItem, 'from' | 'to' | 'ordered'>, e
   const h = createHash('sha256');
   h.update(JSON.stringify([chunk.ordered, chunk.ordered ? chunk.from : null, chunk.ordered ? chunk.to : null, mode.blob, mode.dataKey, mode.deletions]));
   const sorted = chunk.ordered ? entries : [...entries].sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
-  for (const e of sorted) h.update(`\n${e.k}\u0000${e.e ?? ''}\u0000${e.s ?? ''}\u0000${e.m ?? ''}`);
+  // One update of the joined lines (the same bytes as one update per line, at a fraction of the calls).
+  h.update(sorted.map((e) => `\n${e.k}\u0000${e.e ?? ''}\u0000${e.s ?? ''}\u0000${e.m ?? ''}`).join(''));
   return h.digest('base64url');
 }
 

@@ -17,7 +17,7 @@ import { getCarry, getChunkDigestJobs, getJob, putCarry, putChunkDigests, syncKe
 import { chunkDigest, dedupe } from './chunk-step';
 import { isConditionalFailure } from '../db/repo-common';
 import { addRun } from '../db/repo-link-pages';
-import { compareUtf8 } from '../storage/common';
+import { compareUtf8, readAhead } from '../storage/common';
 import type { ObjectEntry } from '../storage/types';
 import type { SyncDeps } from './deps';
 import { getExportSyncHooks } from './export-hooks';
@@ -263,14 +263,15 @@ export async function listStep(deps: SyncDeps, input: ListStepInput, deadline: n
   let storing: Promise<void> = Promise.resolve();
   const store = async (batch: Omit<ChunkItem, 'kind'>[]) => {
     if (trust && batch.length) {
-      const digests = batch.map((c) => chunkDigest(c, dedupe(c.entries), trust!.mode));
+      const unique = batch.map((c) => dedupe(c.entries));
+      const digests = batch.map((c, i) => chunkDigest(c, unique[i], trust!.mode));
       const jobs = await getChunkDigestJobs(deps.db, storageId, digests);
       const same = batch.map((_, i) => jobs.get(digests[i]) === trust!.job);
       const hits = digests.filter((_, i) => same[i]);
       if (hits.length) {
         await putChunkDigests(deps.db, storageId, hits, jobId);
         unchangedChunks += hits.length;
-        unchangedObjects += batch.filter((_, i) => same[i]).reduce((a, c) => a + dedupe(c.entries).length, 0);
+        unchangedObjects += unique.filter((_, i) => same[i]).reduce((a, u) => a + u.length, 0);
         batch = batch.filter((_, i) => !same[i]);
       }
     }
@@ -306,11 +307,12 @@ export async function listStep(deps: SyncDeps, input: ListStepInput, deadline: n
   // Chunks that go to the chunk Lambdas: digest-skipped ones do not count against the budget.
   const handedOver = () => refs.length + (trust ? 0 : inFlight + toWrite.length);
 
-  const pages = isExport
-    ? getExportSyncHooks().listExportItems(deps.db, live.storage, { startToken: token })
-    : live.provider.list({ startToken: token });
+  // One page ahead: the provider lists the next page while this one is cut and stored.
+  const pages = readAhead<{ entries?: ObjectEntry[]; items?: unknown[]; nextToken?: string }>(
+    isExport ? getExportSyncHooks().listExportItems(deps.db, live.storage, { startToken: token }) : live.provider.list({ startToken: token }),
+  );
   try {
-    for await (const page of pages as AsyncIterable<{ entries?: ObjectEntry[]; items?: unknown[]; nextToken?: string }>) {
+    for await (const page of pages) {
       if (isExport) {
         for (const item of page.items ?? []) cutter.push(item);
         listed += page.items?.length ?? 0;
