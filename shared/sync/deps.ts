@@ -23,6 +23,7 @@ export interface SyncSettings {
    * LABELSYNC_SYNC_CONCURRENCY, see context.ts) keeps them busy while the next step lists.
    */
   firstStepChunks: number;
+  /** Time box of the first listing step; step i gets firstStepMs × 2^i, at most {@link listStepMs}. */
   firstStepMs: number;
   /** Concurrent object reads inside one chunk (JSON mode). */
   readConcurrency: number;
@@ -41,7 +42,7 @@ export const DEFAULT_SYNC_SETTINGS: SyncSettings = {
   listStepMs: 20_000,
   maxChunksPerStep: 1000,
   firstStepChunks: 32,
-  firstStepMs: 2_000,
+  firstStepMs: 1_000,
   readConcurrency: 16,
   writeConcurrency: 8,
   maxTaskFileBytes: 50 * 1024 * 1024,

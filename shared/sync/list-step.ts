@@ -198,7 +198,13 @@ export async function listStep(deps: SyncDeps, input: ListStepInput, deadline: n
   const s = deps.settings;
   // The first step hands over its first chunks early: writing starts while the listing goes on.
   const first = cursor.i === 0;
-  const stepEnd = Math.min(deadline, Date.now() + (first ? s.firstStepMs : s.listStepMs));
+  // Time boxes grow from firstStepMs, doubling up to listStepMs: a slow listing hands its first
+  // chunks over within a second, and the next steps stay short enough that the writers do not sit
+  // idle behind one long listing step. A step with nothing to hand over yet (every chunk skipped
+  // by digest) keeps listing up to listStepMs: ending it would only add a step.
+  const started = Date.now();
+  const softEnd = Math.min(deadline, started + Math.min(s.listStepMs, s.firstStepMs * 2 ** Math.min(cursor.i, 30)));
+  const hardEnd = Math.min(deadline, started + s.listStepMs);
   const chunkBudget = first ? Math.max(1, s.firstStepChunks) : s.maxChunksPerStep;
 
   const isExport = input.role === 'export';
@@ -337,7 +343,8 @@ export async function listStep(deps: SyncDeps, input: ListStepInput, deadline: n
         done = true;
         break;
       }
-      if (Date.now() >= stepEnd || handedOver() >= chunkBudget) break;
+      const now = Date.now();
+      if (now >= hardEnd || (now >= softEnd && handedOver() > 0) || handedOver() >= chunkBudget) break;
     }
   } catch (e) {
     // Nothing of a failed step may still be writing when the step is retried.
