@@ -11,7 +11,7 @@ import { getContext } from '../../shared/context';
 import { getAnnotation } from '../../shared/db/repo-annotations';
 import { getTask } from '../../shared/db/repo-tasks';
 import type { StorageConfig } from '../../shared/storage/types';
-import { client, type ApiHandler } from './api-harness';
+import { client, useTestEnvironment, type ApiHandler } from './api-harness';
 import { customRunner, newProject, newStorage, startSyncHarness, stopSyncHarness, storageOf, tasksOf, type SyncHarness } from './sync-helpers';
 
 let h: SyncHarness;
@@ -349,15 +349,10 @@ describe('import sync: incremental, idempotent, deletions', () => {
 
 describe('import sync: listing steps', () => {
   it('the first listing step hands chunks over early; on an unchanged re-sync digest-skipped chunks do not end it', async () => {
-    const { resetEnvCache } = await import('../../shared/config/env');
-    const { resetContext } = await import('../../shared/context');
-    const { resetDocumentClient } = await import('../../shared/db/client');
     const reconfigure = (concurrency: string | undefined) => {
       if (concurrency === undefined) delete process.env.LABELSYNC_SYNC_CONCURRENCY;
       else process.env.LABELSYNC_SYNC_CONCURRENCY = concurrency;
-      resetEnvCache();
-      resetDocumentClient();
-      resetContext();
+      useTestEnvironment();
     };
     const before = process.env.LABELSYNC_SYNC_CONCURRENCY;
     // Map concurrency 1: the first step ends once it has 4 chunks (4× the concurrency) of ~100 objects.
