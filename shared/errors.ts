@@ -1,6 +1,7 @@
 /**
- * Typed errors of the domain core. Each maps to exactly one HTTP status in
- * `shared/http/error-response.ts`; nothing else in the code base picks status codes for errors.
+ * Typed errors of the domain core. They carry no HTTP status: each maps to exactly one status in
+ * `shared/http/error-response.ts` (the statuses noted below), and nothing else in the code base
+ * picks status codes for errors.
  * Messages of client errors (4xx) reach the caller, so they must never contain a secret;
  * unknown errors become a generic 500 and are only logged.
  */
@@ -9,7 +10,6 @@
 export type FieldErrors = Record<string, string[]>;
 
 export class LabelsyncError extends Error {
-  readonly status: number = 500;
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
@@ -18,7 +18,6 @@ export class LabelsyncError extends Error {
 
 /** Bad input: 400 with `{validation_errors: {field: [msg]}}`. */
 export class ValidationError extends LabelsyncError {
-  override readonly status = 400;
   readonly fields: FieldErrors;
   constructor(fields: FieldErrors | string, options?: { cause?: unknown }) {
     const f = typeof fields === 'string' ? { non_field_errors: [fields] } : fields;
@@ -35,51 +34,34 @@ export class ValidationError extends LabelsyncError {
  * Sync requested for a storage with `synchronizable=false`: 400 with Label Studio's bare
  * `{"message": "Storage <id> is not synchronizable"}` body (not the usual error wrapper).
  */
-export class NotSynchronizableError extends LabelsyncError {
-  override readonly status = 400;
-}
+export class NotSynchronizableError extends LabelsyncError {}
 
 /** Missing or wrong credentials: 401. */
-export class AuthError extends LabelsyncError {
-  override readonly status = 401;
-}
+export class AuthError extends LabelsyncError {}
 
 /** Authenticated but not allowed (e.g. a media token that does not match): 403. */
-export class ForbiddenError extends LabelsyncError {
-  override readonly status = 403;
-}
+export class ForbiddenError extends LabelsyncError {}
 
 /** Unknown id, or an id of another organization (never reveal which): 404. */
-export class NotFoundError extends LabelsyncError {
-  override readonly status = 404;
-}
+export class NotFoundError extends LabelsyncError {}
 
 /** Route exists but not for this method: 405. */
-export class MethodNotAllowedError extends LabelsyncError {
-  override readonly status = 405;
-}
+export class MethodNotAllowedError extends LabelsyncError {}
 
 /** State conflict (e.g. concurrent modification): 409. */
-export class ConflictError extends LabelsyncError {
-  override readonly status = 409;
-}
+export class ConflictError extends LabelsyncError {}
 
 /** Request body or object over a size limit: 413. */
-export class PayloadTooLargeError extends LabelsyncError {
-  override readonly status = 413;
-}
+export class PayloadTooLargeError extends LabelsyncError {}
 
 /** An upstream store failed while we were serving its data: 424 (Label Studio's proxy code). */
-export class UpstreamError extends LabelsyncError {
-  override readonly status = 424;
-}
+export class UpstreamError extends LabelsyncError {}
 
 /**
  * A storage backend refused or failed an operation. `reason` is a readable, secret-free
  * sentence ("bucket 'x' does not exist"). `code` lets callers branch without parsing text.
  */
 export class StorageError extends LabelsyncError {
-  override readonly status = 400;
   readonly code: StorageErrorCode;
   constructor(code: StorageErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);

@@ -3,7 +3,7 @@
  * hostile body can neither exhaust memory nor blow the stack of later recursive walks.
  */
 import { PayloadTooLargeError, ValidationError } from '../errors';
-import { DYNAMODB_MAX_NESTING } from './limits';
+import { DYNAMODB_MAX_NESTING, jsonDepth } from './limits';
 import type { HttpRequest } from './types';
 
 /** Default body cap: API Gateway's own payload limit is 10 MB. */
@@ -18,20 +18,6 @@ export const MAX_JSON_DEPTH = DYNAMODB_MAX_NESTING;
 export function bodyBytes(req: HttpRequest): Buffer {
   if (req.body === undefined || req.body === '') return Buffer.alloc(0);
   return req.isBase64Encoded ? Buffer.from(req.body, 'base64') : Buffer.from(req.body, 'utf8');
-}
-
-function depthOf(value: unknown, limit: number): number {
-  // Iterative walk: a recursive one would overflow on exactly the inputs we want to refuse.
-  let max = 0;
-  const stack: [unknown, number][] = [[value, 1]];
-  while (stack.length) {
-    const [v, d] = stack.pop()!;
-    if (v === null || typeof v !== 'object') continue;
-    if (d > max) max = d;
-    if (max > limit) return max;
-    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, d + 1]);
-  }
-  return max;
 }
 
 /**
@@ -57,18 +43,8 @@ export function parseJsonBody(
   } catch (e) {
     throw new ValidationError({ non_field_errors: [`JSON parse error - ${(e as Error).message}`] });
   }
-  if (depthOf(value, maxDepth) > maxDepth) {
+  if (jsonDepth(value, maxDepth) > maxDepth) {
     throw new ValidationError({ non_field_errors: [`JSON nesting deeper than ${maxDepth} levels.`] });
   }
   return value;
-}
-
-/** Like `parseJsonBody` but requires a JSON object (`{}` when the body is empty). */
-export function parseJsonObject(req: HttpRequest, opts?: { maxBytes?: number; maxDepth?: number }): Record<string, unknown> {
-  const v = parseJsonBody(req, opts);
-  if (v === undefined) return {};
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) {
-    throw new ValidationError({ non_field_errors: ['Invalid data. Expected a JSON object.'] });
-  }
-  return v as Record<string, unknown>;
 }

@@ -20,7 +20,10 @@ import {
 import { getLogger } from '../logging';
 import { json, type HttpResponse } from './types';
 
-/** Status of each typed error, decided here once. */
+/**
+ * Status of each typed error, decided here once: the error classes carry no status of their own,
+ * so the domain core stays free of HTTP and a status cannot disagree with the response body below.
+ */
 function statusOf(err: unknown): number | undefined {
   if (err instanceof ValidationError || err instanceof StorageError || err instanceof NotSynchronizableError) return 400;
   if (err instanceof AuthError) return 401;
@@ -58,7 +61,7 @@ export function toHttpResponse(err: unknown): HttpResponse {
     );
   }
   if (err instanceof UpstreamError) {
-    // Label Studio's proxy answers store failures with this exact shape (spec §4.5).
+    // Label Studio's proxy answers store failures with this exact shape.
     return json({ status_code: 424, error: 'Storage stream failed while proxying data', detail: e.message || 'Stream is None' }, 424);
   }
   const headers: Record<string, string> = status === 401 ? { 'www-authenticate': 'Token' } : {};
