@@ -27,7 +27,7 @@ import type { StorageConfig } from '../../shared/storage/types';
 import { client, type ApiHandler } from '../integration/api-harness';
 import { newProject, newStorage, startSyncHarness, stopSyncHarness, storageOf, tasksOf, type SyncHarness } from '../integration/sync-helpers';
 import { createProjectWithTask, createTarget, exportEnv, readObject, StreamTap, targetConfigs } from '../integration/export-helpers';
-import { faultyDocumentClient, type FaultyClient } from './fault-injector';
+import { FaultGate, faultyDocumentClient, gatesBy, type DbCall, type FaultPlan, type FaultyClient } from './fault-injector';
 
 const em = inject('emulators');
 
@@ -59,26 +59,39 @@ describe('sync under DynamoDB faults', () => {
     return { projectId, storage };
   }
 
-  async function syncAndCheck(n: number, prefix: string) {
+  /** Seeds the storage with the faults off, then syncs it under `plan` (the sync's calls only). */
+  async function syncUnder(n: number, prefix: string, plan: FaultPlan) {
     const { projectId, storage } = await localStorage(n, prefix);
-    const r = await api('POST', `/api/storages/localfiles/${storage.id}/sync`);
-    expect(r.status, r.text).toBe(200);
-    await h.starter.idle();
-    faulty.setPlan(undefined);
+    faulty.setPlan(plan);
+    try {
+      const r = await api('POST', `/api/storages/localfiles/${storage.id}/sync`);
+      expect(r.status, r.text).toBe(200);
+      await h.starter.idle();
+    } finally {
+      faulty.setPlan(undefined);
+    }
     const after = await storageOf(storage.id);
     const tasks = await tasksOf(projectId);
     return { after, tasks };
   }
 
+  const writesTasks = (call: DbCall) => call.command === 'BatchWriteItem' && call.kinds.includes('task');
+
   it('throttled calls and half-processed batches are retried: every object becomes exactly one task', async () => {
-    faulty.setPlan((command, n) => {
-      if (command === 'BatchWriteItem') return n % 3 === 0 ? 'unprocessed' : n % 5 === 0 ? 'throttle' : undefined;
-      if (['Query', 'GetItem', 'UpdateItem', 'PutItem', 'TransactWriteItems'].includes(command)) return n % 7 === 0 ? 'throttle' : undefined;
+    // Every sync makes these calls: its job, chunk and storage reads and writes, its task batches.
+    // The first two calls of each command are throttled, the first three multi-item task batches
+    // come back half unprocessed; then the gates close and the sync runs clean.
+    const throttleGate = gatesBy(2);
+    const halveGate = new FaultGate(3);
+    const plan: FaultPlan = (call) => {
+      if (writesTasks(call) && call.kinds.length > 1) return halveGate.pass() ? 'unprocessed' : undefined;
+      if (['Query', 'GetItem', 'UpdateItem', 'PutItem', 'TransactWriteItems', 'BatchWriteItem'].includes(call.command)) {
+        return throttleGate(call.command).pass() ? 'throttle' : undefined;
+      }
       return undefined;
-    });
+    };
     const before = { ...faulty.injected };
-    const { after, tasks } = await syncAndCheck(120, 'thr');
-    faulty.setPlan(undefined);
+    const { after, tasks } = await syncUnder(120, 'thr', plan);
     expect(faulty.injected.throttle - before.throttle).toBeGreaterThan(3);
     expect(faulty.injected.unprocessed - before.unprocessed).toBeGreaterThan(0);
     expect({ status: after.status, traceback: after.traceback, count: after.last_sync_count }).toEqual({ status: 'completed', traceback: null, count: 120 });
@@ -87,19 +100,10 @@ describe('sync under DynamoDB faults', () => {
   });
 
   it('a chunk killed after its first task batch landed is retried: no duplicate, no missing task', async () => {
-    let killed = 0;
-    faulty.setPlan((command, _n, input) => {
-      if (command !== 'BatchWriteItem' || killed) return undefined;
-      const requests = Object.values(input.RequestItems as Record<string, { PutRequest?: { Item?: { kind?: string } } }[]>)[0];
-      if (requests.some((r) => r.PutRequest?.Item?.kind === 'task')) {
-        killed++;
-        return 'kill';
-      }
-      return undefined;
-    });
+    // The first BatchWriteItem carrying tasks is written, then the caller sees a crash.
+    const killGate = new FaultGate(1);
     const before = faulty.injected.kill;
-    const { after, tasks } = await syncAndCheck(100, 'kil');
-    faulty.setPlan(undefined);
+    const { after, tasks } = await syncUnder(100, 'kil', (call) => (writesTasks(call) && killGate.pass() ? 'kill' : undefined));
     expect(faulty.injected.kill - before).toBe(1);
     expect(after.status).toBe('completed');
     expect(tasks).toHaveLength(100);
@@ -138,7 +142,9 @@ describe('stream export under DynamoDB throttling', () => {
         { db: { doc: faulty.doc, table: env.db.table }, getProvider: (c: StorageConfig) => getProvider(c, { settings }) },
         (item) => loadStorageConfig(item, env.secretBox),
       );
-      faulty.setPlan((_command, n) => (n % 2 === 0 ? 'throttle' : undefined));
+      // The first call on each item (export link, storage status) is throttled, later ones pass.
+      const perItem = gatesBy(1);
+      faulty.setPlan((call) => (call.keys.filter((k) => perItem(k).pass()).length ? 'throttle' : undefined));
       let pending = records;
       let rounds = 0;
       while (pending.length && rounds < 6) {

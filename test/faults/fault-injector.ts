@@ -17,14 +17,87 @@ import { createDocumentClient } from '../../shared/db/client';
 
 export type Fault = 'throttle' | 'unprocessed' | 'kill';
 
-/** Decides, per call, whether to inject a fault. `n` counts calls of that command from 1. */
-export type FaultPlan = (command: string, n: number, input: Record<string, unknown>) => Fault | undefined;
+/** What a call is: its command (without `Command`), its input and the items it names. */
+export interface DbCall {
+  command: string;
+  input: Record<string, unknown>;
+  /** `kind` of every item the call writes (Put requests, Items of TransactWriteItems). */
+  kinds: string[];
+  /** `pk#sk` of every item the call reads, writes or deletes. */
+  keys: string[];
+}
+
+/** Decides, per call, whether to inject a fault, from what the call is (never from its position). */
+export type FaultPlan = (call: DbCall) => Fault | undefined;
+
+type Item = Record<string, unknown>;
+const keyOf = (item: Item | undefined) => (item && 'pk' in item ? `${String(item.pk)}#${String(item.sk)}` : undefined);
+
+/** The items named by a document-client input: written items and keys, per request shape. */
+function itemsOf(input: Record<string, unknown>): { written: Item[]; keys: Item[] } {
+  const written: Item[] = [];
+  const keys: Item[] = [];
+  const take = (r: { Item?: Item; Key?: Item; Keys?: Item[] } | undefined) => {
+    if (r?.Item) written.push(r.Item);
+    if (r?.Key) keys.push(r.Key);
+    if (r?.Keys) keys.push(...r.Keys);
+  };
+  take(input as { Item?: Item; Key?: Item });
+  for (const group of Object.values((input.RequestItems ?? {}) as Record<string, unknown>)) {
+    if (Array.isArray(group)) for (const r of group as { PutRequest?: { Item: Item }; DeleteRequest?: { Key: Item } }[]) take(r.PutRequest ?? r.DeleteRequest);
+    else take(group as { Keys?: Item[] });
+  }
+  for (const t of (input.TransactItems ?? []) as Record<string, { Item?: Item; Key?: Item }>[]) for (const op of Object.values(t)) take(op);
+  return { written, keys: [...written, ...keys] };
+}
+
+/** Describes a call for a plan. */
+export function describeCall(command: string, input: Record<string, unknown>): DbCall {
+  const { written, keys } = itemsOf(input);
+  return {
+    command,
+    input,
+    kinds: written.map((i) => String(i.kind ?? '')),
+    keys: keys.map(keyOf).filter((k): k is string => k !== undefined),
+  };
+}
+
+/**
+ * A gate the test controls: `pass()` lets a fault through while the gate is open and its budget
+ * lasts. `once()`-style gates have a budget of 1; `close()` stops further faults at once.
+ */
+export class FaultGate {
+  private left: number;
+  private open = true;
+  constructor(budget = Number.POSITIVE_INFINITY) {
+    this.left = budget;
+  }
+  /** True (and one unit of budget spent) if a fault may be injected now. */
+  pass(): boolean {
+    if (!this.open || this.left <= 0) return false;
+    this.left--;
+    return true;
+  }
+  close(): void {
+    this.open = false;
+  }
+}
+
+/** A gate per distinct value (e.g. per command, per item key), each with the same budget. */
+export function gatesBy(budget: number): (value: string) => FaultGate {
+  const gates = new Map<string, FaultGate>();
+  return (value) => {
+    let g = gates.get(value);
+    if (!g) gates.set(value, (g = new FaultGate(budget)));
+    return g;
+  };
+}
 
 export interface FaultyClient {
   doc: DynamoDBDocumentClient;
   /** Faults injected so far, by kind. */
   injected: Record<Fault, number>;
-  /** Calls seen, by command name. */
+  /** Calls seen, by command name (information only: plans never see positions). */
   calls: Record<string, number>;
   setPlan(plan: FaultPlan | undefined): void;
 }
@@ -36,9 +109,9 @@ export function faultyDocumentClient(opts: { endpoint: string; region: string },
   doc.middlewareStack.add(
     (next, context) => async (args) => {
       const command = String((context as { commandName?: string }).commandName ?? '').replace(/Command$/, '');
-      const n = (state.calls[command] = (state.calls[command] ?? 0) + 1);
+      state.calls[command] = (state.calls[command] ?? 0) + 1;
       const input = args.input as Record<string, unknown>;
-      const fault = current?.(command, n, input);
+      const fault = current?.(describeCall(command, input));
       // Marks this call (the context object is shared by every step of one send()).
       if (fault === 'throttle') (context as { labelsyncThrottle?: boolean }).labelsyncThrottle = true;
       if (fault === 'unprocessed' && command === 'BatchWriteItem') {
