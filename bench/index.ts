@@ -1,14 +1,16 @@
 /**
  * `npm run bench`: runs the benchmark parts that exist — sync (bench/sync.ts), resolve
- * (bench/resolve.ts), export (bench/export.ts) — one after another. Each part exports
- * `run(opts)`. `BENCH_ONLY=sync,export` (or `--only=sync`) picks parts; `--n=<N>` sets BENCH_N.
+ * (bench/resolve.ts), export (bench/export.ts), storage (bench/storage.ts) — one after another.
+ * Each part exports `run(opts)` and reports its targets through bench/targets.ts; the run ends
+ * with a summary of every target, MET or MISSED. `BENCH_ONLY=sync,export` (or `--only=sync`) picks parts; `--n=<N>` sets BENCH_N.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
+import { targetSummary } from './targets';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const PARTS = ['sync', 'resolve', 'export'] as const;
+const PARTS = ['sync', 'resolve', 'export', 'storage'] as const;
 
 for (const arg of process.argv.slice(2)) {
   const m = /^--(only|n)=(.+)$/.exec(arg);
@@ -32,4 +34,6 @@ for (const part of PARTS) {
     console.error(`bench ${part} failed:`, e);
   }
 }
+for (const line of targetSummary()) console.log(line);
+if (failed) console.log('some bench parts failed (see above): their targets are not in the summary');
 process.exit(failed ? 1 : 0);

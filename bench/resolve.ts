@@ -24,6 +24,7 @@ import { putTasks } from '../shared/db/repo-tasks';
 import { createS3Client } from '../shared/storage/providers/s3';
 import { startEmulators, type EmulatorEndpoints } from '../local/emulators';
 import { startRuntime } from '../local/runtime';
+import { target } from './targets';
 
 export interface ResolveBenchOptions {
   /** Reuse running emulators (else S3 and DynamoDB Local are started and stopped here). */
@@ -185,6 +186,7 @@ export async function run(opts: ResolveBenchOptions = {}): Promise<ResolveBenchR
     const tf = { p50: pct(floor, 50), p99: pct(floor, 99) };
     log(`resolve: GET /api/tasks/{id} with 100 URIs  p50 ${ms(tw.p50)} ms  p99 ${ms(tw.p99)} ms`);
     log(`resolve: GET /api/tasks/{id} with no URIs   p50 ${ms(tf.p50)} ms  p99 ${ms(tf.p99)} ms  (floor; ratio p50 ${(tw.p50 / tf.p50).toFixed(2)}x, target ≤ 2x)`);
+    target({ name: 'resolve: GET /api/tasks/{id}, 100 URIs vs none (p50)', figure: `${ms(tw.p50)} ms, ${(tw.p50 / tf.p50).toFixed(2)}× the floor`, limit: `≤ 2× the floor ${ms(tf.p50)} ms, same run`, met: tw.p50 / tf.p50 <= 2 }, log);
 
     // Presigned redirects: 8 clients for a fixed time.
     const small = (await getTask(first + 2)).data.image as string;
@@ -230,6 +232,7 @@ export async function run(opts: ResolveBenchOptions = {}): Promise<ResolveBenchR
       bestDirect = Math.max(bestDirect, size / 1e6 / ((await timedRead(direct)) / 1000));
     }
     log(`resolve: proxy ${bestProxy.toFixed(0)} MB/s vs emulator direct ${bestDirect.toFixed(0)} MB/s (ratio ${(bestProxy / bestDirect).toFixed(2)}, target ≥ 0.8; ${size / 1024 / 1024} MiB object, both read with fetch in a worker thread, best of ${rounds} alternating)`);
+    target({ name: 'resolve: proxied media vs the emulator directly', figure: `${bestProxy.toFixed(0)} MB/s, ${(bestProxy / bestDirect).toFixed(2)} of direct`, limit: `≥ 0.8 of direct ${bestDirect.toFixed(0)} MB/s, same run`, met: bestProxy / bestDirect >= 0.8 }, log);
     s3.destroy();
     return {
       taskGet: { withUris: tw, floor: tf, ratioP50: tw.p50 / tf.p50 },

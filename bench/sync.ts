@@ -32,6 +32,7 @@ import vm from 'node:vm';
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { target } from './targets';
 
 export interface SyncBenchOptions {
   n?: number;
@@ -356,6 +357,7 @@ export async function run(opts: SyncBenchOptions = {}): Promise<Row[]> {
       const bTasks = (await getProject(app.db, blob.projectId))?.task_number ?? 0;
       if (bTasks !== count) throw new Error(`${label} blob: ${bTasks} tasks for ${count} objects`);
       add(label, 'sync blob', count, b.seconds, `${(rawBlob.seconds / b.seconds).toFixed(2)} of raw (target ≥ 0.8)`, b.cpu);
+      target({ name: `sync blob, ${label} ${count}`, figure: `${b.seconds.toFixed(1)} s, ${(rawBlob.seconds / b.seconds).toFixed(2)} of raw`, limit: `≥ 0.8 of raw list+write ${rawBlob.seconds.toFixed(1)} s, same run`, met: rawBlob.seconds / b.seconds >= 0.8 }, log);
       log(`  ${label.padEnd(11)} blob ${callSummary(count)}`);
       // Information, not a target: the ~330-byte item of the earlier figures, right after the sync.
       const rawSmall = await rawRun(base, false, `${label}-small`, 16, false, 'small');
@@ -370,6 +372,7 @@ export async function run(opts: SyncBenchOptions = {}): Promise<Row[]> {
       const jTasks = (await getProject(app.db, json.projectId))?.task_number ?? 0;
       if (jTasks !== count) throw new Error(`${label} JSON: ${jTasks} tasks for ${count} objects`);
       add(label, 'sync JSON', count, j.seconds, `${(rawJson.seconds / j.seconds).toFixed(2)} of raw (target ≥ 0.6)`, j.cpu);
+      target({ name: `sync JSON, ${label} ${count}`, figure: `${j.seconds.toFixed(1)} s, ${(rawJson.seconds / j.seconds).toFixed(2)} of raw`, limit: `≥ 0.6 of raw list+read+write ${rawJson.seconds.toFixed(1)} s, same run`, met: rawJson.seconds / j.seconds >= 0.6 }, log);
       log(`  ${label.padEnd(11)} JSON ${callSummary(count)}`);
 
       // Unchanged re-sync against a bare listing: both take about a second, so one sample of each
@@ -389,6 +392,7 @@ export async function run(opts: SyncBenchOptions = {}): Promise<Row[]> {
       const fmt = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(', ');
       add(label, 'bare listing (median of 5)', count, median(lists), `runs ${fmt(lists)} s`);
       add(label, 're-sync unchanged (median)', count, median(resyncs), `${(median(resyncs) / median(lists)).toFixed(2)}× listing (target ≤ 1.5); runs ${fmt(resyncs)} s`, again!.cpu);
+      target({ name: `re-sync unchanged, ${label} ${count} (median of 5)`, figure: `${median(resyncs).toFixed(2)} s, ${(median(resyncs) / median(lists)).toFixed(2)}× listing`, limit: `≤ 1.5× bare listing ${median(lists).toFixed(2)} s (median of 5), same run`, met: median(resyncs) / median(lists) <= 1.5 }, log);
       log(`  ${label.padEnd(11)} re-sync skipped ${again!.meta.chunks_unchanged} of ${again!.meta.chunks} chunks by digest`);
 
       // Information: the per-object item set the pipeline had before link pages (link read + task + link item per key).

@@ -112,18 +112,15 @@ describe('local mode: stream poller → export handler', () => {
   });
   afterAll(async () => poller?.stop());
 
-  it('shows a saved annotation in a local-files target within two seconds', async () => {
+  // How fast it shows (saved → visible ≤ 2 s) is a bench target (bench/export.ts).
+  it('shows a saved annotation in a local-files target', async () => {
     const p = await project();
     const target = await createTarget(env, p.project.id, (await targetConfigs(env, `local-${p.project.id}`)).localfiles);
-    const latencies: number[] = [];
     for (let i = 0; i < 3; i++) {
-      const t0 = Date.now();
       const a = await annotate(p.project.id, p.taskIds[0]);
       const text = await waitFor(() => fileOf(target, a.id));
-      latencies.push(Date.now() - t0);
       expect(JSON.parse(text)).toMatchObject({ id: a.id, result: [{ ok: a.id }] });
     }
-    expect(Math.max(...latencies)).toBeLessThan(2_000);
   });
 
   it('dead-letters what a down target keeps refusing, and the replay delivers it once fixed', async () => {

@@ -91,13 +91,11 @@ afterAll(async () => {
 });
 
 describe('local stream poller', () => {
-  it('delivers a saved item as a DynamoDB stream event within 2 s', async () => {
+  // How fast (≤ 2 s, saved → visible through this poller) is a bench target (bench/export.ts).
+  it('delivers a saved item as a DynamoDB stream event', async () => {
     judge = () => ({ batchItemFailures: [] });
-    const t0 = Date.now();
     await db().send(new PutCommand({ TableName: inject('tableName'), Item: annotation('latency') }));
     await waitFor(() => delivered(`${PREFIX}latency`).length > 0);
-    const latency = deliveries.find((d) => d.records.some((r) => pkOf(r) === `${PREFIX}latency`))!.at - t0;
-    expect(latency).toBeLessThan(2_000);
     const [rec] = delivered(`${PREFIX}latency`);
     expect(rec).toMatchObject({ eventName: 'INSERT', eventSource: 'aws:dynamodb' });
     expect(rec.dynamodb).toMatchObject({ StreamViewType: 'NEW_AND_OLD_IMAGES', Keys: { pk: { S: `${PREFIX}latency` }, sk: { S: 'ANNOTATION' } } });

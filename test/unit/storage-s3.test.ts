@@ -1,6 +1,6 @@
 /**
- * S3 specifics on s3rver: SSE-KMS headers on writes, presigner reuse speed, unreachable
- * endpoints reported clearly.
+ * S3 specifics on s3rver: SSE-KMS headers on writes, presigner reuse, unreachable endpoints
+ * reported clearly.
  */
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
@@ -42,29 +42,17 @@ describe('S3 provider', () => {
     await p.close();
   });
 
-  it('reuses one presigner: several times faster than getSignedUrl, and the URLs match', async () => {
+  // Its speed against getSignedUrl is a bench target (bench/storage.ts), not a test assertion.
+  it('reuses one presigner whose URLs match getSignedUrl', async () => {
     const p = (await getProvider(base, { settings: testSettings(), noCache: true })) as S3Provider;
     const cmd = (k: string) => new GetObjectCommand({ Bucket: 'unit-s3', Key: k });
-    await p.presign('warm.txt', 60);
-    await getSignedUrl(p.client, cmd('warm.txt'), { expiresIn: 60 });
-    // Best of 5 alternating rounds: on a loaded shared machine one long sequential run each
-    // measured the neighbours' load (1.93× once), not the presigner.
-    const n = 200;
-    let ours = Infinity;
-    let sdk = Infinity;
-    for (let round = 0; round < 5; round++) {
-      let t = performance.now();
-      for (let i = 0; i < n; i++) await p.presign(`k/${round}/${i}.txt`, 60);
-      ours = Math.min(ours, performance.now() - t);
-      t = performance.now();
-      for (let i = 0; i < n; i++) await getSignedUrl(p.client, cmd(`k/${round}/${i}.txt`), { expiresIn: 60 });
-      sdk = Math.min(sdk, performance.now() - t);
-    }
-    console.log(`S3 presign: ${(n / (ours / 1000)).toFixed(0)} URLs/s reused vs ${(n / (sdk / 1000)).toFixed(0)} URLs/s getSignedUrl`);
-    expect(sdk / ours).toBeGreaterThan(2);
-    // Same origin and path as the SDK's own URL (path-style, key encoded once).
+    // Same origin and path as the SDK's own URL (path-style, key encoded once), on every reuse.
     const path = (u: string) => u.split('?')[0];
-    expect(path(await p.presign('a b+c%.txt', 60))).toBe(path(await getSignedUrl(p.client, cmd('a b+c%.txt'), { expiresIn: 60 })));
+    for (const key of ['a b+c%.txt', 'k/0/1.txt', 'k/0/2.txt']) {
+      const ours = await p.presign(key, 60);
+      expect(path(ours)).toBe(path(await getSignedUrl(p.client, cmd(key), { expiresIn: 60 })));
+      expect(new URL(ours).searchParams.get('X-Amz-Expires')).toBe('60');
+    }
     await p.close();
   });
 
