@@ -1,8 +1,9 @@
 /**
  * Secrets never leave the service: storages of every type carry recognisable secret values; every
  * storage route (import and export, success and error), the task/resolve routes and a sync that
- * fails with a traceback against a stopped S3 emulator are driven; then no response body and no
- * log line (stdout/stderr writes, console, the Powertools logger at DEBUG) may contain any of them.
+ * fails with a traceback against a stopped S3 emulator are driven. Each test checks the bodies of
+ * its own responses; a final sweep checks every response body of the file and every log line
+ * (stdout/stderr writes, console, the Powertools logger at DEBUG) for any of them.
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -35,10 +36,11 @@ const S = {
 const GCS_JSON = JSON.stringify({ type: 'service_account', project_id: 'p', private_key_id: 'leak-gcs-key-id', private_key: PEM, client_email: 'x@p.iam.gserviceaccount.com', client_id: '1' });
 const SECRET_VALUES = Object.values(S);
 
+type Client = ReturnType<typeof client>;
 let h: SyncHarness;
-let api: ReturnType<typeof client>;
-let apiP: ReturnType<typeof client>;
-let res: ReturnType<typeof client>;
+let storagesApi: Client;
+let projectsApi: Client;
+let resolveApi: Client;
 let projectId: number;
 let dedicated: RunningS3;
 const captured: string[] = [];
@@ -67,9 +69,9 @@ beforeAll(async () => {
   process.env.POWERTOOLS_LOG_LEVEL = 'DEBUG';
   capture();
   h = await startSyncHarness({ chunkSize: 20 });
-  api = client(storagesHandler as unknown as ApiHandler, h.token);
-  apiP = client(projectsHandler as unknown as ApiHandler, h.token);
-  res = client(resolveHandler as unknown as ApiHandler, h.token);
+  storagesApi = client(storagesHandler as unknown as ApiHandler, h.token);
+  projectsApi = client(projectsHandler as unknown as ApiHandler, h.token);
+  resolveApi = client(resolveHandler as unknown as ApiHandler, h.token);
   projectId = await newProject(h.orgId, ['image']);
   dedicated = await startS3();
   await createS3Buckets(dedicated.endpoint, dedicated, dedicated.region, ['leak-bucket']);
@@ -91,8 +93,31 @@ const BODIES: Record<string, Record<string, unknown>> = {
   redis: { host: '127.0.0.1', port: String(em.redis.port), password: S.redisPw },
 };
 
+/** The clients of one test, each recording the body of every response into `bodies`. */
+function ownClients() {
+  const bodies: string[] = [];
+  const recorded =
+    (call: Client): Client =>
+    async (...args) => {
+      const r = await call(...args);
+      bodies.push(r.text);
+      return r;
+    };
+  return { api: recorded(storagesApi), apiP: recorded(projectsApi), res: recorded(resolveApi), bodies };
+}
+
+/** No text carries a secret value, nor the GCS private key or the base64 Azure key re-encoded. */
+function expectNoSecrets(texts: string[]): void {
+  for (const text of texts) {
+    for (const secret of SECRET_VALUES) expect(text.includes(secret), `leak of ${secret.slice(0, 12)}… in: ${text.slice(0, 300)}`).toBe(false);
+    expect(text.includes(JSON.stringify(PEM).slice(1, 80))).toBe(false);
+    expect(text.includes(encodeURIComponent(S.azureKey))).toBe(false);
+  }
+}
+
 describe('secrets: no response body and no log line carries a secret value', () => {
   it('create, validate and files preview of every type with secrets (connection failures included) answer without them', async () => {
+    const { api, bodies } = ownClients();
     for (const [type, body] of Object.entries(BODIES)) {
       for (const base of [`/api/storages/${type}`, `/api/storages/export/${type}`]) {
         const created = await api('POST', base, { project: projectId, ...body });
@@ -101,10 +126,12 @@ describe('secrets: no response body and no log line carries a secret value', () 
         if (!base.includes('export')) await api('POST', `${base}/files`, { project: projectId, ...body });
       }
     }
-    expect(responseBodies.length).toBeGreaterThanOrEqual(30);
+    expect(bodies.length).toBeGreaterThanOrEqual(30);
+    expectNoSecrets(bodies);
   });
 
   it('stored storages of every type: get, list, patch, put, validate and preview by id, sync, delete', async () => {
+    const { api, bodies } = ownClients();
     for (const [type, body] of Object.entries(BODIES)) {
       for (const role of ['import', 'export'] as const) {
         const s = await newStorage(h.orgId, projectId, { type, role, ...body } as StorageConfig);
@@ -126,9 +153,12 @@ describe('secrets: no response body and no log line carries a secret value', () 
         await api('GET', `${base}/${s.id}`);
       }
     }
+    expect(bodies.length).toBeGreaterThan(100);
+    expectNoSecrets(bodies);
   });
 
   it('a sync whose emulator stops after the request ends failed with a traceback that names the problem, not the credentials', async () => {
+    const { api, bodies } = ownClients();
     const config: StorageConfig = {
       type: 's3',
       role: 'import',
@@ -166,9 +196,12 @@ describe('secrets: no response body and no log line carries a secret value', () 
     expect(shown.json.traceback).toBe(after.traceback);
     // With the emulator gone the next request fails its connection check: 400, still secret-free.
     expect((await api('POST', `/api/storages/s3/${s.id}/sync`)).status).toBe(400);
+    expect(bodies).toHaveLength(3);
+    expectNoSecrets([...bodies, after.traceback ?? '']);
   });
 
   it('tasks and resolve routes over storages with secrets (presign and proxy failures) answer without them', async () => {
+    const { apiP, res, bodies } = ownClients();
     const s = await newStorage(h.orgId, projectId, { type: 's3', role: 'import', ...BODIES.s3, presign: false } as StorageConfig);
     const [taskId] = await addTasks(h.orgId, projectId, [{ image: 's3://leak-bucket/missing.png' }], { storageId: s.id });
     await apiP('GET', `/api/tasks/${taskId}`);
@@ -181,19 +214,16 @@ describe('secrets: no response body and no log line carries a secret value', () 
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'a.json'), '{}');
     await res('GET', '/data/local-files/?d=leak/a.json');
+    expect(bodies).toHaveLength(5);
+    expectNoSecrets(bodies);
   });
 
+  // A sweep over the whole file's run: every response body recorded in this worker and every
+  // captured log line (logs are not per test: a log line may be written after its request ended).
   it('checked: every body and every captured log line is free of every secret value', () => {
     expect(responseBodies.length).toBeGreaterThan(80);
     // The Powertools logger ran at DEBUG and wrote through the captured streams.
     expect(captured.filter((l) => l.includes('"level"')).length).toBeGreaterThan(0);
-    for (const text of [...responseBodies, ...captured]) {
-      for (const secret of SECRET_VALUES) expect(text.includes(secret), `leak of ${secret.slice(0, 12)}… in: ${text.slice(0, 300)}`).toBe(false);
-    }
-    // The GCS private key and the base64 Azure key in any re-encoding we know of.
-    for (const text of [...responseBodies, ...captured]) {
-      expect(text.includes(JSON.stringify(PEM).slice(1, 80))).toBe(false);
-      expect(text.includes(encodeURIComponent(S.azureKey))).toBe(false);
-    }
+    expectNoSecrets([...responseBodies, ...captured]);
   });
 });
