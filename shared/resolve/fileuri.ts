@@ -37,7 +37,7 @@ export function decodeFileUriBase64(raw: string): string | undefined {
 }
 
 /**
- * Label Studio's step 2 of §4.5: base64 first, else URL-unquote the raw value (so a plain
+ * Label Studio's resolve decoding: base64 first, else URL-unquote the raw value (so a plain
  * `s3://...` works). Returns undefined when neither yields a URI.
  */
 export function decodeFileUri(raw: string): string | undefined {

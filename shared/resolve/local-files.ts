@@ -1,6 +1,6 @@
 /**
- * `GET|HEAD /data/local-files/?d=<path>`: serves a file under LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT
- * (spec §5.2), only from a directory that one of the caller's organization's local-files import
+ * `GET|HEAD /data/local-files/?d=<path>`: serves a file under LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT,
+ * only from a directory that one of the caller's organization's local-files import
  * storages connects, to an authenticated caller or to a browser holding a local-files media token.
  *
  * Traversal defence (CVE-2025-25295 class): `d` is decoded exactly once (by the query parser),

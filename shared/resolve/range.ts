@@ -26,7 +26,7 @@ export const PROXY_MAX_WHOLE_BYTES: Readonly<Record<ProxyRuntime, number>> = {
 };
 
 /**
- * Label Studio's Range rewrite table (spec §4.5): `bytes=0-` and `bytes=0-0` pass unchanged;
+ * Label Studio's Range rewrite table: `bytes=0-` and `bytes=0-0` pass unchanged;
  * `bytes=N-` and `bytes=N-0` → `bytes=N-(N+max)`; `bytes=A-B` → `bytes=A-min(A+max,B)`;
  * suffix `bytes=-K` → `bytes=0-max`; anything unparsable → `bytes=0-`.
  * With `capOpen` (AWS, where nothing may exceed the cap) `bytes=0-` and `bytes=0-0` are capped

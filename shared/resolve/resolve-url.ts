@@ -1,6 +1,6 @@
 /**
  * Resolve URLs: `<publicBaseUrl>/tasks/<id>/resolve/?fileuri=<b64>&token=<media token>`
- * (Label Studio's shape, spec §4.4, plus the media token). Also used for project routes.
+ * (Label Studio's shape, plus the media token). Also used for project routes.
  */
 import { encodeFileUri } from './fileuri';
 import { signMediaToken } from './media-token';
