@@ -12,7 +12,6 @@
 import { mkdtemp, mkdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { getContext } from '../shared/context';
 import { nextId, reserveIds } from '../shared/db/counters';
@@ -31,6 +30,7 @@ import { requestSync } from '../shared/sync/request-sync';
 import { requestSyncDeps } from '../shared/sync/context';
 import { startEmulators, type EmulatorEndpoints } from '../local/emulators';
 import { startRuntime } from '../local/runtime';
+import { runWhenMain } from './run-alone';
 import { target } from './targets';
 
 export interface ExportBenchOptions {
@@ -197,12 +197,4 @@ export async function run(opts: ExportBenchOptions = {}): Promise<ExportBenchRes
   }
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  run().then(
-    () => process.exit(0),
-    (e) => {
-      console.error(e);
-      process.exit(1);
-    },
-  );
-}
+runWhenMain(import.meta.url, () => run());

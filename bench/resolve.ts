@@ -11,7 +11,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { spawn } from 'node:child_process';
 import { REPO_ROOT } from '../local/lambda-functions';
@@ -24,6 +23,7 @@ import { putTasks } from '../shared/db/repo-tasks';
 import { createS3Client } from '../shared/storage/providers/s3';
 import { startEmulators, type EmulatorEndpoints } from '../local/emulators';
 import { startRuntime } from '../local/runtime';
+import { runWhenMain } from './run-alone';
 import { target } from './targets';
 
 export interface ResolveBenchOptions {
@@ -247,12 +247,4 @@ export async function run(opts: ResolveBenchOptions = {}): Promise<ResolveBenchR
   }
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  run().then(
-    () => process.exit(0),
-    (e) => {
-      console.error(e);
-      process.exit(1);
-    },
-  );
-}
+runWhenMain(import.meta.url, () => run());

@@ -12,7 +12,6 @@
 import { mkdir, mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
@@ -22,6 +21,7 @@ import { createLocalProvider } from '../shared/storage/providers/local';
 import type { S3Provider } from '../shared/storage/providers/s3';
 import { getProvider } from '../shared/storage/registry';
 import { testSettings } from '../test/contract/helpers';
+import { runWhenMain } from './run-alone';
 import { target } from './targets';
 
 export interface StorageBenchOptions {
@@ -119,12 +119,4 @@ export async function run(opts: StorageBenchOptions = {}): Promise<StorageBenchR
   return { presign, walk };
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  run().then(
-    () => process.exit(0),
-    (e) => {
-      console.error(e);
-      process.exit(1);
-    },
-  );
-}
+runWhenMain(import.meta.url, () => run());
