@@ -59,7 +59,7 @@ describe('sync under DynamoDB faults', () => {
     return { projectId, storage };
   }
 
-  /** Seeds the storage with the faults off, then syncs it under `plan` (the sync's calls only). */
+  /** Seeds the storage with the faults off, then requests and runs its sync under `plan`. */
   async function syncUnder(n: number, prefix: string, plan: FaultPlan) {
     const { projectId, storage } = await localStorage(n, prefix);
     faulty.setPlan(plan);

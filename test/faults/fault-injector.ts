@@ -63,23 +63,19 @@ export function describeCall(command: string, input: Record<string, unknown>): D
 }
 
 /**
- * A gate the test controls: `pass()` lets a fault through while the gate is open and its budget
- * lasts. `once()`-style gates have a budget of 1; `close()` stops further faults at once.
+ * A gate the test controls: `pass()` lets a fault through while its budget lasts (a budget of 1
+ * faults the first matching call only), then the gate stays closed.
  */
 export class FaultGate {
   private left: number;
-  private open = true;
-  constructor(budget = Number.POSITIVE_INFINITY) {
+  constructor(budget: number) {
     this.left = budget;
   }
   /** True (and one unit of budget spent) if a fault may be injected now. */
   pass(): boolean {
-    if (!this.open || this.left <= 0) return false;
+    if (this.left <= 0) return false;
     this.left--;
     return true;
-  }
-  close(): void {
-    this.open = false;
   }
 }
 
