@@ -26,8 +26,7 @@ export function normalizeExportPrefix(prefix: string | null | undefined): string
 
 /**
  * The key an annotation is written to in one target storage: the type's export prefix (cloud
- * types: the normalised `prefix`; redis: none, LS ignores `path` on export; localfiles: none,
- * keys are relative to the storage path) followed by `base`, the annotation id or `<id>.json`
+ * types: the normalised `prefix`; key-value and directory types: none, see their definitions) followed by `base`, the annotation id or `<id>.json`
  * with `export_key_format: "id_json"`.
  * @throws Error for an unknown storage type.
  */

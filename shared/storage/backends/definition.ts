@@ -16,11 +16,11 @@ import type { StorageConfig, StorageProvider, StorageRole, StorageType } from '.
 
 /** Hooks for tests and the local runtime (STS and Azure AD are not reachable offline). */
 export interface StorageTestHooks {
-  /** Replaces the STS client used for `s3s` AssumeRole. */
+  /** Replaces the STS client used for AssumeRole (S3 through an IAM role). */
   stsClient?: StsLike;
   /** STS endpoint (moto) for the real STS client; ignored when `stsClient` is set. */
   stsEndpoint?: string;
-  /** Replaces ClientSecretCredential for `azure_spi`. */
+  /** Replaces the service principal's ClientSecretCredential (Azure). */
   azureTokenCredential?: TokenCredential;
   /** Extra CA (PEM) trusted by the Azure client (Azurite over HTTPS). */
   azureCa?: string;
@@ -81,7 +81,7 @@ export interface CommonProviderOptions {
  * storages of one family on the same place and endpoint share their keys.
  */
 export interface LocationRule {
-  /** Types of one family (s3/s3s, azure/azure_spi) share buckets. */
+  /** Types of one family (e.g. both S3 types) share buckets. */
   family: string;
   /** Bucket, container, host or directory of a stored field map. */
   place(fields: Record<string, unknown>, role: StorageRole): string;
