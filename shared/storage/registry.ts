@@ -10,7 +10,8 @@ import { ValidationError, type FieldErrors } from '../errors';
 import { env } from '../config/env';
 import type { StorageConfig, StorageProvider } from './types';
 import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS, type ProviderSettings } from './common';
-import { checkEndpoint } from './endpoint-guard';
+import { checkEndpoint, pinnedLookup } from './endpoint-guard';
+import { str } from './backends/values';
 import { compileKeyFilter } from './key-filter';
 import { ProviderCache } from './provider-cache';
 import { BACKENDS, backend } from './backends';
@@ -119,11 +120,16 @@ export function createStorageRegistry(opts: StorageRegistryOptions): StorageRegi
 
   function build(config: StorageConfig, o: GetProviderOptions): Promise<StorageProvider> {
     const settings = { ...(isComplete(o.settings) ? {} : baseSettings()), ...o.settings } as ProviderSettings;
+    const guard = (endpoint: string, field: string) => checkEndpoint(endpoint, field, { allowedEndpoints: settings.allowedEndpoints });
     const ctx: BuildContext = {
       settings,
       hooks: { ...opts.hooks, ...o.hooks },
       storageId: o.storageId,
-      guard: (endpoint, field) => checkEndpoint(endpoint, field, { allowedEndpoints: settings.allowedEndpoints }),
+      guard,
+      async pinnedEndpoint(value, field) {
+        const endpoint = str(value);
+        return endpoint ? { endpoint, lookup: pinnedLookup(await guard(endpoint, field)) } : {};
+      },
       common: {
         regexFilter: config.regex_filter,
         recursive: !!config.recursive_scan,

@@ -3,7 +3,6 @@
  * location and provider construction; they differ in the credential only.
  */
 import type { TokenCredential } from '@azure/identity';
-import { pinnedLookup } from '../endpoint-guard';
 import type { StorageConfig, StorageProvider } from '../types';
 import { CLOUD_FIELDS, prefixedExportKeys, shortField } from './common-fields';
 import type { AddFieldError, BackendDefinition, BuildContext, FieldTable } from './definition';
@@ -35,8 +34,7 @@ export function azureShapeErrors(config: StorageConfig, add: AddFieldError, cred
 /** Builds the Azure Blob provider with a token credential (service principal) or the account key. */
 export async function buildAzureProvider(config: StorageConfig, ctx: BuildContext, tokenCredential?: TokenCredential): Promise<StorageProvider> {
   const { AzureBlobProvider } = await import('../providers/azure');
-  const endpoint = str(config.azure_endpoint);
-  const checked = endpoint ? await ctx.guard(endpoint, 'azure_endpoint') : undefined;
+  const { endpoint, lookup } = await ctx.pinnedEndpoint(config.azure_endpoint, 'azure_endpoint');
   return new AzureBlobProvider({
     ...ctx.common,
     type: config.type as 'azure' | 'azure_spi',
@@ -46,7 +44,7 @@ export async function buildAzureProvider(config: StorageConfig, ctx: BuildContex
     tokenCredential,
     endpoint,
     prefix: config.prefix,
-    lookup: checked ? pinnedLookup(checked) : undefined,
+    lookup,
     ca: ctx.hooks.azureCa,
     sasVersion: ctx.hooks.azureSasVersion,
     now: ctx.hooks.now,

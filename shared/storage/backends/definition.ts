@@ -6,6 +6,7 @@
  * response schemas, the OpenAPI components, the scheme table, storage matching, the export key
  * rule, the import-side skip rule and every secret list are derived from the definitions.
  */
+import type { LookupFunction } from 'node:net';
 import type { TokenCredential } from '@azure/identity';
 import type { z } from 'zod';
 import type { FieldErrors } from '../../errors';
@@ -63,6 +64,11 @@ export interface BuildContext {
   storageId?: number;
   /** The endpoint guard under the settings' allow-list, reporting problems on `field`. */
   guard(endpoint: string, field: string): Promise<CheckedEndpoint>;
+  /**
+   * A user-supplied endpoint (blank: none), guarded, with a DNS lookup pinned to the checked
+   * address so a later answer cannot redirect the client.
+   */
+  pinnedEndpoint(value: unknown, field: string): Promise<{ endpoint?: string; lookup?: LookupFunction }>;
   /** Options every provider takes. */
   common: CommonProviderOptions;
 }

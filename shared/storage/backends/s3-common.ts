@@ -4,7 +4,6 @@
  */
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import type { StorageConfig, StorageProvider } from '../types';
-import { pinnedLookup } from '../endpoint-guard';
 import { CLOUD_FIELDS, prefixedExportKeys, shortField } from './common-fields';
 import type { AddFieldError, BackendDefinition, BuildContext, FieldTable } from './definition';
 import { checkHttpUrl, str, text } from './values';
@@ -65,8 +64,7 @@ export async function buildS3Provider(
   credentials?: AwsCredentialIdentity | AwsCredentialIdentityProvider,
 ): Promise<StorageProvider> {
   const { S3Provider } = await import('../providers/s3');
-  const endpoint = str(config.s3_endpoint);
-  const checked = endpoint ? await ctx.guard(endpoint, 's3_endpoint') : undefined;
+  const { endpoint, lookup } = await ctx.pinnedEndpoint(config.s3_endpoint, 's3_endpoint');
   return new S3Provider({
     ...ctx.common,
     type: config.type as 's3' | 's3s',
@@ -76,7 +74,7 @@ export async function buildS3Provider(
     endpoint,
     credentials: credentials ?? staticCredentials(config),
     sseKmsKeyId: str(config.aws_sse_kms_key_id),
-    lookup: checked ? pinnedLookup(checked) : undefined,
+    lookup,
   });
 }
 
