@@ -4,17 +4,14 @@
  * so a careless `logger.info('x', {storage})` cannot leak a credential.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
+import { STORAGE_SECRET_FIELDS } from './storage/backends';
 
-/** Field names whose values never reach a log line (Label Studio's secret storage fields, plus ours). */
+/**
+ * Field names whose values never reach a log line: every storage type's secret fields (from the
+ * backend definitions), plus the envelope, auth header, tokens and SDK credential names.
+ */
 export const SECRET_FIELD_NAMES: ReadonlySet<string> = new Set([
-  'aws_access_key_id',
-  'aws_secret_access_key',
-  'aws_session_token',
-  'account_key',
-  'account_name',
-  'client_secret',
-  'google_application_credentials',
-  'password',
+  ...STORAGE_SECRET_FIELDS,
   'secrets',
   'authorization',
   'token',

@@ -1,18 +1,19 @@
 /**
- * Which of a project's source storages answers a storage URI (spec §4.3): same scheme family
+ * Which of a project's source storages answers a storage URI: same scheme family
  * and exactly the same bucket/container. The prefix is not checked (as in Label Studio).
  * The rewrite and the resolve endpoint both use this, so a URL the task API emits always
  * resolves to the storage it was matched to.
  */
 import type { StorageItem } from '../db/items';
 import type { StorageType } from '../storage/types';
+import { backend } from '../storage/backends';
 import { parseStorageUri, storageTypesForScheme, type ParsedStorageUri } from './schemes';
 
 /** The few fields of a source storage that URI rewriting and matching need (no secrets). */
 export interface ResolvableStorage {
   id: number;
   type: StorageType;
-  /** bucket (s3, s3s, gcs) or container (azure, azure_spi). */
+  /** The bucket or container named by the definition's `resolves.bucketField`. */
   bucket: string;
   /** Redirect to a presigned URL (true, LS default) or proxy the bytes (false). */
   presign: boolean;
@@ -22,16 +23,15 @@ export interface ResolvableStorage {
   inlinePresign: boolean;
 }
 
-const CLOUD_TYPES: ReadonlySet<StorageType> = new Set(['s3', 's3s', 'gcs', 'azure', 'azure_spi']);
-
 /**
  * The resolvable view of a stored storage item; undefined for export storages and for types
  * without a URI scheme (redis, local files).
  */
 export function toResolvableStorage(item: Pick<StorageItem, 'id' | 'type' | 'role' | 'fields'>): ResolvableStorage | undefined {
-  if (item.role !== 'import' || !CLOUD_TYPES.has(item.type)) return undefined;
+  const resolves = backend(item.type)?.resolves;
+  if (item.role !== 'import' || !resolves) return undefined;
   const f = item.fields ?? {};
-  const bucket = (item.type === 'azure' || item.type === 'azure_spi' ? f.container : f.bucket) as unknown;
+  const bucket = f[resolves.bucketField];
   if (typeof bucket !== 'string' || bucket === '') return undefined;
   const ttl = Number(f.presign_ttl);
   return {

@@ -16,7 +16,7 @@ export interface ProviderSettings {
   localFilesDocumentRoot: string;
   /**
    * LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED: when false, `validate()` of a local files storage
-   * fails (spec §5.1 step 5). Undefined counts as enabled (tests that build providers directly).
+   * fails. Undefined counts as enabled (tests that build providers directly).
    */
   localFilesServingEnabled?: boolean;
   /** TCP connect timeout of every backend client. */

@@ -32,12 +32,14 @@ export function compileKeyFilter(pattern: string | null | undefined): KeyMatcher
 }
 
 /**
- * Folder semantics for cloud prefixes: `a/b//` → `a/b/`, empty/null → ''. A prefix `img`
- * therefore never matches `img2/x` (Label Studio does the same for S3 and Azure).
+ * The one prefix normaliser (listing, export keys, the import-side skip rule): runs of `/`
+ * collapse, leading and trailing `/` go, a non-empty result ends in `/` (`/a//b/` → `a/b/`,
+ * empty/null/all-slash → ''). A prefix `img` therefore never matches `img2/x` (Label Studio does
+ * the same for S3 and Azure).
  */
 export function normalizePrefix(prefix: string | null | undefined): string {
   if (!prefix) return '';
-  const trimmed = prefix.replace(/^\/+/, '').replace(/\/+$/, '');
+  const trimmed = prefix.replace(/\/{2,}/g, '/').replace(/^\/+/, '').replace(/\/+$/, '');
   return trimmed ? `${trimmed}/` : '';
 }
 

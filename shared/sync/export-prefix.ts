@@ -1,48 +1,38 @@
 /**
  * Keys a source storage must not import because one of the project's target storages writes
- * there (Label Studio #8838: exported annotations coming back as tasks). A target counts when it
- * points at the same place (same provider family and bucket/container/path) and has a non-empty
- * prefix; its normalised prefix (`a/b/`) is then skipped. A target without a prefix writes at the
- * root, where skipping would hide every object, so it is not applied (documented limitation).
+ * there (Label Studio #8838: exported annotations coming back as tasks). A target counts when its
+ * definition's location identity equals the source's (same family, place and endpoint) or, for
+ * directory places, lies inside it; the prefix it writes under (the export key rule's) is then
+ * skipped. A target writing at the root of the source's keys is not applied: skipping would hide
+ * every object (documented limitation).
  */
-import path from 'node:path';
 import type { StorageItem } from '../db/items';
+import { backend } from '../storage/backends';
+import type { LocationRule } from '../storage/backends/definition';
+import type { StorageConfig } from '../storage/types';
 
-const family = (t: string) => (t === 's3s' ? 's3' : t === 'azure_spi' ? 'azure' : t);
-const s = (v: unknown) => (typeof v === 'string' ? v.trim() : v === null || v === undefined ? '' : String(v));
-const normPrefix = (p: string) => (p ? p.replace(/^\/+/, '').replace(/\/+$/, '') + '/' : '');
+/** Where `target`'s keys start relative to `source`'s ('' = same root; undefined = elsewhere). */
+function relativePlace(rule: LocationRule, source: StorageItem, target: StorageItem): string | undefined {
+  const sf = source.fields ?? {};
+  const tf = target.fields ?? {};
+  const src = rule.place(sf, source.role);
+  const dst = rule.place(tf, target.role);
+  if (rule.nested) return dst.startsWith(src + '/') ? dst.slice(src.length + 1) + '/' : undefined;
+  if (src !== dst || (rule.endpoint?.(sf, source.role) ?? '') !== (rule.endpoint?.(tf, target.role) ?? '')) return undefined;
+  return '';
+}
 
 /** Prefixes (relative to the source's keys) under which `source` must skip keys. */
 export function exportPrefixes(source: StorageItem, targets: StorageItem[]): string[] {
   const out: string[] = [];
-  const sf = source.fields ?? {};
+  const rule = backend(source.type)?.location;
+  if (!rule) return out;
   for (const t of targets) {
-    if (t.role !== 'export' || family(t.type) !== family(source.type) || t.cancelled) continue;
-    const tf = t.fields ?? {};
-    switch (family(source.type)) {
-      case 's3':
-        if (s(tf.bucket) !== s(sf.bucket) || s(tf.s3_endpoint) !== s(sf.s3_endpoint)) continue;
-        break;
-      case 'gcs':
-        if (s(tf.bucket) !== s(sf.bucket)) continue;
-        break;
-      case 'azure':
-        if (s(tf.container) !== s(sf.container) || s(tf.azure_endpoint) !== s(sf.azure_endpoint)) continue;
-        break;
-      case 'redis':
-        if (s(tf.host) !== s(sf.host) || s(tf.port || 6379) !== s(sf.port || 6379) || s(tf.db ?? 2) !== s(sf.db ?? 1)) continue;
-        break;
-      case 'localfiles': {
-        // Local keys are relative to the source path: a target inside it hides its subdirectory.
-        const src = path.posix.normalize(s(sf.path).replace(/\\/g, '/')).replace(/\/+$/, '');
-        const dst = path.posix.normalize(s(tf.path).replace(/\\/g, '/')).replace(/\/+$/, '');
-        if (dst.startsWith(src + '/')) out.push(dst.slice(src.length + 1) + '/');
-        continue;
-      }
-      default:
-        continue;
-    }
-    const p = normPrefix(s(tf.prefix));
+    const def = backend(t.type);
+    if (t.role !== 'export' || t.cancelled || def?.location.family !== rule.family) continue;
+    const under = relativePlace(rule, source, t);
+    if (under === undefined) continue;
+    const p = under + def.exportKeyPrefix({ ...t.fields, type: t.type, role: t.role } as StorageConfig);
     if (p) out.push(p);
   }
   return [...new Set(out)];

@@ -31,6 +31,7 @@ import type { SyncStatus } from '../db/items';
 import type { SyncDeps } from './deps';
 import { applyDeletion } from './chunk-step';
 import { readStorage } from './job-context';
+import { STORAGE_SECRET_FIELDS } from '../storage/backends';
 
 export interface FinalizeStepInput {
   storageId: number;
@@ -44,11 +45,8 @@ export interface FinalizeStepResult {
   status: SyncStatus | 'cancelled' | 'superseded';
 }
 
-/** Storage fields that hold secrets (values are scrubbed from tracebacks). */
-const SECRET_FIELDS = [
-  'aws_access_key_id', 'aws_secret_access_key', 'aws_session_token', 'account_key', 'account_name', 'client_secret',
-  'google_application_credentials', 'password',
-];
+/** Storage fields that hold secrets (values are scrubbed from tracebacks): every type's. */
+const SECRET_FIELDS = [...STORAGE_SECRET_FIELDS];
 
 /** A readable, secret-free sentence for a failed step. */
 export function tracebackOf(error: { Error?: string; Cause?: string }, secrets: string[]): string {

@@ -29,6 +29,11 @@ runProviderContract('localfiles', async () => {
     hierarchical: true,
     placeholders: false,
     importNeedsObject: false,
+    notApplicable: {
+      missing: 'local directories are checked when the storage is created (see the local-files tests)',
+      wrongCredentials: 'local files have no credentials',
+      presignRefusal: 'local-files URLs point at this service and carry no signature',
+    },
     async cleanup() {
       await rm(root, { recursive: true, force: true });
     },

@@ -60,6 +60,10 @@ runProviderContract('redis', async () => {
     hierarchical: false,
     placeholders: false,
     importNeedsObject: false,
+    notApplicable: {
+      missing: 'a Redis database always exists; the server is checked when the storage is created',
+      presignRefusal: 'Redis has no presigned URLs (presign answers unsupported)',
+    },
     async cleanup() {
       locked.kill('SIGTERM');
     },

@@ -71,6 +71,10 @@ runProviderContract(sts ? 's3s (role assumed via moto STS, S3 on moto)' : 's3s (
     options: { settings: testSettings(), storageId: 42, hooks },
     presign: 'http',
     verifiesSignatures: !sts,
+    notApplicable: {
+      wrongCredentials: 'moto accepts any role and any signature, so only the STS stub can refuse credentials',
+      presignRefusal: 'moto does not verify presigned URL signatures or expiry',
+    },
     hierarchical: true,
     placeholders: true,
     importNeedsObject: true,

@@ -10,6 +10,7 @@ import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-bl
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handler as storagesHandler } from '../../functions/api/storages';
+import { exportObjectKey } from '../../shared/export/key';
 import { setStorageTestHooks } from '../../shared/storage/registry';
 import type { StorageConfig } from '../../shared/storage/types';
 import { createS3Buckets } from '../contract/helpers';
@@ -199,6 +200,24 @@ describe('import sync on every provider', () => {
     const after = await sync(storage.id, 's3');
     expect(after.status).toBe('completed');
     expect(after.meta).toMatchObject({ tasks_created: 1, objects_skipped_export: 2, objects_failed: 0 });
+    expect((await tasksOf(projectId)).map((t) => t.source!.key)).toEqual(['in/1.json']);
+  });
+
+  it('skips what targets with prefixes /out and out//x on the same bucket write (one prefix rule for export keys and the skip)', async () => {
+    const s3 = emulators().s3;
+    const bucket = `sync-loop-${run}`;
+    await createS3Buckets(s3.endpoint, s3, s3.region, [bucket]);
+    const config = s3Config(bucket);
+    const targets = ['/out', 'out//x'].map((prefix): StorageConfig => ({ ...config, role: 'export', prefix }));
+    // The exporter writes each annotation at exportObjectKey of its target.
+    const exported = Object.fromEntries(targets.flatMap((t, i) => [70 + i, 80 + i].map((id) => [exportObjectKey(t, id), `{"id":${id},"result":[]}`])));
+    await seed(config, { 'in/1.json': '{"image":"1"}', ...exported });
+    const projectId = await newProject(h.orgId);
+    for (const t of targets) await newStorage(h.orgId, projectId, t);
+    const storage = await newStorage(h.orgId, projectId, config);
+    const after = await sync(storage.id, 's3');
+    expect(after.status).toBe('completed');
+    expect(after.meta).toMatchObject({ tasks_created: 1, objects_skipped_export: 4, objects_failed: 0 });
     expect((await tasksOf(projectId)).map((t) => t.source!.key)).toEqual(['in/1.json']);
   });
 });

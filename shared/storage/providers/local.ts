@@ -35,7 +35,7 @@ export interface LocalProviderOptions {
   regexFilter?: string | null;
   recursive: boolean;
   maxReadBytes: number;
-  /** LOCAL_FILES_SERVING_ENABLED; false makes `validate` fail as in spec §5.1 (default true). */
+  /** LOCAL_FILES_SERVING_ENABLED; false makes `validate` fail (default true). */
   servingEnabled?: boolean;
 }
 
@@ -60,7 +60,7 @@ export function normalizeLocalPath(p: string): string {
 }
 
 /**
- * Checks a storage path against the document root (spec §5.1 messages) and returns the real
+ * Checks a storage path against the document root and returns the real
  * (symlink-resolved) storage path and root.
  * @throws ValidationError on `path`.
  */
@@ -381,7 +381,7 @@ export class LocalFilesProvider implements StorageProvider {
   async close(): Promise<void> {}
 }
 
-/** The service-relative URL of a file under the document root (spec §5.3). */
+/** The service-relative URL of a file under the document root. */
 export function localFilesUrl(realRoot: string, absPath: string): string {
   const rel = path.relative(realRoot, absPath).split(path.sep).join('/');
   return `/data/local-files/?d=${encodeKeyPath(rel)}`;

@@ -1,0 +1,88 @@
+/** `gcs`: Google Cloud Storage with a service-account (or authorized-user) JSON, or ADC. */
+import { z } from 'zod';
+import { MAX_CREDENTIALS_JSON_CHARS } from '../../http/limits';
+import { StorageError } from '../../errors';
+import { CLOUD_FIELDS, CLOUD_IMPORT_FIELDS, prefixedExportKeys, shortField } from './common-fields';
+import type { AddFieldError, BackendDefinition } from './definition';
+import { checkHttpUrl, str, text } from './values';
+
+/** Credential JSON types accepted for GCS: their token endpoints are fixed by google-auth-library. */
+const GCS_CREDENTIAL_TYPES = ['service_account', 'authorized_user'];
+
+/**
+ * Google's own storage API hosts. The GCS SDK (teeny-request → node-fetch) follows redirects and
+ * takes no HTTP agent, so its connections can neither be pinned to the checked address nor kept
+ * from following a redirect: a custom `gcs_endpoint` must be one of these or allow-listed.
+ */
+function isGoogleApiHost(host: string): boolean {
+  return host === 'googleapis.com' || host.endsWith('.googleapis.com');
+}
+
+function credentialsProblems(creds: string, add: AddFieldError): void {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(creds);
+  } catch {
+    add('google_application_credentials', 'Google Application Credentials must be valid JSON string.');
+  }
+  if (parsed !== undefined && (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))) {
+    add('google_application_credentials', 'Google Application Credentials must be a JSON object.');
+  } else if (parsed !== undefined && !GCS_CREDENTIAL_TYPES.includes(String((parsed as { type?: unknown }).type))) {
+    // external_account / impersonated credentials make google-auth-library fetch URLs taken
+    // from the JSON itself (credential_source.url, token_url): an SSRF channel past the guard.
+    add('google_application_credentials', `Google Application Credentials must be of type ${GCS_CREDENTIAL_TYPES.map((t) => `"${t}"`).join(' or ')}.`);
+  }
+}
+
+/** The `gcs` storage type. */
+export const gcsBackend: BackendDefinition = {
+  type: 'gcs',
+  title: 'Google Cloud Storage',
+  titleOrder: 1,
+  fields: {
+    ...CLOUD_FIELDS,
+    bucket: shortField({ required: true }),
+    google_project_id: shortField(),
+    google_application_credentials: {
+      schema: z.string().max(MAX_CREDENTIALS_JSON_CHARS, `Ensure this field has no more than ${MAX_CREDENTIALS_JSON_CHARS} characters.`).nullable(),
+      description: 'Content of a service-account JSON file.',
+      secret: true,
+    },
+    gcs_endpoint: shortField(),
+    ...CLOUD_IMPORT_FIELDS,
+  },
+  shapeErrors(config, add) {
+    if (!str(config.bucket)) add('bucket', 'This field is required.');
+    const creds = str(config.google_application_credentials);
+    if (creds) credentialsProblems(creds, add);
+    checkHttpUrl(config.gcs_endpoint, 'gcs_endpoint', add);
+  },
+  async build(config, ctx) {
+    const { GcsProvider } = await import('../providers/gcs');
+    const endpoint = str(config.gcs_endpoint);
+    if (endpoint) {
+      const checked = await ctx.guard(endpoint, 'gcs_endpoint');
+      if (!checked.allowed && !isGoogleApiHost(checked.host)) {
+        throw new StorageError(
+          'forbidden_endpoint',
+          `gcs_endpoint: '${checked.host}' is not a Google API host; custom GCS endpoints (emulators) must be listed in LABELSYNC_ALLOWED_ENDPOINTS`,
+        );
+      }
+    }
+    const creds = str(config.google_application_credentials);
+    return new GcsProvider({
+      ...ctx.common,
+      bucket: str(config.bucket)!,
+      prefix: config.prefix,
+      credentials: creds ? (JSON.parse(creds) as Record<string, unknown>) : undefined,
+      projectId: str(config.google_project_id),
+      endpoint,
+    });
+  },
+  uriFor: (config, key) => `gs://${config.bucket}/${key}`,
+  exportKeyPrefix: prefixedExportKeys,
+  resolves: { schemes: ['gs'], bucketField: 'bucket' },
+  // The endpoint is not part of the identity: a GCS bucket name is global.
+  location: { family: 'gcs', place: (f) => text(f.bucket) },
+  capabilities: { orderedListing: true, presign: true },
+};
