@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
-import { getContext } from '../shared/context';
+import { processApp } from '../shared/process-app';
 import { nextId, reserveIds } from '../shared/db/counters';
 import type { AnnotationItem, StorageItem, TaskItem } from '../shared/db/items';
 import { createAnnotation, putAnnotations } from '../shared/db/repo-annotations';
@@ -66,7 +66,7 @@ export async function run(opts: ExportBenchOptions = {}): Promise<ExportBenchRes
     port: 0, dataDir, dynamodbEndpoint: em.dynamodb.endpoint, tableName: `bench-export-${Date.now()}`, streamStartingPosition: 'LATEST', log: () => undefined,
   });
   try {
-    const app = getContext();
+    const app = processApp();
     const db = app.db;
     const orgId = 'bench-export';
     const now = new Date().toISOString();

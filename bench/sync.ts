@@ -150,7 +150,7 @@ export async function run(opts: SyncBenchOptions = {}): Promise<Row[]> {
     await ensureTable(raw, table);
     raw.destroy();
 
-    const app = getContext();
+    const app = processApp();
     // DynamoDB calls per phase (what the pipeline spends per object): one shared document client.
     const calls = new Map<string, { calls: number; items: number }>();
     {
