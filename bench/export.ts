@@ -28,7 +28,6 @@ import { mapLimit } from '../shared/storage/common';
 import { createS3Client } from '../shared/storage/providers/s3';
 import type { StorageConfig } from '../shared/storage/types';
 import { requestSync } from '../shared/sync/request-sync';
-import { requestSyncDeps } from '../shared/sync/context';
 import { startEmulators, type EmulatorEndpoints } from '../local/emulators';
 import { startRuntime } from '../local/runtime';
 
@@ -155,7 +154,7 @@ export async function run(opts: ExportBenchOptions = {}): Promise<ExportBenchRes
       const item = await storage(pid, config);
 
       const t0 = performance.now();
-      await requestSync(requestSyncDeps(), item);
+      await requestSync(app.requestSyncDeps(), item);
       let done = (await getStorage(db, item.id))!;
       while (!['completed', 'completed_with_errors', 'failed'].includes(done.status)) {
         if (performance.now() - t0 > 600_000) throw new Error(`${type} export sync did not finish within 10 min`);
