@@ -19,8 +19,8 @@ import { Storage } from '@google-cloud/storage';
 import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { inject } from 'vitest';
 import { createDocumentClient } from '../../shared/db/client';
-import { createApp } from '../../shared/app';
-import { installApp } from '../../shared/process-app';
+import { withParts } from '../../shared/app';
+import { installApp, processApp } from '../../shared/process-app';
 import type { ProjectItem, StorageItem, TaskItem } from '../../shared/db/items';
 import type { Db } from '../../shared/db/repo-common';
 import { reserveIds } from '../../shared/db/counters';
@@ -62,18 +62,15 @@ export function exportEnv(): ExportEnv {
   const db: Db = { doc: createDocumentClient({ endpoint: em.dynamodb.endpoint, region: em.dynamodb.region }), table: inject('tableName') };
   const dataDir = mkdtempSync(join(tmpdir(), 'labelsync-export-'));
   const localRoot = mkdtempSync(join(tmpdir(), 'labelsync-export-root-'));
-  // The export handler uses the process's app: install one on this data dir so it decrypts what
-  // this helper encrypts, with the emulators' storage hooks.
+  // The export handler uses the process's app: install a copy (same sync starter) on this data
+  // dir so it decrypts what this helper encrypts, with the emulators' storage hooks.
   process.env.LABELSYNC_DATA_DIR = dataDir;
-  const app = installApp(
-    createApp(process.env, {
-      storageHooks: {
-        azureTokenCredential: fakeAzureAdCredential(),
-        azureCa: readFileSync(em.azureOauth.caCertPath, 'utf8'),
-        azureSasVersion: '2025-11-05',
-      },
-    }),
-  );
+  const storageHooks = {
+    azureTokenCredential: fakeAzureAdCredential(),
+    azureCa: readFileSync(em.azureOauth.caCertPath, 'utf8'),
+    azureSasVersion: '2025-11-05',
+  };
+  const app = installApp(withParts(processApp(), { storageHooks }, { LABELSYNC_DATA_DIR: dataDir }));
   const secretBox = app.secretBox;
   const provider = (config: StorageConfig) => app.getProvider(config, { settings: settings(localRoot) });
   const deps = exportDepsFromContext({ db, getProvider: provider }, (item) => loadStorageConfig(item, secretBox));
