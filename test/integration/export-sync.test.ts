@@ -140,10 +140,10 @@ describe('export sync', () => {
     for (const item of items) {
       const s = await storageOf(item.id);
       expect({ type: s.type, status: s.status, count: s.last_sync_count, total: s.meta.total_annotations }).toEqual({ type: item.type, status: 'completed', count: M, total: M });
-      const { getProvider } = await import('../../shared/storage/registry');
       const { loadStorageConfig } = await import('../../shared/api/storages');
       const config = await loadStorageConfig(s, processApp().secretBox);
-      const p = await getProvider(config, { noCache: true });
+      // The installed app carries the emulators' storage hooks (Azure AD credential, CA).
+      const p = await processApp().getProvider(config, { noCache: true });
       const seen = new Set<string>();
       for await (const page of p.list()) for (const e of page.entries) seen.add(e.key);
       const want = small.annotationIds.map((id) => exportObjectKey(config, id));
