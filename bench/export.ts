@@ -13,7 +13,7 @@ import { mkdtemp, mkdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
-import { getContext } from '../shared/context';
+import { processApp } from '../shared/process-app';
 import { nextId, reserveIds } from '../shared/db/counters';
 import type { AnnotationItem, StorageItem, TaskItem } from '../shared/db/items';
 import { createAnnotation, putAnnotations } from '../shared/db/repo-annotations';
@@ -27,7 +27,6 @@ import { mapLimit } from '../shared/storage/common';
 import { createS3Client } from '../shared/storage/providers/s3';
 import type { StorageConfig } from '../shared/storage/types';
 import { requestSync } from '../shared/sync/request-sync';
-import { requestSyncDeps } from '../shared/sync/context';
 import { startEmulators, type EmulatorEndpoints } from '../local/emulators';
 import { startRuntime } from '../local/runtime';
 import { runWhenMain } from './run-alone';
@@ -67,7 +66,7 @@ export async function run(opts: ExportBenchOptions = {}): Promise<ExportBenchRes
     port: 0, dataDir, dynamodbEndpoint: em.dynamodb.endpoint, tableName: `bench-export-${Date.now()}`, streamStartingPosition: 'LATEST', log: () => undefined,
   });
   try {
-    const app = getContext();
+    const app = processApp();
     const db = app.db;
     const orgId = 'bench-export';
     const now = new Date().toISOString();
@@ -157,7 +156,7 @@ export async function run(opts: ExportBenchOptions = {}): Promise<ExportBenchRes
       const item = await storage(pid, config);
 
       const t0 = performance.now();
-      await requestSync(requestSyncDeps(), item);
+      await requestSync(app.requestSyncDeps(), item);
       let done = (await getStorage(db, item.id))!;
       while (!['completed', 'completed_with_errors', 'failed'].includes(done.status)) {
         if (performance.now() - t0 > 600_000) throw new Error(`${type} export sync did not finish within 10 min`);

@@ -15,7 +15,7 @@ import { Worker } from 'node:worker_threads';
 import { spawn } from 'node:child_process';
 import { REPO_ROOT } from '../local/lambda-functions';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { getContext } from '../shared/context';
+import { processApp } from '../shared/process-app';
 import { reserveIds } from '../shared/db/counters';
 import type { TaskItem } from '../shared/db/items';
 import { getProject } from '../shared/db/repo-projects';
@@ -102,7 +102,7 @@ export async function run(opts: ResolveBenchOptions = {}): Promise<ResolveBenchR
   process.env.LABELSYNC_ALLOWED_ENDPOINTS = '127.0.0.1,localhost';
   const runtime = await startRuntime({ port: 0, dataDir, dynamodbEndpoint: em.dynamodb.endpoint, tableName: `bench-resolve-${Date.now()}`, stream: false, log: () => undefined });
   try {
-    const app = getContext();
+    const app = processApp();
     const auth = { authorization: `Token ${runtime.token}` };
     const post = await fetch(`${runtime.url}/api/projects`, {
       method: 'POST',

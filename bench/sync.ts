@@ -140,18 +140,14 @@ export async function run(opts: SyncBenchOptions = {}): Promise<Row[]> {
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
     });
-    const { resetEnvCache } = await import('../shared/config/env');
-    const { resetDocumentClient } = await import('../shared/db/client');
-    const { getContext, resetContext } = await import('../shared/context');
-    resetEnvCache();
-    resetDocumentClient();
-    resetContext();
+    const { createApp, withParts } = await import('../shared/app');
+    const { installApp, processApp } = await import('../shared/process-app');
     const { ensureTable } = await import('../local/dynamodb-table');
     const raw = new DynamoDBClient({ endpoint: ddb.endpoint, region: ddb.region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
     await ensureTable(raw, table);
     raw.destroy();
 
-    const app = getContext();
+    const app = createApp(process.env);
     // DynamoDB calls per phase (what the pipeline spends per object): one shared document client.
     const calls = new Map<string, { calls: number; items: number }>();
     {
@@ -177,13 +173,12 @@ export async function run(opts: SyncBenchOptions = {}): Promise<Row[]> {
     const { synthesizeStateMachine } = await import('../local/state-machine-definition');
     const { LocalStateMachine } = await import('../local/asl-runner');
     const { LocalSyncStarter } = await import('../local/sync-starter');
-    const { setSyncStarter } = await import('../shared/sync/starter');
     const { definition } = await synthesizeStateMachine(ddb.region);
     (definition as unknown as { States: { Loop: { Branches: { States: { Write: { MaxConcurrency: number } } }[] } } }).States.Loop.Branches[1].States.Write.MaxConcurrency =
       mapConcurrency;
     const machine = new LocalStateMachine({ definition, region: ddb.region, log: (m) => log(`  [sfn] ${m.slice(0, 300)}`) });
     const starter = new LocalSyncStarter({ machine: async () => machine, maxConcurrent: 1, log: (m) => log(m) });
-    setSyncStarter(starter);
+    installApp(withParts(app, { syncStarter: starter }));
 
     const { createOrgWithToken } = await import('../shared/api/tokens');
     const { nextId } = await import('../shared/db/counters');
@@ -191,7 +186,6 @@ export async function run(opts: SyncBenchOptions = {}): Promise<Row[]> {
     const { putStorage, getStorage } = await import('../shared/db/repo-storages');
     const { getProvider } = await import('../shared/storage/registry');
     const { requestSync } = await import('../shared/sync/request-sync');
-    const { requestSyncDeps } = await import('../shared/sync/context');
     const { SECRET_FIELDS } = await import('../shared/api/storage-schemas');
     const { linkShard } = await import('../shared/db/repo-sync');
     const { taskToItem } = await import('../shared/db/repo-tasks');
@@ -222,7 +216,7 @@ export async function run(opts: SyncBenchOptions = {}): Promise<Row[]> {
     const syncOnce = async (id: number) => {
       const s = (await getStorage(app.db, id))!;
       const r = await timed(async () => {
-        await requestSync(requestSyncDeps(), s);
+        await requestSync(processApp().requestSyncDeps(), s);
         await starter.idle();
       });
       const after = (await getStorage(app.db, id))!;
@@ -438,7 +432,7 @@ export async function run(opts: SyncBenchOptions = {}): Promise<Row[]> {
       await suite('s3', { type: 's3', bucket, s3_endpoint: s3.endpoint, region_name: s3.region, aws_access_key_id: s3.accessKeyId, aws_secret_access_key: s3.secretAccessKey, recursive_scan: true }, s3N);
     }
     await starter.stop();
-    setSyncStarter(undefined);
+    installApp(undefined);
     log(`peak RSS of the bench process: ${rssMb()} MB (DynamoDB Local and emulators excluded)`);
   } finally {
     await emus?.stop();

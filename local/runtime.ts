@@ -2,8 +2,8 @@
  * The local runtime: the deployed service's pieces on one machine, no AWS account. DynamoDB Local
  * (started here unless an endpoint is given) with the table of shared/db/schema.ts; an HTTP server
  * that turns requests into API Gateway v2 events for the manifest's handlers; the sync state
- * machine from the synthesized template on the local ASL runner behind `setSyncStarter`; and the
- * stream poller feeding the export handler, with a JSONL dead-letter file.
+ * machine from the synthesized template on the local ASL runner, the sync starter of the app this
+ * runtime builds and installs (shared/process-app.ts); and the stream poller feeding the export handler, with a JSONL dead-letter file.
  * Used by `npm start` (local/start.ts) and by the integration tests.
  */
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -11,10 +11,9 @@ import { join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { ensureLocalToken } from '../shared/api/tokens';
-import { resetEnvCache } from '../shared/config/env';
-import { resetContext } from '../shared/context';
-import { resetDocumentClient } from '../shared/db/client';
-import { setSyncStarter } from '../shared/sync/starter';
+import { createApp } from '../shared/app';
+import { installApp, processApp } from '../shared/process-app';
+import type { StorageTestHooks } from '../shared/storage/registry';
 import { ROUTES, type FunctionName } from '../functions/manifest';
 import { LocalStateMachine } from './asl-runner';
 import { dlqFile, LocalDlq, replayDlq, type ReplayResult, type StreamBatchHandler } from './dlq';
@@ -66,6 +65,8 @@ export interface RuntimeOptions {
   exportHandler?: StreamBatchHandler;
   /** Test hook: poller tuning (retry delays, batching window). */
   poller?: Partial<Omit<StreamPollerOptions, 'endpoint' | 'region' | 'tableName' | 'handler' | 'dlq'>>;
+  /** Test hook: storage provider hooks (STS client, Azure credential, CA…) of the app. */
+  storageHooks?: StorageTestHooks;
   log?: (message: string) => void;
 }
 
@@ -122,12 +123,14 @@ const WARM_FUNCTIONS: FunctionName[] = [...new Set<FunctionName>(['meta', ...ROU
 /** Imported in the background after start: the state machine's steps. */
 const LATER_FUNCTIONS: FunctionName[] = ['syncStart', 'syncList', 'syncChunk', 'syncFinalize'];
 
-/** Points the handlers' configuration at this runtime and drops everything parsed from the old one. */
-function configureProcess(vars: Record<string, string>): void {
+/**
+ * Points the handlers' configuration at this runtime: sets `vars` in the environment, builds the
+ * app from it and installs it as the process's app.
+ * @throws Error naming every bad variable (before anything was started)
+ */
+function configureProcess(vars: Record<string, string>, parts: Parameters<typeof createApp>[1]): void {
   for (const [k, v] of Object.entries(vars)) process.env[k] = v;
-  resetEnvCache();
-  resetDocumentClient();
-  resetContext();
+  installApp(createApp(process.env, parts));
 }
 
 export async function startRuntime(opts: RuntimeOptions = {}): Promise<LabelsyncRuntime> {
@@ -164,10 +167,46 @@ export async function startRuntime(opts: RuntimeOptions = {}): Promise<Labelsync
     // The endpoint is known before DynamoDB Local is up, so the handlers' configuration is set and
     // their modules load while the JVM starts (two cores: the two overlap well).
     let endpoint = opts.dynamodbEndpoint;
+    const ddbPort = endpoint ? undefined : (opts.dynamodbPort ?? (await freePort()));
+    if (!endpoint) endpoint = `http://127.0.0.1:${ddbPort}`;
+
+    let machine: Promise<LocalStateMachine> | undefined;
+    const synthAbort = new AbortController();
+    const stateMachine = () => {
+      machine ??= loadStateMachine(region, { cacheDir: dataDir, signal: synthAbort.signal }).then((r) => new LocalStateMachine({ definition: r.definition, region, resolveHandler, log }));
+      // A failed synthesis is retried on the next start (the stack may be mid-edit).
+      machine.catch(() => (machine = undefined));
+      return machine;
+    };
+    const syncStarter = new LocalSyncStarter({
+      machine: stateMachine,
+      maxConcurrent: opts.maxConcurrentExecutions,
+      journalFile: join(dataDir, 'executions.json'),
+      log,
+    });
+    configureProcess(
+      {
+        // The chunk Lambdas read it too (first listing step): the same value as the local Map's.
+        LABELSYNC_SYNC_CONCURRENCY: process.env.LABELSYNC_SYNC_CONCURRENCY || String(LOCAL_SYNC_CONCURRENCY),
+        LABELSYNC_SYNC_WRITE_CONCURRENCY: process.env.LABELSYNC_SYNC_WRITE_CONCURRENCY || String(LOCAL_SYNC_WRITE_CONCURRENCY),
+        LABELSYNC_TABLE: tableName,
+        LABELSYNC_DYNAMODB_ENDPOINT: endpoint,
+        LABELSYNC_DATA_DIR: dataDir,
+        AWS_REGION: region,
+      },
+      { syncStarter, storageHooks: opts.storageHooks },
+    );
+    cleanups.push(async () => {
+      await syncStarter.stop();
+      installApp(undefined);
+    });
+    // Runs before the starter's stop (cleanups run in reverse): executions waiting for the
+    // definition must not wait for a synthesis that nobody needs any more.
+    cleanups.push(async () => synthAbort.abort());
+
     let ddbStarting: Promise<RunningDynamoDb> | undefined;
-    if (!endpoint) {
-      const port = opts.dynamodbPort ?? (await freePort());
-      endpoint = `http://127.0.0.1:${port}`;
+    if (ddbPort !== undefined) {
+      const port = ddbPort;
       const tDdb = Date.now();
       // quickStart: `npm start` must answer /health within 30 s even on a busy machine.
       ddbStarting = startDynamoDbLocal({
@@ -186,16 +225,6 @@ export async function startRuntime(opts: RuntimeOptions = {}): Promise<Labelsync
         () => {},
       );
     }
-    configureProcess({
-      // The chunk Lambdas read it too (first listing step): the same value as the local Map's.
-      LABELSYNC_SYNC_CONCURRENCY: process.env.LABELSYNC_SYNC_CONCURRENCY || String(LOCAL_SYNC_CONCURRENCY),
-      LABELSYNC_SYNC_WRITE_CONCURRENCY: process.env.LABELSYNC_SYNC_WRITE_CONCURRENCY || String(LOCAL_SYNC_WRITE_CONCURRENCY),
-      LABELSYNC_TABLE: tableName,
-      LABELSYNC_DYNAMODB_ENDPOINT: endpoint,
-      LABELSYNC_DATA_DIR: dataDir,
-      AWS_REGION: region,
-    });
-
     // Import the handlers now: a module that fails to load is reported at start, not on a request.
     const tImport = Date.now();
     const imports = Promise.allSettled(WARM_FUNCTIONS.map((fn) => resolveHandler(fn))).then((results) => {
@@ -216,30 +245,7 @@ export async function startRuntime(opts: RuntimeOptions = {}): Promise<Labelsync
     }
     phase('table', tTable);
 
-    let machine: Promise<LocalStateMachine> | undefined;
-    const synthAbort = new AbortController();
-    const stateMachine = () => {
-      machine ??= loadStateMachine(region, { cacheDir: dataDir, signal: synthAbort.signal }).then((r) => new LocalStateMachine({ definition: r.definition, region, resolveHandler, log }));
-      // A failed synthesis is retried on the next start (the stack may be mid-edit).
-      machine.catch(() => (machine = undefined));
-      return machine;
-    };
-    const syncStarter = new LocalSyncStarter({
-      machine: stateMachine,
-      maxConcurrent: opts.maxConcurrentExecutions,
-      journalFile: join(dataDir, 'executions.json'),
-      log,
-    });
-    setSyncStarter(syncStarter);
-    cleanups.push(async () => {
-      await syncStarter.stop();
-      setSyncStarter(undefined);
-    });
-    // Runs before the starter's stop (cleanups run in reverse): executions waiting for the
-    // definition must not wait for a synthesis that nobody needs any more.
-    cleanups.push(async () => synthAbort.abort());
-
-    const { token, created } = await ensureLocalToken(dataDir, opts.apiToken);
+    const { token, created } = await ensureLocalToken(dataDir, opts.apiToken, processApp().db);
 
     const dlq = new LocalDlq(dlqFile(dataDir));
     const exportHandler: StreamBatchHandler =
@@ -271,7 +277,7 @@ export async function startRuntime(opts: RuntimeOptions = {}): Promise<Labelsync
     phase('total', t0);
     log(`[runtime] started: ${phases.join(', ')}`);
 
-    // Lets tools (local/dlq-replay.ts) find this runtime's DynamoDB instead of opening the same files twice.
+    // Lets tools (`npm run replay-dlq -- --local`) find this runtime's DynamoDB instead of opening the same files twice.
     const stateFile = runtimeStateFile(dataDir);
     const state: RuntimeState = { pid: process.pid, url: http.url, dynamodbEndpoint: endpoint, tableName, region, startedAt: new Date().toISOString() };
     await writeFile(stateFile, JSON.stringify(state, null, 2));

@@ -11,33 +11,26 @@
  *   LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED / LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT (see below),
  *   and everything in shared/config/env.ts.
  */
+import { parseEnv } from '../shared/config/env';
 import { applyLocalDefaults } from './local-defaults';
 import { startRuntime, type LabelsyncRuntime } from './runtime';
 
 const started = Date.now();
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-function port(name: string, v: string | undefined, d: number): number {
-  if (v === undefined || v === '') return d;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) {
-    console.error(`${name} must be a port number, got '${v}'`);
-    process.exit(2);
-  }
-  return n;
-}
-
 async function main(): Promise<void> {
   const env = process.env;
   const notes = applyLocalDefaults(env);
   let runtime: LabelsyncRuntime;
   try {
+    // Every variable is checked before anything starts; the runtime checks them again with its own.
+    const parsed = parseEnv({ ...env, LABELSYNC_TABLE: env.LABELSYNC_TABLE || 'labelsync' });
     runtime = await startRuntime({
-      port: port('PORT', env.PORT, 8080),
+      port: parsed.port,
       host: env.HOST || '127.0.0.1',
       dataDir: env.LABELSYNC_DATA_DIR || '.labelsync',
-      dynamodbPort: env.LABELSYNC_DYNAMODB_PORT ? port('LABELSYNC_DYNAMODB_PORT', env.LABELSYNC_DYNAMODB_PORT, 0) : undefined,
-      tableName: env.LABELSYNC_TABLE || 'labelsync',
+      dynamodbPort: parsed.dynamodbPort,
+      tableName: parsed.table,
       apiToken: env.LABELSYNC_API_TOKEN || undefined,
       preloadStateMachine: true,
       log: (m) => console.error(m),

@@ -5,7 +5,8 @@
  *          needs LABELSYNC_TABLE, AWS_REGION and credentials allowed to read the table, its stream,
  *          the KMS key of the storage secrets and the queue (see docs/export.md).
  *   local: npm run replay-dlq -- --local [--data-dir .labelsync] [--endpoint http://127.0.0.1:<port>]
- *          while (or after) `npm start` runs with LABELSYNC_DYNAMODB_PORT=<port>.
+ *          while `npm start` runs on the data dir (its DynamoDB Local is found through the data
+ *          dir's runtime.json), or with --endpoint after it ran with LABELSYNC_DYNAMODB_PORT=<port>.
  *
  * Both end with a sweep that re-exports, from the table, every annotation the export handler
  * recorded as failed (covers SQS messages whose stream records have expired after 24 h).
@@ -16,15 +17,13 @@ import { resolve } from 'node:path';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { getContext } from '../shared/context';
-import { loadStorageConfig } from '../shared/api/storages';
-import { env } from '../shared/config/env';
+import { createApp } from '../shared/app';
 import { processAnnotationRecords } from '../shared/export/process-records';
 import { reexportRecordedFailures, replaySqsDlq } from '../shared/export/replay';
-import { exportDepsFromContext } from '../shared/export/runtime';
 import type { StreamRecordLike } from '../shared/export/stream-record';
 import { dlqFile, replayDlq } from '../local/dlq';
 import { applyLocalDefaults } from '../local/local-defaults';
+import { runningRuntime } from '../local/runtime';
 
 function usage(msg?: string): never {
   if (msg) console.error(`error: ${msg}`);
@@ -49,12 +48,17 @@ async function main(): Promise<number> {
     process.env.LABELSYNC_DATA_DIR = dataDir;
     process.env.LABELSYNC_TABLE = values.table ?? process.env.LABELSYNC_TABLE ?? 'labelsync';
     if (values.endpoint) process.env.LABELSYNC_DYNAMODB_ENDPOINT = values.endpoint;
-    if (!process.env.LABELSYNC_DYNAMODB_ENDPOINT) usage('--endpoint (or LABELSYNC_DYNAMODB_ENDPOINT) of the DynamoDB Local that `npm start` runs is required');
+    const running = process.env.LABELSYNC_DYNAMODB_ENDPOINT ? undefined : await runningRuntime(dataDir);
+    if (running) {
+      log(`using the running labelsync (pid ${running.pid}) at ${running.url}`);
+      Object.assign(process.env, { LABELSYNC_DYNAMODB_ENDPOINT: running.dynamodbEndpoint, LABELSYNC_TABLE: values.table ?? running.tableName });
+    }
+    if (!process.env.LABELSYNC_DYNAMODB_ENDPOINT) usage('--endpoint (or LABELSYNC_DYNAMODB_ENDPOINT) of the DynamoDB Local that `npm start` runs is required when it is not running on the data dir');
     applyLocalDefaults(process.env);
   } else if (values.table) process.env.LABELSYNC_TABLE = values.table;
 
-  const ctx = getContext();
-  const deps = exportDepsFromContext(ctx, (s) => loadStorageConfig(s, ctx.secretBox));
+  const app = createApp(process.env);
+  const deps = app.exportDeps();
 
   if (values.local) {
     const file = dlqFile(process.env.LABELSYNC_DATA_DIR!);
@@ -68,10 +72,10 @@ async function main(): Promise<number> {
     return r.failed || sweep.failed ? 1 : 0;
   }
 
-  const queueUrl = values['queue-url'] ?? env().exportDlqUrl;
+  const queueUrl = values['queue-url'] ?? app.env.exportDlqUrl;
   if (!queueUrl) usage('--queue-url (or LABELSYNC_EXPORT_DLQ_URL) is required outside --local');
   const handler = new NodeHttpHandler({ connectionTimeout: 3_000, requestTimeout: 30_000 });
-  const region = env().region;
+  const region = app.env.region;
   const sqs = new SQSClient({ region, requestHandler: handler, maxAttempts: 5 });
   const streams = new DynamoDBStreamsClient({ region, requestHandler: handler, maxAttempts: 5 });
   try {

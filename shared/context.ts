@@ -1,63 +1,70 @@
 /**
- * Process-wide dependencies, built once per cold start: the table handle, the secret box and the
- * hooks other modules plug in. Use cases take a context (or parts of it) as a parameter; handlers
- * pass `getContext()`, tests and the local runtime override parts with `setContext()`.
+ * The type of what the composition root (`createApp` in shared/app.ts) builds once per process:
+ * the parsed environment, the table handle, the secret box, the provider factory and the builders
+ * of the sync and export dependencies. Use cases take an app (or parts of it) as a parameter.
+ * Type-only on purpose: this module imports nothing at runtime, so no import cycle runs through it.
  */
-import { documentClient } from './db/client';
+import type { Env } from './config/env';
+import type { SecretBox } from './crypto/secret-box';
 import type { StorageItem } from './db/items';
 import type { Db } from './db/repo-common';
-import { env, type Env } from './config/env';
-import { secretBoxFor, type SecretBox } from './crypto/secret-box';
-import type { GetProviderOptions } from './storage/registry';
+import type { ExportDeps } from './export/deps';
+import type { Authenticate } from './http/auth';
+import type { GetProviderOptions, StorageTestHooks } from './storage/registry';
 import type { StorageConfig, StorageProvider } from './storage/types';
+import type { SyncDeps, SyncSettings } from './sync/deps';
+import type { ExportSyncHooks } from './sync/export-hooks';
+import type { RequestSyncDeps } from './sync/request-sync';
+import type { SyncStarter } from './sync/starter';
 
-export interface AppContext {
-  db: Db;
-  env: Env;
-  secretBox: SecretBox;
-  /**
-   * Builds a provider for a (decrypted) storage config. Default: `getProvider` of
-   * `shared/storage/registry` (loaded on first use so handlers without storages skip the SDKs).
-   */
-  getProvider: (config: StorageConfig, opts?: GetProviderOptions) => Promise<StorageProvider>;
-  /**
-   * Called after an export storage is created (Label Studio runs a full export sync at once).
-   * Wired by the sync module / local runtime; absent → nothing happens. Errors are logged, the
-   * create still answers 201.
-   */
+/** Builds a provider for a (decrypted) storage config: validated, endpoint-guarded, cached. */
+export type GetProvider = (config: StorageConfig, opts?: GetProviderOptions) => Promise<StorageProvider>;
+
+/** Parts a caller may inject into `createApp` instead of the defaults built from the environment. */
+export interface AppParts {
+  /** Table handle (default: a document client on LABELSYNC_TABLE / LABELSYNC_DYNAMODB_ENDPOINT). */
+  db?: Db;
+  /** Provider factory (default: the storage registry with the app's provider settings). */
+  getProvider?: GetProvider;
+  /** STS client, Azure token credential, CA, SAS version, clock of the storage providers. */
+  storageHooks?: StorageTestHooks;
+  /** How sync executions start (default: Step Functions when LABELSYNC_STATE_MACHINE_ARN is set). */
+  syncStarter?: SyncStarter;
+  /** Replaces the full export sync a new target storage gets at once (default: requestSync). */
   onExportStorageCreated?: (storage: StorageItem) => Promise<void>;
 }
 
-let ctx: AppContext | undefined;
-
-async function defaultGetProvider(config: StorageConfig, opts?: GetProviderOptions): Promise<StorageProvider> {
-  const registry = await import('./storage/registry');
-  return registry.getProvider(config, opts);
-}
-
-/** The process's context, built on first use from the environment. */
-export function getContext(): AppContext {
-  if (!ctx) {
-    const e = env();
-    ctx = {
-      db: { doc: documentClient(), table: e.table },
-      env: e,
-      secretBox: secretBoxFor(e),
-      getProvider: defaultGetProvider,
-      // Label Studio syncs a new target storage at once (loaded lazily: only the storages API needs it).
-      onExportStorageCreated: async (s) => (await import('./export/on-create')).syncNewExportStorage(s),
-    };
-  }
-  return ctx;
-}
-
-/** Overrides parts of the context (tests, local runtime, hook wiring). Builds the default first. */
-export function setContext(patch: Partial<AppContext>): AppContext {
-  ctx = { ...getContext(), ...patch };
-  return ctx;
-}
-
-/** Forgets the context (after the environment changed). */
-export function resetContext(): void {
-  ctx = undefined;
+export interface AppContext {
+  /** The environment this app was built from, parsed and validated. */
+  env: Env;
+  /** The raw variables and injected parts the app was built from (see `withParts`). */
+  source: Readonly<Record<string, string | undefined>>;
+  parts: Readonly<AppParts>;
+  db: Db;
+  secretBox: SecretBox;
+  getProvider: GetProvider;
+  /** Resolves the caller of a request (token lookups cached per app). */
+  authenticate: Authenticate;
+  /** The media-token signing key, loaded once per app (a failed load is retried on the next call). */
+  signingKey(): Promise<Buffer>;
+  /** A stored storage with its secrets decrypted into a provider config. */
+  storageConfig(storage: StorageItem): Promise<StorageConfig>;
+  /** The provider of a stored storage, cached per (storage id, updated_at) for resolve. */
+  providerForStorage(storage: StorageItem): Promise<StorageProvider>;
+  /** The export implementation of the sync steps (`role: "export"`). */
+  exporter: ExportSyncHooks;
+  /** Dependencies of the export stream handler and the DLQ replay (built once per app). */
+  exportDeps(): ExportDeps;
+  /** Sync step dependencies (memoised unless `overrides` are given). */
+  syncDeps(overrides?: Partial<SyncSettings>): SyncDeps;
+  /**
+   * Dependencies of requestSync.
+   * @throws Error when no sync starter is available (no injected one, no LABELSYNC_STATE_MACHINE_ARN)
+   */
+  requestSyncDeps(): RequestSyncDeps;
+  /**
+   * Called after an export storage is created (Label Studio runs a full export sync at once).
+   * Errors are logged, the create still answers 201.
+   */
+  onExportStorageCreated?: (storage: StorageItem) => Promise<void>;
 }

@@ -4,6 +4,7 @@
  */
 import { openApiDocument } from '../../shared/api/openapi';
 import { createApiHandler, type RequestContext } from '../../shared/http/handler';
+import { processApp } from '../../shared/process-app';
 import { Router } from '../../shared/http/router';
 import { json } from '../../shared/http/types';
 
@@ -12,4 +13,4 @@ export const router = new Router<RequestContext>()
   .get('/health', async () => json({ status: 'UP' }))
   .get('/api/openapi.json', async () => json(openApiDocument()));
 
-export const handler = createApiHandler(router, { isPublic: (req) => /^\/health\/?$/.test(req.path) });
+export const handler = createApiHandler(router, processApp, { isPublic: (req) => /^\/health\/?$/.test(req.path) });

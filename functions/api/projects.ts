@@ -8,6 +8,7 @@ import { deleteOwnedTask, getTaskDetail, importTasks, listTasks } from '../../sh
 import { parseId, pathId } from '../../shared/api/validation';
 import { parseJsonBody } from '../../shared/http/body';
 import { createApiHandler, type RequestContext } from '../../shared/http/handler';
+import { processApp } from '../../shared/process-app';
 import { Router } from '../../shared/http/router';
 import { json, noContent } from '../../shared/http/types';
 
@@ -49,4 +50,4 @@ export const router = new Router<RequestContext>()
     return noContent();
   });
 
-export const handler = createApiHandler(router);
+export const handler = createApiHandler(router, processApp);

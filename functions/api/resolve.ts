@@ -5,15 +5,14 @@
  * returns the proxied body as a stream instead of draining it.
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { getContext } from '../../shared/context';
-import { getSigningKey } from '../../shared/crypto/signing-key';
 import { fromApiGatewayV2, toApiGatewayV2 } from '../../shared/http/apigw';
-import { authenticate, tokenFromHeader } from '../../shared/http/auth';
+import { tokenFromHeader } from '../../shared/http/auth';
 import { toHttpResponse } from '../../shared/http/error-response';
 import { Router } from '../../shared/http/router';
 import type { HttpRequest, HttpResponse } from '../../shared/http/types';
 import { parseId } from '../../shared/api/validation';
-import { listImportStorages, localFilesStoragePaths, providerForStorage } from '../../shared/resolve/deps';
+import { processApp } from '../../shared/process-app';
+import { listImportStorages, localFilesStoragePaths } from '../../shared/resolve/deps';
 import { serveLocalFile } from '../../shared/resolve/local-files';
 import type { ProxyRuntime } from '../../shared/resolve/range';
 import { resolveMedia } from '../../shared/resolve/resolve-media';
@@ -21,20 +20,23 @@ import { resolveMedia } from '../../shared/resolve/resolve-media';
 /** The local runtime (local/apigw-event.ts) marks its events with this placeholder account id. */
 const LOCAL_ACCOUNT_ID = '000000000000';
 
+// At module scope: a bad environment fails the cold start, naming the variable.
+processApp();
+
 interface Ctx {
   orgId?: string;
   runtime: ProxyRuntime;
 }
 
 async function resolveRoute(req: HttpRequest, target: { taskId: number } | { projectId: number }, ctx: Ctx): Promise<HttpResponse> {
-  const app = getContext();
+  const app = processApp();
   return resolveMedia(
     {
       db: app.db,
-      signingKey: await getSigningKey(app),
+      signingKey: await app.signingKey(),
       runtime: ctx.runtime,
       listImportStorages: (projectId) => listImportStorages(app, projectId),
-      providerFor: (storage) => providerForStorage(app, storage),
+      providerFor: (storage) => app.providerForStorage(storage),
     },
     { method: req.method, target, principalOrgId: ctx.orgId, query: req.query, headers: req.headers },
   );
@@ -47,13 +49,13 @@ for (const verb of ['resolve', 'presign']) {
   router.get(`/projects/{id}/${verb}`, (req, p, ctx) => resolveRoute(req, { projectId: parseId(p.id) }, ctx));
 }
 router.get('/data/local-files', async (req, _p, ctx) => {
-  const app = getContext();
+  const app = processApp();
   const e = app.env;
   return serveLocalFile(
     {
       settings: { servingEnabled: e.localFilesServingEnabled, storageEnabled: e.localFilesStorageEnabled, documentRoot: e.localFilesDocumentRoot },
       // Only needed for tokens; avoid loading the key for a disabled feature.
-      signingKey: e.localFilesServingEnabled && !ctx.orgId && req.query.token ? await getSigningKey(app) : Buffer.alloc(0),
+      signingKey: e.localFilesServingEnabled && !ctx.orgId && req.query.token ? await app.signingKey() : Buffer.alloc(0),
       storagePathsOfOrg: (orgId) => localFilesStoragePaths(app, orgId),
     },
     { method: req.method, principalOrgId: ctx.orgId, query: req.query, headers: req.headers },
@@ -68,7 +70,7 @@ export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGateway
   try {
     const req = fromApiGatewayV2(event);
     method = req.method;
-    const orgId = tokenFromHeader(req.headers.authorization) ? (await authenticate(req, getContext().db)).orgId : undefined;
+    const orgId = tokenFromHeader(req.headers.authorization) ? (await processApp().authenticate(req)).orgId : undefined;
     res = await router.handle(req, { orgId, runtime });
   } catch (e) {
     res = toHttpResponse(e);

@@ -1,13 +1,7 @@
 /**
  * Import ("source") and export ("target") storages of every type, Label Studio's routes:
  * `/api/storages/{type}[/{id}]` and `/api/storages/export/{type}[/{id}]`, plus the cross-type
- * listings and type lists. Thin: parse → use case → response.
- *
- * Extension point (sync, engineer F): add the sync route inside `storageRoutes` below, e.g.
- *   r.post(`${base}/{id}/sync`, async (_req, p, { app, principal }) => {
- *     const s = await getOwnedStorage(app, principal, role, parseStorageType(app, p.type), pathId(p.id));
- *     return json(serializeStorage(await requestSync(app, s)));
- *   });
+ * listings and type lists, and `…/{id}/sync`. Thin: parse → use case → response.
  */
 import {
   createStorage,
@@ -22,10 +16,10 @@ import {
   validateStorage,
 } from '../../shared/api/storages';
 import { pathId } from '../../shared/api/validation';
-import { requestSyncDeps } from '../../shared/sync/context';
 import { requestSync } from '../../shared/sync/request-sync';
 import { parseJsonBody } from '../../shared/http/body';
 import { createApiHandler, type RequestContext } from '../../shared/http/handler';
+import { processApp } from '../../shared/process-app';
 import { Router } from '../../shared/http/router';
 import { json, noContent } from '../../shared/http/types';
 import type { StorageRole } from '../../shared/storage/types';
@@ -58,10 +52,10 @@ function storageRoutes(r: Router<RequestContext>, role: StorageRole, base: strin
       await deleteStorage(app, principal, role, parseStorageType(app, p.type), pathId(p.id));
       return noContent();
     });
-  // Sync (engineer F): queue a job and start its execution; answers at once with the queued storage.
+  // Sync: queue a job and start its execution; answers at once with the queued storage.
   r.post(`${base}/{id}/sync`, async (_req, p, { app, principal }) => {
     const s = await getOwnedStorage(app, principal, role, parseStorageType(app, p.type), pathId(p.id));
-    return json(serializeStorage(await requestSync(requestSyncDeps(), s)));
+    return json(serializeStorage(await requestSync(app.requestSyncDeps(), s)));
   });
 }
 
@@ -74,4 +68,4 @@ export const router = new Router<RequestContext>()
 storageRoutes(router, 'export', '/api/storages/export/{type}');
 storageRoutes(router, 'import', '/api/storages/{type}');
 
-export const handler = createApiHandler(router);
+export const handler = createApiHandler(router, processApp);

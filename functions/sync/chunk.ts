@@ -1,11 +1,13 @@
 /** syncChunk: `{storageId, jobId, role, chunk}` → small summary; per-object failures are recorded on the job. */
 import { getLogger } from '../../shared/logging';
 import { chunkStep, type ChunkStepInput } from '../../shared/sync/chunk-step';
-import { syncDeps } from '../../shared/sync/context';
-import '../../shared/sync/export-wiring';
+import { processApp } from '../../shared/process-app';
+
+// At module scope: a bad environment fails the cold start, naming the variable.
+processApp();
 
 export const handler = async (event: ChunkStepInput) => {
-  const res = await chunkStep(syncDeps(), event);
+  const res = await chunkStep(processApp().syncDeps(), event);
   getLogger('syncChunk').debug('chunk', { jobId: event.jobId, storageId: event.storageId, chunk: event.chunk, status: res.status });
   return { chunk: res.chunk, status: res.status };
 };

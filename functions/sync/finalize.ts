@@ -1,11 +1,13 @@
 /** syncFinalize: `{storageId, jobId, role, error}` → final status written to the storage. */
 import { getLogger } from '../../shared/logging';
-import { syncDeps } from '../../shared/sync/context';
+import { processApp } from '../../shared/process-app';
 import { finalizeStep, type FinalizeStepInput } from '../../shared/sync/finalize-step';
-import '../../shared/sync/export-wiring';
+
+// At module scope: a bad environment fails the cold start, naming the variable.
+processApp();
 
 export const handler = async (event: FinalizeStepInput) => {
-  const res = await finalizeStep(syncDeps(), event);
+  const res = await finalizeStep(processApp().syncDeps(), event);
   getLogger('syncFinalize').info('sync job finished', { jobId: event.jobId, storageId: event.storageId, status: res.status });
   return res;
 };

@@ -1,11 +1,13 @@
 /** syncStart: `{storageId, jobId, role}` → moves the storage to in_progress and creates the job. */
 import { getLogger } from '../../shared/logging';
-import { syncDeps } from '../../shared/sync/context';
+import { processApp } from '../../shared/process-app';
 import { startStep, type StartStepInput } from '../../shared/sync/start-step';
-import '../../shared/sync/export-wiring';
+
+// At module scope: a bad environment fails the cold start, naming the variable.
+processApp();
 
 export const handler = async (event: StartStepInput) => {
-  const res = await startStep(syncDeps(), event);
+  const res = await startStep(processApp().syncDeps(), event);
   getLogger('syncStart').info('sync job started', { jobId: event.jobId, storageId: event.storageId, ...res });
   return res;
 };

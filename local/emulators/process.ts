@@ -46,20 +46,6 @@ export async function waitUntil(
   throw new Error(`${name} did not answer within ${timeoutMs} ms${lastError ? ` (last error: ${lastError})` : ''}`);
 }
 
-/** Resolves true once something accepts TCP connections on host:port. */
-export function tcpOpen(host: string, port: number, timeoutMs = 1_000): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = net.connect({ host, port });
-    const done = (ok: boolean) => {
-      sock.destroy();
-      resolve(ok);
-    };
-    sock.setTimeout(timeoutMs, () => done(false));
-    sock.once('connect', () => done(true));
-    sock.once('error', () => done(false));
-  });
-}
-
 /** Resolves true once an HTTP(S) server answers anything (any status) at `url`. */
 export async function httpAnswers(url: string, init: RequestInit = {}): Promise<boolean> {
   const res = await fetch(url, { ...init, signal: AbortSignal.timeout(2_000) });

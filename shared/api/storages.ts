@@ -10,7 +10,7 @@
  * Read-only fields (status, last_sync*, traceback, meta, type, id, timestamps) are ignored in
  * bodies; `project` must not change (400).
  */
-import { getContext, type AppContext } from '../context';
+import type { AppContext } from '../context';
 import type { SecretBox } from '../crypto/secret-box';
 import { NotFoundError, StorageError, ValidationError } from '../errors';
 import { nextId } from '../db/counters';
@@ -68,7 +68,7 @@ export function serializeStorage(s: StorageItem): Record<string, unknown> {
  * A decrypted configuration of a stored storage, for providers (sync, resolve, export).
  * @throws Error when the secrets cannot be decrypted (wrong key): a server fault, not a client one
  */
-export async function loadStorageConfig(storage: StorageItem, box: SecretBox = getContext().secretBox): Promise<StorageConfig> {
+export async function loadStorageConfig(storage: StorageItem, box: SecretBox): Promise<StorageConfig> {
   const secrets = storage.secrets ? (JSON.parse(await box.decrypt(storage.secrets)) as Record<string, unknown>) : {};
   return { ...storage.fields, ...secrets, type: storage.type, role: storage.role } as StorageConfig;
 }

@@ -5,7 +5,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdir, open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { getContext } from '../context';
 import { nextId } from '../db/counters';
 import type { Db } from '../db/repo-common';
 import { getToken, putOrg, putToken } from '../db/repo-orgs';
@@ -52,13 +51,9 @@ export const LOCAL_TOKEN_FILE = 'api-token';
  * Local mode: makes sure a usable token exists and returns it. With `envToken`
  * (LABELSYNC_API_TOKEN) that token is registered; otherwise the token stored in
  * `<dataDir>/api-token` (0600) is used, or a new one is generated and stored
- * (`created: true` → the caller prints it once). Idempotent; uses `getContext().db` unless given.
+ * (`created: true` → the caller prints it once). Idempotent.
  */
-export async function ensureLocalToken(
-  dataDir: string,
-  envToken?: string,
-  db: Db = getContext().db,
-): Promise<{ token: string; created: boolean }> {
+export async function ensureLocalToken(dataDir: string, envToken: string | undefined, db: Db): Promise<{ token: string; created: boolean }> {
   await createOrg(db, 'Local', LOCAL_ORG_ID);
   let token = envToken?.trim() || undefined;
   let created = false;

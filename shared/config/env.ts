@@ -1,8 +1,11 @@
 /**
- * Environment configuration, parsed once per cold start. Every variable the service reads is
- * listed here (and in README.md); nothing else reads `process.env` directly.
- * Problems are reported all at once as one ValidationError-like message.
+ * Environment configuration, parsed and validated once by the composition root (`createApp` in
+ * shared/app.ts). Every variable the service reads is listed here (and in README.md's
+ * configuration table); nothing else reads `process.env` directly. Every problem is reported at
+ * once, in one Error naming each bad variable.
  */
+import { booleanVar, intVar, portVar, urlVar, type Problems } from './parse-vars';
+
 export interface Env {
   /** DynamoDB table name (CDK sets it; local runtime sets it). */
   table: string;
@@ -36,55 +39,63 @@ export interface Env {
   syncWriteConcurrency: number;
   /** SQS DLQ URL for export records that could not be delivered (AWS). */
   exportDlqUrl?: string;
+  /** PORT: HTTP port of the local runtime (`npm start`, default 8080; 0 picks a free one). */
+  port: number;
+  /** LABELSYNC_DYNAMODB_PORT: port of the DynamoDB Local `npm start` runs (default a free one). */
+  dynamodbPort?: number;
 }
 
-const bool = (v: string | undefined, d: boolean): boolean =>
-  v === undefined || v === '' ? d : ['1', 'true', 'yes', 'on'].includes(v.toLowerCase());
+type Source = Record<string, string | undefined>;
 
-function int(name: string, v: string | undefined, d: number, problems: string[]): number {
-  if (v === undefined || v === '') return d;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) {
-    problems.push(`${name} must be a positive integer, got '${v}'`);
-    return d;
-  }
-  return n;
-}
+/** The variable `name`, or the first of its aliases that is set. */
+const first = (source: Source, ...names: string[]): [string, string | undefined] => {
+  const name = names.find((n) => source[n] !== undefined) ?? names[0];
+  return [name, source[name]];
+};
 
-/** Parses `source` (default `process.env`). Throws one Error listing every problem. */
-export function parseEnv(source: Record<string, string | undefined> = process.env): Env {
-  const problems: string[] = [];
+/**
+ * Parses and validates `source`.
+ * @throws Error `invalid environment: <problem>; <problem>…`, each problem naming its variable
+ *         (a non-integer or non-positive count, a malformed boolean, URL or port, a missing
+ *         LABELSYNC_TABLE)
+ */
+export function parseEnv(source: Source): Env {
+  const problems: Problems = [];
+  const int = (name: string, d: number) => intVar(name, source[name], d, problems);
+  const bool = (names: string[], d: boolean) => booleanVar(...first(source, ...names), d, problems);
+  const url = (name: string) => urlVar(name, source[name], problems);
   const e: Env = {
     table: source.LABELSYNC_TABLE ?? '',
-    dynamodbEndpoint: source.LABELSYNC_DYNAMODB_ENDPOINT || undefined,
+    dynamodbEndpoint: url('LABELSYNC_DYNAMODB_ENDPOINT'),
     region: source.AWS_REGION || source.AWS_DEFAULT_REGION || 'us-east-1',
     kmsKeyId: source.LABELSYNC_KMS_KEY_ID || undefined,
     dataDir: source.LABELSYNC_DATA_DIR || undefined,
     stateMachineArn: source.LABELSYNC_STATE_MACHINE_ARN || undefined,
-    publicBaseUrl: (source.LABELSYNC_PUBLIC_BASE_URL ?? '').replace(/\/+$/, ''),
+    publicBaseUrl: (url('LABELSYNC_PUBLIC_BASE_URL') ?? '').replace(/\/+$/, ''),
     allowedEndpoints: (source.LABELSYNC_ALLOWED_ENDPOINTS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
-    localFilesServingEnabled: bool(source.LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED ?? source.LOCAL_FILES_SERVING_ENABLED, false),
+    localFilesServingEnabled: bool(['LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED', 'LOCAL_FILES_SERVING_ENABLED'], false),
     localFilesDocumentRoot: source.LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT ?? source.LOCAL_FILES_DOCUMENT_ROOT ?? '/',
-    localFilesStorageEnabled: bool(source.LABELSYNC_LOCAL_FILES_STORAGE_ENABLED, true),
-    mediaTokenTtlSeconds: int('LABELSYNC_MEDIA_TOKEN_TTL_SECONDS', source.LABELSYNC_MEDIA_TOKEN_TTL_SECONDS, 86400, problems),
-    inlinePresign: bool(source.LABELSYNC_INLINE_PRESIGN, false),
-    maxTaskFileBytes: int('LABELSYNC_MAX_TASK_FILE_BYTES', source.LABELSYNC_MAX_TASK_FILE_BYTES, 50 * 1024 * 1024, problems),
-    syncConcurrency: int('LABELSYNC_SYNC_CONCURRENCY', source.LABELSYNC_SYNC_CONCURRENCY, 8, problems),
-    syncChunkSize: int('LABELSYNC_SYNC_CHUNK_SIZE', source.LABELSYNC_SYNC_CHUNK_SIZE, 1000, problems),
-    syncWriteConcurrency: int('LABELSYNC_SYNC_WRITE_CONCURRENCY', source.LABELSYNC_SYNC_WRITE_CONCURRENCY, 8, problems),
-    exportDlqUrl: source.LABELSYNC_EXPORT_DLQ_URL || undefined,
+    localFilesStorageEnabled: bool(['LABELSYNC_LOCAL_FILES_STORAGE_ENABLED'], true),
+    mediaTokenTtlSeconds: int('LABELSYNC_MEDIA_TOKEN_TTL_SECONDS', 86400),
+    inlinePresign: bool(['LABELSYNC_INLINE_PRESIGN'], false),
+    maxTaskFileBytes: int('LABELSYNC_MAX_TASK_FILE_BYTES', 50 * 1024 * 1024),
+    syncConcurrency: int('LABELSYNC_SYNC_CONCURRENCY', 8),
+    syncChunkSize: int('LABELSYNC_SYNC_CHUNK_SIZE', 1000),
+    syncWriteConcurrency: int('LABELSYNC_SYNC_WRITE_CONCURRENCY', 8),
+    exportDlqUrl: url('LABELSYNC_EXPORT_DLQ_URL'),
+    port: portVar('PORT', source.PORT, problems) ?? 8080,
+    dynamodbPort: portVar('LABELSYNC_DYNAMODB_PORT', source.LABELSYNC_DYNAMODB_PORT, problems),
   };
   if (!e.table) problems.push('LABELSYNC_TABLE is required');
   if (problems.length) throw new Error(`invalid environment: ${problems.join('; ')}`);
   return e;
 }
 
-let cached: Env | undefined;
-/** The process's environment, parsed on first use. */
+/**
+ * The environment of this process, parsed anew on every call (no cache). Only the storage
+ * registry's fallback defaults still call it; everything else gets `app.env` from createApp.
+ * @throws Error as {@link parseEnv}
+ */
 export function env(): Env {
-  return (cached ??= parseEnv());
-}
-/** Tests and the local runtime change the environment; this forgets the parsed copy. */
-export function resetEnvCache(): void {
-  cached = undefined;
+  return parseEnv(process.env);
 }

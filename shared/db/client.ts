@@ -1,13 +1,12 @@
 /**
- * DynamoDB document client, one per process. Timeouts and bounded retries are set here once.
+ * DynamoDB document client factory (createApp builds one per app). Timeouts and bounded retries
+ * are set here once.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { env } from '../config/env';
 
-let doc: DynamoDBDocumentClient | undefined;
-
+/** A document client on `endpoint` (DynamoDB Local) or the default AWS endpoint of `region`. */
 export function createDocumentClient(opts: { endpoint?: string; region: string }): DynamoDBDocumentClient {
   const client = new DynamoDBClient({
     region: opts.region,
@@ -20,18 +19,4 @@ export function createDocumentClient(opts: { endpoint?: string; region: string }
   return DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: true },
   });
-}
-
-/** The process-wide client for the configured table. */
-export function documentClient(): DynamoDBDocumentClient {
-  if (!doc) {
-    const e = env();
-    doc = createDocumentClient({ endpoint: e.dynamodbEndpoint, region: e.region });
-  }
-  return doc;
-}
-
-/** For tests and the local runtime after they change the environment. */
-export function resetDocumentClient(): void {
-  doc = undefined;
 }

@@ -4,10 +4,12 @@
  * `AppContext.onExportStorageCreated`. After that the stream keeps the target current.
  */
 import type { StorageItem } from '../db/items';
-import { requestSyncDeps } from '../sync/context';
-import { requestSync } from '../sync/request-sync';
+import { requestSync, type RequestSyncDeps } from '../sync/request-sync';
 
-/** Queues and starts the export sync of a newly created target storage. */
-export async function syncNewExportStorage(storage: StorageItem): Promise<void> {
-  await requestSync(requestSyncDeps(), storage);
+/**
+ * Queues and starts the export sync of a newly created target storage.
+ * @throws what requestSync throws (the caller logs it; the create still answers 201)
+ */
+export async function syncNewExportStorage(deps: RequestSyncDeps, storage: StorageItem): Promise<void> {
+  await requestSync(deps, storage);
 }

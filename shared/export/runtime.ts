@@ -1,6 +1,6 @@
 /**
- * Export dependencies from the process context (handlers, local runtime, scripts): repositories
- * on the context's table, the context's provider factory and the storage config loader.
+ * Export dependencies over an app's parts (createApp builds them once per app; tests pass their
+ * own parts): repositories on the app's table, its provider factory and the storage config loader.
  */
 import type { AppContext } from '../context';
 import { listProjectStorages } from '../db/repo-storages';

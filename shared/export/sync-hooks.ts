@@ -4,9 +4,9 @@
  * project's annotation shards; a chunk of ids is written to the target the sync step loaded.
  */
 import type { ExportSyncHooks } from '../sync/export-hooks';
-import { setExportSyncHooks } from '../sync/export-hooks';
 import { exportAnnotationsToTarget, listProjectAnnotationIds } from './sync';
 
+/** The export implementation of the sync steps; createApp hands it to them as `SyncDeps.exporter`. */
 export const exportSyncHooks: ExportSyncHooks = {
   listExportItems(db, storage, opts) {
     return listProjectAnnotationIds(db, storage.projectId, { startToken: opts.startToken });
@@ -22,8 +22,3 @@ export const exportSyncHooks: ExportSyncHooks = {
     return { written: r.written, failures: r.errors.map((e) => ({ key: `annotation ${e.annotationId}`, reason: e.reason })) };
   },
 };
-
-/** Installs the export sync implementation (idempotent). The sync handlers import this once. */
-export function installExportSyncHooks(): void {
-  setExportSyncHooks(exportSyncHooks);
-}

@@ -6,9 +6,9 @@
 import middy from '@middy/core';
 import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { getContext, type AppContext } from '../context';
+import type { AppContext } from '../context';
 import { fromApiGatewayV2, toApiGatewayV2 } from './apigw';
-import { authenticate, type Principal } from './auth';
+import type { Principal } from './auth';
 import { toHttpResponse } from './error-response';
 import type { Router } from './router';
 import type { HttpRequest, HttpResponse } from './types';
@@ -48,31 +48,36 @@ const adapter = (): MiddlewareObj => ({
   },
 });
 
-const auth = (isPublic: (req: HttpRequest) => boolean): MiddlewareObj => ({
+const auth = (isPublic: (req: HttpRequest) => boolean, app: () => AppContext): MiddlewareObj => ({
   before: async (request) => {
     const ev = (request as Req).event;
     if (isPublic(ev.http)) return;
-    ev.principal = await authenticate(ev.http, getContext().db);
+    ev.principal = await app().authenticate(ev.http);
   },
 });
 
 /**
- * Builds a Lambda handler from a router. `isPublic` marks routes that need no token
- * (only `/health` and the OpenAPI document).
+ * Builds a Lambda handler from a router. `app` returns the process's app on every request (the
+ * local runtime and tests install another one); it is called once here, so a bad environment
+ * fails the module's initialisation instead of a request. `isPublic` marks routes that need no
+ * token (only `/health` and the OpenAPI document).
+ * @throws Error from `app()` (the environment is invalid)
  */
 export function createApiHandler(
   router: Router<RequestContext>,
+  app: () => AppContext,
   opts: { isPublic?: (req: HttpRequest) => boolean } = {},
 ): (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2> {
+  app();
   const isPublic = opts.isPublic ?? (() => false);
   const base = async (event: PipelineEvent): Promise<HttpResponse> => {
     const principal = event.principal ?? { orgId: '', userId: 0 };
-    return router.handle(event.http, { app: getContext(), principal });
+    return router.handle(event.http, { app: app(), principal });
   };
   const h = middy()
     .use(errorMapper())
     .use(adapter())
-    .use(auth(isPublic))
+    .use(auth(isPublic, app))
     .handler(base as never);
   return ((event: APIGatewayProxyEventV2, context: Context) =>
     h(event as never, context ?? ({} as Context))) as never;

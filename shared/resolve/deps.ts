@@ -1,44 +1,39 @@
 /**
  * Wiring of the resolve module to the rest of the service: storages of a project (one indexed
- * query), a cached provider per storage (decrypted config → registry, which caches clients,
- * presigners and assumed-role credentials), local-files storage paths of an organization.
+ * query), a cache of providers per stored storage, local-files storage paths of an organization.
  */
 import type { AppContext } from '../context';
 import type { StorageItem } from '../db/items';
 import { listProjects } from '../db/repo-projects';
 import { listProjectStorages } from '../db/repo-storages';
 import type { StorageProvider } from '../storage/types';
-import { loadStorageConfig } from '../api/storages';
 
 /** A project's source storages: one Query on gsi1. */
-export function listImportStorages(app: AppContext, projectId: number): Promise<StorageItem[]> {
+export function listImportStorages(app: Pick<AppContext, 'db'>, projectId: number): Promise<StorageItem[]> {
   return listProjectStorages(app.db, projectId, 'import');
 }
 
 const PROVIDER_CACHE_MAX = 500;
-const providers = new Map<string, Promise<StorageProvider>>();
 
 /**
- * The provider of a stored storage, cached per (storage id, updated_at): a warm process decrypts
- * the secrets (a KMS call in AWS) once per storage version, and the registry below caches
- * clients, presigners and assumed-role credentials per config. An edited storage gets a new
- * `updated_at`, hence a fresh provider.
+ * A provider cache per (storage id, updated_at) over `load` (decrypt the config, then the
+ * registry, which caches clients, presigners and assumed-role credentials per config): a warm
+ * process decrypts the secrets (a KMS call in AWS) once per storage version. An edited storage
+ * gets a new `updated_at`, hence a fresh provider. A failed load is not cached.
  */
-export function providerForStorage(app: AppContext, storage: StorageItem): Promise<StorageProvider> {
-  const k = `${storage.id}:${storage.updated_at}`;
-  let p = providers.get(k);
-  if (!p) {
-    p = loadStorageConfig(storage, app.secretBox).then((c) => app.getProvider(c));
-    p.catch(() => providers.delete(k));
-    if (providers.size >= PROVIDER_CACHE_MAX) providers.clear();
-    providers.set(k, p);
-  }
-  return p;
-}
-
-/** Forgets cached providers (tests that swap contexts). */
-export function clearResolveProviderCache(): void {
-  providers.clear();
+export function createStorageProviderCache(load: (storage: StorageItem) => Promise<StorageProvider>): (storage: StorageItem) => Promise<StorageProvider> {
+  const providers = new Map<string, Promise<StorageProvider>>();
+  return (storage) => {
+    const k = `${storage.id}:${storage.updated_at}`;
+    let p = providers.get(k);
+    if (!p) {
+      p = load(storage);
+      p.catch(() => providers.delete(k));
+      if (providers.size >= PROVIDER_CACHE_MAX) providers.clear();
+      providers.set(k, p);
+    }
+    return p;
+  };
 }
 
 const PROJECT_PAGE = 100;
@@ -49,7 +44,7 @@ const CONCURRENCY = 8;
  * through gsi1 (`ORG#<org>#PROJECTS`), then per project one gsi1 query restricted to
  * `import#localfiles#` by sort-key prefix. Indexed queries only, never a scan.
  */
-export async function localFilesStoragePaths(app: AppContext, orgId: string): Promise<string[]> {
+export async function localFilesStoragePaths(app: Pick<AppContext, 'db'>, orgId: string): Promise<string[]> {
   const paths: string[] = [];
   let afterId: number | undefined;
   for (;;) {

@@ -1,8 +1,9 @@
 /**
  * Signed, expiring media tokens. Browsers load media with plain `<img>`/`<video>` tags that
  * cannot send `Authorization`, so every resolve URL and local-files URL the task API returns
- * carries `&token=<exp>.<sig>`: HMAC-SHA256 (key from `shared/crypto` `getSigningKey()`) over
- * the organization, the scope (task id, project id or local-files path) and the exact URI.
+ * carries `&token=<exp>.<sig>`: HMAC-SHA256 (key from `app.signingKey()`, see
+ * shared/crypto/signing-key.ts) over the organization, the scope (task id, project id or
+ * local-files path) and the exact URI.
  * A token for one task, URI or organization is useless for any other, and an altered or
  * expired one is refused (the HTTP layer turns ForbiddenError into 403).
  *

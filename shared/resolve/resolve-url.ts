@@ -8,7 +8,7 @@ import { signMediaToken } from './media-token';
 /** Everything needed to mint resolve URLs for one organization. */
 export interface ResolveUrlSigner {
   orgId: string;
-  /** `env().publicBaseUrl` without a trailing slash; empty → relative URLs. */
+  /** `app.env.publicBaseUrl` without a trailing slash; empty → relative URLs. */
   baseUrl: string;
   signingKey: Uint8Array;
   tokenTtlSeconds: number;

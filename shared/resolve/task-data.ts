@@ -5,9 +5,8 @@
  */
 import type { AppContext } from '../context';
 import type { ProjectItem, TaskItem } from '../db/items';
-import { getSigningKey } from '../crypto/signing-key';
 import { guessContentType } from './content-type';
-import { listImportStorages, providerForStorage } from './deps';
+import { listImportStorages } from './deps';
 import { rewriteTaskData, type RewriteContext } from './rewrite';
 import { toResolvableStorage, type ResolvableStorage } from './storage-match';
 
@@ -21,7 +20,7 @@ export interface TaskDataRequestScope {
 const contexts = new WeakMap<object, Promise<RewriteContext>>();
 
 async function buildContext(app: AppContext, project: ProjectItem): Promise<RewriteContext> {
-  const [items, signingKey] = await Promise.all([listImportStorages(app, project.id), getSigningKey(app)]);
+  const [items, signingKey] = await Promise.all([listImportStorages(app, project.id), app.signingKey()]);
   const storages: ResolvableStorage[] = [];
   const itemById = new Map(items.map((i) => [i.id, i]));
   for (const it of items) {
@@ -38,7 +37,7 @@ async function buildContext(app: AppContext, project: ProjectItem): Promise<Rewr
     inlinePresignAll: e.inlinePresign,
     localFilesTokens: e.localFilesServingEnabled && e.localFilesStorageEnabled,
     presignInline: async (s, key) => {
-      const provider = await providerForStorage(app, itemById.get(s.id)!);
+      const provider = await app.providerForStorage(itemById.get(s.id)!);
       return provider.presign(key, s.presignTtlMinutes * 60, { contentType: guessContentType(key) });
     },
   };

@@ -17,7 +17,6 @@
  */
 import { createHash } from 'node:crypto';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { env } from '../config/env';
 import { reserveIds } from '../db/counters';
 import type { AnnotationItem, ProjectItem, StorageItem, TaskItem } from '../db/items';
 import { keys } from '../db/keys';
@@ -55,7 +54,6 @@ import { mapLimit } from '../storage/common';
 import { uriFor } from '../storage/registry';
 import type { StorageConfig, StorageProvider } from '../storage/types';
 import type { SyncDeps } from './deps';
-import { getExportSyncHooks } from './export-hooks';
 import { loadLiveJob } from './job-context';
 import { parseTaskFile, type ParsedRow } from './parse-tasks';
 
@@ -113,7 +111,7 @@ interface ChunkOutcome {
 
 async function exportChunk(deps: SyncDeps, storage: StorageItem, config: StorageConfig, provider: StorageProvider, chunk: ChunkItem): Promise<ChunkOutcome> {
   const items = chunk.items ?? [];
-  const res = await getExportSyncHooks().exportChunk(deps.db, storage, { config, provider }, items);
+  const res = await deps.exporter.exportChunk(deps.db, storage, { config, provider }, items);
   const job = await getJob(deps.db, chunk.jobId);
   if (res.failures.length && (job?.failed ?? 0) < MAX_FAILURES) await putFailures(deps.db, chunk.jobId, chunk.n, res.failures);
   return { counters: { processed: items.length, created: res.written, failed: res.failures.length } };
@@ -187,8 +185,8 @@ async function importChunk(deps: SyncDeps, storage: StorageItem, config: Storage
 
   // 3. Rows of new and changed objects.
   const blobUri = (key: string) => {
-    const uri = uriFor(config, key);
-    return config.type === 'localfiles' ? env().publicBaseUrl + uri : uri;
+    const uri = uriFor(config, key, deps.settings.localFilesDocumentRoot);
+    return config.type === 'localfiles' ? deps.settings.publicBaseUrl + uri : uri;
   };
   const readRows = async (e: ChunkEntry): Promise<{ rows: ParsedRow[]; hash?: string } | undefined> => {
     if (blob) return { rows: [{ row_index: null, task: { data: { [dataKey]: blobUri(e.k) } } }] };

@@ -1,46 +1,49 @@
 /**
- * The sync dependencies of this process, built once from the app context (`shared/context.ts`)
- * and the environment: table, decrypted storage configs, the provider registry and the tuning
- * knobs (`LABELSYNC_SYNC_CHUNK_SIZE`, `LABELSYNC_MAX_TASK_FILE_BYTES`).
+ * Builders of the sync dependencies over an app (shared/app.ts calls them once per app): table,
+ * decrypted storage configs, the provider factory, the export implementation and the tuning knobs
+ * from the app's environment (`LABELSYNC_SYNC_CHUNK_SIZE`, `LABELSYNC_MAX_TASK_FILE_BYTES`, …).
  */
-import { getContext, type AppContext } from '../context';
+import type { AppContext } from '../context';
 import { listProjectStorages } from '../db/repo-storages';
-import { loadStorageConfig } from '../api/storages';
-import { getSyncStarter } from './starter';
 import type { RequestSyncDeps } from './request-sync';
+import type { SyncStarter } from './starter';
 import { DEFAULT_SYNC_SETTINGS, type SyncDeps, type SyncSettings } from './deps';
 
-let cached: { app: AppContext; deps: SyncDeps } | undefined;
+type SyncApp = Pick<AppContext, 'db' | 'env' | 'getProvider' | 'storageConfig' | 'exporter'>;
 
-/** Sync dependencies over the current app context (rebuilt when the context changes). */
-export function syncDeps(overrides: Partial<SyncSettings> = {}): SyncDeps {
-  const app = getContext();
-  if (cached && cached.app === app && !Object.keys(overrides).length) return cached.deps;
-  const deps: SyncDeps = {
-    db: app.db,
-    storageConfig: (s) => loadStorageConfig(s, app.secretBox),
-    getProvider: (config, storageId) => app.getProvider(config, { storageId }),
-    projectStorages: (projectId, role) => listProjectStorages(app.db, projectId, role),
-    settings: {
-      ...DEFAULT_SYNC_SETTINGS,
-      chunkSize: app.env.syncChunkSize,
-      firstStepChunks: 4 * app.env.syncConcurrency,
-      writeConcurrency: app.env.syncWriteConcurrency,
-      maxTaskFileBytes: app.env.maxTaskFileBytes,
-      ...overrides,
-    },
+/** The sync settings of an environment, with `overrides` on top. */
+export function syncSettingsOf(env: AppContext['env'], overrides: Partial<SyncSettings> = {}): SyncSettings {
+  return {
+    ...DEFAULT_SYNC_SETTINGS,
+    chunkSize: env.syncChunkSize,
+    firstStepChunks: 4 * env.syncConcurrency,
+    writeConcurrency: env.syncWriteConcurrency,
+    maxTaskFileBytes: env.maxTaskFileBytes,
+    publicBaseUrl: env.publicBaseUrl,
+    localFilesDocumentRoot: env.localFilesDocumentRoot,
+    ...overrides,
   };
-  if (!Object.keys(overrides).length) cached = { app, deps };
-  return deps;
 }
 
-/** Dependencies of `requestSync` over the current app context. */
-export function requestSyncDeps(): RequestSyncDeps {
-  const app = getContext();
+/** Sync step dependencies over `app`. */
+export function buildSyncDeps(app: SyncApp, overrides: Partial<SyncSettings> = {}): SyncDeps {
   return {
     db: app.db,
-    storageConfig: (s) => loadStorageConfig(s, app.secretBox),
+    storageConfig: (s) => app.storageConfig(s),
+    getProvider: (config, storageId) => app.getProvider(config, { storageId }),
+    projectStorages: (projectId, role) => listProjectStorages(app.db, projectId, role),
+    settings: syncSettingsOf(app.env, overrides),
+    exporter: app.exporter,
+  };
+}
+
+/** Dependencies of `requestSync` over `app` and a starter. */
+export function buildRequestSyncDeps(app: Pick<SyncApp, 'db' | 'getProvider' | 'storageConfig'>, starter: SyncStarter): RequestSyncDeps {
+  return {
+    db: app.db,
+    storageConfig: (s) => app.storageConfig(s),
+    // Uncached: the stored config may just have changed; the connection check closes it after.
     getProvider: (config, storageId) => app.getProvider(config, { storageId, noCache: true }),
-    starter: getSyncStarter(),
+    starter,
   };
 }

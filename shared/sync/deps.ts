@@ -1,11 +1,12 @@
 /**
  * What the sync use cases need, passed as one parameter: the table, how to turn a stored storage
  * into a decrypted config and a provider, and the tuning knobs. Handlers build it once per cold
- * start with {@link syncDepsFromContext}; tests pass emulator-backed ones.
+ * start with `app.syncDeps()` (shared/app.ts); tests pass emulator-backed ones.
  */
 import type { StorageItem } from '../db/items';
 import type { Db } from '../db/repo-common';
 import type { StorageConfig, StorageProvider } from '../storage/types';
+import type { ExportSyncHooks } from './export-hooks';
 import { DEFAULT_PARSE_LIMITS, type ParseLimits } from './parse-tasks';
 
 export interface SyncSettings {
@@ -20,7 +21,7 @@ export interface SyncSettings {
   /**
    * The first listing step of a job ends after this many chunks (or {@link firstStepMs}), so the
    * writers start while the rest is listed: 4× the chunk map's concurrency (env
-   * LABELSYNC_SYNC_CONCURRENCY, see context.ts) keeps them busy while the next step lists.
+   * LABELSYNC_SYNC_CONCURRENCY, see shared/app.ts) keeps them busy while the next step lists.
    */
   firstStepChunks: number;
   /** Time box of the first listing step; step i gets firstStepMs × 2^i, at most {@link listStepMs}. */
@@ -34,6 +35,10 @@ export interface SyncSettings {
   parseLimits: ParseLimits;
   /** Progress is mirrored into the storage's meta at most this often. */
   progressEveryMs: number;
+  /** Prefix of local-files task URLs (env LABELSYNC_PUBLIC_BASE_URL, no trailing slash). */
+  publicBaseUrl: string;
+  /** Root local-files task URLs are relative to (env LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT). */
+  localFilesDocumentRoot: string;
 }
 
 export const DEFAULT_SYNC_SETTINGS: SyncSettings = {
@@ -48,6 +53,8 @@ export const DEFAULT_SYNC_SETTINGS: SyncSettings = {
   maxTaskFileBytes: 50 * 1024 * 1024,
   parseLimits: DEFAULT_PARSE_LIMITS,
   progressEveryMs: 3_000,
+  publicBaseUrl: '',
+  localFilesDocumentRoot: '/',
 };
 
 export interface SyncDeps {
@@ -59,4 +66,5 @@ export interface SyncDeps {
   /** Storages of a project in one role (for the export-prefix rule). */
   projectStorages(projectId: number, role: 'import' | 'export'): Promise<StorageItem[]>;
   settings: SyncSettings;
+  exporter: ExportSyncHooks;
 }

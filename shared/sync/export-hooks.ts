@@ -1,9 +1,10 @@
 /**
- * The export side of the sync state machine (`role: "export"`), implemented in shared/export and
- * plugged in here, so the machine, the chunk bookkeeping and the status handling are shared with
- * import. The lister walks what must be exported (e.g. the project's annotation shards) as pages
- * of small JSON references; chunks of those references are stored like import chunks and handed
- * to `exportChunk` by the chunk step.
+ * The export side of the sync state machine (`role: "export"`): its interface, implemented in
+ * shared/export/sync-hooks.ts and handed to the sync steps as `SyncDeps.exporter` by createApp,
+ * so the machine, the chunk bookkeeping and the status handling are shared with import. The lister
+ * walks what must be exported (e.g. the project's annotation shards) as pages of small JSON
+ * references; chunks of those references are stored like import chunks and handed to
+ * `exportChunk` by the chunk step.
  */
 import type { StorageItem } from '../db/items';
 import type { Db } from '../db/repo-common';
@@ -29,25 +30,4 @@ export interface ExportSyncHooks {
     target: { config: StorageConfig; provider: StorageProvider },
     items: unknown[],
   ): Promise<{ written: number; failures: { key: string; reason: string }[] }>;
-}
-
-let hooks: ExportSyncHooks | undefined;
-
-/** Installs the export implementation (shared/export registers itself through this). */
-export function setExportSyncHooks(h: ExportSyncHooks | undefined): void {
-  hooks = h;
-}
-
-/**
- * The installed export implementation.
- * @throws Error when none is installed (an export sync cannot run)
- */
-export function getExportSyncHooks(): ExportSyncHooks {
-  if (!hooks) throw new Error('export sync is not available: no export implementation is installed');
-  return hooks;
-}
-
-/** True when an export implementation is installed. */
-export function hasExportSyncHooks(): boolean {
-  return hooks !== undefined;
 }

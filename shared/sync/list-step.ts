@@ -20,7 +20,6 @@ import { addRun } from '../db/repo-link-pages';
 import { compareUtf8, readAhead } from '../storage/common';
 import type { ObjectEntry } from '../storage/types';
 import type { SyncDeps } from './deps';
-import { getExportSyncHooks } from './export-hooks';
 import { exportPrefixes, underAny } from './export-prefix';
 import { loadLiveJob } from './job-context';
 
@@ -315,7 +314,7 @@ export async function listStep(deps: SyncDeps, input: ListStepInput, deadline: n
 
   // One page ahead: the provider lists the next page while this one is cut and stored.
   const pages = readAhead<{ entries?: ObjectEntry[]; items?: unknown[]; nextToken?: string }>(
-    isExport ? getExportSyncHooks().listExportItems(deps.db, live.storage, { startToken: token }) : live.provider.list({ startToken: token }),
+    isExport ? deps.exporter.listExportItems(deps.db, live.storage, { startToken: token }) : live.provider.list({ startToken: token }),
   );
   try {
     for await (const page of pages) {

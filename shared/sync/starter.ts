@@ -1,11 +1,10 @@
 /**
  * How a sync job's state-machine execution is started. In AWS: StartExecution on the configured
- * state machine; locally the runtime installs its own starter (the local ASL runner) with
- * `setSyncStarter`. Starting is idempotent per execution name: a second start with the same name
- * starts nothing (Step Functions answers ExecutionAlreadyExists for a different input, and returns
- * the running execution for an identical one).
+ * state machine; locally the runtime passes its own starter (the local ASL runner) to
+ * `createApp`. Starting is idempotent per execution name: a second start with the same name starts
+ * nothing (Step Functions answers ExecutionAlreadyExists for a different input, and returns the
+ * running execution for an identical one).
  */
-import { env } from '../config/env';
 
 /** Input of the sync state machine. */
 export interface SyncExecutionInput {
@@ -51,23 +50,4 @@ export class StepFunctionsSyncStarter implements SyncStarter {
       throw e;
     }
   }
-}
-
-let starter: SyncStarter | undefined;
-
-/** Installs the process-wide starter (local runtime, tests). */
-export function setSyncStarter(s: SyncStarter | undefined): void {
-  starter = s;
-}
-
-/**
- * The process-wide starter: the installed one, else Step Functions on `LABELSYNC_STATE_MACHINE_ARN`.
- * @throws Error when neither is available (a deployment without the state machine ARN)
- */
-export function getSyncStarter(): SyncStarter {
-  if (starter) return starter;
-  const e = env();
-  if (!e.stateMachineArn) throw new Error('no sync starter: LABELSYNC_STATE_MACHINE_ARN is not set and none was installed');
-  starter = new StepFunctionsSyncStarter(e.stateMachineArn, e.region);
-  return starter;
 }

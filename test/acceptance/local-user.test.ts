@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startRuntime, type LabelsyncRuntime } from '../../local/runtime';
-import { getContext } from '../../shared/context';
+import { processApp } from '../../shared/process-app';
 import { addChunkPlan, completeChunk, getChunk, putChunks, type ChunkEntry } from '../../shared/db/repo-sync';
 
 let runtime: LabelsyncRuntime;
@@ -102,7 +102,7 @@ describe('acceptance: a local user of npm start', () => {
   });
 
   it('re-listing a chunk of an interrupted job (resume from the first state) keeps its id plans, and keeps it done only when its content is unchanged', async () => {
-    const { db } = getContext();
+    const { db } = processApp();
     const jobId = `acceptance-${randomUUID()}`;
     const entries: ChunkEntry[] = [{ k: 'a.json', e: '"1"', s: 10 }, { k: 'b.json', e: '"2"', s: 20 }];
     const chunk = { jobId, n: 0, entries, from: null, to: 'b.json', ordered: true };

@@ -14,7 +14,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { handler as storagesHandler } from '../../functions/api/storages';
-import { getContext, setContext } from '../../shared/context';
+import { processApp } from '../../shared/process-app';
 import { reserveIds } from '../../shared/db/counters';
 import { createAnnotation } from '../../shared/db/repo-annotations';
 import type { AnnotationItem } from '../../shared/db/items';
@@ -24,7 +24,7 @@ import { processAnnotationRecords } from '../../shared/export/process-records';
 import { loadStorageConfig } from '../../shared/api/storages';
 import { getProvider } from '../../shared/storage/registry';
 import type { StorageConfig } from '../../shared/storage/types';
-import { client, type ApiHandler } from '../integration/api-harness';
+import { client, type ApiHandler, patchApp } from '../integration/api-harness';
 import { newProject, newStorage, startSyncHarness, stopSyncHarness, storageOf, tasksOf, type SyncHarness } from '../integration/sync-helpers';
 import { createProjectWithTask, createTarget, exportEnv, readObject, StreamTap, targetConfigs } from '../integration/export-helpers';
 import { FaultGate, faultyDocumentClient, gatesBy, type DbCall, type FaultPlan, type FaultyClient } from './fault-injector';
@@ -35,18 +35,18 @@ describe('sync under DynamoDB faults', () => {
   let h: SyncHarness;
   let api: ReturnType<typeof client>;
   let faulty: FaultyClient;
-  let realDb: ReturnType<typeof getContext>['db'];
+  let realDb: ReturnType<typeof processApp>['db'];
 
   beforeAll(async () => {
     h = await startSyncHarness({ chunkSize: 25 });
     api = client(storagesHandler as unknown as ApiHandler, h.token);
-    realDb = getContext().db;
+    realDb = processApp().db;
     faulty = faultyDocumentClient({ endpoint: em.dynamodb.endpoint, region: em.dynamodb.region });
-    setContext({ db: { doc: faulty.doc, table: realDb.table } });
+    patchApp({ db: { doc: faulty.doc, table: realDb.table } });
   }, 120_000);
 
   afterAll(async () => {
-    setContext({ db: realDb });
+    patchApp({ db: realDb });
     await stopSyncHarness(h);
   });
 

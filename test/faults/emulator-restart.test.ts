@@ -11,11 +11,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handler as storagesHandler } from '../../functions/api/storages';
-import { getContext, setContext } from '../../shared/context';
+import { processApp } from '../../shared/process-app';
 import type { StorageConfig, StorageProvider } from '../../shared/storage/types';
 import { startS3, type RunningS3 } from '../../local/emulators/s3';
 import { createS3Buckets } from '../contract/helpers';
-import { client, type ApiHandler } from '../integration/api-harness';
+import { client, type ApiHandler, patchApp } from '../integration/api-harness';
 import { newProject, newStorage, seed, startSyncHarness, stopSyncHarness, storageOf, tasksOf, type SyncHarness } from '../integration/sync-helpers';
 
 const OBJECTS = 150;
@@ -55,11 +55,11 @@ describe('fault: the storage emulator stops mid-sync and comes back', () => {
     let reads = 0;
     let outage: Promise<void> | undefined;
     let downFor = 0;
-    const app = getContext();
+    const app = processApp();
     const real = app.getProvider;
     // Orchestration only: the real provider does every request; after 40 reads the real emulator
     // process-side server is stopped and started again on the same port and directory.
-    setContext({
+    patchApp({
       getProvider: async (c, opts) => {
         const p = await real(c, opts);
         if (opts?.noCache || c.s3_endpoint !== s3.endpoint) return p;
@@ -88,7 +88,7 @@ describe('fault: the storage emulator stops mid-sync and comes back', () => {
       await h.starter.idle();
       await outage;
     } finally {
-      setContext({ getProvider: real });
+      patchApp({ getProvider: real });
     }
     expect(reads).toBeGreaterThanOrEqual(40);
     expect(downFor).toBeGreaterThanOrEqual(1500);

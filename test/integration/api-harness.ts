@@ -8,9 +8,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { resetEnvCache } from '../../shared/config/env';
-import { getContext, resetContext } from '../../shared/context';
-import { resetDocumentClient } from '../../shared/db/client';
+import { createApp, withParts, type AppContext, type AppParts } from '../../shared/app';
+import { installApp, processApp } from '../../shared/process-app';
 import { createOrgWithToken } from '../../shared/api/tokens';
 import { functionForPath } from '../../functions/manifest';
 
@@ -19,19 +18,27 @@ export type ApiHandler = (event: APIGatewayProxyEventV2, context: Context) => Pr
 /** Every response body seen in this worker (for the secret-leak assertions). */
 export const responseBodies: string[] = [];
 
-/** Points the process at the test table with a private data directory; returns the context. */
-export function useTestEnvironment(): ReturnType<typeof getContext> {
+/**
+ * Points the process at the test table with a private data directory: builds an app from the
+ * environment with `parts` and installs it as the process's app; returns it.
+ */
+export function useTestEnvironment(parts: Parameters<typeof createApp>[1] = {}): AppContext {
   process.env.LABELSYNC_DATA_DIR ??= mkdtempSync(join(tmpdir(), 'labelsync-api-'));
   process.env.LABELSYNC_LOCAL_FILES_STORAGE_ENABLED ??= 'true';
-  resetEnvCache();
-  resetDocumentClient();
-  resetContext();
-  return getContext();
+  return installApp(createApp(process.env, parts));
+}
+
+/**
+ * Installs a copy of the process's app with `parts` (and variables `vars`) replaced; returns it.
+ * The replaced app's caches (providers, tokens, signing key) start empty.
+ */
+export function patchApp(parts: AppParts, vars?: Record<string, string | undefined>): AppContext {
+  return installApp(withParts(processApp(), parts, vars));
 }
 
 /** A fresh organization and token. */
 export async function newTenant(title = 'test'): Promise<{ orgId: string; token: string }> {
-  return createOrgWithToken(getContext().db, `${title}-${Date.now()}`);
+  return createOrgWithToken(processApp().db, `${title}-${Date.now()}`);
 }
 
 /** Builds a v2 event like API Gateway sends it for the `{proxy+}` route of the path's function. */

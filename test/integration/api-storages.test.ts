@@ -12,13 +12,13 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { handler as storages } from '../../functions/api/storages';
 import { handler as projects } from '../../functions/api/projects';
-import { getContext, setContext } from '../../shared/context';
+import { installApp, processApp } from '../../shared/process-app';
 import type { StorageItem } from '../../shared/db/items';
 import { keys } from '../../shared/db/keys';
 import { loadStorageConfig } from '../../shared/api/storages';
 import { createEmulatorS3Client } from '../emulators/s3-client';
 import { createS3Buckets } from '../contract/helpers';
-import { client, newTenant, responseBodies, useTestEnvironment } from './api-harness';
+import { client, newTenant, responseBodies, useTestEnvironment, patchApp } from './api-harness';
 
 const em = inject('emulators');
 const docRoot = mkdtempSync(join(tmpdir(), 'labelsync-docroot-'));
@@ -42,7 +42,7 @@ beforeAll(async () => {
   process.env.LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED = 'true';
   process.env.LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT = docRoot;
   useTestEnvironment();
-  setContext({ onExportStorageCreated: async (s) => void exportHookCalls.push(s) });
+  patchApp({ onExportStorageCreated: async (s) => void exportHookCalls.push(s) });
   const t = await newTenant('storages');
   api = client(storages, t.token);
   apiP = client(projects, t.token);
@@ -114,11 +114,11 @@ describe('S3 import storages', () => {
 
   it('encrypts secrets before they reach DynamoDB and decrypts them for the core', async () => {
     const created = (await api('POST', '/api/storages/s3/', s3Body())).json;
-    const raw = await getContext().db.doc.send(new GetCommand({ TableName: getContext().db.table, Key: keys.storage(created.id) }));
+    const raw = await processApp().db.doc.send(new GetCommand({ TableName: processApp().db.table, Key: keys.storage(created.id) }));
     const stored = JSON.stringify(raw.Item);
     expect(stored).not.toContain(em.s3.secretAccessKey);
     expect(stored).not.toContain(em.s3.accessKeyId);
-    const config = await loadStorageConfig(raw.Item as StorageItem);
+    const config = await loadStorageConfig(raw.Item as StorageItem, processApp().secretBox);
     expect(config).toMatchObject({ type: 's3', role: 'import', bucket: BUCKET, aws_access_key_id: em.s3.accessKeyId, aws_secret_access_key: em.s3.secretAccessKey });
   });
 
@@ -214,7 +214,7 @@ describe('S3 import storages', () => {
     expect((await api('DELETE', `/api/storages/s3/${s.id}`)).status).toBe(404);
     const ids = (await api('GET', `/api/storages/s3?project=${projectId}`)).json.map((x: { id: number }) => x.id);
     expect(ids).not.toContain(s.id);
-    const raw = await getContext().db.doc.send(new GetCommand({ TableName: getContext().db.table, Key: keys.storage(s.id) }));
+    const raw = await processApp().db.doc.send(new GetCommand({ TableName: processApp().db.table, Key: keys.storage(s.id) }));
     expect(raw.Item).toMatchObject({ cancelled: true });
     expect(raw.Item?.secrets).toBeUndefined();
   });
@@ -343,15 +343,15 @@ describe('other types and export storages', () => {
 
 describe('local files storage switched off', () => {
   it('drops localfiles from the type lists and answers 404 on its routes', async () => {
-    const before = getContext();
-    setContext({ env: { ...before.env, localFilesStorageEnabled: false } });
+    const before = processApp();
+    patchApp({}, { LABELSYNC_LOCAL_FILES_STORAGE_ENABLED: 'false' });
     try {
       expect((await api('GET', '/api/storages/types')).json.map((t: { name: string }) => t.name)).toEqual(['s3', 'gcs', 'azure', 'redis', 's3s', 'azure_spi']);
       expect((await api('GET', `/api/storages/localfiles?project=${projectId}`)).status).toBe(404);
       expect((await api('POST', '/api/storages/localfiles', { project: projectId, path: docRoot })).status).toBe(404);
       expect((await api('GET', `/api/storages?project=${projectId}`)).json.some((s: { type: string }) => s.type === 'localfiles')).toBe(false);
     } finally {
-      setContext({ env: before.env });
+      installApp(before);
     }
   });
 });
@@ -359,7 +359,7 @@ describe('local files storage switched off', () => {
 describe('storage repository contract for the sync module', () => {
   it('updateStorageStatus honours status and job conditions and refuses deleted storages', async () => {
     const { updateStorageStatus, getStorage } = await import('../../shared/db/repo-storages');
-    const db = getContext().db;
+    const db = processApp().db;
     const s = (await api('POST', '/api/storages/localfiles', { project: projectId, path: join(docRoot, 'data') })).json;
     const queued = await updateStorageStatus(db, s.id, { status: 'queued', last_sync_job: 'job-1', traceback: null }, { statusIn: ['initialized', 'completed', 'failed'] });
     expect(queued).toMatchObject({ status: 'queued', last_sync_job: 'job-1' });
@@ -380,6 +380,6 @@ describe('storage repository contract for the sync module', () => {
     expect((await apiP('DELETE', `/api/projects/${p}`)).status).toBe(204);
     expect((await api('GET', `/api/storages/localfiles/${s.id}`)).status).toBe(404);
     const { getStorage } = await import('../../shared/db/repo-storages');
-    expect(await getStorage(getContext().db, s.id, { includeDeleted: true })).toMatchObject({ cancelled: true });
+    expect(await getStorage(processApp().db, s.id, { includeDeleted: true })).toMatchObject({ cancelled: true });
   });
 });

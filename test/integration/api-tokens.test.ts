@@ -8,9 +8,10 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { handler } from '../../functions/api/projects';
 import { ensureLocalToken, hashToken, LOCAL_ORG_ID } from '../../shared/api/tokens';
-import { getContext } from '../../shared/context';
+import { processApp } from '../../shared/process-app';
 import { keys } from '../../shared/db/keys';
-import { getSigningKey, resetSigningKeyCache } from '../../shared/crypto/signing-key';
+import { withParts } from '../../shared/app';
+import { loadSigningKey } from '../../shared/crypto/signing-key';
 import { client, useTestEnvironment } from './api-harness';
 
 const run = promisify(execFile);
@@ -28,7 +29,7 @@ describe('scripts/token.ts', () => {
     expect(stderr).toMatch(/created organization 'cli-org'/);
     const api = client(handler, token);
     expect((await api('POST', '/api/projects', { title: 'via cli token' })).status).toBe(201);
-    const raw = await getContext().db.doc.send(new GetCommand({ TableName: getContext().db.table, Key: keys.token(hashToken(token)) }));
+    const raw = await processApp().db.doc.send(new GetCommand({ TableName: processApp().db.table, Key: keys.token(hashToken(token)) }));
     expect(raw.Item).toBeDefined();
     expect(JSON.stringify(raw.Item)).not.toContain(token);
     const orgId = /\(id ([^)]+)\)/.exec(stderr)![1];
@@ -49,21 +50,21 @@ describe('scripts/token.ts', () => {
 describe('ensureLocalToken', () => {
   it('generates a token once, stores it 0600, and returns it unchanged later', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'local-token-'));
-    const first = await ensureLocalToken(dir);
+    const first = await ensureLocalToken(dir, undefined, processApp().db);
     expect(first.created).toBe(true);
     expect(readFileSync(join(dir, 'api-token'), 'utf8').trim()).toBe(first.token);
     expect(statSync(join(dir, 'api-token')).mode & 0o777).toBe(0o600);
-    const again = await ensureLocalToken(dir);
+    const again = await ensureLocalToken(dir, undefined, processApp().db);
     expect(again).toEqual({ token: first.token, created: false });
     const r = await client(handler, first.token)('GET', '/api/projects');
     expect(r.status).toBe(200);
-    const item = await getContext().db.doc.send(new GetCommand({ TableName: getContext().db.table, Key: keys.token(hashToken(first.token)) }));
+    const item = await processApp().db.doc.send(new GetCommand({ TableName: processApp().db.table, Key: keys.token(hashToken(first.token)) }));
     expect(item.Item?.orgId).toBe(LOCAL_ORG_ID);
   });
 
   it('registers LABELSYNC_API_TOKEN when given', async () => {
     const token = `env-token-${Date.now()}`;
-    const res = await ensureLocalToken(mkdtempSync(join(tmpdir(), 'local-token-')), token);
+    const res = await ensureLocalToken(mkdtempSync(join(tmpdir(), 'local-token-')), token, processApp().db);
     expect(res).toEqual({ token, created: false });
     expect((await client(handler, token)('GET', '/api/projects')).status).toBe(200);
   });
@@ -71,31 +72,25 @@ describe('ensureLocalToken', () => {
 
 describe('signing key', () => {
   it('is 32 bytes, stable within a data directory and different across directories', async () => {
-    resetSigningKeyCache();
-    const a = await getSigningKey();
+    // Each app loads the key once: a fresh app stands for a fresh process.
+    const a = await withParts(processApp(), {}).signingKey();
     expect(a.length).toBe(32);
-    resetSigningKeyCache();
-    expect((await getSigningKey()).equals(a)).toBe(true);
-    resetSigningKeyCache();
-    const other = await getSigningKey({ ...getContext(), env: { ...getContext().env, dataDir: mkdtempSync(join(tmpdir(), 'sk-')) } });
+    expect((await withParts(processApp(), {}).signingKey()).equals(a)).toBe(true);
+    const other = await withParts(processApp(), {}, { LABELSYNC_DATA_DIR: mkdtempSync(join(tmpdir(), 'sk-')) }).signingKey();
     expect(other.equals(a)).toBe(false);
-    resetSigningKeyCache();
   });
 
   it('in KMS mode is generated once into the table and read back by every instance', async () => {
-    resetSigningKeyCache();
-    const ctx = getContext();
+    const ctx = processApp();
     // The secret box stands in for KMS here (the local box has the same interface); the table path is what is tested.
     const kmsCtx = { ...ctx, env: { ...ctx.env, kmsKeyId: 'alias/test' } };
-    const a = await getSigningKey(kmsCtx);
-    // A fresh instance (cache reset) reads the stored key instead of generating another.
-    resetSigningKeyCache();
-    const c = await getSigningKey(kmsCtx);
+    const a = await loadSigningKey(kmsCtx);
+    // A fresh instance (loadSigningKey caches nothing) reads the stored key instead of generating another.
+    const c = await loadSigningKey(kmsCtx);
     expect(a.length).toBe(32);
     expect(a.equals(c)).toBe(true);
     const raw = await ctx.db.doc.send(new GetCommand({ TableName: ctx.db.table, Key: { pk: 'CONFIG#signing-key', sk: 'CONFIG' } }));
     expect(raw.Item?.blob).toMatch(/^loc1\./);
     expect(raw.Item?.blob).not.toContain(a.toString('hex'));
-    resetSigningKeyCache();
   });
 });

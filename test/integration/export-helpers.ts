@@ -19,16 +19,15 @@ import { Storage } from '@google-cloud/storage';
 import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { inject } from 'vitest';
 import { createDocumentClient } from '../../shared/db/client';
-import { resetEnvCache } from '../../shared/config/env';
-import { resetContext } from '../../shared/context';
+import { withParts } from '../../shared/app';
+import { installApp, processApp } from '../../shared/process-app';
 import type { ProjectItem, StorageItem, TaskItem } from '../../shared/db/items';
 import type { Db } from '../../shared/db/repo-common';
 import { reserveIds } from '../../shared/db/counters';
 import { putProject } from '../../shared/db/repo-projects';
 import { putTasks } from '../../shared/db/repo-tasks';
 import { putStorage } from '../../shared/db/repo-storages';
-import { createLocalSecretBox, type SecretBox } from '../../shared/crypto/secret-box';
-import { getProvider, setStorageTestHooks } from '../../shared/storage/registry';
+import type { SecretBox } from '../../shared/crypto/secret-box';
 import { createS3Client } from '../../shared/storage/providers/s3';
 import type { StorageConfig, StorageProvider, StorageType } from '../../shared/storage/types';
 import type { ExportDeps } from '../../shared/export/deps';
@@ -63,18 +62,17 @@ export function exportEnv(): ExportEnv {
   const db: Db = { doc: createDocumentClient({ endpoint: em.dynamodb.endpoint, region: em.dynamodb.region }), table: inject('tableName') };
   const dataDir = mkdtempSync(join(tmpdir(), 'labelsync-export-'));
   const localRoot = mkdtempSync(join(tmpdir(), 'labelsync-export-root-'));
-  // The export handler builds its own context from the environment: point it at this data dir so it
-  // decrypts what this helper encrypts.
+  // The export handler uses the process's app: install a copy (same sync starter) on this data
+  // dir so it decrypts what this helper encrypts, with the emulators' storage hooks.
   process.env.LABELSYNC_DATA_DIR = dataDir;
-  resetEnvCache();
-  resetContext();
-  const secretBox = createLocalSecretBox(dataDir);
-  setStorageTestHooks({
+  const storageHooks = {
     azureTokenCredential: fakeAzureAdCredential(),
     azureCa: readFileSync(em.azureOauth.caCertPath, 'utf8'),
     azureSasVersion: '2025-11-05',
-  });
-  const provider = (config: StorageConfig) => getProvider(config, { settings: settings(localRoot) });
+  };
+  const app = installApp(withParts(processApp(), { storageHooks }, { LABELSYNC_DATA_DIR: dataDir }));
+  const secretBox = app.secretBox;
+  const provider = (config: StorageConfig) => app.getProvider(config, { settings: settings(localRoot) });
   const deps = exportDepsFromContext({ db, getProvider: provider }, (item) => loadStorageConfig(item, secretBox));
   return {
     db,

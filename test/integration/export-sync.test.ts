@@ -9,7 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handler as storagesHandler } from '../../functions/api/storages';
-import { getContext } from '../../shared/context';
+import { processApp } from '../../shared/process-app';
 import { reserveIds } from '../../shared/db/counters';
 import type { AnnotationItem, TaskItem } from '../../shared/db/items';
 import { putAnnotations, updateAnnotation } from '../../shared/db/repo-annotations';
@@ -34,7 +34,7 @@ beforeAll(async () => {
 
 /** A project with `n` annotations, 4 per task, written in batches as an import would. */
 async function seedProject(n: number): Promise<{ projectId: number; annotationIds: number[] }> {
-  const db = getContext().db;
+  const db = processApp().db;
   const pid = await newProject(h.orgId, ['image']);
   const now = new Date().toISOString();
   const firstTask = await reserveIds(db, 'task', n / 4);
@@ -58,7 +58,7 @@ afterAll(async () => {
 
 describe('export sync', () => {
   it('lists every annotation of the project once over the 16 shards, resumable at any page', async () => {
-    const db = getContext().db;
+    const db = processApp().db;
     const seen: number[] = [];
     let token: string | undefined;
     // Resume after every page, as separate listing steps would.
@@ -80,7 +80,7 @@ describe('export sync', () => {
     const dir = join(h.root, `export-${projectId}`);
     mkdirSync(dir, { recursive: true });
     const storage = await newStorage(h.orgId, projectId, { type: 'localfiles', role: 'export', path: dir });
-    await updateAnnotation(getContext().db, annotationIds[7], { result: [{ n: 'v2' }] });
+    await updateAnnotation(processApp().db, annotationIds[7], { result: [{ n: 'v2' }] });
     const res = await api('POST', `/api/storages/export/localfiles/${storage.id}/sync`);
     expect(res.status).toBe(200);
     await h.starter.idle();
@@ -113,7 +113,7 @@ describe('export sync', () => {
     expect(s.last_sync_count).toBe(N);
     const { getProvider } = await import('../../shared/storage/registry');
     const { loadStorageConfig } = await import('../../shared/api/storages');
-    const p = await getProvider(await loadStorageConfig(s), { noCache: true });
+    const p = await getProvider(await loadStorageConfig(s, processApp().secretBox), { noCache: true });
     let count = 0;
     const keys: string[] = [];
     for await (const page of p.list()) {
@@ -140,10 +140,10 @@ describe('export sync', () => {
     for (const item of items) {
       const s = await storageOf(item.id);
       expect({ type: s.type, status: s.status, count: s.last_sync_count, total: s.meta.total_annotations }).toEqual({ type: item.type, status: 'completed', count: M, total: M });
-      const { getProvider } = await import('../../shared/storage/registry');
       const { loadStorageConfig } = await import('../../shared/api/storages');
-      const config = await loadStorageConfig(s);
-      const p = await getProvider(config, { noCache: true });
+      const config = await loadStorageConfig(s, processApp().secretBox);
+      // The installed app carries the emulators' storage hooks (Azure AD credential, CA).
+      const p = await processApp().getProvider(config, { noCache: true });
       const seen = new Set<string>();
       for await (const page of p.list()) for (const e of page.entries) seen.add(e.key);
       const want = small.annotationIds.map((id) => exportObjectKey(config, id));

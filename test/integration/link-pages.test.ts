@@ -5,7 +5,7 @@
  */
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { getContext } from '../../shared/context';
+import { processApp } from '../../shared/process-app';
 import type { Db } from '../../shared/db/repo-common';
 import {
   addRun,
@@ -23,7 +23,7 @@ let db: Db;
 let nextStorage = 900_000 + Math.floor(Math.random() * 50_000);
 
 beforeAll(() => {
-  db = getContext().db;
+  db = processApp().db;
 });
 
 const link = (storageId: number, key: string, first = 1, extra: Partial<LinkItem> = {}): LinkItem => ({

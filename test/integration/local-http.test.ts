@@ -84,7 +84,7 @@ describe('local runtime over HTTP with the real handlers', () => {
     try {
       expect(again.token).toBe(runtime.token);
       expect(again.tokenCreated).toBe(false);
-      // Published for tools such as local/dlq-replay.ts while it runs.
+      // Published for tools such as `npm run replay-dlq -- --local` while it runs.
       expect(await runningRuntime(dataDir)).toMatchObject({ pid: process.pid, url: again.url, dynamodbEndpoint: inject('emulators').dynamodb.endpoint });
     } finally {
       await again.stop();

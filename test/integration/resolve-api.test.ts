@@ -21,17 +21,14 @@ import { createS3Buckets } from '../contract/helpers';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { handler as projectsHandler } from '../../functions/api/projects';
 import { handler as resolveHandler } from '../../functions/api/resolve';
-import { getContext, setContext } from '../../shared/context';
-import { getSigningKey } from '../../shared/crypto/signing-key';
+import { installApp, processApp } from '../../shared/process-app';
 import type { StorageItem } from '../../shared/db/items';
-import { clearResolveProviderCache } from '../../shared/resolve/deps';
 import { encodeFileUri } from '../../shared/resolve/fileuri';
 import { signMediaToken } from '../../shared/resolve/media-token';
 import { PROXY_MAX_RANGE_BYTES } from '../../shared/resolve/range';
-import { setStorageTestHooks } from '../../shared/storage/registry';
 import type { LocalHttpServer } from '../../local/http-server';
 import { createEmulatorS3Client } from '../emulators/s3-client';
-import { client, newTenant, useTestEnvironment } from './api-harness';
+import { client, newTenant, useTestEnvironment, patchApp } from './api-harness';
 import { addStorage, addTasks, parseResolveUrl, patchStorage, startServer } from './resolve-helpers';
 
 const RUN = Date.now().toString(36);
@@ -96,7 +93,7 @@ beforeAll(async () => {
   other = client(projectsHandler, b.token);
   projectId = (await api('POST', '/api/projects', { title: 'resolve', label_config: LABEL_CONFIG })).json.id;
   otherProjectId = (await other('POST', '/api/projects', { title: 'resolve-b', label_config: LABEL_CONFIG })).json.id;
-  key = await getSigningKey(getContext());
+  key = await processApp().signingKey();
 
   // S3 objects: odd keys, a big one, and one stored as octet-stream.
   const s3c = createEmulatorS3Client(em.s3);
@@ -122,7 +119,7 @@ beforeAll(async () => {
   pipeline.addPolicy({ name: 'test-ca', sendRequest: (req: { agent?: unknown }, next: (r: unknown) => unknown) => ((req.agent = agent), next(req)) });
   await spiAdmin.getContainerClient(SPI_CONTAINER).createIfNotExists();
   await spiAdmin.getContainerClient(SPI_CONTAINER).getBlockBlobClient('s/k.png').upload(body('s/k.png'), body('s/k.png').length);
-  setStorageTestHooks({ azureTokenCredential: adCredential, azureCa: ca, azureSasVersion: '2025-11-05', stsClient: countingSts });
+  patchApp({ storageHooks: { azureTokenCredential: adCredential, azureCa: ca, azureSasVersion: '2025-11-05', stsClient: countingSts } });
 
   s3 = await addStorage(orgA, projectId, {
     type: 's3', role: 'import', bucket: S3_BUCKET, s3_endpoint: em.s3.endpoint, region_name: em.s3.region,
@@ -171,7 +168,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.close();
   await new Promise((r) => brokenServer?.close(r));
-  setStorageTestHooks({});
+  patchApp({ storageHooks: {} });
 });
 
 async function taskData(id: number, c = api): Promise<Record<string, unknown>> {
@@ -415,7 +412,7 @@ describe('access control and errors', () => {
 describe('store calls per request', () => {
   it('a presigned redirect calls the store not at all, a proxied GET or HEAD exactly once', async () => {
     const calls: string[] = [];
-    const app = getContext();
+    const app = processApp();
     const original = app.getProvider;
     const counting = async (c: Parameters<typeof original>[0]) => {
       const p = await original(c);
@@ -430,8 +427,7 @@ describe('store calls per request', () => {
         },
       });
     };
-    setContext({ getProvider: counting });
-    clearResolveProviderCache();
+    patchApp({ getProvider: counting });
     try {
       const [id] = await addTasks(orgA, projectId, [{ image: `s3://${S3_BUCKET}/img/a.jpg` }]);
       const url = (await taskData(id)).image as string;
@@ -447,8 +443,7 @@ describe('store calls per request', () => {
       await (await browserFetch(url, { method: 'HEAD' })).arrayBuffer();
       expect(calls).toEqual(['head']);
     } finally {
-      setContext({ getProvider: original });
-      clearResolveProviderCache();
+      installApp(app);
       await patchStorage(s3, { presign: true });
     }
   });
@@ -490,7 +485,7 @@ async function newTenantToken(orgId: string): Promise<string> {
   let t = tokens.get(orgId);
   if (!t) {
     const { mintToken } = await import('../../shared/api/tokens');
-    t = await mintToken(getContext().db, orgId);
+    t = await mintToken(processApp().db, orgId);
     tokens.set(orgId, t);
   }
   return t;

@@ -7,7 +7,7 @@ import { reserveIds } from '../../shared/db/counters';
 import type { StorageItem, TaskItem } from '../../shared/db/items';
 import { putTasks } from '../../shared/db/repo-tasks';
 import { updateStorageConfig } from '../../shared/db/repo-storages';
-import { getContext } from '../../shared/context';
+import { processApp } from '../../shared/process-app';
 import { startHttpServer, type LocalHttpServer } from '../../local/http-server';
 import type { FunctionName } from '../../functions/manifest';
 import type { LambdaHandler } from '../../local/lambda-functions';
@@ -17,7 +17,7 @@ export { newStorage as addStorage } from './sync-helpers';
 
 /** Changes non-secret fields of a storage (e.g. flips `presign`), secrets kept. */
 export async function patchStorage(s: StorageItem, fields: Record<string, unknown>): Promise<void> {
-  const updated = await updateStorageConfig(getContext().db, s.id, {
+  const updated = await updateStorageConfig(processApp().db, s.id, {
     fields: { ...s.fields, ...fields },
     secrets: s.secrets,
     secretFields: (s as StorageItem & { secret_fields?: string[] }).secret_fields,
@@ -28,7 +28,7 @@ export async function patchStorage(s: StorageItem, fields: Record<string, unknow
 
 /** Writes tasks with the given data into a project; returns their ids in order. */
 export async function addTasks(orgId: string, projectId: number, datas: Record<string, unknown>[], source?: { storageId: number }): Promise<number[]> {
-  const app = getContext();
+  const app = processApp();
   const first = await reserveIds(app.db, 'task', datas.length);
   const now = new Date().toISOString();
   const tasks: TaskItem[] = datas.map((data, i) => ({

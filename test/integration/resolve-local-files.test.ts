@@ -9,9 +9,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handler as projectsHandler } from '../../functions/api/projects';
 import { handler as resolveHandler } from '../../functions/api/resolve';
-import { resetEnvCache } from '../../shared/config/env';
-import { getContext, resetContext } from '../../shared/context';
-import { getSigningKey } from '../../shared/crypto/signing-key';
+import { createApp } from '../../shared/app';
+import { installApp, processApp } from '../../shared/process-app';
 import { signLocalFilesToken } from '../../shared/resolve/media-token';
 import type { LocalHttpServer } from '../../local/http-server';
 import { client, newTenant, useTestEnvironment, v2Event } from './api-harness';
@@ -32,8 +31,7 @@ let server: LocalHttpServer;
 
 function setEnv(vars: Partial<Record<(typeof ENV_KEYS)[number], string>>): void {
   Object.assign(process.env, vars);
-  resetEnvCache();
-  resetContext();
+  installApp(createApp(process.env));
 }
 
 async function get(d: string | undefined, opts: { token?: string; headers?: Record<string, string>; method?: string; query?: string } = {}) {
@@ -79,8 +77,7 @@ afterAll(async () => {
     if (saved[k] === undefined) delete process.env[k];
     else process.env[k] = saved[k];
   }
-  resetEnvCache();
-  resetContext();
+  installApp(undefined);
 });
 
 describe('serving', () => {
@@ -184,7 +181,7 @@ describe('browser access through media tokens', () => {
     expect((await fetch(`${server.url}/data/local-files/?d=ds/a.png&token=${token}`)).status).toBe(403);
     const altered = token.slice(0, -2) + (token.endsWith('AA') ? 'BB' : 'AA');
     expect((await fetch(`${server.url}/data/local-files/?d=ds/sub/img%20one.png&token=${altered}`)).status).toBe(403);
-    const key = await getSigningKey(getContext());
+    const key = await processApp().signingKey();
     const expired = signLocalFilesToken(key, orgA, 'ds/a.png', 60, Math.floor(Date.now() / 1000) - 600);
     expect((await fetch(`${server.url}/data/local-files/?d=ds/a.png&token=${expired}`)).status).toBe(403);
     // A valid token of org A for a path only org B's storage connects still finds nothing.

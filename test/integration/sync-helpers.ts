@@ -1,6 +1,6 @@
 /**
  * Harness of the sync suites: the real synthesized state machine on the local ASL runner with the
- * real sync handlers (manifest modules), behind the process-wide SyncStarter, against the
+ * real sync handlers (manifest modules), behind the sync starter of the installed app, against the
  * emulators of the global setup. Projects and storages are stored through the repositories;
  * syncs are requested through the storages HTTP handler.
  */
@@ -8,9 +8,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inject } from 'vitest';
-import { resetEnvCache } from '../../shared/config/env';
-import { getContext, resetContext } from '../../shared/context';
-import { resetDocumentClient } from '../../shared/db/client';
+import { createApp, withParts } from '../../shared/app';
+import { installApp, processApp } from '../../shared/process-app';
 import { nextId } from '../../shared/db/counters';
 import type { StorageItem, TaskItem } from '../../shared/db/items';
 import { putProject } from '../../shared/db/repo-projects';
@@ -18,9 +17,7 @@ import { getStorage, putStorage } from '../../shared/db/repo-storages';
 import { listProjectTasks } from '../../shared/db/repo-tasks';
 import { SECRET_FIELDS } from '../../shared/api/storage-schemas';
 import { createOrgWithToken } from '../../shared/api/tokens';
-import { getProvider } from '../../shared/storage/registry';
 import type { StorageConfig } from '../../shared/storage/types';
-import { setSyncStarter } from '../../shared/sync/starter';
 import { LocalStateMachine } from '../../local/asl-runner';
 import { synthesizeStateMachine } from '../../local/state-machine-definition';
 import { LocalSyncStarter } from '../../local/sync-starter';
@@ -52,10 +49,8 @@ export async function startSyncHarness(opts: { chunkSize?: number; concurrency?:
   process.env.LABELSYNC_LOCAL_FILES_STORAGE_ENABLED = 'true';
   process.env.LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED = 'true';
   process.env.LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT = root;
-  resetEnvCache();
-  resetDocumentClient();
-  resetContext();
-  const { orgId, token } = await createOrgWithToken(getContext().db, `sync-${Date.now()}`);
+  const app = createApp(process.env);
+  const { orgId, token } = await createOrgWithToken(app.db, `sync-${Date.now()}`);
   const definition = await definitionOf();
   if (opts.concurrency) {
     (definition as unknown as { States: { Loop: { Branches: { States: { Write: { MaxConcurrency: number } } }[] } } }).States.Loop.Branches[1].States.Write.MaxConcurrency =
@@ -63,11 +58,11 @@ export async function startSyncHarness(opts: { chunkSize?: number; concurrency?:
   }
   const machine = new LocalStateMachine({ definition, region: 'us-east-1', log: process.env.SYNC_TEST_LOG ? (m) => console.error(m) : () => {}, retryIntervalOverrides: { WriteChunk: 10, ListStep: 10, Start: 10, Finalize: 10 } });
   const starter = new LocalSyncStarter({ machine: async () => machine, maxConcurrent: 4, log: () => {} });
-  setSyncStarter(starter);
+  installApp(withParts(app, { syncStarter: starter }));
   return { starter, machine, orgId, token, root };
 }
 
-/** A state machine + starter whose handlers can be wrapped per function (fault injection); installed as the process's starter until `restore`. */
+/** A state machine + starter whose handlers can be wrapped per function (fault injection); installed as the app's starter until `restore`. */
 export async function customRunner(
   wrap: Partial<Record<FunctionName, (real: LambdaHandler) => LambdaHandler>>,
   concurrency?: number,
@@ -89,19 +84,20 @@ export async function customRunner(
     },
   });
   const starter = new LocalSyncStarter({ machine: async () => machine, maxConcurrent: 4, log: () => {} });
-  setSyncStarter(starter);
-  return { starter, restore: (h) => setSyncStarter(h.starter) };
+  const previous = processApp();
+  installApp(withParts(previous, { syncStarter: starter }));
+  return { starter, restore: (h) => installApp(withParts(previous, { syncStarter: h.starter })) };
 }
 
 export async function stopSyncHarness(h: SyncHarness | undefined): Promise<void> {
   if (!h) return;
   await h.starter.stop();
-  setSyncStarter(undefined);
+  installApp(undefined);
 }
 
 /** A project whose label config has the given data keys. */
 export async function newProject(orgId: string, dataKeys: string[] = ['image']): Promise<number> {
-  const db = getContext().db;
+  const db = processApp().db;
   const id = await nextId(db, 'project');
   const now = new Date().toISOString();
   await putProject(db, {
@@ -120,7 +116,7 @@ export async function newProject(orgId: string, dataKeys: string[] = ['image']):
 
 /** Stores a storage directly (secret fields encrypted, as the API would). */
 export async function newStorage(orgId: string, projectId: number, config: StorageConfig, extra: Record<string, unknown> = {}): Promise<StorageItem> {
-  const app = getContext();
+  const app = processApp();
   const id = await nextId(app.db, 'storage');
   const secretNames = new Set<string>(SECRET_FIELDS[config.type] ?? []);
   const fields: Record<string, unknown> = { title: `s${id}`, ...extra };
@@ -155,7 +151,7 @@ export async function newStorage(orgId: string, projectId: number, config: Stora
 
 /** Writes objects through the provider of `config` (works for every backend). */
 export async function seed(config: StorageConfig, objects: Record<string, string>, concurrency = 16): Promise<void> {
-  const p = await getProvider(config, { noCache: true });
+  const p = await processApp().getProvider(config, { noCache: true });
   const entries = Object.entries(objects);
   let next = 0;
   await Promise.all(
@@ -170,13 +166,13 @@ export async function seed(config: StorageConfig, objects: Record<string, string
 }
 
 export async function deleteObjects(config: StorageConfig, keys: string[]): Promise<void> {
-  const p = await getProvider(config, { noCache: true });
+  const p = await processApp().getProvider(config, { noCache: true });
   for (const k of keys) await p.delete(k);
   await p.close();
 }
 
 export async function storageOf(id: number): Promise<StorageItem> {
-  const s = await getStorage(getContext().db, id, { includeDeleted: true, consistent: true });
+  const s = await getStorage(processApp().db, id, { includeDeleted: true, consistent: true });
   if (!s) throw new Error(`storage ${id} not found`);
   return s;
 }
@@ -186,7 +182,7 @@ export async function tasksOf(projectId: number): Promise<TaskItem[]> {
   const out: TaskItem[] = [];
   let afterId: number | undefined;
   for (;;) {
-    const page = await listProjectTasks(getContext().db, projectId, { afterId, limit: 1000 });
+    const page = await listProjectTasks(processApp().db, projectId, { afterId, limit: 1000 });
     const items = (page as { items: TaskItem[] }).items;
     out.push(...items);
     if (!(page as { hasMore?: boolean }).hasMore || !items.length) break;

@@ -7,7 +7,7 @@ import { mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handler as storagesHandler } from '../../functions/api/storages';
-import { getContext } from '../../shared/context';
+import { processApp } from '../../shared/process-app';
 import { getAnnotation } from '../../shared/db/repo-annotations';
 import { getTask } from '../../shared/db/repo-tasks';
 import type { StorageConfig } from '../../shared/storage/types';
@@ -121,7 +121,7 @@ describe('import sync: modes and task shapes', () => {
     expect(w.data).toEqual({ image: 'w.png' });
     expect(w).toMatchObject({ total_annotations: 1, cancelled_annotations: 1, is_labeled: true, total_predictions: 1, predictions: [{ result: [], score: 0.5 }] });
     const anns = await Promise.all(
-      (await (await import('../../shared/db/repo-annotations')).listTaskAnnotations(getContext().db, w.id)).map((a) => getAnnotation(getContext().db, a.id)),
+      (await (await import('../../shared/db/repo-annotations')).listTaskAnnotations(processApp().db, w.id)).map((a) => getAnnotation(processApp().db, a.id)),
     );
     expect(anns.map((a) => [a!.import_id, a!.was_cancelled, a!.lead_time]).sort()).toEqual([[null, true, null], [77, false, 1.5]]);
     expect(tasks.filter((t) => t.source?.key === 'mixed.json').map((t) => t.data.image).sort()).toEqual(['bare', 'wrapped']);
@@ -181,14 +181,14 @@ describe('import sync: incremental, idempotent, deletions', () => {
     writeFileSync(join(dir, 'new.json'), JSON.stringify({ image: 'new' }));
     const { storage: third } = await sync(storage.id);
     expect(third.meta).toMatchObject({ tasks_created: 1, tasks_updated: 1, objects_unchanged: 119 });
-    const updated = await getTask(getContext().db, target.id);
+    const updated = await getTask(processApp().db, target.id);
     expect(updated!.data).toEqual({ image: 'v2-5', extra: true });
     expect(await tasksOf(projectId)).toHaveLength(121);
   });
 
   it('link pages: an unchanged re-sync adds no run, a partial one adds a run, a full rewrite compacts to one run', async () => {
     const { getRuns, loadPagedLinks } = await import('../../shared/db/repo-link-pages');
-    const db = getContext().db;
+    const db = processApp().db;
     const files: Record<string, string> = {};
     for (let i = 0; i < 400; i++) files[`p${String(i).padStart(3, '0')}.json`] = JSON.stringify({ image: `p${i}` });
     const { storage, projectId, dir } = await localStorage(files);
@@ -285,7 +285,7 @@ describe('import sync: incremental, idempotent, deletions', () => {
     const { storage, projectId } = await localStorage({ 'd1.json': '{"image":"d1"}', 'd2.json': '{"image":"d2"}' });
     const { updateStorageStatus } = await import('../../shared/db/repo-storages');
     const { pyTime } = await import('../../shared/db/repo-sync');
-    const db = getContext().db;
+    const db = processApp().db;
     // A job that pinged a minute ago is alive: the request answers with it and starts nothing.
     const recent = pyTime(new Date(Date.now() - 60_000));
     await updateStorageStatus(db, storage.id, { status: 'in_progress', last_sync_job: 'alive-job', meta: { time_queued: recent, time_last_ping: recent } });
@@ -311,7 +311,6 @@ describe('import sync: incremental, idempotent, deletions', () => {
     const { batchWrite } = await import('../../shared/db/repo-common');
     const { UpdateCommand } = await import('@aws-sdk/lib-dynamodb');
     const { chunkStep } = await import('../../shared/sync/chunk-step');
-    const { syncDeps } = await import('../../shared/sync/context');
     let crashed = 0;
     const runner = await customRunner({
       syncChunk: (real) => async (event: any, ctx) => {
@@ -319,8 +318,8 @@ describe('import sync: incremental, idempotent, deletions', () => {
         crashed++;
         // Do the whole chunk, then undo what happens after the task writes: the links, the done
         // flag and the counters — the state a Lambda dying between tasks and links leaves.
-        const res = await chunkStep(syncDeps(), event);
-        const db = getContext().db;
+        const res = await chunkStep(processApp().syncDeps(), event);
+        const db = processApp().db;
         const chunk = await getChunk(db, event.jobId, event.chunk);
         // Local files list in key order: the chunk's links are the pages of its run over its range.
         const { own } = await loadPagedLinks(db, event.storageId, await getRuns(db, event.storageId), chunk!.from, chunk!.to, chunk!.run);
@@ -460,7 +459,7 @@ describe('import sync: progress and cancel', () => {
     const { getRuns } = await import('../../shared/db/repo-link-pages');
     const { queryTombRange } = await import('../../shared/db/repo-sync');
     const { QueryCommand } = await import('@aws-sdk/lib-dynamodb');
-    const db = getContext().db;
+    const db = processApp().db;
     expect(await getRuns(db, storage.id)).toEqual([]);
     expect((await queryTombRange(db, storage.id, null, null)).size).toBe(0);
     // No page of any run of the job is left (the runs were named after the job).
@@ -487,7 +486,7 @@ describe('import sync: status and errors', () => {
       },
     });
     // The storage holds the secret (as a redis password would be): finalize scrubs stored secret values.
-    const app = getContext();
+    const app = processApp();
     const { UpdateCommand } = await import('@aws-sdk/lib-dynamodb');
     const { keys } = await import('../../shared/db/keys');
     await app.db.doc.send(
@@ -522,7 +521,7 @@ describe('import sync: status and errors', () => {
 
   it('answers 400 {"message"} for a storage that is not synchronizable and 400 when the connection fails', async () => {
     const { storage } = await localStorage({});
-    const app = getContext();
+    const app = processApp();
     const { UpdateCommand } = await import('@aws-sdk/lib-dynamodb');
     const { keys } = await import('../../shared/db/keys');
     await app.db.doc.send(new UpdateCommand({ TableName: app.db.table, Key: keys.storage(storage.id), UpdateExpression: 'SET synchronizable = :f', ExpressionAttributeValues: { ':f': false } }));

@@ -11,11 +11,10 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handler as storagesHandler } from '../../functions/api/storages';
 import { exportObjectKey } from '../../shared/export/key';
-import { setStorageTestHooks } from '../../shared/storage/registry';
 import type { StorageConfig } from '../../shared/storage/types';
 import { createS3Buckets } from '../contract/helpers';
 import { azuriteTlsOptions, fakeAzureAdCredential } from '../emulators/azure-helpers';
-import { client, type ApiHandler } from './api-harness';
+import { client, type ApiHandler, patchApp } from './api-harness';
 import { deleteObjects, emulators, newProject, newStorage, seed, startSyncHarness, stopSyncHarness, storageOf, tasksOf, type SyncHarness } from './sync-helpers';
 
 let h: SyncHarness;
@@ -28,7 +27,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  setStorageTestHooks({});
+  patchApp({ storageHooks: {} });
   await stopSyncHarness(h);
 });
 
@@ -88,13 +87,15 @@ describe('import sync on every provider', () => {
     const bucket = `sync-s3s-${run}`;
     await createS3Buckets(s3.endpoint, s3, s3.region, [bucket]);
     const assumed: string[] = [];
-    setStorageTestHooks({
-      stsClient: {
-        async send(cmd: { input: { RoleArn?: string } }) {
-          assumed.push(cmd.input.RoleArn ?? '');
-          return { Credentials: { AccessKeyId: s3.accessKeyId, SecretAccessKey: s3.secretAccessKey, SessionToken: 'stub', Expiration: new Date(Date.now() + 3600_000) } };
-        },
-      } as never,
+    patchApp({
+      storageHooks: {
+        stsClient: {
+          async send(cmd: { input: { RoleArn?: string } }) {
+            assumed.push(cmd.input.RoleArn ?? '');
+            return { Credentials: { AccessKeyId: s3.accessKeyId, SecretAccessKey: s3.secretAccessKey, SessionToken: 'stub', Expiration: new Date(Date.now() + 3600_000) } };
+          },
+        } as never,
+      },
     });
     try {
       await seed(s3Config(bucket), { 'a.json': '{"image":"s3s-a"}', 'b.json': '[{"image":"s3s-b0"},{"image":"s3s-b1"}]' });
@@ -106,7 +107,7 @@ describe('import sync on every provider', () => {
       expect((await tasksOf(projectId)).map((t) => t.data.image).sort()).toEqual(['s3s-a', 's3s-b0', 's3s-b1']);
       expect(assumed).toContain('arn:aws:iam::123456789012:role/reader');
     } finally {
-      setStorageTestHooks({});
+      patchApp({ storageHooks: {} });
     }
   });
 
@@ -149,7 +150,7 @@ describe('import sync on every provider', () => {
     await new BlobServiceClient(az.blobEndpoint, new StorageSharedKeyCredential(az.accountName, az.accountKey), azuriteTlsOptions(az.caCertPath))
       .getContainerClient(container)
       .createIfNotExists();
-    setStorageTestHooks({ azureTokenCredential: fakeAzureAdCredential() });
+    patchApp({ storageHooks: { azureTokenCredential: fakeAzureAdCredential() } });
     try {
       const config: StorageConfig = {
         type: 'azure_spi', role: 'import', container, account_name: az.accountName, azure_endpoint: az.blobEndpoint,
@@ -162,7 +163,7 @@ describe('import sync on every provider', () => {
       expect(after.status).toBe('completed');
       expect((await tasksOf(projectId)).map((t) => t.data.image)).toEqual(['spi']);
     } finally {
-      setStorageTestHooks({});
+      patchApp({ storageHooks: {} });
     }
   });
 

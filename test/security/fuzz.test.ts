@@ -14,7 +14,6 @@ import { handler as meta, router as metaRouter } from '../../functions/api/meta'
 import { handler as projects, router as projectsRouter } from '../../functions/api/projects';
 import { handler as storages, router as storagesRouter } from '../../functions/api/storages';
 import { handler as resolve } from '../../functions/api/resolve';
-import { setContext } from '../../shared/context';
 import { StorageError } from '../../shared/errors';
 import type { CheckedEndpoint } from '../../shared/storage/endpoint-guard';
 import { encodeFileUri, decodeFileUri } from '../../shared/resolve/fileuri';
@@ -24,7 +23,7 @@ import { encodeKeyPath } from '../../shared/storage/common';
 import { checkEndpoint, endpointHost, isForbiddenAddress } from '../../shared/storage/endpoint-guard';
 import { parseConfigErrors, uriFor } from '../../shared/storage/registry';
 import { STORAGE_TYPES, type StorageConfig } from '../../shared/storage/types';
-import { newTenant, useTestEnvironment, v2Event } from '../integration/api-harness';
+import { newTenant, useTestEnvironment, v2Event, patchApp } from '../integration/api-harness';
 
 type Handler = (e: APIGatewayProxyEventV2, c: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 const HANDLERS: Partial<Record<FunctionName, Handler>> = { meta, projects, storages, resolve: resolve as unknown as Handler };
@@ -150,7 +149,7 @@ describe('fuzz: HTTP pass over every route', () => {
   const real: string[] = [];
   beforeAll(async () => {
     useTestEnvironment();
-    setContext({ onExportStorageCreated: async () => undefined });
+    patchApp({ onExportStorageCreated: async () => undefined });
     token = (await newTenant('fuzz')).token;
     const call = async (m: string, url: string, b?: unknown) => {
       const r = await HANDLERS[functionForPath(url.split('?')[0])]!(v2Event(m, url, { body: b === undefined ? undefined : JSON.stringify(b), headers: { authorization: `Token ${token}` } }), {} as Context);

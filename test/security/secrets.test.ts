@@ -12,10 +12,10 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { handler as storagesHandler } from '../../functions/api/storages';
 import { handler as projectsHandler } from '../../functions/api/projects';
 import { handler as resolveHandler } from '../../functions/api/resolve';
-import { getContext, setContext } from '../../shared/context';
+import { processApp } from '../../shared/process-app';
 import { startS3, type RunningS3 } from '../../local/emulators/s3';
 import { createS3Buckets } from '../contract/helpers';
-import { client, responseBodies, type ApiHandler } from '../integration/api-harness';
+import { client, responseBodies, type ApiHandler, patchApp } from '../integration/api-harness';
 import { addTasks } from '../integration/resolve-helpers';
 import { newProject, newStorage, seed, startSyncHarness, stopSyncHarness, storageOf, type SyncHarness } from '../integration/sync-helpers';
 import type { StorageConfig } from '../../shared/storage/types';
@@ -174,9 +174,9 @@ describe('secrets: no response body and no log line carries a secret value', () 
     const s = await newStorage(h.orgId, projectId, config);
     // The emulator dies between the request (which checks the connection) and the sync steps:
     // the steps' provider is built only after the real s3rver has been stopped.
-    const app = getContext();
+    const app = processApp();
     const real = app.getProvider;
-    setContext({
+    patchApp({
       getProvider: async (c, opts) => {
         if (!opts?.noCache && c.s3_endpoint === dedicated.endpoint) await dedicated.stop();
         return real(c, opts);
@@ -187,7 +187,7 @@ describe('secrets: no response body and no log line carries a secret value', () 
       expect(r.status, r.text).toBe(200);
       await h.starter.idle();
     } finally {
-      setContext({ getProvider: real });
+      patchApp({ getProvider: real });
     }
     const after = await storageOf(s.id);
     expect(after.status).toBe('failed');

@@ -12,10 +12,9 @@ import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { handler as storages } from '../../functions/api/storages';
 import { handler as projects } from '../../functions/api/projects';
 import { handler as resolve } from '../../functions/api/resolve';
-import { setContext } from '../../shared/context';
 import { createEmulatorS3Client } from '../emulators/s3-client';
 import { createS3Buckets } from '../contract/helpers';
-import { client, newTenant, useTestEnvironment } from '../integration/api-harness';
+import { client, newTenant, useTestEnvironment, patchApp } from '../integration/api-harness';
 
 const em = inject('emulators');
 const root = mkdtempSync(join(tmpdir(), 'labelsync-served-'));
@@ -28,7 +27,7 @@ beforeAll(async () => {
   process.env.LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED = 'true';
   process.env.LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT = root;
   useTestEnvironment();
-  setContext({ onExportStorageCreated: async () => undefined });
+  patchApp({ onExportStorageCreated: async () => undefined });
   await createS3Buckets(em.s3.endpoint, em.s3, em.s3.region, [BUCKET]);
   const s3 = createEmulatorS3Client(em.s3);
   await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'page.html', Body: XSS, ContentType: 'text/html' }));

@@ -14,8 +14,6 @@ import { syncBuiltinESMExports } from 'node:module';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { handler as storages } from '../../functions/api/storages';
 import { handler as projects } from '../../functions/api/projects';
-import { resetEnvCache } from '../../shared/config/env';
-import { resetContext } from '../../shared/context';
 import { checkEndpoint } from '../../shared/storage/endpoint-guard';
 import { getProvider } from '../../shared/storage/registry';
 import type { ProviderSettings } from '../../shared/storage/common';
@@ -134,16 +132,12 @@ describe('SSRF: endpoints on private addresses are refused through the API, befo
 
   it('PATCH of an existing storage to a private endpoint is refused and the stored endpoint is unchanged', async () => {
     process.env.LABELSYNC_ALLOWED_ENDPOINTS = '127.0.0.1';
-    resetEnvCache();
-    resetContext();
     // A Redis storage created while its (emulator) host was allowed, then patched without it.
     expect(useTestEnvironment().env.allowedEndpoints).toEqual(['127.0.0.1']);
     const em = inject('emulators');
     const created = await api('POST', '/api/storages/redis', { project: projectId, host: '127.0.0.1', port: String(em.redis.port) });
     expect(created.status, created.text).toBe(201);
     process.env.LABELSYNC_ALLOWED_ENDPOINTS = '';
-    resetEnvCache();
-    resetContext();
     useTestEnvironment();
     const before = tp.hits();
     const patched = await api('PATCH', `/api/storages/redis/${created.json.id}`, { host: 'localhost', port: String(tp.port) });

@@ -13,12 +13,11 @@ import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { handler as storages, router as storagesRouter } from '../../functions/api/storages';
 import { handler as projects, router as projectsRouter } from '../../functions/api/projects';
 import { handler as resolve } from '../../functions/api/resolve';
-import { getContext, setContext } from '../../shared/context';
-import { getSigningKey } from '../../shared/crypto/signing-key';
+import { processApp } from '../../shared/process-app';
 import { signLocalFilesToken, signMediaToken } from '../../shared/resolve/media-token';
 import { createEmulatorS3Client } from '../emulators/s3-client';
 import { createS3Buckets } from '../contract/helpers';
-import { client, newTenant, useTestEnvironment } from '../integration/api-harness';
+import { client, newTenant, useTestEnvironment, patchApp } from '../integration/api-harness';
 
 const em = inject('emulators');
 const root = mkdtempSync(join(tmpdir(), 'labelsync-tenancy-'));
@@ -87,7 +86,7 @@ beforeAll(async () => {
   process.env.LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT = root;
   useTestEnvironment();
   // Export storages here need no initial export sync (no starter in this file).
-  setContext({ onExportStorageCreated: async () => undefined });
+  patchApp({ onExportStorageCreated: async () => undefined });
   await createS3Buckets(em.s3.endpoint, em.s3, em.s3.region, [BUCKET]);
   const s3 = createEmulatorS3Client(em.s3);
   for (const n of ['tenant-a', 'tenant-b']) await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: `${n}.png`, Body: `png-of-${n}` }));
@@ -179,7 +178,7 @@ describe('signed media URLs', () => {
     expect(ok.status).toBe(303);
     const otherUri = Buffer.from(`s3://${BUCKET}/tenant-b.png`).toString('base64url');
     const [, sig] = token.split('.');
-    const key = await getSigningKey(getContext());
+    const key = await processApp().signingKey();
     const expired = signMediaToken(key, { orgId: A.orgId, scope: 'task', id: A.taskId, uri: `s3://${BUCKET}/tenant-a.png` }, 60, Math.floor(Date.now() / 1000) - 3600);
     const attempts: [string, number[]][] = [
       [`/tasks/${A.taskId + 1}/resolve/?fileuri=${fileuri}&token=${token}`, [403, 404]], // another task
@@ -203,7 +202,7 @@ describe('signed media URLs', () => {
     const url = new URL(task.json.data.image as string, 'http://x');
     const token = url.searchParams.get('token')!;
     expect((await A.anon('GET', `/data/local-files/?d=tenant-a/pic.png&token=${token}`)).text).toBe('png-of-tenant-a');
-    const key = await getSigningKey(getContext());
+    const key = await processApp().signingKey();
     const forged = signLocalFilesToken(key, B.orgId, 'tenant-a/pic.png', 600); // B's org claim for A's file
     const expired = signLocalFilesToken(key, A.orgId, 'tenant-a/pic.png', 60, Math.floor(Date.now() / 1000) - 3600);
     for (const [u, statuses] of [

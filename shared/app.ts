@@ -1,0 +1,133 @@
+/**
+ * The composition root: `createApp` parses and validates the whole environment once, eagerly, and
+ * builds everything the use cases get as parameters — the document client, the secret box, the
+ * provider factory over the storage registry, the sync starter, the export implementation of the
+ * sync steps, the token authenticator, the signing key, resolve's provider cache and the
+ * SyncDeps / RequestSyncDeps builders. Nothing here is process-wide: two apps share no state
+ * (tests build one per configuration; the process keeps one in shared/process-app.ts).
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { loadStorageConfig } from './api/storages';
+import { parseEnv, type Env } from './config/env';
+import type { AppContext, AppParts, GetProvider } from './context';
+import { secretBoxFor } from './crypto/secret-box';
+import { loadSigningKey } from './crypto/signing-key';
+import { createDocumentClient } from './db/client';
+import type { Db } from './db/repo-common';
+import type { ExportDeps } from './export/deps';
+import { syncNewExportStorage } from './export/on-create';
+import { exportDepsFromContext } from './export/runtime';
+import { exportSyncHooks } from './export/sync-hooks';
+import { createTokenAuthenticator } from './http/auth';
+import { createStorageProviderCache } from './resolve/deps';
+import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS, type ProviderSettings } from './storage/common';
+import type { StorageTestHooks } from './storage/registry';
+import type { StorageConfig } from './storage/types';
+import { buildRequestSyncDeps, buildSyncDeps } from './sync/context';
+import type { SyncDeps } from './sync/deps';
+import { StepFunctionsSyncStarter, type SyncStarter } from './sync/starter';
+
+export type { AppContext, AppParts } from './context';
+
+/** Provider settings of an environment. */
+export function providerSettingsOf(env: Env): ProviderSettings {
+  return {
+    maxReadBytes: env.maxTaskFileBytes,
+    allowedEndpoints: env.allowedEndpoints,
+    localFilesDocumentRoot: env.localFilesDocumentRoot,
+    localFilesServingEnabled: env.localFilesServingEnabled,
+    connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS,
+    requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
+  };
+}
+
+/** Cache key of a config within one app: apps with different hooks never share a provider. */
+function providerCacheKey(appId: string, config: StorageConfig, storageId: number | undefined): string {
+  const sorted = Object.keys(config)
+    .sort()
+    .map((k) => [k, config[k]]);
+  return createHash('sha256').update(JSON.stringify([appId, storageId ?? null, sorted])).digest('hex');
+}
+
+/**
+ * The provider factory of an app: the registry with the app's settings and hooks. The registry
+ * module (and its SDKs) loads on first use, so handlers without storages skip it.
+ */
+function registryProvider(env: Env, hooks: StorageTestHooks): GetProvider {
+  const settings = providerSettingsOf(env);
+  const appId = randomUUID();
+  // TODO(merge): replace with one `createStorageRegistry({ settings, hooks })` per app and its getProvider.
+  return async (config, opts = {}) =>
+    (await import('./storage/registry')).getProvider(config, {
+      ...opts,
+      cacheKey: opts.cacheKey ?? providerCacheKey(appId, config, opts.storageId),
+      settings: { ...settings, ...opts.settings },
+      hooks: { ...hooks, ...opts.hooks },
+    });
+}
+
+/** `load` once; a failed load is forgotten so the next call retries. */
+function memoised<T>(load: () => Promise<T>): () => Promise<T> {
+  let p: Promise<T> | undefined;
+  return () =>
+    (p ??= load().catch((e) => {
+      p = undefined;
+      throw e;
+    }));
+}
+
+function defaultDb(env: Env): Db {
+  return { doc: createDocumentClient({ endpoint: env.dynamodbEndpoint, region: env.region }), table: env.table };
+}
+
+function defaultStarter(env: Env): SyncStarter | undefined {
+  return env.stateMachineArn ? new StepFunctionsSyncStarter(env.stateMachineArn, env.region) : undefined;
+}
+
+/**
+ * Builds an app from `source` (default `process.env`) and injected `parts`.
+ * @throws Error `invalid environment: …` naming every bad variable (see parseEnv)
+ */
+export function createApp(source: Record<string, string | undefined> = process.env, parts: AppParts = {}): AppContext {
+  const env = parseEnv(source);
+  const db = parts.db ?? defaultDb(env);
+  const secretBox = secretBoxFor(env);
+  const getProvider = parts.getProvider ?? registryProvider(env, parts.storageHooks ?? {});
+  const storageConfig = (s: Parameters<AppContext['storageConfig']>[0]) => loadStorageConfig(s, secretBox);
+  const starter = parts.syncStarter ?? defaultStarter(env);
+  let syncDeps: SyncDeps | undefined;
+  let exportDeps: ExportDeps | undefined;
+  const app: AppContext = {
+    env,
+    source: { ...source },
+    parts,
+    db,
+    secretBox,
+    getProvider,
+    authenticate: createTokenAuthenticator(db),
+    signingKey: memoised(() => loadSigningKey({ env, db, secretBox })),
+    storageConfig,
+    providerForStorage: createStorageProviderCache(async (s) => getProvider(await storageConfig(s))),
+    exporter: exportSyncHooks,
+    exportDeps: () => (exportDeps ??= exportDepsFromContext(app, storageConfig)),
+    syncDeps: (overrides) => (overrides && Object.keys(overrides).length ? buildSyncDeps(app, overrides) : (syncDeps ??= buildSyncDeps(app))),
+    requestSyncDeps: () => {
+      if (!starter) throw new Error('no sync starter: LABELSYNC_STATE_MACHINE_ARN is not set and none was installed');
+      return buildRequestSyncDeps(app, starter);
+    },
+    // Label Studio syncs a new target storage at once.
+    onExportStorageCreated: parts.onExportStorageCreated ?? ((s) => syncNewExportStorage(app.requestSyncDeps(), s)),
+  };
+  return app;
+}
+
+/**
+ * A new app from the same variables as `app` with `parts` (and variables in `vars`) replaced.
+ * The table handle is kept unless `parts.db` or the variables change. Tests use it to swap one
+ * part (a counting provider factory, a fault-injecting table) without touching the others.
+ * @throws Error as createApp
+ */
+export function withParts(app: AppContext, parts: AppParts, vars?: Record<string, string | undefined>): AppContext {
+  const keepDb = vars === undefined ? { db: app.db } : {};
+  return createApp({ ...app.source, ...vars }, { ...app.parts, ...keepDb, ...parts });
+}

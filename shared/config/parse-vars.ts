@@ -1,0 +1,58 @@
+/**
+ * Parsers of single environment variables. Each returns the default for an unset or empty
+ * variable and, for a malformed one, appends a problem naming the variable and its value to
+ * `problems` (then returns the default, so parsing goes on and every problem is reported at once).
+ */
+
+/** Problems found so far, one sentence each. */
+export type Problems = string[];
+
+const TRUE = ['1', 'true', 'yes', 'on'];
+const FALSE = ['0', 'false', 'no', 'off'];
+
+const unset = (v: string | undefined): v is undefined => v === undefined || v === '';
+
+/** A positive integer. */
+export function intVar(name: string, v: string | undefined, d: number, problems: Problems): number {
+  if (unset(v)) return d;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) {
+    problems.push(`${name} must be a positive integer, got '${v}'`);
+    return d;
+  }
+  return n;
+}
+
+/** A boolean: 1/true/yes/on or 0/false/no/off, any case. */
+export function booleanVar(name: string, v: string | undefined, d: boolean, problems: Problems): boolean {
+  if (unset(v)) return d;
+  const s = v.trim().toLowerCase();
+  if (TRUE.includes(s)) return true;
+  if (FALSE.includes(s)) return false;
+  problems.push(`${name} must be a boolean (true/false, 1/0, yes/no, on/off), got '${v}'`);
+  return d;
+}
+
+/** An absolute http(s) URL; undefined when unset. */
+export function urlVar(name: string, v: string | undefined, problems: Problems): string | undefined {
+  if (unset(v)) return undefined;
+  let ok = false;
+  try {
+    ok = ['http:', 'https:'].includes(new URL(v).protocol);
+  } catch {
+    ok = false;
+  }
+  if (!ok) problems.push(`${name} must be an http(s) URL, got '${v}'`);
+  return ok ? v : undefined;
+}
+
+/** A TCP port number 0-65535 (0: any free port); undefined when unset. */
+export function portVar(name: string, v: string | undefined, problems: Problems): number | undefined {
+  if (unset(v)) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) {
+    problems.push(`${name} must be a port number (0-65535), got '${v}'`);
+    return undefined;
+  }
+  return n;
+}
