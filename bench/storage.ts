@@ -19,10 +19,10 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { mapLimit } from '../shared/storage/common';
 import { createLocalProvider } from '../shared/storage/providers/local';
 import type { S3Provider } from '../shared/storage/providers/s3';
-import { getProvider } from '../shared/storage/registry';
-import { testSettings } from '../test/contract/helpers';
+import { testSettings, testRegistry } from '../test/contract/helpers';
 import { runWhenMain } from './run-alone';
 import { target } from './targets';
+const { getProvider } = testRegistry();
 
 export interface StorageBenchOptions {
   /** Files in the walked tree. @default 100_000 */

@@ -6,7 +6,6 @@
  * SyncDeps / RequestSyncDeps builders. Nothing here is process-wide: two apps share no state
  * (tests build one per configuration; the process keeps one in shared/process-app.ts).
  */
-import { createHash, randomUUID } from 'node:crypto';
 import { loadStorageConfig } from './api/storages';
 import { parseEnv, type Env } from './config/env';
 import type { AppContext, AppParts, GetProvider } from './context';
@@ -21,7 +20,7 @@ import { exportSyncHooks } from './export/sync-hooks';
 import { createTokenAuthenticator } from './http/auth';
 import { createStorageProviderCache } from './resolve/deps';
 import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS, type ProviderSettings } from './storage/common';
-import type { StorageTestHooks } from './storage/registry';
+import type { StorageRegistry, StorageTestHooks } from './storage/registry';
 import type { StorageConfig } from './storage/types';
 import { buildRequestSyncDeps, buildSyncDeps } from './sync/context';
 import type { SyncDeps } from './sync/deps';
@@ -41,29 +40,18 @@ export function providerSettingsOf(env: Env): ProviderSettings {
   };
 }
 
-/** Cache key of a config within one app: apps with different hooks never share a provider. */
-function providerCacheKey(appId: string, config: StorageConfig, storageId: number | undefined): string {
-  const sorted = Object.keys(config)
-    .sort()
-    .map((k) => [k, config[k]]);
-  return createHash('sha256').update(JSON.stringify([appId, storageId ?? null, sorted])).digest('hex');
-}
-
 /**
- * The provider factory of an app: the registry with the app's settings and hooks. The registry
- * module (and its SDKs) loads on first use, so handlers without storages skip it.
+ * The provider factory of an app: its own storage registry (definitions + provider cache) with
+ * the app's settings and hooks, so two apps never share a provider. The registry module (and its
+ * SDKs) loads on first use, so handlers without storages skip it.
  */
 function registryProvider(env: Env, hooks: StorageTestHooks): GetProvider {
   const settings = providerSettingsOf(env);
-  const appId = randomUUID();
-  // TODO(merge): replace with one `createStorageRegistry({ settings, hooks })` per app and its getProvider.
-  return async (config, opts = {}) =>
-    (await import('./storage/registry')).getProvider(config, {
-      ...opts,
-      cacheKey: opts.cacheKey ?? providerCacheKey(appId, config, opts.storageId),
-      settings: { ...settings, ...opts.settings },
-      hooks: { ...hooks, ...opts.hooks },
-    });
+  let registry: Promise<StorageRegistry> | undefined;
+  return async (config, opts) => {
+    registry ??= import('./storage/registry').then((m) => m.createStorageRegistry({ settings, hooks }));
+    return (await registry).getProvider(config, opts);
+  };
 }
 
 /** `load` once; a failed load is forgotten so the next call retries. */

@@ -90,12 +90,3 @@ export function parseEnv(source: Source): Env {
   if (problems.length) throw new Error(`invalid environment: ${problems.join('; ')}`);
   return e;
 }
-
-/**
- * The environment of this process, parsed anew on every call (no cache). Only the storage
- * registry's fallback defaults still call it; everything else gets `app.env` from createApp.
- * @throws Error as {@link parseEnv}
- */
-export function env(): Env {
-  return parseEnv(process.env);
-}

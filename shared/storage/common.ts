@@ -6,7 +6,7 @@ import { Transform, type Readable } from 'node:stream';
 import { StorageError } from '../errors';
 import type { ReadOptions, ReadResult } from './types';
 
-/** Limits and paths a provider needs besides its StorageConfig (from `env()` in production). */
+/** Limits and paths a provider needs besides its StorageConfig (the app's, from its parsed environment). */
 export interface ProviderSettings {
   /** Default `ReadOptions.maxBytes` (LABELSYNC_MAX_TASK_FILE_BYTES, 50 MiB). */
   maxReadBytes: number;

@@ -7,9 +7,8 @@
  */
 import { createHash } from 'node:crypto';
 import { ValidationError, type FieldErrors } from '../errors';
-import { env } from '../config/env';
 import type { StorageConfig, StorageProvider } from './types';
-import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS, type ProviderSettings } from './common';
+import type { ProviderSettings } from './common';
 import { checkEndpoint, pinnedLookup } from './endpoint-guard';
 import { str } from './backends/values';
 import { compileKeyFilter } from './key-filter';
@@ -50,8 +49,8 @@ export interface StorageRegistry {
 }
 
 export interface StorageRegistryOptions {
-  /** Provider settings, or a function read at each build (settings that may change, e.g. env). */
-  settings: ProviderSettings | (() => ProviderSettings);
+  /** Provider settings (a call's `settings` option overrides them field by field). */
+  settings: ProviderSettings;
   hooks?: StorageTestHooks;
   /** Definitions to build from (default every registered one). */
   backends?: Readonly<Record<string, BackendDefinition>>;
@@ -85,13 +84,12 @@ export function parseConfigErrors(config: StorageConfig, defs: Readonly<Record<s
  * files `/data/local-files/?d=<path relative to LOCAL_FILES_DOCUMENT_ROOT, encoded per segment>`
  * (prefix it with the public base URL). Pure. Cloud keys are not encoded: the resolver reads the
  * key verbatim after the bucket.
- * Transitional: replaced by the app's registry instance. (`documentRoot` falls back to env's.)
  * @throws Error for an unknown type.
  */
-export function uriFor(config: StorageConfig, key: string, documentRoot?: string): string {
+export function uriFor(config: StorageConfig, key: string, documentRoot: string): string {
   const def = backend(config.type);
   if (!def) throw new Error(`Unknown storage type '${String(config.type)}'`);
-  return def.uriFor(config, key, { get documentRoot() { return documentRoot ?? env().localFilesDocumentRoot; } });
+  return def.uriFor(config, key, { documentRoot });
 }
 
 function configHash(config: StorageConfig, storageId: number | undefined): string {
@@ -115,11 +113,10 @@ function isComplete(s: Partial<ProviderSettings> | undefined): s is ProviderSett
 /** A registry over `opts.backends` (default all) with its own provider cache; no shared state. */
 export function createStorageRegistry(opts: StorageRegistryOptions): StorageRegistry {
   const defs = opts.backends ?? BACKENDS;
-  const baseSettings = (): ProviderSettings => (typeof opts.settings === 'function' ? opts.settings() : opts.settings);
   const cache = new ProviderCache();
 
   function build(config: StorageConfig, o: GetProviderOptions): Promise<StorageProvider> {
-    const settings = { ...(isComplete(o.settings) ? {} : baseSettings()), ...o.settings } as ProviderSettings;
+    const settings = { ...(isComplete(o.settings) ? {} : opts.settings), ...o.settings } as ProviderSettings;
     const guard = (endpoint: string, field: string) => checkEndpoint(endpoint, field, { allowedEndpoints: settings.allowedEndpoints });
     const ctx: BuildContext = {
       settings,
@@ -150,55 +147,4 @@ export function createStorageRegistry(opts: StorageRegistryOptions): StorageRegi
     },
     clear: () => cache.clear(),
   };
-}
-
-// ---- transitional module-level API ----------------------------------------------------------
-
-/**
- * Settings from the environment.
- * Transitional: replaced by the app's registry instance.
- */
-export function settingsFromEnv(): ProviderSettings {
-  const e = env();
-  return {
-    maxReadBytes: e.maxTaskFileBytes,
-    allowedEndpoints: e.allowedEndpoints,
-    localFilesDocumentRoot: e.localFilesDocumentRoot,
-    localFilesServingEnabled: e.localFilesServingEnabled,
-    connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS,
-    requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
-  };
-}
-
-let defaultHooks: StorageTestHooks = {};
-let defaultRegistry: StorageRegistry | undefined;
-
-function defaultInstance(): StorageRegistry {
-  return (defaultRegistry ??= createStorageRegistry({ settings: settingsFromEnv, hooks: defaultHooks }));
-}
-
-/**
- * Installs process-wide hooks (tests, local runtime). Clears the provider cache.
- * Transitional: replaced by the app's registry instance.
- */
-export function setStorageTestHooks(h: StorageTestHooks): void {
-  defaultHooks = { ...h };
-  defaultRegistry?.clear();
-  defaultRegistry = undefined;
-}
-
-/**
- * Forgets (and closes) every cached provider of the default registry.
- * Transitional: replaced by the app's registry instance.
- */
-export function clearProviderCache(): void {
-  defaultRegistry?.clear();
-}
-
-/**
- * The provider for `config` from the default registry (see StorageRegistry.getProvider).
- * Transitional: replaced by the app's registry instance.
- */
-export function getProvider(config: StorageConfig, opts: GetProviderOptions = {}): Promise<StorageProvider> {
-  return defaultInstance().getProvider(config, opts);
 }

@@ -3,6 +3,9 @@ import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import type { EmulatorEndpoints } from '../../local/emulators';
 import { createS3Client } from '../../shared/storage/providers/s3';
 import type { ProviderSettings } from '../../shared/storage/common';
+import { providerSettingsOf } from '../../shared/app';
+import { parseEnv } from '../../shared/config/env';
+import { createStorageRegistry, type StorageRegistry, type StorageTestHooks } from '../../shared/storage/registry';
 
 /** Emulators listen on 127.0.0.1: the endpoint guard must allow it explicitly. */
 export function testSettings(extra: Partial<ProviderSettings> = {}): ProviderSettings {
@@ -56,3 +59,11 @@ export function cloudScoping<T extends object>(base: T) {
 }
 
 export type { EmulatorEndpoints };
+
+/**
+ * A storage registry of the test process: settings from the environment the global setup
+ * exported (allowed endpoints of the emulators); a call's `settings` option overrides them.
+ */
+export function testRegistry(hooks: StorageTestHooks = {}): StorageRegistry {
+  return createStorageRegistry({ settings: providerSettingsOf(parseEnv(process.env)), hooks });
+}

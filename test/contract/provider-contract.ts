@@ -11,8 +11,10 @@ import { text } from 'node:stream/consumers';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { StorageError, ValidationError } from '../../shared/errors';
 import type { ListPage, StorageConfig, StorageProvider } from '../../shared/storage/types';
-import { getProvider, type GetProviderOptions } from '../../shared/storage/registry';
+import { type GetProviderOptions } from '../../shared/storage/registry';
+import { testRegistry } from './helpers';
 import { mapLimit } from '../../shared/storage/common';
+const { getProvider } = testRegistry();
 
 export interface ContractBackend {
   /** Config of the seeded bucket/container/db/directory, no prefix. */

@@ -22,12 +22,13 @@ import { exportDepsFromContext } from '../../shared/export/runtime';
 import { exportObjectKey } from '../../shared/export/key';
 import { processAnnotationRecords } from '../../shared/export/process-records';
 import { loadStorageConfig } from '../../shared/api/storages';
-import { getProvider } from '../../shared/storage/registry';
+import { testRegistry } from '../contract/helpers';
 import type { StorageConfig } from '../../shared/storage/types';
 import { client, type ApiHandler, patchApp } from '../integration/api-harness';
 import { newProject, newStorage, startSyncHarness, stopSyncHarness, storageOf, tasksOf, type SyncHarness } from '../integration/sync-helpers';
 import { createProjectWithTask, createTarget, exportEnv, readObject, StreamTap, targetConfigs } from '../integration/export-helpers';
 import { FaultGate, faultyDocumentClient, gatesBy, type DbCall, type FaultPlan, type FaultyClient } from './fault-injector';
+const { getProvider } = testRegistry();
 
 const em = inject('emulators');
 

@@ -111,9 +111,8 @@ describe('export sync', () => {
     const s = await storageOf(id);
     expect(s.status).toBe('completed');
     expect(s.last_sync_count).toBe(N);
-    const { getProvider } = await import('../../shared/storage/registry');
-    const { loadStorageConfig } = await import('../../shared/api/storages');
-    const p = await getProvider(await loadStorageConfig(s, processApp().secretBox), { noCache: true });
+    const app = processApp();
+    const p = await app.getProvider(await app.storageConfig(s), { noCache: true });
     let count = 0;
     const keys: string[] = [];
     for await (const page of p.list()) {

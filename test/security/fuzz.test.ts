@@ -58,7 +58,7 @@ describe('fuzz: URI and key encodings', () => {
     fc.assert(
       fc.property(fc.constantFrom('s3', 's3s', 'gcs', 'azure', 'azure_spi'), fc.stringMatching(/^[a-z0-9][a-z0-9-]{2,20}$/), keyArb, (type, bucket, key) => {
         const config = { type, role: 'import', bucket, container: bucket } as StorageConfig;
-        const parsed = parseStorageUri(uriFor(config, key));
+        const parsed = parseStorageUri(uriFor(config, key, '/'));
         expect(parsed).toMatchObject({ bucket, key });
       }),
       { numRuns: 300 },

@@ -14,8 +14,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { handler as storages } from '../../functions/api/storages';
 import { handler as projects } from '../../functions/api/projects';
 import { handler as resolve } from '../../functions/api/resolve';
-import { getProvider } from '../../shared/storage/registry';
+import { testRegistry } from '../contract/helpers';
 import { client, newTenant, responseBodies, useTestEnvironment } from '../integration/api-harness';
+const { getProvider } = testRegistry();
 
 const MARKER = 'TOP-SECRET-OUTSIDE-THE-ROOT-5d1c';
 const base = mkdtempSync(join(tmpdir(), 'labelsync-traversal-'));

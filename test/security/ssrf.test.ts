@@ -15,10 +15,11 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { handler as storages } from '../../functions/api/storages';
 import { handler as projects } from '../../functions/api/projects';
 import { checkEndpoint } from '../../shared/storage/endpoint-guard';
-import { getProvider } from '../../shared/storage/registry';
+import { testRegistry } from '../contract/helpers';
 import type { ProviderSettings } from '../../shared/storage/common';
 import type { StorageConfig } from '../../shared/storage/types';
 import { client, newTenant, useTestEnvironment } from '../integration/api-harness';
+const { getProvider } = testRegistry();
 
 /** A TCP listener on 127.0.0.1 and ::1 (same port) that counts every connection it gets. */
 async function trap(): Promise<{ port: number; hits: () => number; close: () => Promise<void> }> {

@@ -5,9 +5,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, inject, it } from 'vitest';
-import { getProvider } from '../../shared/storage/registry';
 import type { AzureBlobProvider } from '../../shared/storage/providers/azure';
-import { testSettings } from '../contract/helpers';
+import { testSettings, testRegistry } from '../contract/helpers';
+const { getProvider } = testRegistry();
 
 const TENANT = '11111111-2222-3333-4444-555555555555';
 const jwt = () => {

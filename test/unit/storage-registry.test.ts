@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { StorageError, ValidationError } from '../../shared/errors';
-import { getProvider, parseConfigErrors, uriFor } from '../../shared/storage/registry';
+import { parseConfigErrors, uriFor } from '../../shared/storage/registry';
+import { testRegistry } from '../contract/helpers';
 import type { StorageConfig } from '../../shared/storage/types';
+const { getProvider } = testRegistry();
 
 const settings = { allowedEndpoints: [], maxReadBytes: 1000, localFilesDocumentRoot: '/', connectTimeoutMs: 3000, requestTimeoutMs: 10000 };
 const s3 = (extra: Partial<StorageConfig> = {}): StorageConfig => ({ type: 's3', role: 'import', bucket: 'my-bucket', ...extra });
@@ -79,13 +81,13 @@ describe('storage config validation', () => {
 
 describe('uriFor', () => {
   it('builds the task URI of each type', () => {
-    expect(uriFor(s3(), 'dir/a b.jpg')).toBe('s3://my-bucket/dir/a b.jpg');
-    expect(uriFor({ ...s3(), type: 's3s' }, 'k')).toBe('s3://my-bucket/k');
-    expect(uriFor({ type: 'gcs', role: 'import', bucket: 'g' }, 'x/y.png')).toBe('gs://g/x/y.png');
-    expect(uriFor({ type: 'azure', role: 'import', container: 'c' }, 'k.txt')).toBe('azure-blob://c/k.txt');
-    expect(uriFor({ type: 'azure_spi', role: 'import', container: 'c' }, 'k.txt')).toBe('azure-spi://c/k.txt');
-    expect(uriFor({ type: 'redis', role: 'import', host: 'h' }, 'task:1')).toBe('redis://1/task:1');
-    expect(uriFor({ type: 'redis', role: 'export', host: 'h', db: 4 }, 'a')).toBe('redis://4/a');
+    expect(uriFor(s3(), 'dir/a b.jpg', '/')).toBe('s3://my-bucket/dir/a b.jpg');
+    expect(uriFor({ ...s3(), type: 's3s' }, 'k', '/')).toBe('s3://my-bucket/k');
+    expect(uriFor({ type: 'gcs', role: 'import', bucket: 'g' }, 'x/y.png', '/')).toBe('gs://g/x/y.png');
+    expect(uriFor({ type: 'azure', role: 'import', container: 'c' }, 'k.txt', '/')).toBe('azure-blob://c/k.txt');
+    expect(uriFor({ type: 'azure_spi', role: 'import', container: 'c' }, 'k.txt', '/')).toBe('azure-spi://c/k.txt');
+    expect(uriFor({ type: 'redis', role: 'import', host: 'h' }, 'task:1', '/')).toBe('redis://1/task:1');
+    expect(uriFor({ type: 'redis', role: 'export', host: 'h', db: 4 }, 'a', '/')).toBe('redis://4/a');
   });
 
   it('builds local-files URLs relative to the document root, encoded once per segment', () => {

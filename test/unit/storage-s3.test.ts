@@ -6,9 +6,9 @@ import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { inject, describe, expect, it, beforeAll } from 'vitest';
 import { StorageError } from '../../shared/errors';
-import { getProvider } from '../../shared/storage/registry';
 import type { S3Provider } from '../../shared/storage/providers/s3';
-import { createS3Buckets, testSettings } from '../contract/helpers';
+import { createS3Buckets, testSettings, testRegistry } from '../contract/helpers';
+const { getProvider } = testRegistry();
 
 const s3 = inject('emulators').s3;
 const base = {

@@ -8,8 +8,10 @@ import type { AssumeRoleCommand } from '@aws-sdk/client-sts';
 import { describe, expect, inject, it } from 'vitest';
 import { StorageError } from '../../shared/errors';
 import { assumeRoleProvider, roleSessionName, type StsLike } from '../../shared/storage/sts';
-import { getProvider, clearProviderCache } from '../../shared/storage/registry';
+import { testRegistry } from '../contract/helpers';
 import type { S3Provider } from '../../shared/storage/providers/s3';
+const registry = testRegistry();
+const getProvider = registry.getProvider;
 
 const sts = inject('emulators').sts;
 const ROLE = 'arn:aws:iam::123456789012:role/labelsync-reader';
@@ -84,7 +86,7 @@ describe(`assumed-role credentials (${sts ? 'moto STS' : 'stub STS: moto absent'
   });
 
   it('registry caches s3s providers so the role is assumed once per expiry, not per call', async () => {
-    clearProviderCache();
+    registry.clear();
     const { client, calls } = stsClient();
     const { s3 } = inject('emulators');
     const config = {
@@ -102,6 +104,6 @@ describe(`assumed-role credentials (${sts ? 'moto STS' : 'stub STS: moto absent'
     await p1.presign('a.txt', 60);
     await p2.presign('b.txt', 60);
     expect(calls()).toBe(1);
-    clearProviderCache();
+    registry.clear();
   });
 });
