@@ -61,9 +61,15 @@ export function cloudScoping<T extends object>(base: T) {
 export type { EmulatorEndpoints };
 
 /**
- * A storage registry of the test process: settings from the environment the global setup
- * exported (allowed endpoints of the emulators); a call's `settings` option overrides them.
+ * A storage registry of the test process. Settings come from the environment at each call (the
+ * global setup exports the emulators' allowed endpoints; some suites set the local-files root in
+ * their beforeAll); a call's `settings` option overrides them field by field.
  */
 export function testRegistry(hooks: StorageTestHooks = {}): StorageRegistry {
-  return createStorageRegistry({ settings: providerSettingsOf(parseEnv(process.env)), hooks });
+  const envSettings = () => providerSettingsOf(parseEnv(process.env));
+  const registry = createStorageRegistry({ settings: envSettings(), hooks });
+  return {
+    getProvider: (config, opts = {}) => registry.getProvider(config, { ...opts, settings: { ...envSettings(), ...opts.settings } }),
+    clear: () => registry.clear(),
+  };
 }
