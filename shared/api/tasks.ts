@@ -10,7 +10,7 @@ import { adjustProjectCounters, getProject } from '../db/repo-projects';
 import { decodeCursor, encodeCursor } from '../db/repo-common';
 import { listTaskAnnotations, putAnnotations } from '../db/repo-annotations';
 import { deleteTask, getTask, listProjectTasks, putTasks, skipProjectTasks } from '../db/repo-tasks';
-import { recordTaskDeletion } from '../db/repo-sync';
+import { recordTaskDeletion } from '../db/repo-links';
 import type { Principal } from '../http/auth';
 import type { HttpRequest } from '../http/types';
 import { resolveTaskDataForApi } from '../resolve/task-data';

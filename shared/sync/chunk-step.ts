@@ -25,31 +25,11 @@ import { annotationToItem } from '../db/repo-annotations';
 import { batchWrite, isConditionalFailure } from '../db/repo-common';
 import { getRuns, loadPagedLinks, writePages } from '../db/repo-link-pages';
 import { adjustProjectCounters, getProject } from '../db/repo-projects';
-import {
-  addChunkPlan,
-  chunkPlans,
-  completeChunk,
-  deleteLinks,
-  getChunkDigestJob,
-  putChunkDigest,
-  getChunk,
-  getJob,
-  getLinks,
-  mirrorProgress,
-  MAX_FAILURES,
-  putFailures,
-  putLinks,
-  queryTombRange,
-  deleteTombs,
-  taskIdOfRow,
-  type ChunkEntry,
-  type ChunkItem,
-  type ChunkPlan,
-  type JobCounters,
-  type LinkItem,
-  type SyncDeletions,
-  type SyncFailure,
-} from '../db/repo-sync';
+import { addChunkPlan, chunkPlans, completeChunk, getChunk, type ChunkEntry, type ChunkItem, type ChunkPlan } from '../db/repo-chunks';
+import { deleteLinks, getLinks, putLinks, queryTombRange, deleteTombs, taskIdOfRow, type LinkItem } from '../db/repo-links';
+import { getChunkDigestJob, putChunkDigest } from '../db/repo-digests';
+import { getJob, mirrorProgress, type JobCounters, type SyncDeletions } from '../db/repo-jobs';
+import { MAX_FAILURES, putFailures, type SyncFailure } from '../db/repo-sync-failures';
 import { deleteTask, getTasks, taskToItem, updateTask } from '../db/repo-tasks';
 import { mapLimit } from '../storage/common';
 import { uriFor } from '../storage/registry';

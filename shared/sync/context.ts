@@ -7,6 +7,7 @@ import { getContext, type AppContext } from '../context';
 import { listProjectStorages } from '../db/repo-storages';
 import { loadStorageConfig } from '../api/storages';
 import { getSyncStarter } from './starter';
+import { getExportSyncHooks } from './export-hooks';
 import type { RequestSyncDeps } from './request-sync';
 import { DEFAULT_SYNC_SETTINGS, type SyncDeps, type SyncSettings } from './deps';
 
@@ -21,6 +22,9 @@ export function syncDeps(overrides: Partial<SyncSettings> = {}): SyncDeps {
     storageConfig: (s) => loadStorageConfig(s, app.secretBox),
     getProvider: (config, storageId) => app.getProvider(config, { storageId }),
     projectStorages: (projectId, role) => listProjectStorages(app.db, projectId, role),
+    get exporter() {
+      return getExportSyncHooks();
+    },
     settings: {
       ...DEFAULT_SYNC_SETTINGS,
       chunkSize: app.env.syncChunkSize,

@@ -6,6 +6,7 @@
 import type { StorageItem } from '../db/items';
 import type { Db } from '../db/repo-common';
 import type { StorageConfig, StorageProvider } from '../storage/types';
+import type { ExportSyncHooks } from './export-hooks';
 import { DEFAULT_PARSE_LIMITS, type ParseLimits } from './parse-tasks';
 
 export interface SyncSettings {
@@ -58,5 +59,7 @@ export interface SyncDeps {
   getProvider(config: StorageConfig, storageId: number): Promise<StorageProvider>;
   /** Storages of a project in one role (for the export-prefix rule). */
   projectStorages(projectId: number, role: 'import' | 'export'): Promise<StorageItem[]>;
+  /** The export implementation (`role: "export"` jobs list and write through it). */
+  exporter: ExportSyncHooks;
   settings: SyncSettings;
 }

@@ -7,24 +7,12 @@
  */
 import { batchWrite } from '../db/repo-common';
 import { keys } from '../db/keys';
-import {
-  chunkPlans,
-  deleteLinks,
-  deleteLinksOfStorage,
-  deleteSyncSummaries,
-  setLastSyncRun,
-  getJob,
-  getLinks,
-  linksNotTouchedBy,
-  listFailures,
-  putLinks,
-  pyTime,
-  setStorageSyncFields,
-  unfinishedPlannedChunks,
-  type JobItem,
-  type LinkItem,
-  type SyncFailure,
-} from '../db/repo-sync';
+import { chunkPlans, unfinishedPlannedChunks } from '../db/repo-chunks';
+import { deleteLinks, deleteLinksOfStorage, getLinks, linksNotTouchedBy, putLinks, type LinkItem } from '../db/repo-links';
+import { deleteSyncSummaries, setLastSyncRun } from '../db/repo-digests';
+import { getJob, type JobItem } from '../db/repo-jobs';
+import { listFailures, type SyncFailure } from '../db/repo-sync-failures';
+import { pyTime, setStorageSyncFields } from '../db/repo-storage-sync-state';
 import { deleteAllPages, dropRuns, getRuns, loadPagedLinks } from '../db/repo-link-pages';
 import type { StorageItem } from '../db/items';
 import type { SyncStatus } from '../db/items';

@@ -13,7 +13,10 @@
  */
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { getProject } from '../db/repo-projects';
-import { getCarry, getChunkDigestJobs, getJob, putCarry, putChunkDigests, syncKeys, putChunks, type ChunkEntry, type ChunkItem } from '../db/repo-sync';
+import { getCarry, putCarry, putChunks, type ChunkEntry, type ChunkItem } from '../db/repo-chunks';
+import { getChunkDigestJobs, putChunkDigests } from '../db/repo-digests';
+import { getJob } from '../db/repo-jobs';
+import { syncKeys } from '../db/sync-keys';
 import { chunkDigest, dedupe } from './chunk-step';
 import { isConditionalFailure } from '../db/repo-common';
 import { addRun } from '../db/repo-link-pages';

@@ -17,7 +17,7 @@ import { NotFoundError, NotSynchronizableError } from '../errors';
 import type { StorageItem, SyncStatus } from '../db/items';
 import type { Db } from '../db/repo-common';
 import { getStorage, updateStorageStatus } from '../db/repo-storages';
-import { pyTime } from '../db/repo-sync';
+import { pyTime } from '../db/repo-storage-sync-state';
 import type { StorageConfig, StorageProvider } from '../storage/types';
 import { executionNameOf, type SyncStarter } from './starter';
 

@@ -2,7 +2,9 @@
  * First step of a sync job: creates the job item (idempotent) and moves the storage from
  * `queued` to `in_progress` (only from queued and only for this job).
  */
-import { createJob, getLastSyncRun, pyTime, setLastSyncRun, setStorageSyncFields } from '../db/repo-sync';
+import { createJob } from '../db/repo-jobs';
+import { getLastSyncRun, setLastSyncRun } from '../db/repo-digests';
+import { pyTime, setStorageSyncFields } from '../db/repo-storage-sync-state';
 import { getRuns, MAX_LIVE_RUNS } from '../db/repo-link-pages';
 import type { SyncDeps } from './deps';
 import { loadLiveJob, syncDeletionsOf } from './job-context';

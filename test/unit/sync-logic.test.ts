@@ -5,7 +5,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { StorageItem } from '../../shared/db/items';
-import { LINK_SHARDS, linkShard, taskIdOfRow } from '../../shared/db/repo-sync';
+import { LINK_SHARDS, linkShard } from '../../shared/db/sync-keys';
+import { taskIdOfRow } from '../../shared/db/repo-links';
 import { sameVersion } from '../../shared/sync/chunk-step';
 import { exportPrefixes, underAny } from '../../shared/sync/export-prefix';
 import { tracebackOf } from '../../shared/sync/finalize-step';
