@@ -10,11 +10,12 @@ import { adjustProjectCounters, getProject } from '../db/repo-projects';
 import { decodeCursor, encodeCursor } from '../db/repo-common';
 import { listTaskAnnotations, putAnnotations } from '../db/repo-annotations';
 import { deleteTask, getTask, listProjectTasks, putTasks, skipProjectTasks } from '../db/repo-tasks';
+import { newTaskItems } from '../db/task-factory';
 import { recordTaskDeletion } from '../db/repo-links';
 import type { Principal } from '../http/auth';
 import type { HttpRequest } from '../http/types';
 import { resolveTaskDataForApi } from '../resolve/task-data';
-import { serializeAnnotation, toAnnotationFields } from './annotations';
+import { serializeAnnotation, toAnnotationFields } from './annotation-fields';
 import { getOwnedProject } from './projects';
 import { TaskListQuerySchema, WrappedTaskSchema } from './project-schemas';
 import { issuesToFields, parseWith, storableJsonProblem } from './validation';
@@ -156,28 +157,23 @@ export async function importTasks(
   let predictionCount = 0;
   let labeledAnnotations = 0;
   parsed.forEach((p, i) => {
-    const id = firstTask + i;
-    const anns = p.annotations.map((a) => ({ kind: 'annotation' as const, id: annId++, taskId: id, projectId: project.id, orgId: project.orgId, ...a, version: 1, created_at: now, updated_at: now }));
-    annotations.push(...anns);
-    const labeled = anns.filter((a) => !a.was_cancelled).length;
-    labeledAnnotations += labeled;
-    predictionCount += p.predictions.length;
-    tasks.push({
-      kind: 'task',
-      id,
+    const built = newTaskItems({
+      id: firstTask + i,
       projectId: project.id,
       orgId: project.orgId,
       data: p.data,
-      ...(p.meta ? { meta: p.meta } : {}),
+      meta: p.meta,
       predictions: p.predictions,
-      ...(p.allow_skip !== undefined ? { allow_skip: p.allow_skip } : {}),
-      is_labeled: labeled > 0,
-      total_annotations: labeled,
-      cancelled_annotations: anns.length - labeled,
-      total_predictions: p.predictions.length,
-      created_at: now,
-      updated_at: now,
+      allow_skip: p.allow_skip,
+      annotations: p.annotations,
+      firstAnnotationId: annId,
+      now,
     });
+    annId += built.annotations.length;
+    annotations.push(...built.annotations);
+    labeledAnnotations += built.labeled;
+    predictionCount += p.predictions.length;
+    tasks.push(built.task);
   });
   // Annotations first: a task never becomes visible with counters its annotations do not back.
   await putAnnotations(app.db, annotations);

@@ -17,7 +17,7 @@ import { deleteAllPages, dropRuns, getRuns, loadPagedLinks } from '../db/repo-li
 import type { StorageItem } from '../db/items';
 import type { SyncStatus } from '../db/items';
 import type { SyncDeps } from './deps';
-import { applyDeletion } from './chunk-step';
+import { applyDeletion } from './import-chunk/apply-deletions';
 import { readStorage } from './job-context';
 
 export interface FinalizeStepInput {

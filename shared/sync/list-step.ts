@@ -17,13 +17,12 @@ import { getCarry, putCarry, putChunks, type ChunkEntry, type ChunkItem } from '
 import { getChunkDigestJobs, putChunkDigests } from '../db/repo-digests';
 import { getJob } from '../db/repo-jobs';
 import { syncKeys } from '../db/sync-keys';
-import { chunkDigest, dedupe } from './chunk-step';
+import { chunkDigest, dedupe } from './import-chunk/digest';
 import { isConditionalFailure } from '../db/repo-common';
 import { addRun } from '../db/repo-link-pages';
 import { compareUtf8, readAhead } from '../storage/common';
 import type { ObjectEntry } from '../storage/types';
 import type { SyncDeps } from './deps';
-import { getExportSyncHooks } from './export-hooks';
 import { exportPrefixes, underAny } from './export-prefix';
 import { loadLiveJob } from './job-context';
 
@@ -318,7 +317,7 @@ export async function listStep(deps: SyncDeps, input: ListStepInput, deadline: n
 
   // One page ahead: the provider lists the next page while this one is cut and stored.
   const pages = readAhead<{ entries?: ObjectEntry[]; items?: unknown[]; nextToken?: string }>(
-    isExport ? getExportSyncHooks().listExportItems(deps.db, live.storage, { startToken: token }) : live.provider.list({ startToken: token }),
+    isExport ? deps.exporter.listExportItems(deps.db, live.storage, { startToken: token }) : live.provider.list({ startToken: token }),
   );
   try {
     for await (const page of pages) {

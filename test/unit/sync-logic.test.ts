@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { StorageItem } from '../../shared/db/items';
 import { LINK_SHARDS, linkShard } from '../../shared/db/sync-keys';
 import { taskIdOfRow } from '../../shared/db/repo-links';
-import { sameVersion } from '../../shared/sync/chunk-step';
+import { sameVersion } from '../../shared/sync/import-chunk/classify';
 import { exportPrefixes, underAny } from '../../shared/sync/export-prefix';
 import { tracebackOf } from '../../shared/sync/finalize-step';
 import { ChunkCutter, keyBoundary } from '../../shared/sync/list-step';
