@@ -206,30 +206,27 @@ export async function listTaskAnnotations(db: Db, taskId: number): Promise<Annot
 }
 
 /**
- * One page (≤ `limit`, default 1,000) of a project's annotations in one shard (0..15), in id
- * order. Pass the returned `cursor` to continue; undefined means the shard is exhausted.
+ * Up to `limit` (1..1,000) annotation ids of one project shard (0..15) after `afterId`, in id
+ * order (gsi2, ids only); `more` when the shard may hold further ids.
  */
-export async function listProjectAnnotations(
+export async function queryProjectAnnotationIds(
   db: Db,
   projectId: number,
   shard: number,
-  cursor?: string,
-  limit = 1000,
-): Promise<{ items: AnnotationItem[]; cursor?: string }> {
+  afterId: number,
+  limit: number,
+): Promise<{ ids: number[]; more: boolean }> {
   const res = await db.doc.send(
     new QueryCommand({
       TableName: db.table,
       IndexName: 'gsi2',
-      KeyConditionExpression: 'gsi2pk = :pk',
-      ExpressionAttributeValues: { ':pk': keys.annotationsOfProject(projectId, shard).gsi2pk },
-      Limit: Math.min(Math.max(1, limit), 1000),
-      ExclusiveStartKey: cursor ? decodeCursor(cursor) : undefined,
+      KeyConditionExpression: 'gsi2pk = :pk AND gsi2sk > :after',
+      ExpressionAttributeValues: { ':pk': keys.annotationsOfProject(projectId, shard).gsi2pk, ':after': pad(afterId) },
+      ProjectionExpression: 'id',
+      Limit: limit,
     }),
   );
-  return {
-    items: (res.Items ?? []).map((i) => stripKeys<AnnotationItem>(i)!),
-    cursor: res.LastEvaluatedKey ? encodeCursor(res.LastEvaluatedKey) : undefined,
-  };
+  return { ids: (res.Items ?? []).map((it) => Number(it.id)), more: !!res.LastEvaluatedKey };
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

@@ -128,9 +128,20 @@ export async function batchGet(
   }
 }
 
-/** Encodes a cursor object as an opaque URL-safe token. */
-export function encodeCursor(value: Record<string, unknown>): string {
+/** Encodes a cursor object as an opaque URL-safe token (base64url of its JSON): the one cursor codec. */
+export function encodeCursor(value: object): string {
   return Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
+}
+
+/** The object inside a token made by {@link encodeCursor}, or undefined for anything else. */
+export function parseCursor(token: string): Record<string, unknown> | undefined {
+  try {
+    const v = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+    if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
+  } catch {
+    /* not a cursor */
+  }
+  return undefined;
 }
 
 /**
@@ -138,17 +149,10 @@ export function encodeCursor(value: Record<string, unknown>): string {
  * @throws ValidationError (field `cursor`) for anything else
  */
 export function decodeCursor(token: string, field = 'cursor'): Record<string, unknown> {
-  try {
-    const v = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
-    if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
-  } catch {
-    /* fall through */
-  }
+  const v = parseCursor(token);
+  if (v) return v;
   throw ValidationError.field(field, 'Invalid cursor.');
 }
-
-/** Now as ISO-8601 with milliseconds (`2025-01-10T09:12:33.120Z`). */
-export const nowIso = (): string => new Date().toISOString();
 
 /**
  * Runs every page of a Query (1,000 items a page) and hands each item to `onItem`. For item

@@ -168,3 +168,57 @@ export async function mirrorProgress(
     },
   }, { requireStatus: ['in_progress'] });
 }
+
+/** What one listing step adds to its job. */
+export interface ListingCounts {
+  listed: number;
+  chunks: number;
+  skipped: number;
+  unchangedChunks: number;
+  unchangedObjects: number;
+}
+
+/**
+ * Adds a listing step's counts to the job exactly once: the step number is a monotonic fence
+ * (`listedThrough`), so a retried step does not count twice. `done` marks the listing complete.
+ */
+export async function addListingCounts(db: Db, jobId: string, fence: number, c: ListingCounts, done: boolean): Promise<void> {
+  try {
+    await db.doc.send(
+      new UpdateCommand({
+        TableName: db.table,
+        Key: syncKeys.job(jobId),
+        UpdateExpression:
+          `SET listedThrough = :f${done ? ', listDone = :t' : ''} ` +
+          'ADD #listed :l, #chunks :c, skipped_export :s, chunks_unchanged :cu, #unchanged :u, #processed :u',
+        ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(listedThrough) OR listedThrough < :f)',
+        ExpressionAttributeNames: { '#listed': 'listed', '#chunks': 'chunks', '#unchanged': 'unchanged', '#processed': 'processed' },
+        ExpressionAttributeValues: {
+          ':f': fence, ':l': c.listed, ':c': c.chunks, ':s': c.skipped, ':cu': c.unchangedChunks, ':u': c.unchangedObjects,
+          ...(done ? { ':t': true } : {}),
+        },
+      }),
+    );
+  } catch (e) {
+    if (!isConditionalFailure(e)) throw e;
+  }
+}
+
+/**
+ * Counts one more listing of the job from its start and returns the count (1 for the first):
+ * each such listing is a new link run.
+ * @throws ConditionalCheckFailedException when the job does not exist
+ */
+export async function nextListEpoch(db: Db, jobId: string): Promise<number> {
+  const res = await db.doc.send(
+    new UpdateCommand({
+      TableName: db.table,
+      Key: syncKeys.job(jobId),
+      UpdateExpression: 'ADD listEpoch :one',
+      ConditionExpression: 'attribute_exists(pk)',
+      ExpressionAttributeValues: { ':one': 1 },
+      ReturnValues: 'UPDATED_NEW',
+    }),
+  );
+  return Number(res.Attributes?.listEpoch ?? 1);
+}
