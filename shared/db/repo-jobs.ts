@@ -4,7 +4,7 @@
  */
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { isConditionalFailure, type Db } from './repo-common';
-import { pyTime, setStorageSyncFields } from './repo-storage-sync-state';
+import { pyTime, writeStorageSyncState } from './repo-storage-sync-state';
 import { JOB_TTL_SECONDS, syncKeys, ttlIn } from './sync-keys';
 
 
@@ -159,14 +159,8 @@ export async function mirrorProgress(
     if (isConditionalFailure(e)) return;
     throw e;
   }
-  await setStorageSyncFields(db, storageId, job.jobId, {
-    meta: {
-      objects_listed: job.listed,
-      objects_processed: job.processed,
-      tasks_created: job.created,
-      time_last_ping: pyTime(new Date(now)),
-    },
-  }, { requireStatus: ['in_progress'] });
+  const metaEntries = { objects_listed: job.listed, objects_processed: job.processed, tasks_created: job.created, time_last_ping: pyTime(new Date(now)) };
+  await writeStorageSyncState(db, storageId, { metaEntries }, { jobId: job.jobId, statusIn: ['in_progress'] });
 }
 
 /** What one listing step adds to its job. */

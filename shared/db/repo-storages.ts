@@ -6,11 +6,11 @@
  * Deletion leaves a tombstone: the item keeps its key with `cancelled: true`, loses its gsi1 keys
  * (out of every listing) and expires by TTL after 7 days. A running sync job re-reads its
  * storage (`getStorage(db, id, {includeDeleted: true})`) and stops when it sees `cancelled`;
- * `updateStorageStatus` refuses to write to a cancelled storage.
+ * the sync-state writer (repo-storage-sync-state.ts) refuses to write to a cancelled storage.
  */
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { keys, pad } from './keys';
-import type { StorageItem, SyncStatus } from './items';
+import type { StorageItem } from './items';
 import type { StorageRole, StorageType } from '../storage/types';
 import { isConditionalFailure, queryAll, setFields, stripKeys, updateReturning, type Db } from './repo-common';
 
@@ -93,37 +93,6 @@ export async function updateStorageConfig(
     ExpressionAttributeNames: names,
     ExpressionAttributeValues: values,
   });
-}
-
-/** Sync bookkeeping fields of a storage (read-only through the API). */
-export type StorageStatusPatch = Partial<Pick<StorageItem, 'status' | 'last_sync' | 'last_sync_count' | 'last_sync_job' | 'traceback' | 'meta'>>;
-
-/**
- * Writes sync bookkeeping fields of a live storage. With `condition.statusIn`, only when the
- * current status is one of them (e.g. queue only from a final state); with `condition.jobId`, only
- * when `last_sync_job` equals it (a stale job cannot overwrite a newer one).
- * Returns the new item, or undefined when the storage is gone, cancelled (deleted), or the
- * condition does not hold.
- */
-export async function updateStorageStatus(
-  db: Db,
-  id: number,
-  patch: StorageStatusPatch,
-  condition: { statusIn?: SyncStatus[]; jobId?: string } = {},
-): Promise<StorageItem | undefined> {
-  const names: Record<string, string> = { '#cancelled': 'cancelled' };
-  const values: Record<string, unknown> = { ':true': true };
-  const conds = ['(attribute_not_exists(#cancelled) OR #cancelled <> :true)'];
-  if (condition.statusIn?.length) {
-    names['#status_c'] = 'status';
-    conds.push(`#status_c IN (${condition.statusIn.map((s, i) => { values[`:st${i}`] = s; return `:st${i}`; }).join(', ')})`);
-  }
-  if (condition.jobId !== undefined) {
-    names['#job_c'] = 'last_sync_job';
-    values[':job_c'] = condition.jobId;
-    conds.push('#job_c = :job_c');
-  }
-  return setFields<StorageItem>(db, keys.storage(id), patch as Record<string, unknown>, { conditions: conds, names, values });
 }
 
 /**

@@ -19,7 +19,7 @@ import { decodeAnnotationRecord, type AnnotationChange, type StreamRecordLike } 
 import { clearTargetFailure, reportTargetFailure, type ExportTarget } from './targets';
 import { deleteAnnotationFromTarget, writeAnnotationToTarget, type TargetOutcome } from './write-target';
 import { DEFAULT_EXPORT_CONCURRENCY, type ExportDeps } from './deps';
-import { recordExportFailure } from './failures';
+import { recordExportFailure } from '../db/repo-export-failures';
 
 /** Result of one batch. */
 export interface BatchResult {

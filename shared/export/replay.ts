@@ -17,7 +17,7 @@ import {
 } from '@aws-sdk/client-dynamodb-streams';
 import { DeleteMessageCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { ExportDeps } from './deps';
-import { clearExportFailure, listExportFailures, type ExportFailure } from './failures';
+import { clearExportFailure, listExportFailures, type ExportFailure } from '../db/repo-export-failures';
 import { processAnnotationChanges, processAnnotationRecords } from './process-records';
 import type { AnnotationChange, StreamRecordLike } from './stream-record';
 

@@ -11,7 +11,7 @@ import { PROJECT_SHARDS } from '../db/schema';
 import { ValidationError } from '../errors';
 import { mapLimit } from '../storage/common';
 import type { StorageProvider } from '../storage/types';
-import { ExportLinkStore } from './export-link';
+import { ExportLinkStore } from '../db/repo-export-links';
 import { ExportSourceLoader } from './source';
 import { clearTargetFailure, exportFailureReason, reportTargetFailure, type ExportTarget } from './targets';
 import { afterRefusedCommit } from './write-target';

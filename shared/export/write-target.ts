@@ -11,7 +11,7 @@
  */
 import type { StorageProvider } from '../storage/types';
 import { buildExportDocument, serializeExportDocument, type ExportSource } from './content';
-import type { ExportLink, ExportLinkStore } from './export-link';
+import type { ExportLink, ExportLinkStore } from '../db/repo-export-links';
 import { exportObjectKey } from './key';
 import type { ExportTarget } from './targets';
 

@@ -12,7 +12,7 @@ import { deleteLinks, deleteLinksOfStorage, getLinks, linksNotTouchedBy, putLink
 import { deleteSyncSummaries, setLastSyncRun } from '../db/repo-digests';
 import { getJob, type JobItem } from '../db/repo-jobs';
 import { listFailures, type SyncFailure } from '../db/repo-sync-failures';
-import { pyTime, setStorageSyncFields } from '../db/repo-storage-sync-state';
+import { pyTime, writeStorageSyncState } from '../db/repo-storage-sync-state';
 import { deleteAllPages, dropRuns, getRuns, loadPagedLinks } from '../db/repo-link-pages';
 import type { StorageItem } from '../db/items';
 import type { SyncStatus } from '../db/items';
@@ -187,11 +187,11 @@ export async function finalizeStep(deps: SyncDeps, input: FinalizeStepInput): Pr
     await setLastSyncRun(deps.db, input.storageId, input.jobId, clean);
     if (job?.ordered) await compactRuns(deps, input.storageId, job, clean);
   }
-  await setStorageSyncFields(deps.db, input.storageId, input.jobId, {
-    status,
-    ...(error ? {} : { last_sync: now.toISOString(), last_sync_count: c.created ?? 0 }),
-    traceback,
-    meta,
-  });
+  await writeStorageSyncState(
+    deps.db,
+    input.storageId,
+    { set: { status, ...(error ? {} : { last_sync: now.toISOString(), last_sync_count: c.created ?? 0 }), traceback }, metaEntries: meta },
+    { jobId: input.jobId },
+  );
   return { status };
 }

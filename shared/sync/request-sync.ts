@@ -16,8 +16,8 @@ import { randomUUID } from 'node:crypto';
 import { NotFoundError, NotSynchronizableError } from '../errors';
 import type { StorageItem, SyncStatus } from '../db/items';
 import type { Db } from '../db/repo-common';
-import { getStorage, updateStorageStatus } from '../db/repo-storages';
-import { pyTime } from '../db/repo-storage-sync-state';
+import { getStorage } from '../db/repo-storages';
+import { pyTime, updateStorageStatus } from '../db/repo-storage-sync-state';
 import type { StorageConfig, StorageProvider } from '../storage/types';
 import { executionNameOf, type SyncStarter } from './starter';
 

@@ -283,7 +283,7 @@ describe('import sync: incremental, idempotent, deletions', () => {
 
   it('a sync job that stopped responding does not block the storage: a live job is returned, a dead one is replaced', async () => {
     const { storage, projectId } = await localStorage({ 'd1.json': '{"image":"d1"}', 'd2.json': '{"image":"d2"}' });
-    const { updateStorageStatus } = await import('../../shared/db/repo-storages');
+    const { updateStorageStatus } = await import('../../shared/db/repo-storage-sync-state');
     const { pyTime } = await import('../../shared/db/repo-storage-sync-state');
     const db = getContext().db;
     // A job that pinged a minute ago is alive: the request answers with it and starts nothing.

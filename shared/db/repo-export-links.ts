@@ -9,9 +9,9 @@
  * `version` (highest version a writer claimed), `written_version` (highest version known written),
  * `key` (object key last written), `deleted_at` (tombstone), `ttl` (tombstones expire).
  */
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { ITEM_KINDS } from '../db/schema';
+import { isConditionalFailure } from './repo-common';
+import { ITEM_KINDS } from './schema';
 
 /** Key of the export link of one annotation in one target storage. */
 export const exportLinkKey = (storageId: number, annotationId: number) => ({
@@ -33,9 +33,6 @@ export interface ExportLink {
 
 /** Result of a claim: granted, or refused with the link that refused it. */
 export type ClaimResult = { granted: true; previous?: ExportLink } | { granted: false; current?: ExportLink };
-
-const isConditionFailure = (e: unknown): boolean =>
-  e instanceof ConditionalCheckFailedException || (e as { name?: string })?.name === 'ConditionalCheckFailedException';
 
 /** Reads and updates export links in the table. All reads are strongly consistent. */
 export class ExportLinkStore {
@@ -77,7 +74,7 @@ export class ExportLinkStore {
       );
       return { granted: true, previous: r.Attributes as ExportLink | undefined };
     } catch (e) {
-      if (!isConditionFailure(e)) throw e;
+      if (!isConditionalFailure(e)) throw e;
       return { granted: false, current: await this.get(storageId, annotationId) };
     }
   }
@@ -102,7 +99,7 @@ export class ExportLinkStore {
       );
       return r.Attributes as ExportLink;
     } catch (e) {
-      if (!isConditionFailure(e)) throw e;
+      if (!isConditionalFailure(e)) throw e;
       return this.get(storageId, annotationId);
     }
   }
@@ -136,7 +133,7 @@ export class ExportLinkStore {
       );
       return { granted: true };
     } catch (e) {
-      if (!isConditionFailure(e)) throw e;
+      if (!isConditionalFailure(e)) throw e;
       return { granted: false, current: await this.get(storageId, annotationId) };
     }
   }

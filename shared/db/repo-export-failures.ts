@@ -7,8 +7,8 @@
  * on a later retry are harmless (re-exporting is version-guarded) and expire after 15 days.
  */
 import { DeleteCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import type { Db } from '../db/repo-common';
-import { TOMBSTONE_TTL_SECONDS } from './export-link';
+import { isConditionalFailure, type Db } from './repo-common';
+import { TOMBSTONE_TTL_SECONDS } from './repo-export-links';
 
 export const FAILURE_PK = 'XFAIL';
 
@@ -70,6 +70,6 @@ export async function clearExportFailure(db: Db, f: Pick<ExportFailure, 'annotat
       }),
     );
   } catch (e) {
-    if ((e as { name?: string }).name !== 'ConditionalCheckFailedException') throw e;
+    if (!isConditionalFailure(e)) throw e;
   }
 }
