@@ -12,8 +12,6 @@ import { keys, pad, shardOf } from './keys';
 import type { AnnotationItem } from './items';
 import {
   batchWrite,
-  decodeCursor,
-  encodeCursor,
   isConditionalFailure,
   isTransactionConditionFailure,
   queryAll,

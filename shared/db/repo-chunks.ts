@@ -8,8 +8,8 @@
  * - Carry `JOB#<jobId>` / `CARRY#<step>`: the entries after the last chunk cut of a listing step
  *   that ended mid-chunk; the next step starts its first chunk with them (TTL as chunks).
  */
-import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { batchGet, batchWrite, isConditionalFailure, type Db } from './repo-common';
+import { GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { batchGet, batchWrite, isConditionalFailure, queryPages, type Db } from './repo-common';
 import { counterAddExpression, type JobCounters } from './repo-jobs';
 import { packJson, unpackJson } from './packed-json';
 import { CHUNK_SHARDS, CHUNK_TTL_SECONDS, syncKeys, ttlIn } from './sync-keys';
@@ -204,20 +204,11 @@ export async function completeChunk(db: Db, jobId: string, n: number, delta: Par
 /** Chunks of a job that have an id plan but are not done (a chunk that never finished). */
 export async function* unfinishedPlannedChunks(db: Db, jobId: string): AsyncGenerator<ChunkItem> {
   for (let shard = 0; shard < CHUNK_SHARDS; shard++) {
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const res = await db.doc.send(
-        new QueryCommand({
-          TableName: db.table,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :c)',
-          FilterExpression: 'attribute_exists(plan0) AND (attribute_not_exists(done) OR done = :f)',
-          ExpressionAttributeValues: { ':pk': `JOB#${jobId}#C${shard}`, ':c': 'CHUNK#', ':f': false },
-          ExclusiveStartKey: startKey,
-          Limit: 200,
-        }),
-      );
-      for (const it of res.Items ?? []) yield decodeChunk(it);
-      startKey = res.LastEvaluatedKey;
-    } while (startKey);
+    const input = {
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :c)',
+      FilterExpression: 'attribute_exists(plan0) AND (attribute_not_exists(done) OR done = :f)',
+      ExpressionAttributeValues: { ':pk': `JOB#${jobId}#C${shard}`, ':c': 'CHUNK#', ':f': false },
+    };
+    for await (const { items } of queryPages(db, input, 200)) for (const it of items) yield decodeChunk(it);
   }
 }

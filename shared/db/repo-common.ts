@@ -154,32 +154,46 @@ export function decodeCursor(token: string, field = 'cursor'): Record<string, un
   throw ValidationError.field(field, 'Invalid cursor.');
 }
 
+/** One page of a Query: its items and (for `Select: 'COUNT'`) its count. */
+export interface QueryPage {
+  items: Record<string, unknown>[];
+  count: number;
+}
+
+/**
+ * The pages of a Query, lazily: the next page is read only when the consumer asks for it, so a
+ * consumer that stops early reads no further. `limit` is each call's `Limit` (a function is asked
+ * before every call; undefined = no limit). Empty pages are yielded too.
+ */
+export async function* queryPages(
+  db: Db,
+  input: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey' | 'Limit'>,
+  limit?: number | (() => number),
+): AsyncGenerator<QueryPage> {
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const Limit = typeof limit === 'function' ? limit() : limit;
+    const res = await db.doc.send(new QueryCommand({ TableName: db.table, ...input, ExclusiveStartKey: startKey, ...(Limit !== undefined ? { Limit } : {}) }));
+    yield { items: res.Items ?? [], count: res.Count ?? 0 };
+    startKey = res.LastEvaluatedKey;
+  } while (startKey);
+}
+
 /**
  * Runs every page of a Query (1,000 items a page) and hands each item to `onItem`. For item
  * collections known to be small or consumed as they stream; never for a whole project.
  */
 export async function queryAll(db: Db, input: Omit<QueryCommandInput, 'TableName'>, onItem: (it: Record<string, unknown>) => void): Promise<void> {
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const res = await db.doc.send(new QueryCommand({ TableName: db.table, ...input, ExclusiveStartKey: startKey, Limit: 1000 }));
-    for (const it of res.Items ?? []) onItem(it);
-    startKey = res.LastEvaluatedKey;
-  } while (startKey);
+  for await (const page of queryPages(db, input, 1000)) page.items.forEach(onItem);
 }
 
 /** Deletes every item of one partition key (paginated Query of the keys, batched deletes); returns how many. */
 export async function deletePartition(db: Db, pk: string): Promise<number> {
   let n = 0;
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const res = await db.doc.send(
-      new QueryCommand({ TableName: db.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk }, ProjectionExpression: 'pk, sk', ExclusiveStartKey: startKey, Limit: 1000 }),
-    );
-    const items = res.Items ?? [];
+  for await (const { items } of queryPages(db, { KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk }, ProjectionExpression: 'pk, sk' }, 1000)) {
     await batchWrite(db, items.map((it) => ({ DeleteRequest: { Key: { pk: it.pk, sk: it.sk } } })));
     n += items.length;
-    startKey = res.LastEvaluatedKey;
-  } while (startKey);
+  }
   return n;
 }
 

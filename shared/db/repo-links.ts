@@ -5,9 +5,9 @@
  * - Link `LINK#<storageId>#<shard>` / `OBJ#<key>`; ordered storages keep the same records in pages
  *   (repo-link-pages.ts) and their tombstones in `TOMB#<storageId>` / `OBJ#<key>`.
  */
-import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { TaskItem } from './items';
-import { batchGet, batchWrite, isConditionalFailure, queryAll, type Db } from './repo-common';
+import { batchGet, batchWrite, isConditionalFailure, queryAll, queryPages, type Db } from './repo-common';
 import { getStorage } from './repo-storages';
 import { LINK_SHARDS, syncKeys } from './sync-keys';
 
@@ -96,23 +96,13 @@ export async function deleteLinks(db: Db, storageId: number, keys: string[]): Pr
  */
 export async function* linksNotTouchedBy(db: Db, storageId: number, jobId: string): AsyncGenerator<LinkItem[]> {
   for (let shard = 0; shard < LINK_SHARDS; shard++) {
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const res = await db.doc.send(
-        new QueryCommand({
-          TableName: db.table,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :o)',
-          FilterExpression: 'jobId <> :job',
-          ExpressionAttributeValues: { ':pk': syncKeys.linkPk(storageId, shard), ':o': 'OBJ#', ':job': jobId },
-          ExclusiveStartKey: startKey,
-          Limit: 1000,
-          ConsistentRead: true,
-        }),
-      );
-      const page = (res.Items ?? []).map(fromLinkItem);
-      if (page.length) yield page;
-      startKey = res.LastEvaluatedKey;
-    } while (startKey);
+    const input = {
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :o)',
+      FilterExpression: 'jobId <> :job',
+      ExpressionAttributeValues: { ':pk': syncKeys.linkPk(storageId, shard), ':o': 'OBJ#', ':job': jobId },
+      ConsistentRead: true,
+    };
+    for await (const { items } of queryPages(db, input, 1000)) if (items.length) yield items.map(fromLinkItem);
   }
 }
 

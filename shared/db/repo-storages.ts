@@ -12,7 +12,7 @@ import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { keys, pad } from './keys';
 import type { StorageItem } from './items';
 import type { StorageRole, StorageType } from '../storage/types';
-import { isConditionalFailure, queryAll, setFields, stripKeys, updateReturning, type Db } from './repo-common';
+import { isConditionalFailure, queryAll, stripKeys, updateReturning, type Db } from './repo-common';
 
 const TOMBSTONE_TTL_SECONDS = 7 * 24 * 3600;
 

@@ -2,9 +2,8 @@
  * Per-object failures of a sync job: `JOB#<jobId>#FAIL` / `<chunk>#<i>`, the first
  * {@link MAX_FAILURES} of a job in chunk order (the job's `failed` counter stays exact).
  */
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { pad } from './keys';
-import { batchWrite, type Db } from './repo-common';
+import { batchWrite, queryPages, type Db } from './repo-common';
 import { JOB_TTL_SECONDS, syncKeys, ttlIn } from './sync-keys';
 
 /** Failures kept per job (meta shows them; the count is exact). */
@@ -31,21 +30,15 @@ export async function putFailures(db: Db, jobId: string, chunk: number, failures
 /** The first `limit` failures of a job, in chunk order. */
 export async function listFailures(db: Db, jobId: string, limit = MAX_FAILURES): Promise<SyncFailure[]> {
   const out: SyncFailure[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const res = await db.doc.send(
-      new QueryCommand({
-        TableName: db.table,
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': syncKeys.failures(jobId) },
-        ProjectionExpression: '#k, reason',
-        ExpressionAttributeNames: { '#k': 'key' },
-        Limit: limit - out.length,
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    for (const it of res.Items ?? []) out.push({ key: String(it.key), reason: String(it.reason) });
-    startKey = res.LastEvaluatedKey;
-  } while (startKey && out.length < limit);
+  const input = {
+    KeyConditionExpression: 'pk = :pk',
+    ExpressionAttributeValues: { ':pk': syncKeys.failures(jobId) },
+    ProjectionExpression: '#k, reason',
+    ExpressionAttributeNames: { '#k': 'key' },
+  };
+  for await (const { items } of queryPages(db, input, () => limit - out.length)) {
+    for (const it of items) out.push({ key: String(it.key), reason: String(it.reason) });
+    if (out.length >= limit) break;
+  }
   return out;
 }
