@@ -8,17 +8,11 @@ import type { AnnotationItem, TaskItem } from './items';
 /** The stored fields of an annotation that its source decides (the rest is set by {@link newTaskItems}). */
 export type AnnotationFields = Pick<AnnotationItem, 'result' | 'completed_by' | 'ground_truth' | 'lead_time' | 'was_cancelled' | 'import_id'>;
 
-/** What a new task is made of. Optional fields are stored only when given. */
-export interface NewTask {
-  id: number;
-  projectId: number;
-  orgId: string;
-  data: Record<string, unknown>;
-  meta?: Record<string, unknown>;
-  /** Stored as given (an empty list is stored as one; leave undefined to store none). */
-  predictions?: unknown[];
-  allow_skip?: boolean;
-  source?: TaskItem['source'];
+/**
+ * What a new task is made of. Optional fields are stored only when given; `predictions` is stored
+ * as given (an empty list too; leave it undefined to store none).
+ */
+export interface NewTask extends Pick<TaskItem, 'id' | 'projectId' | 'orgId' | 'data' | 'meta' | 'predictions' | 'allow_skip' | 'source'> {
   annotations: AnnotationFields[];
   /** Id of the first annotation; the others follow consecutively. */
   firstAnnotationId: number;
