@@ -46,7 +46,7 @@ export async function serializeTask(task: TaskItem, ctx: TaskSerializationContex
     const { [DATA_UNDEFINED_NAME]: v, ...rest } = data;
     data = { [first]: v, ...rest };
   }
-  // Storage URIs → resolve URLs with media tokens (resolve module, engineer G).
+  // Storage URIs → resolve URLs with media tokens (shared/resolve).
   data = await resolveTaskDataForApi(data, task, ctx);
   const out: Record<string, unknown> = {
     id: task.id,

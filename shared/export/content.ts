@@ -1,5 +1,5 @@
 /**
- * Content of an exported annotation (spec §6.3, Label Studio's annotation mode): the annotation
+ * Content of an exported annotation (Label Studio's annotation mode): the annotation
  * serialised with Label Studio's field names and its task nested. The task's data goes out raw
  * (storage URIs are not resolved: the export is data, not a view), only `$undefined$` is renamed
  * to the project's first data variable, exactly as the task API shows it.

@@ -5,7 +5,7 @@
  * metadata (`DDBStreamBatchInfo`: stream, shard, first/last sequence number, batch size), not the
  * records. `readFailedBatch` reads the records back from the stream with GetShardIterator
  * AT_SEQUENCE_NUMBER while they are still retained (24 h); after that (`expired`), the annotations
- * are re-exported from the table through the failures recorded by the handler (`failures.ts`).
+ * are re-exported from the table through the failures recorded by the handler (shared/db/repo-export-failures.ts).
  * Locally the JSONL DLQ holds the records themselves (local/dlq.ts); the same sweep follows.
  * Either way the handler is the normal one: version-guarded, so replaying twice is harmless.
  */

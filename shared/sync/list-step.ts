@@ -24,7 +24,6 @@ import { ChunkWriter, type ChunkRef } from './listing/chunk-writer';
 import { decodeListCursor, encodeListCursor, type ListCursor } from './listing/list-cursor';
 import { exportListing, importListing, type ListingSource } from './listing/listing-source';
 
-export { ChunkCutter, keyBoundary } from './listing/chunk-cutter';
 export type { ChunkRef } from './listing/chunk-writer';
 
 export interface ListStepInput {

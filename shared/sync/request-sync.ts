@@ -9,7 +9,7 @@
  * - queueing is one conditional update on the status, so of two concurrent requests exactly one
  *   queues a job and starts its execution (named `<storageId>-<jobId>`, so a retried start cannot
  *   run twice); the other answers with the winner's job.
- * On queue (spec §3.6, plus resetting traceback): last_sync, last_sync_count and traceback become
+ * On queue (as Label Studio does, plus resetting traceback): last_sync, last_sync_count and traceback become
  * null and meta becomes `{attempts: n+1, time_queued}`.
  */
 import { randomUUID } from 'node:crypto';

@@ -10,7 +10,7 @@ import { taskIdOfRow } from '../../shared/db/repo-links';
 import { sameVersion } from '../../shared/sync/import-chunk/classify';
 import { exportPrefixes, underAny } from '../../shared/sync/export-prefix';
 import { tracebackOf } from '../../shared/sync/finalize-step';
-import { ChunkCutter, keyBoundary } from '../../shared/sync/list-step';
+import { ChunkCutter, keyBoundary } from '../../shared/sync/listing/chunk-cutter';
 import { parseTaskFile, TaskFileError, type ParsedRow } from '../../shared/sync/parse-tasks';
 import { executionNameOf } from '../../shared/sync/starter';
 
