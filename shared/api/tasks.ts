@@ -85,27 +85,25 @@ export async function getOwnedTask(app: AppContext, principal: Principal, id: nu
 /** DynamoDB's item limit is 400 KB; leave room for keys and counters. */
 const MAX_TASK_BYTES = 350 * 1024;
 
+/** One validated element of an import body. */
+interface ImportedTask {
+  data: Record<string, unknown>;
+  annotations: ReturnType<typeof toAnnotationFields>[];
+  predictions: Record<string, unknown>[];
+  meta?: Record<string, unknown>;
+  allow_skip?: boolean;
+}
+
 /**
- * Imports tasks into a project (Label Studio's `POST /api/projects/{id}/import` with a JSON body).
- * Each element is a data object, or `{data, annotations, predictions, meta, allow_skip}`.
- * Everything is validated before anything is written. `returnTaskIds` (LS: `?return_task_ids=1`)
- * adds the new ids as `task_ids`.
- * @throws ValidationError (per element index), PayloadTooLargeError, NotFoundError
+ * Validates every element of an import body (nothing is written before all are valid) and
+ * collects the data columns.
+ * @throws ValidationError (per element index), PayloadTooLargeError
  */
-export async function importTasks(
-  app: AppContext,
-  principal: Principal,
-  projectId: number | undefined,
-  body: unknown,
-  opts: { returnTaskIds?: boolean } = {},
-): Promise<{ task_count: number; annotation_count: number; prediction_count: number; duration: number; file_upload_ids: number[]; could_be_tasks_list: boolean; found_formats: string[]; data_columns: string[]; task_ids?: number[] }> {
-  const started = Date.now();
-  const project = await getOwnedProject(app, principal, projectId);
+function parseImportBody(body: unknown, principal: Principal): { parsed: ImportedTask[]; columns: Set<string> } {
   if (body === undefined || body === null) throw new ValidationError({ non_field_errors: ['No tasks to import.'] });
   const elements = Array.isArray(body) ? body : [body];
   const errors: Record<string, string[]> = {};
-  type Parsed = { data: Record<string, unknown>; annotations: ReturnType<typeof toAnnotationFields>[]; predictions: Record<string, unknown>[]; meta?: Record<string, unknown>; allow_skip?: boolean };
-  const parsed: Parsed[] = [];
+  const parsed: ImportedTask[] = [];
   const columns = new Set<string>();
   elements.forEach((el, i) => {
     if (el === null || typeof el !== 'object' || Array.isArray(el)) {
@@ -146,6 +144,27 @@ export async function importTasks(
   if (Object.keys(errors).length) throw new ValidationError(errors);
   if (!parsed.length) throw new ValidationError({ non_field_errors: ['No tasks to import.'] });
   if (parsed.length > 100_000) throw new PayloadTooLargeError('At most 100,000 tasks per import request.');
+
+  return { parsed, columns };
+}
+
+/**
+ * Imports tasks into a project (Label Studio's `POST /api/projects/{id}/import` with a JSON body).
+ * Each element is a data object, or `{data, annotations, predictions, meta, allow_skip}`.
+ * Everything is validated before anything is written. `returnTaskIds` (LS: `?return_task_ids=1`)
+ * adds the new ids as `task_ids`.
+ * @throws ValidationError (per element index), PayloadTooLargeError, NotFoundError
+ */
+export async function importTasks(
+  app: AppContext,
+  principal: Principal,
+  projectId: number | undefined,
+  body: unknown,
+  opts: { returnTaskIds?: boolean } = {},
+): Promise<{ task_count: number; annotation_count: number; prediction_count: number; duration: number; file_upload_ids: number[]; could_be_tasks_list: boolean; found_formats: string[]; data_columns: string[]; task_ids?: number[] }> {
+  const started = Date.now();
+  const project = await getOwnedProject(app, principal, projectId);
+  const { parsed, columns } = parseImportBody(body, principal);
 
   const firstTask = await reserveIds(app.db, 'task', parsed.length);
   const annCount = parsed.reduce((n, p) => n + p.annotations.length, 0);

@@ -124,7 +124,17 @@ function buildObject(w: Work, p: ChunkPlan['objects'][string] | undefined, ctx: 
   out.updated += updated;
   const absentNow = new Set<number>([...[...absent].filter((r) => r >= w.rows.length), ...nowAbsent]);
   if (link && ctx.deletions === 'remove') stale.forEach((r) => absentNow.add(r));
-  out.links.push({
+  out.links.push(objectLink(w, ctx, now, { single, rows: Math.max(oldRows, w.rows.length), ranges, absentNow, nowAbsent, created, updated }));
+}
+
+/** The new link of a written object: its version, ids, absent and failed rows, and what this attempt did. */
+function objectLink(
+  w: Work,
+  ctx: ImportChunkContext,
+  now: string,
+  o: { single: boolean; rows: number; ranges: [number, number][]; absentNow: Set<number>; nowAbsent: number[]; created: number; updated: number },
+): StepLink {
+  return {
     kind: 'link',
     storageId: ctx.storageId,
     key: w.e.k,
@@ -132,18 +142,18 @@ function buildObject(w: Work, p: ChunkPlan['objects'][string] | undefined, ctx: 
     ...(w.e.s !== undefined ? { size: w.e.s } : {}),
     ...(w.e.m !== undefined ? { mtime: w.e.m } : {}),
     ...(w.hash ? { hash: w.hash } : {}),
-    single,
-    rows: Math.max(oldRows, w.rows.length),
-    idRanges: ranges,
-    ...(absentNow.size ? { absent: [...absentNow].sort((a, b) => a - b) } : {}),
-    ...(nowAbsent.length ? { failed: nowAbsent.length } : {}),
-    ...(link?.tomb?.size ? { tomb: link.tomb } : {}),
+    single: o.single,
+    rows: o.rows,
+    idRanges: o.ranges,
+    ...(o.absentNow.size ? { absent: [...o.absentNow].sort((a, b) => a - b) } : {}),
+    ...(o.nowAbsent.length ? { failed: o.nowAbsent.length } : {}),
+    ...(w.link?.tomb?.size ? { tomb: w.link.tomb } : {}),
     jobId: ctx.jobId,
     chunk: ctx.n,
-    createdRows: created,
-    updatedRows: updated,
+    createdRows: o.created,
+    updatedRows: o.updated,
     updated_at: now,
-  });
+  };
 }
 
 function newRowItems(task: ParsedTask, id: number, firstAnnotationId: number, source: NonNullable<TaskItem['source']>, ctx: ImportChunkContext, now: string) {
