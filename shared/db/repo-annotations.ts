@@ -6,19 +6,11 @@
  * `cancelled_annotations`, `is_labeled`) and the project's `total_annotations_number`, so counters
  * cannot drift from the annotations that exist. Updates are optimistic on `version`.
  */
-import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, NotFoundError } from '../errors';
 import { keys, pad, shardOf } from './keys';
 import type { AnnotationItem } from './items';
-import {
-  batchWrite,
-  isConditionalFailure,
-  isTransactionConditionFailure,
-  queryAll,
-  stripKeys,
-  transactWrite,
-  type Db,
-} from './repo-common';
+import { batchWrite, isTransactionConditionFailure, queryAll, stripKeys, transactWrite, updateIf, type Db } from './repo-common';
 
 /** The stored form of an annotation (keys included). */
 export function annotationToItem(a: AnnotationItem): Record<string, unknown> {
@@ -77,19 +69,12 @@ function projectCounterUpdate(db: Db, projectId: number, delta: number) {
  * which is the correct outcome.
  */
 async function clearLabeledIfNone(db: Db, taskId: number): Promise<void> {
-  try {
-    await db.doc.send(
-      new UpdateCommand({
-        TableName: db.table,
-        Key: keys.task(taskId),
-        UpdateExpression: 'SET is_labeled = :false',
-        ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(total_annotations) OR total_annotations <= :zero)',
-        ExpressionAttributeValues: { ':false': false, ':zero': 0 },
-      }),
-    );
-  } catch (e) {
-    if (!isConditionalFailure(e)) throw e;
-  }
+  await updateIf(db, {
+    Key: keys.task(taskId),
+    UpdateExpression: 'SET is_labeled = :false',
+    ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(total_annotations) OR total_annotations <= :zero)',
+    ExpressionAttributeValues: { ':false': false, ':zero': 0 },
+  });
 }
 
 /**

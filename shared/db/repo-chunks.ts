@@ -8,8 +8,8 @@
  * - Carry `JOB#<jobId>` / `CARRY#<step>`: the entries after the last chunk cut of a listing step
  *   that ended mid-chunk; the next step starts its first chunk with them (TTL as chunks).
  */
-import { GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { batchGet, batchWrite, isConditionalFailure, queryPages, type Db } from './repo-common';
+import { GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { batchGet, batchWrite, queryPages, updateIf, type Db } from './repo-common';
 import { counterAddExpression, type JobCounters } from './repo-jobs';
 import { packJson, unpackJson } from './packed-json';
 import { CHUNK_SHARDS, CHUNK_TTL_SECONDS, syncKeys, ttlIn } from './sync-keys';
@@ -142,22 +142,13 @@ export function chunkPlans(chunk: ChunkItem): { objects: ChunkPlan['objects']; c
  * when another attempt stored that plan first (re-read the chunk and merge).
  */
 export async function addChunkPlan(db: Db, jobId: string, n: number, index: number, plan: ChunkPlan): Promise<boolean> {
-  try {
-    await db.doc.send(
-      new UpdateCommand({
-        TableName: db.table,
-        Key: syncKeys.chunk(jobId, n),
-        UpdateExpression: 'SET #plan = :p',
-        ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#plan)',
-        ExpressionAttributeNames: { '#plan': `plan${index}` },
-        ExpressionAttributeValues: { ':p': packJson(plan) },
-      }),
-    );
-    return true;
-  } catch (e) {
-    if (isConditionalFailure(e)) return false;
-    throw e;
-  }
+  return updateIf(db, {
+    Key: syncKeys.chunk(jobId, n),
+    UpdateExpression: 'SET #plan = :p',
+    ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#plan)',
+    ExpressionAttributeNames: { '#plan': `plan${index}` },
+    ExpressionAttributeValues: { ':p': packJson(plan) },
+  });
 }
 
 /**

@@ -197,6 +197,17 @@ export async function deletePartition(db: Db, pk: string): Promise<number> {
   return n;
 }
 
+/** Runs a conditional UpdateItem; false when its condition failed (nothing was written). */
+export async function updateIf(db: Db, input: Omit<UpdateCommandInput, 'TableName'>): Promise<boolean> {
+  try {
+    await db.doc.send(new UpdateCommand({ TableName: db.table, ...input }));
+    return true;
+  } catch (e) {
+    if (isConditionalFailure(e)) return false;
+    throw e;
+  }
+}
+
 /**
  * Runs a conditional UpdateItem returning the new item without its key attributes, or undefined
  * when the condition failed (item missing, or the caller's extra condition).

@@ -3,7 +3,7 @@
  * atomic ADD counters (live progress, mirrored into the storage's meta). TTL 30 days.
  */
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { isConditionalFailure, type Db } from './repo-common';
+import { isConditionalFailure, updateIf, type Db } from './repo-common';
 import { pyTime, writeStorageSyncState } from './repo-storage-sync-state';
 import { JOB_TTL_SECONDS, syncKeys, ttlIn } from './sync-keys';
 
@@ -177,25 +177,18 @@ export interface ListingCounts {
  * (`listedThrough`), so a retried step does not count twice. `done` marks the listing complete.
  */
 export async function addListingCounts(db: Db, jobId: string, fence: number, c: ListingCounts, done: boolean): Promise<void> {
-  try {
-    await db.doc.send(
-      new UpdateCommand({
-        TableName: db.table,
-        Key: syncKeys.job(jobId),
-        UpdateExpression:
-          `SET listedThrough = :f${done ? ', listDone = :t' : ''} ` +
-          'ADD #listed :l, #chunks :c, skipped_export :s, chunks_unchanged :cu, #unchanged :u, #processed :u',
-        ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(listedThrough) OR listedThrough < :f)',
-        ExpressionAttributeNames: { '#listed': 'listed', '#chunks': 'chunks', '#unchanged': 'unchanged', '#processed': 'processed' },
-        ExpressionAttributeValues: {
-          ':f': fence, ':l': c.listed, ':c': c.chunks, ':s': c.skipped, ':cu': c.unchangedChunks, ':u': c.unchangedObjects,
-          ...(done ? { ':t': true } : {}),
-        },
-      }),
-    );
-  } catch (e) {
-    if (!isConditionalFailure(e)) throw e;
-  }
+  await updateIf(db, {
+    Key: syncKeys.job(jobId),
+    UpdateExpression:
+      `SET listedThrough = :f${done ? ', listDone = :t' : ''} ` +
+      'ADD #listed :l, #chunks :c, skipped_export :s, chunks_unchanged :cu, #unchanged :u, #processed :u',
+    ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(listedThrough) OR listedThrough < :f)',
+    ExpressionAttributeNames: { '#listed': 'listed', '#chunks': 'chunks', '#unchanged': 'unchanged', '#processed': 'processed' },
+    ExpressionAttributeValues: {
+      ':f': fence, ':l': c.listed, ':c': c.chunks, ':s': c.skipped, ':cu': c.unchangedChunks, ':u': c.unchangedObjects,
+      ...(done ? { ':t': true } : {}),
+    },
+  });
 }
 
 /**

@@ -7,7 +7,7 @@
  */
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { TaskItem } from './items';
-import { batchGet, batchWrite, isConditionalFailure, queryAll, queryPages, type Db } from './repo-common';
+import { batchGet, batchWrite, queryAll, queryPages, updateIf, type Db } from './repo-common';
 import { getStorage } from './repo-storages';
 import { LINK_SHARDS, syncKeys } from './sync-keys';
 
@@ -157,20 +157,13 @@ export async function recordTaskDeletion(db: Db, task: Pick<TaskItem, 'source'>)
   const src = task.source;
   if (!src) return;
   const row = new Set([src.row_index ?? -1]);
-  try {
-    await db.doc.send(
-      new UpdateCommand({
-        TableName: db.table,
-        Key: syncKeys.link(src.storageId, src.key),
-        UpdateExpression: 'ADD tomb :row',
-        ConditionExpression: 'attribute_exists(pk)',
-        ExpressionAttributeValues: { ':row': row },
-      }),
-    );
-    return;
-  } catch (e) {
-    if (!isConditionalFailure(e)) throw e;
-  }
+  const linked = await updateIf(db, {
+    Key: syncKeys.link(src.storageId, src.key),
+    UpdateExpression: 'ADD tomb :row',
+    ConditionExpression: 'attribute_exists(pk)',
+    ExpressionAttributeValues: { ':row': row },
+  });
+  if (linked) return;
   // No link item: ordered storages keep their links in pages (repo-link-pages.ts), which only a
   // sync writes; the tombstone gets an item of its own, read with the pages. None for a storage
   // that no longer exists.

@@ -8,11 +8,11 @@
  * storage (`getStorage(db, id, {includeDeleted: true})`) and stops when it sees `cancelled`;
  * the sync-state writer (repo-storage-sync-state.ts) refuses to write to a cancelled storage.
  */
-import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { keys, pad } from './keys';
 import type { StorageItem } from './items';
 import type { StorageRole, StorageType } from '../storage/types';
-import { isConditionalFailure, queryAll, stripKeys, updateReturning, type Db } from './repo-common';
+import { queryAll, stripKeys, updateIf, updateReturning, type Db } from './repo-common';
 
 const TOMBSTONE_TTL_SECONDS = 7 * 24 * 3600;
 
@@ -102,20 +102,11 @@ export async function updateStorageConfig(
  */
 export async function tombstoneStorage(db: Db, id: number): Promise<boolean> {
   const now = new Date();
-  try {
-    await db.doc.send(
-      new UpdateCommand({
-        TableName: db.table,
-        Key: keys.storage(id),
-        UpdateExpression: 'SET #c = :true, deleted_at = :now, #ttl = :ttl, updated_at = :now REMOVE gsi1pk, gsi1sk, #s, #sf',
-        ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(#c) OR #c <> :true)',
-        ExpressionAttributeNames: { '#ttl': 'ttl', '#c': 'cancelled', '#s': 'secrets', '#sf': 'secret_fields' },
-        ExpressionAttributeValues: { ':true': true, ':now': now.toISOString(), ':ttl': Math.floor(now.getTime() / 1000) + TOMBSTONE_TTL_SECONDS },
-      }),
-    );
-    return true;
-  } catch (e) {
-    if (isConditionalFailure(e)) return false;
-    throw e;
-  }
+  return updateIf(db, {
+    Key: keys.storage(id),
+    UpdateExpression: 'SET #c = :true, deleted_at = :now, #ttl = :ttl, updated_at = :now REMOVE gsi1pk, gsi1sk, #s, #sf',
+    ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(#c) OR #c <> :true)',
+    ExpressionAttributeNames: { '#ttl': 'ttl', '#c': 'cancelled', '#s': 'secrets', '#sf': 'secret_fields' },
+    ExpressionAttributeValues: { ':true': true, ':now': now.toISOString(), ':ttl': Math.floor(now.getTime() / 1000) + TOMBSTONE_TTL_SECONDS },
+  });
 }

@@ -3,12 +3,12 @@
  * (`PROJECT#<p>#TASKS#<id % 16>`, sort key = zero-padded id) so one project can hold millions of
  * tasks without a hot partition. A project listing is a k-way merge of the 16 shards.
  */
-import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { keys, pad, shardOf } from './keys';
 import type { TaskItem } from './items';
 import { listTaskAnnotations } from './repo-annotations';
 import { adjustProjectCounters } from './repo-projects';
-import { batchGet, batchWrite, isConditionalFailure, setFields, stripKeys, type Db } from './repo-common';
+import { batchGet, batchWrite, setFields, stripKeys, updateIf, type Db } from './repo-common';
 import { mergeShards } from './repo-shard-merge';
 
 /**
@@ -157,20 +157,11 @@ export async function updateSyncedTaskData(
   id: number,
   patch: { data: Record<string, unknown>; source: TaskItem['source']; unflag: boolean },
 ): Promise<boolean> {
-  try {
-    await db.doc.send(
-      new UpdateCommand({
-        TableName: db.table,
-        Key: keys.task(id),
-        UpdateExpression: `SET #data = :d, #source = :s, updated_at = :u${patch.unflag ? ', object_exists = :t' : ''}`,
-        ConditionExpression: 'attribute_exists(pk)',
-        ExpressionAttributeNames: { '#data': 'data', '#source': 'source' },
-        ExpressionAttributeValues: { ':d': patch.data, ':s': patch.source, ':u': new Date().toISOString(), ...(patch.unflag ? { ':t': true } : {}) },
-      }),
-    );
-    return true;
-  } catch (e) {
-    if (isConditionalFailure(e)) return false;
-    throw e;
-  }
+  return updateIf(db, {
+    Key: keys.task(id),
+    UpdateExpression: `SET #data = :d, #source = :s, updated_at = :u${patch.unflag ? ', object_exists = :t' : ''}`,
+    ConditionExpression: 'attribute_exists(pk)',
+    ExpressionAttributeNames: { '#data': 'data', '#source': 'source' },
+    ExpressionAttributeValues: { ':d': patch.data, ':s': patch.source, ':u': new Date().toISOString(), ...(patch.unflag ? { ':t': true } : {}) },
+  });
 }
