@@ -2,7 +2,6 @@
  * Annotation use cases: list/create on a task, get/patch/delete by id. Counters of the task and
  * project are kept by the repository in the same transaction as each write.
  */
-import type { z } from 'zod';
 import type { AppContext } from '../context';
 import { NotFoundError } from '../errors';
 import { nextId } from '../db/counters';
@@ -10,43 +9,12 @@ import type { AnnotationItem } from '../db/items';
 import { getProject } from '../db/repo-projects';
 import { createAnnotation, deleteAnnotation, getAnnotation, listTaskAnnotations, updateAnnotation } from '../db/repo-annotations';
 import type { Principal } from '../http/auth';
+import { serializeAnnotation, toAnnotationFields } from './annotation-fields';
 import { AnnotationInputSchema, AnnotationPatchSchema } from './project-schemas';
 import { getOwnedTask } from './tasks';
 import { assertStorableFields, parseWith } from './validation';
 
-/** The API shape of an annotation. */
-export function serializeAnnotation(a: AnnotationItem): Record<string, unknown> {
-  return {
-    id: a.id,
-    task: a.taskId,
-    project: a.projectId,
-    result: a.result,
-    completed_by: a.completed_by,
-    ground_truth: a.ground_truth,
-    lead_time: a.lead_time,
-    was_cancelled: a.was_cancelled,
-    version: a.version,
-    import_id: a.import_id ?? null,
-    created_at: a.created_at,
-    updated_at: a.updated_at,
-  };
-}
-
-/** Stored fields of an annotation from a validated input (completed_by defaults to the caller). */
-export function toAnnotationFields(
-  a: z.output<typeof AnnotationInputSchema>,
-  principal: Principal,
-): Pick<AnnotationItem, 'result' | 'completed_by' | 'ground_truth' | 'lead_time' | 'was_cancelled' | 'import_id'> {
-  const cb = a.completed_by;
-  return {
-    result: a.result,
-    completed_by: cb === undefined || cb === null ? principal.userId : typeof cb === 'number' ? cb : cb.id,
-    ground_truth: a.ground_truth,
-    lead_time: a.lead_time ?? null,
-    was_cancelled: a.was_cancelled,
-    import_id: a.id ?? null,
-  };
-}
+export { serializeAnnotation } from './annotation-fields';
 
 /**
  * The caller's annotation.

@@ -10,11 +10,12 @@ import { adjustProjectCounters, getProject } from '../db/repo-projects';
 import { decodeCursor, encodeCursor } from '../db/repo-common';
 import { listTaskAnnotations, putAnnotations } from '../db/repo-annotations';
 import { deleteTask, getTask, listProjectTasks, putTasks, skipProjectTasks } from '../db/repo-tasks';
-import { recordTaskDeletion } from '../db/repo-sync';
+import { newTaskItems } from '../db/task-factory';
+import { recordTaskDeletion } from '../db/repo-links';
 import type { Principal } from '../http/auth';
 import type { HttpRequest } from '../http/types';
 import { resolveTaskDataForApi } from '../resolve/task-data';
-import { serializeAnnotation, toAnnotationFields } from './annotations';
+import { serializeAnnotation, toAnnotationFields } from './annotation-fields';
 import { getOwnedProject } from './projects';
 import { TaskListQuerySchema, WrappedTaskSchema } from './project-schemas';
 import { issuesToFields, parseWith, storableJsonProblem } from './validation';
@@ -45,7 +46,7 @@ export async function serializeTask(task: TaskItem, ctx: TaskSerializationContex
     const { [DATA_UNDEFINED_NAME]: v, ...rest } = data;
     data = { [first]: v, ...rest };
   }
-  // Storage URIs → resolve URLs with media tokens (resolve module, engineer G).
+  // Storage URIs → resolve URLs with media tokens (shared/resolve).
   data = await resolveTaskDataForApi(data, task, ctx);
   const out: Record<string, unknown> = {
     id: task.id,
@@ -84,27 +85,25 @@ export async function getOwnedTask(app: AppContext, principal: Principal, id: nu
 /** DynamoDB's item limit is 400 KB; leave room for keys and counters. */
 const MAX_TASK_BYTES = 350 * 1024;
 
+/** One validated element of an import body. */
+interface ImportedTask {
+  data: Record<string, unknown>;
+  annotations: ReturnType<typeof toAnnotationFields>[];
+  predictions: Record<string, unknown>[];
+  meta?: Record<string, unknown>;
+  allow_skip?: boolean;
+}
+
 /**
- * Imports tasks into a project (Label Studio's `POST /api/projects/{id}/import` with a JSON body).
- * Each element is a data object, or `{data, annotations, predictions, meta, allow_skip}`.
- * Everything is validated before anything is written. `returnTaskIds` (LS: `?return_task_ids=1`)
- * adds the new ids as `task_ids`.
- * @throws ValidationError (per element index), PayloadTooLargeError, NotFoundError
+ * Validates every element of an import body (nothing is written before all are valid) and
+ * collects the data columns.
+ * @throws ValidationError (per element index), PayloadTooLargeError
  */
-export async function importTasks(
-  app: AppContext,
-  principal: Principal,
-  projectId: number | undefined,
-  body: unknown,
-  opts: { returnTaskIds?: boolean } = {},
-): Promise<{ task_count: number; annotation_count: number; prediction_count: number; duration: number; file_upload_ids: number[]; could_be_tasks_list: boolean; found_formats: string[]; data_columns: string[]; task_ids?: number[] }> {
-  const started = Date.now();
-  const project = await getOwnedProject(app, principal, projectId);
+function parseImportBody(body: unknown, principal: Principal): { parsed: ImportedTask[]; columns: Set<string> } {
   if (body === undefined || body === null) throw new ValidationError({ non_field_errors: ['No tasks to import.'] });
   const elements = Array.isArray(body) ? body : [body];
   const errors: Record<string, string[]> = {};
-  type Parsed = { data: Record<string, unknown>; annotations: ReturnType<typeof toAnnotationFields>[]; predictions: Record<string, unknown>[]; meta?: Record<string, unknown>; allow_skip?: boolean };
-  const parsed: Parsed[] = [];
+  const parsed: ImportedTask[] = [];
   const columns = new Set<string>();
   elements.forEach((el, i) => {
     if (el === null || typeof el !== 'object' || Array.isArray(el)) {
@@ -146,6 +145,27 @@ export async function importTasks(
   if (!parsed.length) throw new ValidationError({ non_field_errors: ['No tasks to import.'] });
   if (parsed.length > 100_000) throw new PayloadTooLargeError('At most 100,000 tasks per import request.');
 
+  return { parsed, columns };
+}
+
+/**
+ * Imports tasks into a project (Label Studio's `POST /api/projects/{id}/import` with a JSON body).
+ * Each element is a data object, or `{data, annotations, predictions, meta, allow_skip}`.
+ * Everything is validated before anything is written. `returnTaskIds` (LS: `?return_task_ids=1`)
+ * adds the new ids as `task_ids`.
+ * @throws ValidationError (per element index), PayloadTooLargeError, NotFoundError
+ */
+export async function importTasks(
+  app: AppContext,
+  principal: Principal,
+  projectId: number | undefined,
+  body: unknown,
+  opts: { returnTaskIds?: boolean } = {},
+): Promise<{ task_count: number; annotation_count: number; prediction_count: number; duration: number; file_upload_ids: number[]; could_be_tasks_list: boolean; found_formats: string[]; data_columns: string[]; task_ids?: number[] }> {
+  const started = Date.now();
+  const project = await getOwnedProject(app, principal, projectId);
+  const { parsed, columns } = parseImportBody(body, principal);
+
   const firstTask = await reserveIds(app.db, 'task', parsed.length);
   const annCount = parsed.reduce((n, p) => n + p.annotations.length, 0);
   const firstAnn = annCount ? await reserveIds(app.db, 'annotation', annCount) : 0;
@@ -156,28 +176,23 @@ export async function importTasks(
   let predictionCount = 0;
   let labeledAnnotations = 0;
   parsed.forEach((p, i) => {
-    const id = firstTask + i;
-    const anns = p.annotations.map((a) => ({ kind: 'annotation' as const, id: annId++, taskId: id, projectId: project.id, orgId: project.orgId, ...a, version: 1, created_at: now, updated_at: now }));
-    annotations.push(...anns);
-    const labeled = anns.filter((a) => !a.was_cancelled).length;
-    labeledAnnotations += labeled;
-    predictionCount += p.predictions.length;
-    tasks.push({
-      kind: 'task',
-      id,
+    const built = newTaskItems({
+      id: firstTask + i,
       projectId: project.id,
       orgId: project.orgId,
       data: p.data,
-      ...(p.meta ? { meta: p.meta } : {}),
+      meta: p.meta,
       predictions: p.predictions,
-      ...(p.allow_skip !== undefined ? { allow_skip: p.allow_skip } : {}),
-      is_labeled: labeled > 0,
-      total_annotations: labeled,
-      cancelled_annotations: anns.length - labeled,
-      total_predictions: p.predictions.length,
-      created_at: now,
-      updated_at: now,
+      allow_skip: p.allow_skip,
+      annotations: p.annotations,
+      firstAnnotationId: annId,
+      now,
     });
+    annId += built.annotations.length;
+    annotations.push(...built.annotations);
+    labeledAnnotations += built.labeled;
+    predictionCount += p.predictions.length;
+    tasks.push(built.task);
   });
   // Annotations first: a task never becomes visible with counters its annotations do not back.
   await putAnnotations(app.db, annotations);

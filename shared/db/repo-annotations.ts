@@ -6,21 +6,11 @@
  * `cancelled_annotations`, `is_labeled`) and the project's `total_annotations_number`, so counters
  * cannot drift from the annotations that exist. Updates are optimistic on `version`.
  */
-import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, NotFoundError } from '../errors';
 import { keys, pad, shardOf } from './keys';
 import type { AnnotationItem } from './items';
-import {
-  batchWrite,
-  decodeCursor,
-  encodeCursor,
-  isConditionalFailure,
-  isTransactionConditionFailure,
-  queryAll,
-  stripKeys,
-  transactWrite,
-  type Db,
-} from './repo-common';
+import { batchWrite, isTransactionConditionFailure, queryAll, stripKeys, transactWrite, updateIf, type Db } from './repo-common';
 
 /** The stored form of an annotation (keys included). */
 export function annotationToItem(a: AnnotationItem): Record<string, unknown> {
@@ -79,19 +69,12 @@ function projectCounterUpdate(db: Db, projectId: number, delta: number) {
  * which is the correct outcome.
  */
 async function clearLabeledIfNone(db: Db, taskId: number): Promise<void> {
-  try {
-    await db.doc.send(
-      new UpdateCommand({
-        TableName: db.table,
-        Key: keys.task(taskId),
-        UpdateExpression: 'SET is_labeled = :false',
-        ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(total_annotations) OR total_annotations <= :zero)',
-        ExpressionAttributeValues: { ':false': false, ':zero': 0 },
-      }),
-    );
-  } catch (e) {
-    if (!isConditionalFailure(e)) throw e;
-  }
+  await updateIf(db, {
+    Key: keys.task(taskId),
+    UpdateExpression: 'SET is_labeled = :false',
+    ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(total_annotations) OR total_annotations <= :zero)',
+    ExpressionAttributeValues: { ':false': false, ':zero': 0 },
+  });
 }
 
 /**
@@ -206,30 +189,27 @@ export async function listTaskAnnotations(db: Db, taskId: number): Promise<Annot
 }
 
 /**
- * One page (≤ `limit`, default 1,000) of a project's annotations in one shard (0..15), in id
- * order. Pass the returned `cursor` to continue; undefined means the shard is exhausted.
+ * Up to `limit` (1..1,000) annotation ids of one project shard (0..15) after `afterId`, in id
+ * order (gsi2, ids only); `more` when the shard may hold further ids.
  */
-export async function listProjectAnnotations(
+export async function queryProjectAnnotationIds(
   db: Db,
   projectId: number,
   shard: number,
-  cursor?: string,
-  limit = 1000,
-): Promise<{ items: AnnotationItem[]; cursor?: string }> {
+  afterId: number,
+  limit: number,
+): Promise<{ ids: number[]; more: boolean }> {
   const res = await db.doc.send(
     new QueryCommand({
       TableName: db.table,
       IndexName: 'gsi2',
-      KeyConditionExpression: 'gsi2pk = :pk',
-      ExpressionAttributeValues: { ':pk': keys.annotationsOfProject(projectId, shard).gsi2pk },
-      Limit: Math.min(Math.max(1, limit), 1000),
-      ExclusiveStartKey: cursor ? decodeCursor(cursor) : undefined,
+      KeyConditionExpression: 'gsi2pk = :pk AND gsi2sk > :after',
+      ExpressionAttributeValues: { ':pk': keys.annotationsOfProject(projectId, shard).gsi2pk, ':after': pad(afterId) },
+      ProjectionExpression: 'id',
+      Limit: limit,
     }),
   );
-  return {
-    items: (res.Items ?? []).map((i) => stripKeys<AnnotationItem>(i)!),
-    cursor: res.LastEvaluatedKey ? encodeCursor(res.LastEvaluatedKey) : undefined,
-  };
+  return { ids: (res.Items ?? []).map((it) => Number(it.id)), more: !!res.LastEvaluatedKey };
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

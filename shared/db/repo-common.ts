@@ -128,9 +128,20 @@ export async function batchGet(
   }
 }
 
-/** Encodes a cursor object as an opaque URL-safe token. */
-export function encodeCursor(value: Record<string, unknown>): string {
+/** Encodes a cursor object as an opaque URL-safe token (base64url of its JSON): the one cursor codec. */
+export function encodeCursor(value: object): string {
   return Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
+}
+
+/** The object inside a token made by {@link encodeCursor}, or undefined for anything else. */
+export function parseCursor(token: string): Record<string, unknown> | undefined {
+  try {
+    const v = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+    if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
+  } catch {
+    /* not a cursor */
+  }
+  return undefined;
 }
 
 /**
@@ -138,45 +149,63 @@ export function encodeCursor(value: Record<string, unknown>): string {
  * @throws ValidationError (field `cursor`) for anything else
  */
 export function decodeCursor(token: string, field = 'cursor'): Record<string, unknown> {
-  try {
-    const v = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
-    if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
-  } catch {
-    /* fall through */
-  }
+  const v = parseCursor(token);
+  if (v) return v;
   throw ValidationError.field(field, 'Invalid cursor.');
 }
 
-/** Now as ISO-8601 with milliseconds (`2025-01-10T09:12:33.120Z`). */
-export const nowIso = (): string => new Date().toISOString();
+/** One page of a Query: its items and (for `Select: 'COUNT'`) its count. */
+export interface QueryPage {
+  items: Record<string, unknown>[];
+  count: number;
+}
+
+/**
+ * The pages of a Query, lazily: the next page is read only when the consumer asks for it, so a
+ * consumer that stops early reads no further. `limit` is each call's `Limit` (a function is asked
+ * before every call; undefined = no limit). Empty pages are yielded too.
+ */
+export async function* queryPages(
+  db: Db,
+  input: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey' | 'Limit'>,
+  limit?: number | (() => number),
+): AsyncGenerator<QueryPage> {
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const Limit = typeof limit === 'function' ? limit() : limit;
+    const res = await db.doc.send(new QueryCommand({ TableName: db.table, ...input, ExclusiveStartKey: startKey, ...(Limit !== undefined ? { Limit } : {}) }));
+    yield { items: res.Items ?? [], count: res.Count ?? 0 };
+    startKey = res.LastEvaluatedKey;
+  } while (startKey);
+}
 
 /**
  * Runs every page of a Query (1,000 items a page) and hands each item to `onItem`. For item
  * collections known to be small or consumed as they stream; never for a whole project.
  */
 export async function queryAll(db: Db, input: Omit<QueryCommandInput, 'TableName'>, onItem: (it: Record<string, unknown>) => void): Promise<void> {
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const res = await db.doc.send(new QueryCommand({ TableName: db.table, ...input, ExclusiveStartKey: startKey, Limit: 1000 }));
-    for (const it of res.Items ?? []) onItem(it);
-    startKey = res.LastEvaluatedKey;
-  } while (startKey);
+  for await (const page of queryPages(db, input, 1000)) page.items.forEach(onItem);
 }
 
 /** Deletes every item of one partition key (paginated Query of the keys, batched deletes); returns how many. */
 export async function deletePartition(db: Db, pk: string): Promise<number> {
   let n = 0;
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const res = await db.doc.send(
-      new QueryCommand({ TableName: db.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk }, ProjectionExpression: 'pk, sk', ExclusiveStartKey: startKey, Limit: 1000 }),
-    );
-    const items = res.Items ?? [];
+  for await (const { items } of queryPages(db, { KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk }, ProjectionExpression: 'pk, sk' }, 1000)) {
     await batchWrite(db, items.map((it) => ({ DeleteRequest: { Key: { pk: it.pk, sk: it.sk } } })));
     n += items.length;
-    startKey = res.LastEvaluatedKey;
-  } while (startKey);
+  }
   return n;
+}
+
+/** Runs a conditional UpdateItem; false when its condition failed (nothing was written). */
+export async function updateIf(db: Db, input: Omit<UpdateCommandInput, 'TableName'>): Promise<boolean> {
+  try {
+    await db.doc.send(new UpdateCommand({ TableName: db.table, ...input }));
+    return true;
+  } catch (e) {
+    if (isConditionalFailure(e)) return false;
+    throw e;
+  }
 }
 
 /**

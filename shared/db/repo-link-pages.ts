@@ -24,7 +24,7 @@
 import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { batchWrite, deletePartition, updateReturning, type Db } from './repo-common';
 import { packJsonText, unpackJson } from './packed-json';
-import type { LinkItem } from './repo-sync';
+import type { LinkItem } from './repo-links';
 import { compareUtf8 } from '../storage/common';
 
 /**

@@ -3,10 +3,10 @@
  * (`ORG#<org>#PROJECTS`, sort key = zero-padded id). Task/annotation/prediction counters live on
  * the project item and are adjusted with atomic ADD by the task and annotation repositories.
  */
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { keys, pad } from './keys';
 import type { ProjectItem } from './items';
-import { isConditionalFailure, setFields, stripKeys, type Db } from './repo-common';
+import { isConditionalFailure, queryPages, setFields, stripKeys, type Db } from './repo-common';
 
 /** Stores a new project (its id comes from `nextId(db, 'project')`). */
 export async function putProject(db: Db, p: ProjectItem): Promise<void> {
@@ -36,24 +36,16 @@ export async function listProjects(
   opts: { afterId?: number; limit: number },
 ): Promise<{ items: ProjectItem[]; hasMore: boolean }> {
   const items: ProjectItem[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const res = await db.doc.send(
-      new QueryCommand({
-        TableName: db.table,
-        IndexName: 'gsi1',
-        KeyConditionExpression: opts.afterId ? 'gsi1pk = :pk AND gsi1sk > :after' : 'gsi1pk = :pk',
-        ExpressionAttributeValues: {
-          ':pk': keys.projectsOfOrg(orgId).gsi1pk,
-          ...(opts.afterId ? { ':after': pad(opts.afterId) } : {}),
-        },
-        Limit: opts.limit + 1 - items.length,
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    for (const it of res.Items ?? []) items.push(stripKeys<ProjectItem>(it)!);
-    startKey = res.LastEvaluatedKey;
-  } while (startKey && items.length <= opts.limit);
+  const input = {
+    IndexName: 'gsi1',
+    KeyConditionExpression: opts.afterId ? 'gsi1pk = :pk AND gsi1sk > :after' : 'gsi1pk = :pk',
+    ExpressionAttributeValues: { ':pk': keys.projectsOfOrg(orgId).gsi1pk, ...(opts.afterId ? { ':after': pad(opts.afterId) } : {}) },
+  };
+  // One more than the page: tells whether more exist.
+  for await (const page of queryPages(db, input, () => opts.limit + 1 - items.length)) {
+    for (const it of page.items) items.push(stripKeys<ProjectItem>(it)!);
+    if (items.length > opts.limit) break;
+  }
   const hasMore = items.length > opts.limit;
   return { items: items.slice(0, opts.limit), hasMore };
 }
@@ -61,21 +53,8 @@ export async function listProjects(
 /** Number of projects of an organization (a COUNT query on its own gsi1 partition, not a scan). */
 export async function countProjects(db: Db, orgId: string): Promise<number> {
   let n = 0;
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const res = await db.doc.send(
-      new QueryCommand({
-        TableName: db.table,
-        IndexName: 'gsi1',
-        KeyConditionExpression: 'gsi1pk = :pk',
-        ExpressionAttributeValues: { ':pk': keys.projectsOfOrg(orgId).gsi1pk },
-        Select: 'COUNT',
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    n += res.Count ?? 0;
-    startKey = res.LastEvaluatedKey;
-  } while (startKey);
+  const input = { IndexName: 'gsi1', KeyConditionExpression: 'gsi1pk = :pk', ExpressionAttributeValues: { ':pk': keys.projectsOfOrg(orgId).gsi1pk }, Select: 'COUNT' as const };
+  for await (const page of queryPages(db, input)) n += page.count;
   return n;
 }
 

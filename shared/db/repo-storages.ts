@@ -6,13 +6,13 @@
  * Deletion leaves a tombstone: the item keeps its key with `cancelled: true`, loses its gsi1 keys
  * (out of every listing) and expires by TTL after 7 days. A running sync job re-reads its
  * storage (`getStorage(db, id, {includeDeleted: true})`) and stops when it sees `cancelled`;
- * `updateStorageStatus` refuses to write to a cancelled storage.
+ * the sync-state writer (repo-storage-sync-state.ts) refuses to write to a cancelled storage.
  */
-import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { keys, pad } from './keys';
-import type { StorageItem, SyncStatus } from './items';
+import type { StorageItem } from './items';
 import type { StorageRole, StorageType } from '../storage/types';
-import { isConditionalFailure, queryAll, setFields, stripKeys, updateReturning, type Db } from './repo-common';
+import { queryAll, stripKeys, updateIf, updateReturning, type Db } from './repo-common';
 
 const TOMBSTONE_TTL_SECONDS = 7 * 24 * 3600;
 
@@ -95,37 +95,6 @@ export async function updateStorageConfig(
   });
 }
 
-/** Sync bookkeeping fields of a storage (read-only through the API). */
-export type StorageStatusPatch = Partial<Pick<StorageItem, 'status' | 'last_sync' | 'last_sync_count' | 'last_sync_job' | 'traceback' | 'meta'>>;
-
-/**
- * Writes sync bookkeeping fields of a live storage. With `condition.statusIn`, only when the
- * current status is one of them (e.g. queue only from a final state); with `condition.jobId`, only
- * when `last_sync_job` equals it (a stale job cannot overwrite a newer one).
- * Returns the new item, or undefined when the storage is gone, cancelled (deleted), or the
- * condition does not hold.
- */
-export async function updateStorageStatus(
-  db: Db,
-  id: number,
-  patch: StorageStatusPatch,
-  condition: { statusIn?: SyncStatus[]; jobId?: string } = {},
-): Promise<StorageItem | undefined> {
-  const names: Record<string, string> = { '#cancelled': 'cancelled' };
-  const values: Record<string, unknown> = { ':true': true };
-  const conds = ['(attribute_not_exists(#cancelled) OR #cancelled <> :true)'];
-  if (condition.statusIn?.length) {
-    names['#status_c'] = 'status';
-    conds.push(`#status_c IN (${condition.statusIn.map((s, i) => { values[`:st${i}`] = s; return `:st${i}`; }).join(', ')})`);
-  }
-  if (condition.jobId !== undefined) {
-    names['#job_c'] = 'last_sync_job';
-    values[':job_c'] = condition.jobId;
-    conds.push('#job_c = :job_c');
-  }
-  return setFields<StorageItem>(db, keys.storage(id), patch as Record<string, unknown>, { conditions: conds, names, values });
-}
-
 /**
  * Deletes a storage by turning it into a tombstone (see the module comment): `cancelled: true`,
  * `deleted_at`, secrets and gsi1 keys removed, TTL set. Tasks are kept. Returns false when the
@@ -133,20 +102,11 @@ export async function updateStorageStatus(
  */
 export async function tombstoneStorage(db: Db, id: number): Promise<boolean> {
   const now = new Date();
-  try {
-    await db.doc.send(
-      new UpdateCommand({
-        TableName: db.table,
-        Key: keys.storage(id),
-        UpdateExpression: 'SET #c = :true, deleted_at = :now, #ttl = :ttl, updated_at = :now REMOVE gsi1pk, gsi1sk, #s, #sf',
-        ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(#c) OR #c <> :true)',
-        ExpressionAttributeNames: { '#ttl': 'ttl', '#c': 'cancelled', '#s': 'secrets', '#sf': 'secret_fields' },
-        ExpressionAttributeValues: { ':true': true, ':now': now.toISOString(), ':ttl': Math.floor(now.getTime() / 1000) + TOMBSTONE_TTL_SECONDS },
-      }),
-    );
-    return true;
-  } catch (e) {
-    if (isConditionalFailure(e)) return false;
-    throw e;
-  }
+  return updateIf(db, {
+    Key: keys.storage(id),
+    UpdateExpression: 'SET #c = :true, deleted_at = :now, #ttl = :ttl, updated_at = :now REMOVE gsi1pk, gsi1sk, #s, #sf',
+    ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(#c) OR #c <> :true)',
+    ExpressionAttributeNames: { '#ttl': 'ttl', '#c': 'cancelled', '#s': 'secrets', '#sf': 'secret_fields' },
+    ExpressionAttributeValues: { ':true': true, ':now': now.toISOString(), ':ttl': Math.floor(now.getTime() / 1000) + TOMBSTONE_TTL_SECONDS },
+  });
 }

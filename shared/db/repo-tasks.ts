@@ -8,7 +8,7 @@ import { keys, pad, shardOf } from './keys';
 import type { TaskItem } from './items';
 import { listTaskAnnotations } from './repo-annotations';
 import { adjustProjectCounters } from './repo-projects';
-import { batchGet, batchWrite, setFields, stripKeys, type Db } from './repo-common';
+import { batchGet, batchWrite, setFields, stripKeys, updateIf, type Db } from './repo-common';
 import { mergeShards } from './repo-shard-merge';
 
 /**
@@ -145,4 +145,23 @@ export async function skipProjectTasks(db: Db, projectId: number, skip: number, 
     remaining -= n;
   }
   return after;
+}
+
+/**
+ * Rewrites a synced task's `data` and `source` in place (annotations, counters and id kept), and
+ * with `unflag` sets `object_exists` back to true. Conditional on the task still existing: a task
+ * a user deleted is never recreated. Returns false when it is gone.
+ */
+export async function updateSyncedTaskData(
+  db: Db,
+  id: number,
+  patch: { data: Record<string, unknown>; source: TaskItem['source']; unflag: boolean },
+): Promise<boolean> {
+  return updateIf(db, {
+    Key: keys.task(id),
+    UpdateExpression: `SET #data = :d, #source = :s, updated_at = :u${patch.unflag ? ', object_exists = :t' : ''}`,
+    ConditionExpression: 'attribute_exists(pk)',
+    ExpressionAttributeNames: { '#data': 'data', '#source': 'source' },
+    ExpressionAttributeValues: { ':d': patch.data, ':s': patch.source, ':u': new Date().toISOString(), ...(patch.unflag ? { ':t': true } : {}) },
+  });
 }

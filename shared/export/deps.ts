@@ -4,7 +4,7 @@
  */
 import type { Db } from '../db/repo-common';
 import type { StorageConfig, StorageProvider } from '../storage/types';
-import type { ExportLinkStore } from './export-link';
+import type { ExportLinkStore } from '../db/repo-export-links';
 import type { ExportTarget } from './targets';
 
 export interface ExportDeps {

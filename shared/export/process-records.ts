@@ -10,7 +10,7 @@
  * retries from its first record and targets already at that version skip by the version guard.
  * A target that fails in a batch is not tried again in the same batch (a down endpoint costs one
  * timeout per batch, not one per record). Failed annotations are also recorded in the table
- * (`failures.ts`) so a DLQ replay can re-export them after the stream records expired.
+ * (shared/db/repo-export-failures.ts) so a DLQ replay can re-export them after the stream records expired.
  */
 import { mapLimit } from '../storage/common';
 import { getLogger } from '../logging';
@@ -19,7 +19,7 @@ import { decodeAnnotationRecord, type AnnotationChange, type StreamRecordLike } 
 import { clearTargetFailure, reportTargetFailure, type ExportTarget } from './targets';
 import { deleteAnnotationFromTarget, writeAnnotationToTarget, type TargetOutcome } from './write-target';
 import { DEFAULT_EXPORT_CONCURRENCY, type ExportDeps } from './deps';
-import { recordExportFailure } from './failures';
+import { recordExportFailure } from '../db/repo-export-failures';
 
 /** Result of one batch. */
 export interface BatchResult {

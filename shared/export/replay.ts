@@ -5,19 +5,15 @@
  * metadata (`DDBStreamBatchInfo`: stream, shard, first/last sequence number, batch size), not the
  * records. `readFailedBatch` reads the records back from the stream with GetShardIterator
  * AT_SEQUENCE_NUMBER while they are still retained (24 h); after that (`expired`), the annotations
- * are re-exported from the table through the failures recorded by the handler (`failures.ts`).
+ * are re-exported from the table through the failures recorded by the handler (shared/db/repo-export-failures.ts).
  * Locally the JSONL DLQ holds the records themselves (local/dlq.ts); the same sweep follows.
  * Either way the handler is the normal one: version-guarded, so replaying twice is harmless.
  */
-import {
-  GetRecordsCommand,
-  GetShardIteratorCommand,
-  type DynamoDBStreamsClient,
-  type _Record,
-} from '@aws-sdk/client-dynamodb-streams';
+import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { DeleteMessageCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { readStreamRange } from '../db/stream-batches';
 import type { ExportDeps } from './deps';
-import { clearExportFailure, listExportFailures, type ExportFailure } from './failures';
+import { clearExportFailure, listExportFailures, type ExportFailure } from '../db/repo-export-failures';
 import { processAnnotationChanges, processAnnotationRecords } from './process-records';
 import type { AnnotationChange, StreamRecordLike } from './stream-record';
 
@@ -54,46 +50,16 @@ export function parseOnFailureMessage(body: string): StreamBatchInfo {
   };
 }
 
-const EXPIRED_ERRORS = new Set(['TrimmedDataAccessException', 'ResourceNotFoundException', 'ExpiredIteratorException']);
-
 /**
  * The records of a failed batch, read back from the stream (first to last sequence number,
- * inclusive), or `expired` when the stream no longer has them. Bounded: at most `maxCalls`
- * GetRecords calls (an idle, still-open shard returns empty pages forever).
+ * inclusive), or `expired` when the stream no longer has them (see shared/db/stream-batches.ts).
  */
 export async function readFailedBatch(
   streams: Pick<DynamoDBStreamsClient, 'send'>,
   info: StreamBatchInfo,
   opts: { maxCalls?: number } = {},
 ): Promise<StreamRecordLike[] | 'expired'> {
-  const end = BigInt(info.endSequenceNumber);
-  const out: _Record[] = [];
-  try {
-    const it = await streams.send(
-      new GetShardIteratorCommand({
-        StreamArn: info.streamArn,
-        ShardId: info.shardId,
-        ShardIteratorType: 'AT_SEQUENCE_NUMBER',
-        SequenceNumber: info.startSequenceNumber,
-      }),
-    );
-    let iterator = it.ShardIterator;
-    for (let calls = 0; iterator && calls < (opts.maxCalls ?? 50); calls++) {
-      const r = await streams.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 1000 }));
-      for (const rec of r.Records ?? []) {
-        const seq = rec.dynamodb?.SequenceNumber;
-        if (!seq) continue;
-        if (BigInt(seq) > end) return out as StreamRecordLike[];
-        out.push(rec);
-        if (BigInt(seq) === end) return out as StreamRecordLike[];
-      }
-      iterator = r.NextShardIterator;
-    }
-  } catch (e) {
-    if (EXPIRED_ERRORS.has((e as { name?: string }).name ?? '')) return 'expired';
-    throw e;
-  }
-  return out as StreamRecordLike[];
+  return (await readStreamRange(streams, info, opts)) as StreamRecordLike[] | 'expired';
 }
 
 /** Result of a sweep of recorded failures. */

@@ -5,7 +5,7 @@
 import type { AppContext } from '../context';
 import { listProjectStorages } from '../db/repo-storages';
 import type { ExportDeps } from './deps';
-import { ExportLinkStore } from './export-link';
+import { ExportLinkStore } from '../db/repo-export-links';
 import { toExportTarget, type StorageConfigLoader } from './targets';
 
 /** Builds the export dependencies. `loadConfig` decrypts a storage's secrets into its config. */

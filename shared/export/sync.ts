@@ -5,14 +5,13 @@
  * annotation shards (gsi2 `PROJECT#<p>#ANNOTATIONS#<s>`, sort key = zero-padded id) as pages of
  * ids with a resumable token; the chunk writer writes a chunk of ids with bounded concurrency.
  */
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { keys, pad } from '../db/keys';
-import type { Db } from '../db/repo-common';
+import { queryProjectAnnotationIds } from '../db/repo-annotations';
+import { encodeCursor, parseCursor, type Db } from '../db/repo-common';
 import { PROJECT_SHARDS } from '../db/schema';
 import { ValidationError } from '../errors';
 import { mapLimit } from '../storage/common';
 import type { StorageProvider } from '../storage/types';
-import { ExportLinkStore } from './export-link';
+import { ExportLinkStore } from '../db/repo-export-links';
 import { ExportSourceLoader } from './source';
 import { clearTargetFailure, exportFailureReason, reportTargetFailure, type ExportTarget } from './targets';
 import { afterRefusedCommit } from './write-target';
@@ -29,18 +28,12 @@ interface Cursor {
 
 function decodeToken(token: string | null | undefined): Cursor {
   if (!token) return { shard: 0, after: 0 };
-  try {
-    const c = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as Cursor;
-    if (Number.isInteger(c.shard) && c.shard >= 0 && c.shard < PROJECT_SHARDS && Number.isInteger(c.after) && c.after >= 0) return c;
-  } catch {
-    /* fall through */
-  }
+  const c = parseCursor(token) as Partial<Cursor> | undefined;
+  if (c && Number.isInteger(c.shard) && c.shard! >= 0 && c.shard! < PROJECT_SHARDS && Number.isInteger(c.after) && c.after! >= 0) return { shard: c.shard!, after: c.after! };
   throw ValidationError.field('token', 'Invalid export listing token.');
 }
 
-const encodeToken = (c: Cursor): string => Buffer.from(JSON.stringify(c), 'utf8').toString('base64url');
-
-const shardPk = (projectId: number, shard: number) => keys.annotationsOfProject(projectId, shard).gsi2pk;
+const encodeToken = (c: Cursor): string => encodeCursor(c);
 
 /** One page of the walk: annotation ids, and the token resuming right after them (none at the end). */
 export interface ExportIdPage {
@@ -63,19 +56,9 @@ export async function* listProjectAnnotationIds(
   const pageSize = Math.max(1, Math.min(opts.pageSize ?? EXPORT_LIST_PAGE, 1000));
   let cur = decodeToken(opts.startToken);
   while (cur.shard < PROJECT_SHARDS) {
-    const r = await db.doc.send(
-      new QueryCommand({
-        TableName: db.table,
-        IndexName: 'gsi2',
-        KeyConditionExpression: 'gsi2pk = :pk AND gsi2sk > :after',
-        ExpressionAttributeValues: { ':pk': shardPk(projectId, cur.shard), ':after': pad(cur.after) },
-        ProjectionExpression: 'id',
-        Limit: pageSize,
-      }),
-    );
-    const ids = (r.Items ?? []).map((it) => Number(it.id));
+    const { ids, more } = await queryProjectAnnotationIds(db, projectId, cur.shard, cur.after, pageSize);
     if (ids.length) cur = { shard: cur.shard, after: ids[ids.length - 1] };
-    if (!r.LastEvaluatedKey) cur = { shard: cur.shard + 1, after: 0 };
+    if (!more) cur = { shard: cur.shard + 1, after: 0 };
     const last = cur.shard >= PROJECT_SHARDS;
     if (ids.length || last) yield { items: ids, nextToken: last ? undefined : encodeToken(cur) };
   }

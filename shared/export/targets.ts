@@ -2,10 +2,9 @@
  * Target (export) storages of a project and the bookkeeping of their health: a target whose
  * writes fail gets a readable, secret-free reason on its storage item, cleared once it recovers.
  */
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { keys } from '../db/keys';
 import type { StorageItem } from '../db/items';
 import type { Db } from '../db/repo-common';
+import { writeStorageSyncState } from '../db/repo-storage-sync-state';
 import { StorageError } from '../errors';
 import type { StorageConfig } from '../storage/types';
 
@@ -20,7 +19,7 @@ export interface ExportTarget {
   item: StorageItem;
 }
 
-/** Turns a stored storage item into its config with secrets decrypted (D's `loadStorageConfig`). */
+/** Turns a stored storage item into its config with secrets decrypted (`loadStorageConfig` of shared/api/storages.ts). */
 export type StorageConfigLoader = (item: StorageItem) => Promise<StorageConfig>;
 
 /** Builds an ExportTarget from a stored item. */
@@ -48,39 +47,14 @@ export function exportFailureReason(e: unknown): { code: string; reason: string 
 export async function reportTargetFailure(db: Db, target: ExportTarget, e: unknown): Promise<void> {
   const { code, reason } = exportFailureReason(e);
   const fatal = ['access_denied', 'not_found', 'invalid', 'forbidden_endpoint'].includes(code);
-  const text = `Export of annotations to storage ${target.id} failed: ${reason}`;
-  const base = {
-    TableName: db.table,
-    Key: keys.storage(target.id),
-    ExpressionAttributeNames: { '#meta': 'meta', '#err': 'export_error' } as Record<string, string>,
-    ExpressionAttributeValues: {
-      ':err': { code, reason, time: new Date().toISOString() },
-      ':tb': text,
-    } as Record<string, unknown>,
+  const change = {
+    set: { traceback: `Export of annotations to storage ${target.id} failed: ${reason}` },
+    metaEntries: { export_error: { code, reason, time: new Date().toISOString() } },
+    touch: false,
   };
-  try {
-    if (fatal) {
-      await db.doc.send(
-        new UpdateCommand({
-          ...base,
-          UpdateExpression: 'SET #meta.#err = :err, traceback = :tb, #status = :failed',
-          ConditionExpression: 'attribute_exists(pk) AND NOT #status IN (:q, :ip)',
-          ExpressionAttributeNames: { ...base.ExpressionAttributeNames, '#status': 'status' },
-          ExpressionAttributeValues: { ...base.ExpressionAttributeValues, ':failed': 'failed', ':q': 'queued', ':ip': 'in_progress' },
-        }),
-      );
-      return;
-    }
-  } catch (err) {
-    if ((err as { name?: string }).name !== 'ConditionalCheckFailedException') throw err;
-  }
-  try {
-    await db.doc.send(
-      new UpdateCommand({ ...base, UpdateExpression: 'SET #meta.#err = :err, traceback = :tb', ConditionExpression: 'attribute_exists(pk)' }),
-    );
-  } catch (err) {
-    if ((err as { name?: string }).name !== 'ConditionalCheckFailedException') throw err;
-  }
+  // The status is a sync's while one is queued or running; the error is recorded either way.
+  if (fatal && (await writeStorageSyncState(db, target.id, { ...change, set: { ...change.set, status: 'failed' } }, { live: false, statusNotIn: ['queued', 'in_progress'] }))) return;
+  await writeStorageSyncState(db, target.id, change, { live: false });
 }
 
 /**
@@ -89,33 +63,9 @@ export async function reportTargetFailure(db: Db, target: ExportTarget, e: unkno
  */
 export async function clearTargetFailure(db: Db, target: ExportTarget): Promise<void> {
   if (!target.item.meta?.export_error) return;
-  try {
-    await db.doc.send(
-      new UpdateCommand({
-        TableName: db.table,
-        Key: keys.storage(target.id),
-        UpdateExpression: 'REMOVE #meta.#err SET traceback = :null',
-        ConditionExpression: 'attribute_exists(#meta.#err)',
-        ExpressionAttributeNames: { '#meta': 'meta', '#err': 'export_error' },
-        ExpressionAttributeValues: { ':null': null },
-      }),
-    );
-    if (target.item.status === 'failed') {
-      await db.doc.send(
-        new UpdateCommand({
-          TableName: db.table,
-          Key: keys.storage(target.id),
-          UpdateExpression: 'SET #status = :completed',
-          ConditionExpression: '#status = :failed',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':completed': 'completed', ':failed': 'failed' },
-        }),
-      ).catch((err) => {
-        if ((err as { name?: string }).name !== 'ConditionalCheckFailedException') throw err;
-      });
-    }
-  } catch (err) {
-    if ((err as { name?: string }).name !== 'ConditionalCheckFailedException') throw err;
+  const cleared = await writeStorageSyncState(db, target.id, { set: { traceback: null }, removeMeta: ['export_error'], touch: false }, { live: false, metaHas: 'export_error' });
+  if (cleared && target.item.status === 'failed') {
+    await writeStorageSyncState(db, target.id, { set: { status: 'completed' }, touch: false }, { live: false, statusIn: ['failed'] });
   }
   target.item.meta = { ...target.item.meta };
   delete target.item.meta.export_error;

@@ -1,6 +1,6 @@
 /**
  * Writing one annotation to one target storage, and deleting it there, under the version guard
- * of `export-link.ts`:
+ * of the export link (shared/db/repo-export-links.ts):
  *
  * write: claim version v (refused when a newer version was claimed or the link is tombstoned) →
  * skip when v is already written → write the object → record it → if meanwhile a newer version
@@ -11,7 +11,7 @@
  */
 import type { StorageProvider } from '../storage/types';
 import { buildExportDocument, serializeExportDocument, type ExportSource } from './content';
-import type { ExportLink, ExportLinkStore } from './export-link';
+import type { ExportLink, ExportLinkStore } from '../db/repo-export-links';
 import { exportObjectKey } from './key';
 import type { ExportTarget } from './targets';
 

@@ -65,6 +65,8 @@ export interface SyncDeps {
   getProvider(config: StorageConfig, storageId: number): Promise<StorageProvider>;
   /** Storages of a project in one role (for the export-prefix rule). */
   projectStorages(projectId: number, role: 'import' | 'export'): Promise<StorageItem[]>;
+  /** The export implementation (`role: "export"` jobs list and write through it). */
+  exporter: ExportSyncHooks;
   settings: SyncSettings;
   exporter: ExportSyncHooks;
 }

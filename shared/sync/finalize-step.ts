@@ -7,29 +7,17 @@
  */
 import { batchWrite } from '../db/repo-common';
 import { keys } from '../db/keys';
-import {
-  chunkPlans,
-  deleteLinks,
-  deleteLinksOfStorage,
-  deleteSyncSummaries,
-  setLastSyncRun,
-  getJob,
-  getLinks,
-  linksNotTouchedBy,
-  listFailures,
-  putLinks,
-  pyTime,
-  setStorageSyncFields,
-  unfinishedPlannedChunks,
-  type JobItem,
-  type LinkItem,
-  type SyncFailure,
-} from '../db/repo-sync';
+import { chunkPlans, unfinishedPlannedChunks } from '../db/repo-chunks';
+import { deleteLinks, deleteLinksOfStorage, getLinks, linksNotTouchedBy, putLinks, type LinkItem } from '../db/repo-links';
+import { deleteSyncSummaries, setLastSyncRun } from '../db/repo-digests';
+import { getJob, type JobItem } from '../db/repo-jobs';
+import { listFailures, type SyncFailure } from '../db/repo-sync-failures';
+import { pyTime, writeStorageSyncState } from '../db/repo-storage-sync-state';
 import { deleteAllPages, dropRuns, getRuns, loadPagedLinks } from '../db/repo-link-pages';
 import type { StorageItem } from '../db/items';
 import type { SyncStatus } from '../db/items';
 import type { SyncDeps } from './deps';
-import { applyDeletion } from './chunk-step';
+import { applyDeletion } from './import-chunk/apply-deletions';
 import { readStorage } from './job-context';
 import { STORAGE_SECRET_FIELDS } from '../storage/backends';
 
@@ -197,11 +185,11 @@ export async function finalizeStep(deps: SyncDeps, input: FinalizeStepInput): Pr
     await setLastSyncRun(deps.db, input.storageId, input.jobId, clean);
     if (job?.ordered) await compactRuns(deps, input.storageId, job, clean);
   }
-  await setStorageSyncFields(deps.db, input.storageId, input.jobId, {
-    status,
-    ...(error ? {} : { last_sync: now.toISOString(), last_sync_count: c.created ?? 0 }),
-    traceback,
-    meta,
-  });
+  await writeStorageSyncState(
+    deps.db,
+    input.storageId,
+    { set: { status, ...(error ? {} : { last_sync: now.toISOString(), last_sync_count: c.created ?? 0 }), traceback }, metaEntries: meta },
+    { jobId: input.jobId },
+  );
   return { status };
 }

@@ -3,17 +3,15 @@
  * a deleted storage (cancelled tombstone or gone) or a newer job on it (another `last_sync_job`)
  * stops the step cleanly — that is how a job is cancelled and how an old execution is fenced off.
  */
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { StorageItem } from '../db/items';
-import { keys } from '../db/keys';
 import type { Db } from '../db/repo-common';
+import { getStorage } from '../db/repo-storages';
 import type { StorageConfig, StorageProvider } from '../storage/types';
 import type { SyncDeps } from './deps';
 
-/** The storage item, strongly consistent, or undefined. */
-export async function readStorage(db: Db, storageId: number): Promise<StorageItem | undefined> {
-  const res = await db.doc.send(new GetCommand({ TableName: db.table, Key: keys.storage(storageId), ConsistentRead: true }));
-  return res.Item as StorageItem | undefined;
+/** The storage item, strongly consistent, deleted (cancelled) ones included, or undefined. */
+export function readStorage(db: Db, storageId: number): Promise<StorageItem | undefined> {
+  return getStorage(db, storageId, { includeDeleted: true, consistent: true });
 }
 
 /** Why a job must stop, or undefined when it may go on. */

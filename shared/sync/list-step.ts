@@ -10,18 +10,21 @@
  * to its own last key; the listing's final chunk is open-ended (possibly empty), so together the
  * chunks of a complete listing cover the whole key space once — the chunk step diffs each range
  * against the stored links to find deleted objects.
+ *
+ * What is listed depends on the role (shared/sync/listing/listing-source.ts); storing the chunks,
+ * pipelined with the listing, is the chunk writer's (shared/sync/listing/chunk-writer.ts).
  */
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { getProject } from '../db/repo-projects';
-import { getCarry, getChunkDigestJobs, getJob, putCarry, putChunkDigests, syncKeys, putChunks, type ChunkEntry, type ChunkItem } from '../db/repo-sync';
-import { chunkDigest, dedupe } from './chunk-step';
-import { isConditionalFailure } from '../db/repo-common';
-import { addRun } from '../db/repo-link-pages';
-import { compareUtf8, readAhead } from '../storage/common';
-import type { ObjectEntry } from '../storage/types';
-import type { SyncDeps } from './deps';
-import { exportPrefixes, underAny } from './export-prefix';
+import { getCarry, putCarry, type ChunkEntry } from '../db/repo-chunks';
+import { addListingCounts } from '../db/repo-jobs';
+import { readAhead } from '../storage/common';
+import type { SyncDeps, SyncSettings } from './deps';
 import { loadLiveJob } from './job-context';
+import { ChunkCutter } from './listing/chunk-cutter';
+import { ChunkWriter, type ChunkRef } from './listing/chunk-writer';
+import { decodeListCursor, encodeListCursor, type ListCursor } from './listing/list-cursor';
+import { exportListing, importListing, type ListingSource } from './listing/listing-source';
+
+export type { ChunkRef } from './listing/chunk-writer';
 
 export interface ListStepInput {
   storageId: number;
@@ -29,11 +32,6 @@ export interface ListStepInput {
   role: 'import' | 'export';
   /** Token returned by the previous step; null for the first. */
   token: string | null;
-}
-
-export interface ChunkRef {
-  jobId: string;
-  chunk: number;
 }
 
 export interface ListStepResult {
@@ -45,144 +43,27 @@ export interface ListStepResult {
   listed: number;
 }
 
-/** Cursor carried between steps inside the opaque token. */
-interface Cursor {
-  /** Provider token to resume after. */
-  p?: string;
-  /** Next chunk number. */
-  n: number;
-  /** Last key of the previous chunk (range start of the next one). */
-  k: string | null;
-  /** Step number (fences the job's listing counters against retried steps). */
-  i: number;
-  /** Link run of this listing (ordered imports; see shared/db/repo-link-pages.ts). */
-  r?: string;
-  /** The previous step stored a carry (entries after its last chunk cut) for this one. */
-  c?: true;
-}
-
-const encode = (c: Cursor) => Buffer.from(JSON.stringify(c)).toString('base64url');
-function decode(token: string | null): Cursor {
-  if (!token) return { n: 0, k: null, i: 0 };
-  const c = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as Cursor;
-  if (typeof c.n !== 'number' || typeof c.i !== 'number') throw new Error('invalid listing token');
-  return c;
+/** When a step ends: its soft and hard time boxes (epoch ms) and its chunk budget. */
+interface StepBounds {
+  softEnd: number;
+  hardEnd: number;
+  chunkBudget: number;
 }
 
 /**
- * Cuts entries into chunks of at most `chunkSize` entries and `maxBytes` of keys. With a
- * `boundary` predicate the cuts are content-defined: between `chunkSize / 2` and `2 × chunkSize`
- * entries a chunk ends before an entry the predicate picks (probability 2 / chunkSize, so chunks
- * average `chunkSize`). The same keys then give the same chunks whatever the listing steps'
- * (time-dependent) boundaries were, so unchanged chunks of a re-sync match the previous job's
- * digests. Pure; the caller assigns numbers and ranges.
+ * Time boxes grow from firstStepMs, doubling up to listStepMs: a slow listing hands its first
+ * chunks over within a second, and the next steps stay short enough that the writers do not sit
+ * idle behind one long listing step. A step with nothing to hand over yet (every chunk skipped by
+ * digest) keeps listing up to listStepMs: ending it would only add a step. The first step hands
+ * over its first chunks early: writing starts while the listing goes on.
  */
-export class ChunkCutter<T> {
-  private current: T[] = [];
-  private bytes = 0;
-  readonly full: T[][] = [];
-
-  constructor(
-    private readonly chunkSize: number,
-    private readonly maxBytes: number,
-    private readonly sizeOf: (t: T) => number,
-    private readonly boundary?: (t: T) => boolean,
-  ) {}
-
-  push(t: T): void {
-    const b = this.sizeOf(t);
-    const n = this.current.length;
-    const max = this.boundary ? this.chunkSize * 2 : this.chunkSize;
-    const cdc = this.boundary !== undefined && n >= Math.max(1, Math.floor(this.chunkSize / 2)) && this.boundary(t);
-    if (n && (n >= max || this.bytes + b > this.maxBytes || cdc)) this.cut();
-    this.current.push(t);
-    this.bytes += b;
-  }
-
-  /** Removes and returns the partial chunk (the entries after the last cut). */
-  takePartial(): T[] {
-    const rest = this.current;
-    this.current = [];
-    this.bytes = 0;
-    return rest;
-  }
-
-  /** Moves the partial chunk to `full` (if non-empty). */
-  cut(): void {
-    if (!this.current.length) return;
-    this.full.push(this.current);
-    this.current = [];
-    this.bytes = 0;
-  }
-}
-
-/** Content-defined chunk boundary: a salted FNV-1a of the key hits 0 modulo `chunkSize / 2`. */
-export function keyBoundary(chunkSize: number): (e: { k: string }) => boolean {
-  const m = Math.max(1, Math.floor(chunkSize / 2));
-  return (e) => {
-    let h = 0x9e3779b9;
-    for (let i = 0; i < e.k.length; i++) {
-      h ^= e.k.charCodeAt(i);
-      h = Math.imul(h, 0x01000193) >>> 0;
-    }
-    return h % m === 0;
+function stepBounds(s: SyncSettings, step: number, deadline: number): StepBounds {
+  const started = Date.now();
+  return {
+    softEnd: Math.min(deadline, started + Math.min(s.listStepMs, s.firstStepMs * 2 ** Math.min(step, 30))),
+    hardEnd: Math.min(deadline, started + s.listStepMs),
+    chunkBudget: step === 0 ? Math.max(1, s.firstStepChunks) : s.maxChunksPerStep,
   };
-}
-
-const toEntry = (o: ObjectEntry): ChunkEntry => ({
-  k: o.key,
-  ...(o.size !== undefined ? { s: o.size } : {}),
-  ...(o.etag ? { e: o.etag } : {}),
-  ...(o.lastModified ? { m: o.lastModified.getTime() } : {}),
-});
-
-/**
- * Adds this step's listing counts to the job exactly once: the step's first chunk number is a
- * monotonic fence (`listedThrough`), so a retried step does not count twice.
- */
-async function countListing(
-  deps: SyncDeps,
-  jobId: string,
-  fence: number,
-  c: { listed: number; chunks: number; skipped: number; unchangedChunks: number; unchangedObjects: number },
-  done: boolean,
-): Promise<void> {
-  try {
-    await deps.db.doc.send(
-      new UpdateCommand({
-        TableName: deps.db.table,
-        Key: syncKeys.job(jobId),
-        UpdateExpression:
-          `SET listedThrough = :f${done ? ', listDone = :t' : ''} ` +
-          'ADD #listed :l, #chunks :c, skipped_export :s, chunks_unchanged :cu, #unchanged :u, #processed :u',
-        ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(listedThrough) OR listedThrough < :f)',
-        ExpressionAttributeNames: { '#listed': 'listed', '#chunks': 'chunks', '#unchanged': 'unchanged', '#processed': 'processed' },
-        ExpressionAttributeValues: {
-          ':f': fence, ':l': c.listed, ':c': c.chunks, ':s': c.skipped, ':cu': c.unchangedChunks, ':u': c.unchangedObjects,
-          ...(done ? { ':t': true } : {}),
-        },
-      }),
-    );
-  } catch (e) {
-    if (!isConditionalFailure(e)) throw e;
-  }
-}
-
-/** Registers a new link run for a listing that starts from the beginning (`<jobId>~<epoch>`). */
-async function newRun(deps: SyncDeps, storageId: number, jobId: string): Promise<string> {
-  const res = await deps.db.doc.send(
-    new UpdateCommand({
-      TableName: deps.db.table,
-      Key: syncKeys.job(jobId),
-      UpdateExpression: 'ADD listEpoch :one',
-      ConditionExpression: 'attribute_exists(pk)',
-      ExpressionAttributeValues: { ':one': 1 },
-      ReturnValues: 'UPDATED_NEW',
-    }),
-  );
-  const run = `${jobId}~${Number(res.Attributes?.listEpoch ?? 1)}`;
-  await addRun(deps.db, storageId, run);
-  return run;
 }
 
 /**
@@ -190,186 +71,79 @@ async function newRun(deps: SyncDeps, storageId: number, jobId: string): Promise
  * @throws StorageError when the provider fails (the state machine fails the job with it)
  */
 export async function listStep(deps: SyncDeps, input: ListStepInput, deadline: number): Promise<ListStepResult> {
-  const { storageId, jobId } = input;
-  const live = await loadLiveJob(deps, storageId, jobId);
+  const live = await loadLiveJob(deps, input.storageId, input.jobId);
   if ('stop' in live) return { token: null, done: true, chunks: [], listed: 0 };
-  const cursor = decode(input.token);
+  const cursor = decodeListCursor(input.token);
+  const bounds = stepBounds(deps.settings, cursor.step, deadline);
+  const source: ListingSource<unknown> = input.role === 'export'
+    ? exportListing(deps, live)
+    : ((await importListing(deps, live, input.jobId, cursor)) as ListingSource<unknown>);
+  return runListing(deps, { storageId: input.storageId, jobId: input.jobId }, source, cursor, bounds);
+}
+
+/** Lists pages of `source` from `cursor` within `bounds`, storing the chunks it cuts. */
+async function runListing<T>(deps: SyncDeps, job: { storageId: number; jobId: string }, source: ListingSource<T>, cursor: ListCursor, bounds: StepBounds): Promise<ListStepResult> {
+  const { jobId } = job;
   const s = deps.settings;
-  // The first step hands over its first chunks early: writing starts while the listing goes on.
-  const first = cursor.i === 0;
-  // Time boxes grow from firstStepMs, doubling up to listStepMs: a slow listing hands its first
-  // chunks over within a second, and the next steps stay short enough that the writers do not sit
-  // idle behind one long listing step. A step with nothing to hand over yet (every chunk skipped
-  // by digest) keeps listing up to listStepMs: ending it would only add a step.
-  const started = Date.now();
-  const softEnd = Math.min(deadline, started + Math.min(s.listStepMs, s.firstStepMs * 2 ** Math.min(cursor.i, 30)));
-  const hardEnd = Math.min(deadline, started + s.listStepMs);
-  const chunkBudget = first ? Math.max(1, s.firstStepChunks) : s.maxChunksPerStep;
-
-  const isExport = input.role === 'export';
-  const ordered = !isExport && live.provider.ordered;
-  // Every listing from the start is a new link run: a job listed again (resumed from its first
-  // state) may cut different ranges, and the pages of one run must stay disjoint.
-  const run = ordered ? (cursor.r ?? (await newRun(deps, storageId, jobId))) : undefined;
-  let skip: (key: string) => boolean = () => false;
-  if (!isExport) {
-    const targets = await deps.projectStorages(live.storage.projectId, 'export');
-    skip = underAny(exportPrefixes(live.storage, targets));
-  }
-
-  // Unchanged chunks are recognised here already (same digest as the previous clean job's): they
-  // are neither stored nor handed to a chunk Lambda, so an unchanged re-sync costs the listing.
-  let trust: { job: string; mode: Parameters<typeof chunkDigest>[2] } | undefined;
-  if (!isExport) {
-    const job = await getJob(deps.db, jobId);
-    if (job?.trust_digests_of && (ordered || job.sync_deletions === 'keep')) {
-      const project = await getProject(deps.db, live.storage.projectId);
-      if (project) {
-        trust = {
-          job: job.trust_digests_of,
-          mode: { blob: !!live.config.use_blob_urls, dataKey: project.data_keys?.[0] ?? '$undefined$', deletions: job.sync_deletions },
-        };
-      }
-    }
-  }
-  let unchangedChunks = 0;
-  let unchangedObjects = 0;
-  let planned = 0;
-
-  const cutter = new ChunkCutter<ChunkEntry | unknown>(
-    s.chunkSize,
-    s.maxChunkBytes,
-    (e) => (isExport ? JSON.stringify(e).length : Buffer.byteLength((e as ChunkEntry).k) + 40),
-    isExport ? undefined : (keyBoundary(s.chunkSize) as (e: unknown) => boolean),
-  );
-  let listed = 0;
-  let skipped = 0;
-  let done = false;
-  let token = cursor.p;
-  let prevKey: string | undefined;
-  // The previous step's entries after its last cut start this step's first chunk (counted there).
-  if (cursor.c) {
-    for (const e of await getCarry(deps.db, jobId, cursor.i - 1)) {
-      cutter.push(e);
-      prevKey = e.k;
-    }
-  }
-
-  // Full chunks are written as the listing goes (memory stays one chunk group, whatever N), except
-  // the newest one: whether it is the listing's open-ended last chunk is known only at the end.
-  const refs: ChunkRef[] = [];
-  let held: Omit<ChunkItem, 'kind'> | undefined;
-  let from = cursor.k;
-  let n = cursor.n;
-  const toWrite: Omit<ChunkItem, 'kind'>[] = [];
-  // Digest check and chunk writes of one group run while the listing goes on (at most one group in
-  // flight): on an unchanged re-sync the listing then barely waits for the table.
-  let inFlight = 0;
-  let storing: Promise<void> = Promise.resolve();
-  const store = async (batch: Omit<ChunkItem, 'kind'>[]) => {
-    if (trust && batch.length) {
-      const unique = batch.map((c) => dedupe(c.entries));
-      const digests = batch.map((c, i) => chunkDigest(c, unique[i], trust!.mode));
-      const jobs = await getChunkDigestJobs(deps.db, storageId, digests);
-      const same = batch.map((_, i) => jobs.get(digests[i]) === trust!.job);
-      const hits = digests.filter((_, i) => same[i]);
-      if (hits.length) {
-        await putChunkDigests(deps.db, storageId, hits, jobId);
-        unchangedChunks += hits.length;
-        unchangedObjects += unique.filter((_, i) => same[i]).reduce((a, u) => a + u.length, 0);
-        batch = batch.filter((_, i) => !same[i]);
-      }
-    }
-    await putChunks(deps.db, batch);
-    for (const c of batch) refs.push({ jobId, chunk: c.n });
-  };
-  const drain = async (final: boolean) => {
+  const cutter = new ChunkCutter<T>(s.chunkSize, s.maxChunkBytes, source.sizeOf, source.boundary);
+  const writer = new ChunkWriter(deps.db, job.storageId, jobId, source.trust);
+  let from = cursor.rangeStart;
+  let n = cursor.nextChunk;
+  // Numbers the chunks the cutter completed, gives them their ranges and passes them to the writer.
+  const handOver = async (final: boolean) => {
     for (const group of cutter.full.splice(0)) {
-      const c: Omit<ChunkItem, 'kind'> = isExport
-        ? { jobId, n, entries: [], items: group, from: null, to: null, ordered: false }
-        : { jobId, n, entries: group as ChunkEntry[], from, to: (group[group.length - 1] as ChunkEntry).k, ordered, ...(run ? { run } : {}) };
+      const c = source.chunk(group, { jobId, n: n++, from });
       from = c.to;
-      n++;
-      if (held) toWrite.push(held);
-      held = c;
+      writer.add(c);
     }
-    if (final && held) {
-      toWrite.push(held);
-      held = undefined;
-    }
-    if (toWrite.length >= 25 || final) {
-      const batch = toWrite.splice(0);
-      planned += batch.length;
-      await storing;
-      inFlight = batch.length;
-      storing = store(batch).finally(() => (inFlight = 0));
-      // Awaited by the next drain or the step's end; the no-op handler keeps a failure from being
-      // reported as unhandled meanwhile (it is still thrown where the promise is awaited).
-      storing.catch(() => undefined);
-      if (final) await storing;
-    }
+    await writer.flush(final);
   };
-  // Chunks that go to the chunk Lambdas: digest-skipped ones do not count against the budget.
-  const handedOver = () => refs.length + (trust ? 0 : inFlight + toWrite.length);
+  // The previous step's entries after its last cut start this step's first chunk (counted there).
+  if (cursor.hasCarry) {
+    const carried = (await getCarry(deps.db, jobId, cursor.step - 1)) as T[];
+    carried.forEach((e) => cutter.push(e));
+    source.carried(carried);
+  }
 
-  // One page ahead: the provider lists the next page while this one is cut and stored.
-  const pages = readAhead<{ entries?: ObjectEntry[]; items?: unknown[]; nextToken?: string }>(
-    isExport ? deps.exporter.listExportItems(deps.db, live.storage, { startToken: token }) : live.provider.list({ startToken: token }),
-  );
+  let listed = 0;
+  let token = cursor.providerToken;
+  let done = false;
+  // One page ahead: the source lists the next page while this one is cut and stored.
+  const pages = readAhead(source.pages(token));
   try {
     for await (const page of pages) {
-      if (isExport) {
-        for (const item of page.items ?? []) cutter.push(item);
-        listed += page.items?.length ?? 0;
-      } else {
-        for (const o of page.entries ?? []) {
-          if (ordered && prevKey !== undefined && compareUtf8(prevKey, o.key) >= 0) {
-            // Range diffs rely on the order; a provider breaking it must not delete anything.
-            throw new Error(`the storage listed keys out of order ('${o.key}' after '${prevKey}')`);
-          }
-          prevKey = o.key;
-          if (skip(o.key)) {
-            skipped++;
-            continue;
-          }
-          cutter.push(toEntry(o));
-          listed++;
-        }
-      }
-      await drain(false);
+      const entries = source.accept(page);
+      entries.forEach((e) => cutter.push(e));
+      listed += entries.length;
+      await handOver(false);
       token = page.nextToken;
-      if (!token) {
-        done = true;
-        break;
-      }
+      if (!token) break;
       const now = Date.now();
-      if (now >= hardEnd || (now >= softEnd && handedOver() > 0) || handedOver() >= chunkBudget) break;
+      const handed = writer.handedOver();
+      if (now >= bounds.hardEnd || (now >= bounds.softEnd && handed > 0) || handed >= bounds.chunkBudget) break;
     }
   } catch (e) {
-    // Nothing of a failed step may still be writing when the step is retried.
-    await storing.catch(() => undefined);
+    await writer.settle();
     throw e;
   }
   if (!token) done = true;
   // A step that ends mid-listing does not cut: its partial chunk is carried to the next step, so
   // every cut is content-defined and an unchanged re-sync meets the same chunks (and digests)
   // wherever the steps of either job ended. Exports cut by count and have nothing to carry.
-  const carry = !done && !isExport ? (cutter.takePartial() as ChunkEntry[]) : [];
-  if (carry.length) await putCarry(deps.db, jobId, cursor.i, carry);
+  const carry = !done && source.carries ? cutter.takePartial() : [];
+  // Only an import carries (its entries are object entries).
+  if (carry.length) await putCarry(deps.db, jobId, cursor.step, carry as unknown as ChunkEntry[]);
   cutter.cut();
-  if (done && ordered) {
+  if (done && source.ordered) {
     // The listing's final chunk is open-ended: it also diffs every link after the last listed key
     // (an empty chunk when the listing ended on a chunk boundary or listed nothing).
-    await drain(false);
-    if (held) held.to = null;
-    else held = { jobId, n: n++, entries: [], from, to: null, ordered, ...(run ? { run } : {}) };
+    await handOver(false);
+    if (writer.last) writer.last.to = null;
+    else writer.add(source.emptyLast({ jobId, n: n++, from }));
   }
-  await drain(true);
-  await countListing(deps, jobId, cursor.i, { listed, chunks: planned, skipped, unchangedChunks, unchangedObjects }, done);
-  return {
-    token: done ? null : encode({ p: token, n, k: from, i: cursor.i + 1, ...(run ? { r: run } : {}), ...(carry.length ? { c: true as const } : {}) }),
-    done,
-    chunks: refs,
-    listed,
-  };
+  await handOver(true);
+  const counts = { listed, chunks: writer.planned, skipped: source.skipped, unchangedChunks: writer.unchangedChunks, unchangedObjects: writer.unchangedObjects };
+  await addListingCounts(deps.db, jobId, cursor.step, counts, done);
+  const next = { providerToken: token, nextChunk: n, rangeStart: from, step: cursor.step + 1, linkRun: source.run, hasCarry: carry.length > 0 };
+  return { token: done ? null : encodeListCursor(next), done, chunks: writer.refs, listed };
 }

@@ -1,7 +1,7 @@
 /**
  * Object bytes → task rows, for "Tasks" mode (`use_blob_urls=false`).
  *
- * Formats (spec §3.3, with per-row failure instead of Label Studio's whole-sync failure):
+ * Formats (Label Studio's, with per-row failure instead of its whole-sync failure):
  * - `.jsonl` / `.ndjson` keys: one task per non-empty line (`row_index` 0,1,2… over non-empty lines);
  * - first non-whitespace byte `[`: a JSON array split element by element while the bytes stream in
  *   (never one `JSON.parse` of the whole array), `row_index` = element position;
@@ -57,7 +57,7 @@ export function isJsonLinesKey(key: string): boolean {
 }
 
 /**
- * Turns one parsed element into a task (spec §3.3 step 3): `{data: {...}, annotations?, predictions?,
+ * Turns one parsed element into a task: `{data: {...}, annotations?, predictions?,
  * allow_skip?}` is a wrapper, anything else an object of data.
  * Returns the reason as a string when the element cannot be a task.
  */

@@ -9,15 +9,15 @@
  * - queueing is one conditional update on the status, so of two concurrent requests exactly one
  *   queues a job and starts its execution (named `<storageId>-<jobId>`, so a retried start cannot
  *   run twice); the other answers with the winner's job.
- * On queue (spec §3.6, plus resetting traceback): last_sync, last_sync_count and traceback become
+ * On queue (as Label Studio does, plus resetting traceback): last_sync, last_sync_count and traceback become
  * null and meta becomes `{attempts: n+1, time_queued}`.
  */
 import { randomUUID } from 'node:crypto';
 import { NotFoundError, NotSynchronizableError } from '../errors';
 import type { StorageItem, SyncStatus } from '../db/items';
 import type { Db } from '../db/repo-common';
-import { getStorage, updateStorageStatus } from '../db/repo-storages';
-import { pyTime } from '../db/repo-sync';
+import { getStorage } from '../db/repo-storages';
+import { pyTime, updateStorageStatus } from '../db/repo-storage-sync-state';
 import type { StorageConfig, StorageProvider } from '../storage/types';
 import { executionNameOf, type SyncStarter } from './starter';
 

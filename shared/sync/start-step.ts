@@ -2,7 +2,9 @@
  * First step of a sync job: creates the job item (idempotent) and moves the storage from
  * `queued` to `in_progress` (only from queued and only for this job).
  */
-import { createJob, getLastSyncRun, pyTime, setLastSyncRun, setStorageSyncFields } from '../db/repo-sync';
+import { createJob } from '../db/repo-jobs';
+import { getLastSyncRun, setLastSyncRun } from '../db/repo-digests';
+import { pyTime, writeStorageSyncState } from '../db/repo-storage-sync-state';
 import { getRuns, MAX_LIVE_RUNS } from '../db/repo-link-pages';
 import type { SyncDeps } from './deps';
 import { loadLiveJob, syncDeletionsOf } from './job-context';
@@ -32,12 +34,11 @@ export async function startStep(deps: SyncDeps, input: StartStepInput): Promise<
   });
   if (input.role === 'import') await setLastSyncRun(deps.db, input.storageId, input.jobId, false);
   const now = pyTime(new Date());
-  await setStorageSyncFields(
+  await writeStorageSyncState(
     deps.db,
     input.storageId,
-    input.jobId,
-    { status: 'in_progress', meta: { time_in_progress: now, time_last_ping: now } },
-    { requireStatus: ['queued'] },
+    { set: { status: 'in_progress' }, metaEntries: { time_in_progress: now, time_last_ping: now } },
+    { jobId: input.jobId, statusIn: ['queued'] },
   );
   return { started: true };
 }

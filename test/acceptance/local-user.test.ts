@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startRuntime, type LabelsyncRuntime } from '../../local/runtime';
 import { processApp } from '../../shared/process-app';
-import { addChunkPlan, completeChunk, getChunk, putChunks, type ChunkEntry } from '../../shared/db/repo-sync';
+import { addChunkPlan, completeChunk, getChunk, putChunks, type ChunkEntry } from '../../shared/db/repo-chunks';
 
 let runtime: LabelsyncRuntime;
 let dir: string;

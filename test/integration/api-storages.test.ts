@@ -358,7 +358,8 @@ describe('local files storage switched off', () => {
 
 describe('storage repository contract for the sync module', () => {
   it('updateStorageStatus honours status and job conditions and refuses deleted storages', async () => {
-    const { updateStorageStatus, getStorage } = await import('../../shared/db/repo-storages');
+    const { getStorage } = await import('../../shared/db/repo-storages');
+    const { updateStorageStatus } = await import('../../shared/db/repo-storage-sync-state');
     const db = processApp().db;
     const s = (await api('POST', '/api/storages/localfiles', { project: projectId, path: join(docRoot, 'data') })).json;
     const queued = await updateStorageStatus(db, s.id, { status: 'queued', last_sync_job: 'job-1', traceback: null }, { statusIn: ['initialized', 'completed', 'failed'] });

@@ -21,7 +21,7 @@ import { reserveIds } from '../../shared/db/counters';
 import { keys } from '../../shared/db/keys';
 import { createAnnotation } from '../../shared/db/repo-annotations';
 import type { AnnotationItem, StorageItem } from '../../shared/db/items';
-import { FAILURE_PK } from '../../shared/export/failures';
+import { FAILURE_PK } from '../../shared/db/repo-export-failures';
 import { processAnnotationRecords } from '../../shared/export/process-records';
 import { replaySqsDlq } from '../../shared/export/replay';
 import { LocalDlq, replayDlq } from '../../local/dlq';

@@ -12,7 +12,7 @@ import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { keys } from '../../shared/db/keys';
 import { getStorage } from '../../shared/db/repo-storages';
 import type { AnnotationItem, StorageItem } from '../../shared/db/items';
-import { ExportLinkStore } from '../../shared/export/export-link';
+import { ExportLinkStore } from '../../shared/db/repo-export-links';
 import { processAnnotationRecords } from '../../shared/export/process-records';
 import { ExportSourceLoader } from '../../shared/export/source';
 import { toExportTarget } from '../../shared/export/targets';

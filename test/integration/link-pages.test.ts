@@ -16,7 +16,7 @@ import {
   PAGE_SHARDS,
   writePages,
 } from '../../shared/db/repo-link-pages';
-import type { LinkItem } from '../../shared/db/repo-sync';
+import type { LinkItem } from '../../shared/db/repo-links';
 import { compareUtf8 } from '../../shared/storage/common';
 
 let db: Db;

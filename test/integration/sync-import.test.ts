@@ -283,8 +283,7 @@ describe('import sync: incremental, idempotent, deletions', () => {
 
   it('a sync job that stopped responding does not block the storage: a live job is returned, a dead one is replaced', async () => {
     const { storage, projectId } = await localStorage({ 'd1.json': '{"image":"d1"}', 'd2.json': '{"image":"d2"}' });
-    const { updateStorageStatus } = await import('../../shared/db/repo-storages');
-    const { pyTime } = await import('../../shared/db/repo-sync');
+    const { updateStorageStatus, pyTime } = await import('../../shared/db/repo-storage-sync-state');
     const db = processApp().db;
     // A job that pinged a minute ago is alive: the request answers with it and starts nothing.
     const recent = pyTime(new Date(Date.now() - 60_000));
@@ -306,7 +305,9 @@ describe('import sync: incremental, idempotent, deletions', () => {
     const files: Record<string, string> = {};
     for (let i = 0; i < 300; i++) files[`r${String(i).padStart(3, '0')}.json`] = JSON.stringify([{ image: `r${i}-0` }, { image: `r${i}-1` }]);
     const { storage, projectId } = await localStorage(files);
-    const { addJobCounters, getChunk, syncKeys } = await import('../../shared/db/repo-sync');
+    const { addJobCounters } = await import('../../shared/db/repo-jobs');
+    const { getChunk } = await import('../../shared/db/repo-chunks');
+    const { syncKeys } = await import('../../shared/db/sync-keys');
     const { getRuns, loadPagedLinks } = await import('../../shared/db/repo-link-pages');
     const { batchWrite } = await import('../../shared/db/repo-common');
     const { UpdateCommand } = await import('@aws-sdk/lib-dynamodb');
@@ -457,7 +458,7 @@ describe('import sync: progress and cancel', () => {
     expect(written).toBeGreaterThanOrEqual(50);
     expect(written).toBeLessThanOrEqual(200);
     const { getRuns } = await import('../../shared/db/repo-link-pages');
-    const { queryTombRange } = await import('../../shared/db/repo-sync');
+    const { queryTombRange } = await import('../../shared/db/repo-links');
     const { QueryCommand } = await import('@aws-sdk/lib-dynamodb');
     const db = processApp().db;
     expect(await getRuns(db, storage.id)).toEqual([]);

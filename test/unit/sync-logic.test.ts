@@ -5,11 +5,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { StorageItem } from '../../shared/db/items';
-import { LINK_SHARDS, linkShard, taskIdOfRow } from '../../shared/db/repo-sync';
-import { sameVersion } from '../../shared/sync/chunk-step';
+import { LINK_SHARDS, linkShard } from '../../shared/db/sync-keys';
+import { taskIdOfRow } from '../../shared/db/repo-links';
+import { sameVersion } from '../../shared/sync/import-chunk/classify';
 import { exportPrefixes, underAny } from '../../shared/sync/export-prefix';
 import { tracebackOf } from '../../shared/sync/finalize-step';
-import { ChunkCutter, keyBoundary } from '../../shared/sync/list-step';
+import { ChunkCutter, keyBoundary } from '../../shared/sync/listing/chunk-cutter';
 import { parseTaskFile, TaskFileError, type ParsedRow } from '../../shared/sync/parse-tasks';
 import { executionNameOf } from '../../shared/sync/starter';
 

@@ -9,9 +9,9 @@
  * `version` (highest version a writer claimed), `written_version` (highest version known written),
  * `key` (object key last written), `deleted_at` (tombstone), `ttl` (tombstones expire).
  */
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { ITEM_KINDS } from '../db/schema';
+import { isConditionalFailure } from './repo-common';
+import { ITEM_KINDS } from './schema';
 
 /** Key of the export link of one annotation in one target storage. */
 export const exportLinkKey = (storageId: number, annotationId: number) => ({
@@ -34,9 +34,6 @@ export interface ExportLink {
 /** Result of a claim: granted, or refused with the link that refused it. */
 export type ClaimResult = { granted: true; previous?: ExportLink } | { granted: false; current?: ExportLink };
 
-const isConditionFailure = (e: unknown): boolean =>
-  e instanceof ConditionalCheckFailedException || (e as { name?: string })?.name === 'ConditionalCheckFailedException';
-
 /** Reads and updates export links in the table. All reads are strongly consistent. */
 export class ExportLinkStore {
   constructor(
@@ -44,6 +41,23 @@ export class ExportLinkStore {
     private readonly table: string,
   ) {}
 
+  /**
+   * The conditional update that claims `version` (and with `key` also records it written):
+   * refused when a newer version was claimed or the link is tombstoned.
+   */
+  private claimUpdate(storageId: number, e: { annotationId: number; version: number; key?: string }, now: string) {
+    const written = e.key !== undefined;
+    return {
+      TableName: this.table,
+      Key: exportLinkKey(storageId, e.annotationId),
+      UpdateExpression: `SET #kind = :kind, storageId = :sid, annotationId = :aid, #version = :v, ${written ? 'written_version = :v, #key = :key, ' : ''}updated_at = :now`,
+      ConditionExpression: '(attribute_not_exists(#version) OR #version <= :v) AND attribute_not_exists(deleted_at)',
+      ExpressionAttributeNames: { '#kind': 'kind', '#version': 'version', ...(written ? { '#key': 'key' } : {}) },
+      ExpressionAttributeValues: { ':kind': ITEM_KINDS.exportLink, ':sid': storageId, ':aid': e.annotationId, ':v': e.version, ...(written ? { ':key': e.key } : {}), ':now': now },
+    };
+  }
+
+  /** The link, strongly consistent. */
   async get(storageId: number, annotationId: number): Promise<ExportLink | undefined> {
     const r = await this.doc.send(
       new GetCommand({ TableName: this.table, Key: exportLinkKey(storageId, annotationId), ConsistentRead: true }),
@@ -58,26 +72,10 @@ export class ExportLinkStore {
    */
   async claim(storageId: number, annotationId: number, version: number): Promise<ClaimResult> {
     try {
-      const r = await this.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: exportLinkKey(storageId, annotationId),
-          UpdateExpression: 'SET #kind = :kind, storageId = :sid, annotationId = :aid, #version = :v, updated_at = :now',
-          ConditionExpression: '(attribute_not_exists(#version) OR #version <= :v) AND attribute_not_exists(deleted_at)',
-          ExpressionAttributeNames: { '#kind': 'kind', '#version': 'version' },
-          ExpressionAttributeValues: {
-            ':kind': ITEM_KINDS.exportLink,
-            ':sid': storageId,
-            ':aid': annotationId,
-            ':v': version,
-            ':now': new Date().toISOString(),
-          },
-          ReturnValues: 'ALL_OLD',
-        }),
-      );
+      const r = await this.doc.send(new UpdateCommand({ ...this.claimUpdate(storageId, { annotationId, version }, new Date().toISOString()), ReturnValues: 'ALL_OLD' }));
       return { granted: true, previous: r.Attributes as ExportLink | undefined };
     } catch (e) {
-      if (!isConditionFailure(e)) throw e;
+      if (!isConditionalFailure(e)) throw e;
       return { granted: false, current: await this.get(storageId, annotationId) };
     }
   }
@@ -102,7 +100,7 @@ export class ExportLinkStore {
       );
       return r.Attributes as ExportLink;
     } catch (e) {
-      if (!isConditionFailure(e)) throw e;
+      if (!isConditionalFailure(e)) throw e;
       return this.get(storageId, annotationId);
     }
   }
@@ -116,27 +114,10 @@ export class ExportLinkStore {
    */
   async commit(storageId: number, annotationId: number, version: number, key: string): Promise<ClaimResult> {
     try {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: exportLinkKey(storageId, annotationId),
-          UpdateExpression:
-            'SET #kind = :kind, storageId = :sid, annotationId = :aid, #version = :v, written_version = :v, #key = :key, updated_at = :now',
-          ConditionExpression: '(attribute_not_exists(#version) OR #version <= :v) AND attribute_not_exists(deleted_at)',
-          ExpressionAttributeNames: { '#kind': 'kind', '#version': 'version', '#key': 'key' },
-          ExpressionAttributeValues: {
-            ':kind': ITEM_KINDS.exportLink,
-            ':sid': storageId,
-            ':aid': annotationId,
-            ':v': version,
-            ':key': key,
-            ':now': new Date().toISOString(),
-          },
-        }),
-      );
+      await this.doc.send(new UpdateCommand(this.claimUpdate(storageId, { annotationId, version, key }, new Date().toISOString())));
       return { granted: true };
     } catch (e) {
-      if (!isConditionFailure(e)) throw e;
+      if (!isConditionalFailure(e)) throw e;
       return { granted: false, current: await this.get(storageId, annotationId) };
     }
   }
@@ -150,16 +131,7 @@ export class ExportLinkStore {
   async commitMany(storageId: number, entries: readonly { annotationId: number; version: number; key: string }[]): Promise<Map<number, ExportLink | undefined>> {
     const refused = new Map<number, ExportLink | undefined>();
     const now = new Date().toISOString();
-    const update = (e: { annotationId: number; version: number; key: string }) => ({
-      Update: {
-        TableName: this.table,
-        Key: exportLinkKey(storageId, e.annotationId),
-        UpdateExpression: 'SET #kind = :kind, storageId = :sid, annotationId = :aid, #version = :v, written_version = :v, #key = :key, updated_at = :now',
-        ConditionExpression: '(attribute_not_exists(#version) OR #version <= :v) AND attribute_not_exists(deleted_at)',
-        ExpressionAttributeNames: { '#kind': 'kind', '#version': 'version', '#key': 'key' },
-        ExpressionAttributeValues: { ':kind': ITEM_KINDS.exportLink, ':sid': storageId, ':aid': e.annotationId, ':v': e.version, ':key': e.key, ':now': now },
-      },
-    });
+    const update = (e: { annotationId: number; version: number; key: string }) => ({ Update: this.claimUpdate(storageId, e, now) });
     for (let i = 0; i < entries.length; i += 100) {
       let pending = entries.slice(i, i + 100);
       for (let attempt = 0; pending.length && attempt < 3; attempt++) {

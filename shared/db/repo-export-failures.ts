@@ -6,9 +6,9 @@
  * re-export the right annotations from the table after that. Items of annotations that succeeded
  * on a later retry are harmless (re-exporting is version-guarded) and expire after 15 days.
  */
-import { DeleteCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import type { Db } from '../db/repo-common';
-import { TOMBSTONE_TTL_SECONDS } from './export-link';
+import { DeleteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { isConditionalFailure, queryPages, type Db } from './repo-common';
+import { TOMBSTONE_TTL_SECONDS } from './repo-export-links';
 
 export const FAILURE_PK = 'XFAIL';
 
@@ -40,22 +40,8 @@ export async function recordExportFailure(db: Db, f: Omit<ExportFailure, 'failed
 
 /** Pages of recorded failures (one partition, paginated). */
 export async function* listExportFailures(db: Db, pageSize = 100): AsyncGenerator<ExportFailure[]> {
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const r = await db.doc.send(
-      new QueryCommand({
-        TableName: db.table,
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': FAILURE_PK },
-        ConsistentRead: true,
-        Limit: pageSize,
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    const items = (r.Items ?? []) as ExportFailure[];
-    if (items.length) yield items;
-    startKey = r.LastEvaluatedKey;
-  } while (startKey);
+  const input = { KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': FAILURE_PK }, ConsistentRead: true };
+  for await (const { items } of queryPages(db, input, pageSize)) if (items.length) yield items as unknown as ExportFailure[];
 }
 
 /** Forgets a failure once its annotation was exported again (only if not re-recorded meanwhile). */
@@ -70,6 +56,6 @@ export async function clearExportFailure(db: Db, f: Pick<ExportFailure, 'annotat
       }),
     );
   } catch (e) {
-    if ((e as { name?: string }).name !== 'ConditionalCheckFailedException') throw e;
+    if (!isConditionalFailure(e)) throw e;
   }
 }

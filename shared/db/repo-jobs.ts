@@ -1,0 +1,211 @@
+/**
+ * Sync jobs: `JOB#<jobId>` / `JOB` items holding the role, the storage, the deletion mode and
+ * atomic ADD counters (live progress, mirrored into the storage's meta). TTL 30 days.
+ */
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { isConditionalFailure, updateIf, type Db } from './repo-common';
+import { pyTime, writeStorageSyncState } from './repo-storage-sync-state';
+import { JOB_TTL_SECONDS, syncKeys, ttlIn } from './sync-keys';
+
+
+/** Counters of a job, all monotonic (atomic ADD). */
+export interface JobCounters {
+  /** Objects the listing produced (after filters). */
+  listed: number;
+  /** Objects whose chunk completed. */
+  processed: number;
+  /** Tasks created / updated in place / removed / flagged object_exists=false. */
+  created: number;
+  updated: number;
+  removed: number;
+  flagged: number;
+  /** Objects skipped because their version did not change. */
+  unchanged: number;
+  /** Objects (or rows) that failed. */
+  failed: number;
+  /** Keys skipped because they lie under one of the project's target-storage prefixes. */
+  skipped_export: number;
+  /** Annotations created from task files. */
+  annotations: number;
+  /** Chunks planned by the listing. */
+  chunks: number;
+  /** Chunks skipped whole because their digest matched the previous clean job's. */
+  chunks_unchanged: number;
+}
+
+export const COUNTER_NAMES: readonly (keyof JobCounters)[] = [
+  'listed', 'processed', 'created', 'updated', 'removed', 'flagged', 'unchanged', 'failed', 'skipped_export', 'annotations', 'chunks', 'chunks_unchanged',
+];
+
+export interface JobItem extends JobCounters {
+  kind: 'job';
+  jobId: string;
+  storageId: number;
+  role: 'import' | 'export';
+  /** Whether the provider lists in key order (decides range diff vs mark-and-sweep). */
+  ordered: boolean;
+  sync_deletions: SyncDeletions;
+  /** The previous job whose chunk digests this job may trust (it ran cleanly right before); null → none. */
+  trust_digests_of?: string | null;
+  created_at: string;
+  /** Epoch ms of the last progress mirror into the storage's meta. */
+  mirrored_at?: number;
+}
+
+export type SyncDeletions = 'keep' | 'remove' | 'flag';
+
+/** Creates the job item once (a retried Start keeps the first one). Returns the stored job. */
+export async function createJob(
+  db: Db,
+  job: Pick<JobItem, 'jobId' | 'storageId' | 'role' | 'ordered' | 'sync_deletions' | 'trust_digests_of'>,
+): Promise<JobItem> {
+  const res = await db.doc.send(
+    new UpdateCommand({
+      TableName: db.table,
+      Key: syncKeys.job(job.jobId),
+      UpdateExpression:
+        'SET kind = if_not_exists(kind, :k), jobId = if_not_exists(jobId, :j), storageId = if_not_exists(storageId, :s), #role = if_not_exists(#role, :r), ' +
+        '#ordered = if_not_exists(#ordered, :o), sync_deletions = if_not_exists(sync_deletions, :d), created_at = if_not_exists(created_at, :c), #ttl = if_not_exists(#ttl, :t), ' +
+        'trust_digests_of = if_not_exists(trust_digests_of, :trust)',
+      ExpressionAttributeNames: { '#role': 'role', '#ordered': 'ordered', '#ttl': 'ttl' },
+      ExpressionAttributeValues: {
+        ':k': 'job', ':j': job.jobId, ':s': job.storageId, ':r': job.role, ':o': job.ordered, ':d': job.sync_deletions,
+        ':c': new Date().toISOString(), ':t': ttlIn(JOB_TTL_SECONDS), ':trust': job.trust_digests_of ?? null,
+      },
+      ReturnValues: 'ALL_NEW',
+    }),
+  );
+  return withCounters(res.Attributes as Partial<JobItem>);
+}
+
+/** A job item with every counter present as a number. */
+export function withCounters(item: Partial<JobItem>): JobItem {
+  const out = { ...item } as JobItem;
+  for (const c of COUNTER_NAMES) out[c] = Number(item[c] ?? 0);
+  return out;
+}
+
+/** The job, read strongly consistent; undefined when it does not exist (or expired). */
+export async function getJob(db: Db, jobId: string): Promise<JobItem | undefined> {
+  const res = await db.doc.send(new GetCommand({ TableName: db.table, Key: syncKeys.job(jobId), ConsistentRead: true }));
+  return res.Item ? withCounters(res.Item as Partial<JobItem>) : undefined;
+}
+
+/** `ADD #a :a, ...` parts for non-zero counters (names escaped: several are reserved words). */
+export function counterAddExpression(delta: Partial<JobCounters>): { parts: string[]; names: Record<string, string>; values: Record<string, number> } {
+  const parts: string[] = [];
+  const names: Record<string, string> = {};
+  const values: Record<string, number> = {};
+  for (const [k, v] of Object.entries(delta)) {
+    if (!v) continue;
+    parts.push(`#${k} :${k}`);
+    names[`#${k}`] = k;
+    values[`:${k}`] = v;
+  }
+  return { parts, names, values };
+}
+
+/** Atomically adds counters to the job; returns the job after the addition. */
+export async function addJobCounters(db: Db, jobId: string, delta: Partial<JobCounters>): Promise<JobItem | undefined> {
+  const { parts, names, values } = counterAddExpression(delta);
+  if (!parts.length) return getJob(db, jobId);
+  try {
+    const res = await db.doc.send(
+      new UpdateCommand({
+        TableName: db.table,
+        Key: syncKeys.job(jobId),
+        UpdateExpression: `ADD ${parts.join(', ')}`,
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    return withCounters(res.Attributes as Partial<JobItem>);
+  } catch (e) {
+    if (isConditionalFailure(e)) return undefined;
+    throw e;
+  }
+}
+
+
+/**
+ * Copies live progress into the storage's meta, at most once per `everyMs` per job (a conditional
+ * update on the job item's `mirrored_at` elects one writer), and only while the job is the
+ * storage's current one and the storage is in progress.
+ */
+export async function mirrorProgress(
+  db: Db,
+  storageId: number,
+  jobId: string,
+  everyMs = 3_000,
+): Promise<void> {
+  const now = Date.now();
+  let job: JobItem;
+  try {
+    // The elected writer gets the counters back from its own update: no read for the others.
+    const res = await db.doc.send(
+      new UpdateCommand({
+        TableName: db.table,
+        Key: syncKeys.job(jobId),
+        UpdateExpression: 'SET mirrored_at = :now',
+        ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(mirrored_at) OR mirrored_at < :before)',
+        ExpressionAttributeValues: { ':now': now, ':before': now - everyMs },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    job = withCounters(res.Attributes as Partial<JobItem>);
+  } catch (e) {
+    if (isConditionalFailure(e)) return;
+    throw e;
+  }
+  const metaEntries = { objects_listed: job.listed, objects_processed: job.processed, tasks_created: job.created, time_last_ping: pyTime(new Date(now)) };
+  await writeStorageSyncState(db, storageId, { metaEntries }, { jobId: job.jobId, statusIn: ['in_progress'] });
+}
+
+/** What one listing step adds to its job. */
+export interface ListingCounts {
+  listed: number;
+  chunks: number;
+  skipped: number;
+  unchangedChunks: number;
+  unchangedObjects: number;
+}
+
+/**
+ * Adds a listing step's counts to the job exactly once: the step number is a monotonic fence
+ * (`listedThrough`), so a retried step does not count twice. `done` marks the listing complete.
+ */
+export async function addListingCounts(db: Db, jobId: string, fence: number, c: ListingCounts, done: boolean): Promise<void> {
+  await updateIf(db, {
+    Key: syncKeys.job(jobId),
+    UpdateExpression:
+      `SET listedThrough = :f${done ? ', listDone = :t' : ''} ` +
+      'ADD #listed :l, #chunks :c, skipped_export :s, chunks_unchanged :cu, #unchanged :u, #processed :u',
+    ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(listedThrough) OR listedThrough < :f)',
+    ExpressionAttributeNames: { '#listed': 'listed', '#chunks': 'chunks', '#unchanged': 'unchanged', '#processed': 'processed' },
+    ExpressionAttributeValues: {
+      ':f': fence, ':l': c.listed, ':c': c.chunks, ':s': c.skipped, ':cu': c.unchangedChunks, ':u': c.unchangedObjects,
+      ...(done ? { ':t': true } : {}),
+    },
+  });
+}
+
+/**
+ * Counts one more listing of the job from its start and returns the count (1 for the first):
+ * each such listing is a new link run.
+ * @throws ConditionalCheckFailedException when the job does not exist
+ */
+export async function nextListEpoch(db: Db, jobId: string): Promise<number> {
+  const res = await db.doc.send(
+    new UpdateCommand({
+      TableName: db.table,
+      Key: syncKeys.job(jobId),
+      UpdateExpression: 'ADD listEpoch :one',
+      ConditionExpression: 'attribute_exists(pk)',
+      ExpressionAttributeValues: { ':one': 1 },
+      ReturnValues: 'UPDATED_NEW',
+    }),
+  );
+  return Number(res.Attributes?.listEpoch ?? 1);
+}
