@@ -68,5 +68,4 @@ export interface SyncDeps {
   /** The export implementation (`role: "export"` jobs list and write through it). */
   exporter: ExportSyncHooks;
   settings: SyncSettings;
-  exporter: ExportSyncHooks;
 }
