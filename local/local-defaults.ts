@@ -15,7 +15,7 @@ const isDir = (p: string): boolean => {
  * - LABELSYNC_ALLOWED_ENDPOINTS = loopback. Locally, storages point at emulators and services on
  *   this machine, which the SSRF guard refuses by default; private networks and cloud metadata
  *   addresses stay refused. Set the variable (to an empty value to allow nothing) to choose yourself.
- * - Label Studio's community convenience (spec §5): with neither LOCAL_FILES_SERVING_ENABLED nor
+ * - Label Studio's community convenience: with neither LOCAL_FILES_SERVING_ENABLED nor
  *   LOCAL_FILES_DOCUMENT_ROOT set (with or without the LABEL_STUDIO_ prefix), a `mydata` or
  *   `label-studio-data` directory in the working directory becomes the document root and serving
  *   is switched on.

@@ -1,5 +1,5 @@
 /**
- * `GET /data/local-files/?d=` through the resolve handler: serving rules of Label Studio (§5.2),
+ * `GET /data/local-files/?d=` through the resolve handler: serving rules of Label Studio,
  * scoped to the caller's organization, with browser access through the media token the task API
  * appends, and one test per traversal form (CVE-2025-25295 class).
  */

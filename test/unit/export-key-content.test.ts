@@ -7,7 +7,7 @@ import type { StorageConfig } from '../../shared/storage/types';
 
 const cfg = (c: Partial<StorageConfig>): StorageConfig => ({ type: 's3', role: 'export', ...c }) as StorageConfig;
 
-describe('export object key (spec §6.2)', () => {
+describe('export object key', () => {
   it('is the bare annotation id without a prefix, with no extension by default', () => {
     expect(exportObjectKey(cfg({ bucket: 'b' }), 42)).toBe('42');
   });
@@ -48,7 +48,7 @@ const task: TaskItem = {
   created_at: '2026-01-01T00:00:00.000Z', updated_at: '2026-01-01T00:00:00.000Z',
 };
 
-describe('export content (spec §6.3)', () => {
+describe('export content', () => {
   it('nests the task with raw data and renames $undefined$ to the first data key', () => {
     const doc = buildExportDocument({ annotation, task, project: { id: 3, data_keys: ['image', 'text'] } }, new Date('2026-01-01T03:02:00Z'));
     expect(doc).toMatchObject({ id: 11, result: annotation.result, result_count: 1, project: 3, lead_time: 2.5, was_cancelled: false });

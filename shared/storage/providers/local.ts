@@ -39,7 +39,7 @@ export interface LocalProviderOptions {
   servingEnabled?: boolean;
 }
 
-/** Spec §5.1 step 5. */
+/** Label Studio's message when a local-files storage is used with serving disabled. */
 export const SERVING_DISABLED_MESSAGE =
   'Serving local files from the host filesystem can be a security risk, so LOCAL_FILES_SERVING_ENABLED is disabled by default. ' +
   'To enable it, set LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED=true and LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT to the directory holding your data.';
@@ -388,7 +388,7 @@ export function localFilesUrl(realRoot: string, absPath: string): string {
 }
 
 /**
- * Builds a local files provider after the §5.1 path checks.
+ * Builds a local files provider after the path checks (absolute, strictly below the document root, an existing directory).
  * @throws ValidationError on `path` or `regex_filter`.
  */
 export async function createLocalProvider(opts: LocalProviderOptions): Promise<LocalFilesProvider> {
