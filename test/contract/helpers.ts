@@ -61,15 +61,15 @@ export function cloudScoping<T extends object>(base: T) {
 export type { EmulatorEndpoints };
 
 /**
- * A storage registry of the test process. Settings come from the environment at each call (the
- * global setup exports the emulators' allowed endpoints; some suites set the local-files root in
- * their beforeAll); a call's `settings` option overrides them field by field.
+ * A storage registry of the test process. A call without `settings` gets the environment's at
+ * that moment (the global setup exports the emulators' allowed endpoints; some suites set the
+ * local-files root in their beforeAll); a call's partial `settings` go over those read at creation.
  */
 export function testRegistry(hooks: StorageTestHooks = {}): StorageRegistry {
   const envSettings = () => providerSettingsOf(parseEnv(process.env));
   const registry = createStorageRegistry({ settings: envSettings(), hooks });
   return {
-    getProvider: (config, opts = {}) => registry.getProvider(config, { ...opts, settings: { ...envSettings(), ...opts.settings } }),
+    getProvider: (config, opts = {}) => registry.getProvider(config, { ...opts, settings: opts.settings ?? envSettings() }),
     clear: () => registry.clear(),
   };
 }

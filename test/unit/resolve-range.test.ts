@@ -4,7 +4,7 @@ import { effectiveContentType, guessContentType } from '../../shared/resolve/con
 
 const MAX = 8 * 1024 * 1024;
 
-describe('rewriteRange (Label Studio's Range rewriting table)', () => {
+describe('rewriteRange (the Range rewriting table of Label Studio)', () => {
   it.each([
     ['bytes=0-', 'bytes=0-'],
     ['bytes=0-0', 'bytes=0-0'],
