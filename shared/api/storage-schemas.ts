@@ -37,8 +37,6 @@ export function storageDefaults(type: StorageType, role: StorageRole): Record<st
   return defaultsOf(BACKENDS[type], role);
 }
 
-/** Fields the API returns but never accepts (sync bookkeeping and identity); ignored in bodies. */
-export const READ_ONLY_FIELDS = ['id', 'type', 'created_at', 'updated_at', 'status', 'last_sync', 'last_sync_count', 'last_sync_job', 'traceback', 'meta'] as const;
 
 const cache = new Map<string, z.ZodObject>();
 

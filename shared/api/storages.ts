@@ -73,7 +73,12 @@ export async function loadStorageConfig(storage: StorageItem, box: SecretBox): P
   return { ...storage.fields, ...secrets, type: storage.type, role: storage.role } as StorageConfig;
 }
 
-function normalizeLocalPath(p: unknown): unknown {
+/**
+ * The saved form of a `path` field (local files and Redis): trimmed, `\` as `/`, no trailing
+ * separators, as Label Studio saves it. Not resolved: `..` and symlinks are the local provider's
+ * checks at use, so the value returned is the value sent, tidied.
+ */
+function savedPathForm(p: unknown): unknown {
   if (typeof p !== 'string') return p;
   let s = p.trim().replace(/\\/g, '/');
   while (s.length > 1 && s.endsWith('/')) s = s.slice(0, -1);
@@ -88,7 +93,7 @@ function splitBody(type: StorageType, body: Record<string, unknown>): { fields: 
   for (const [k, v] of Object.entries(body)) {
     if (k === 'project' || k === 'id' || v === undefined) continue;
     if (secretNames.has(k)) secrets[k] = v === null || v === '' ? null : String(v);
-    else fields[k] = k === 'path' ? normalizeLocalPath(v) : v;
+    else fields[k] = k === 'path' ? savedPathForm(v) : v;
   }
   return { fields, secrets };
 }
