@@ -27,8 +27,8 @@ import { SECRET_FIELDS, storageBodySchema, storageDefaults, storageFields, TYPE_
 import { parseId, parseWith } from './validation';
 
 /**
- * The storage types available in this deployment: LS's list order, then `s3s` and `azure_spi`;
- * a type with an `enabledBy` switch only while it is on.
+ * The storage types available in this deployment, in the definitions' title order (Label
+ * Studio's list first); a type with an `enabledBy` switch only while it is on.
  */
 export function storageTypes(app: AppContext): { name: StorageType; title: string }[] {
   return TYPE_TITLES.filter((t) => typeEnabled(backend(t.name), app.env));
