@@ -19,17 +19,19 @@ import { getProject } from '../db/repo-projects';
 import { getStorage, listProjectStorages, putStorage, tombstoneStorage, updateStorageConfig } from '../db/repo-storages';
 import type { Principal } from '../http/auth';
 import { getLogger } from '../logging';
+import { backend } from '../storage/backends';
+import { previewKey, typeEnabled } from '../storage/backends/capabilities';
 import { parseConfigErrors } from '../storage/registry';
 import { STORAGE_TYPES, type StorageConfig, type StorageRole, type StorageType } from '../storage/types';
 import { SECRET_FIELDS, storageBodySchema, storageDefaults, storageFields, TYPE_TITLES } from './storage-schemas';
 import { parseId, parseWith } from './validation';
 
 /**
- * The storage types available in this deployment: LS's list order, `localfiles` only when
- * enabled, then `s3s` and `azure_spi`.
+ * The storage types available in this deployment, in the definitions' title order (Label
+ * Studio's list first); a type with an `enabledBy` switch only while it is on.
  */
 export function storageTypes(app: AppContext): { name: StorageType; title: string }[] {
-  return TYPE_TITLES.filter((t) => t.name !== 'localfiles' || app.env.localFilesStorageEnabled);
+  return TYPE_TITLES.filter((t) => typeEnabled(backend(t.name), app.env));
 }
 
 /**
@@ -38,7 +40,7 @@ export function storageTypes(app: AppContext): { name: StorageType; title: strin
  */
 export function parseStorageType(app: AppContext, slug: string | undefined): StorageType {
   const t = STORAGE_TYPES.find((x) => x === slug);
-  if (!t || (t === 'localfiles' && !app.env.localFilesStorageEnabled)) throw new NotFoundError('Not found.');
+  if (!t || !typeEnabled(backend(t), app.env)) throw new NotFoundError('Not found.');
   return t;
 }
 
@@ -157,7 +159,7 @@ export async function listStorages(
   const p = await getProject(app.db, projectId);
   if (!p || p.orgId !== principal.orgId) throw new NotFoundError('Project not found.');
   const items = await listProjectStorages(app.db, projectId, role, type);
-  return items.filter((s) => s.type !== 'localfiles' || app.env.localFilesStorageEnabled).map(serializeStorage);
+  return items.filter((s) => typeEnabled(backend(s.type), app.env)).map(serializeStorage);
 }
 
 /**
@@ -313,7 +315,7 @@ export async function previewStorageFiles(
           break outer;
         }
         files.push({
-          key: type === 'localfiles' && config.path ? `${String(config.path).replace(/\/+$/, '')}/${e.key}` : e.key,
+          key: previewKey(backend(type), config, e.key),
           last_modified: e.lastModified ? e.lastModified.toISOString() : null,
           size: e.size ?? null,
         });

@@ -5,6 +5,8 @@
  * to the project's first data variable, exactly as the task API shows it.
  */
 import type { AnnotationItem, ProjectItem, TaskItem } from '../db/items';
+import { BACKENDS, backend } from '../storage/backends';
+import type { BackendDefinition } from '../storage/backends/definition';
 import type { StorageType } from '../storage/types';
 
 /** Label Studio's placeholder key for blob-mode task data (`DATA_UNDEFINED_NAME`). */
@@ -108,7 +110,14 @@ export function buildExportDocument(src: ExportSource, now: Date): Record<string
   };
 }
 
-/** Serialises a document for one target type: local files pretty-print with indent 2, as Label Studio does. */
-export function serializeExportDocument(doc: Record<string, unknown>, type: StorageType): string {
-  return type === 'localfiles' ? JSON.stringify(doc, null, 2) : JSON.stringify(doc);
+/**
+ * Serialises a document for one target type of `defs` (default the registered ones): compact,
+ * or pretty-printed with the type's `exportJsonIndent`.
+ */
+export function serializeExportDocument(
+  doc: Record<string, unknown>,
+  type: StorageType,
+  defs: Readonly<Record<string, BackendDefinition>> = BACKENDS,
+): string {
+  return JSON.stringify(doc, null, backend(type, defs)?.capabilities?.exportJsonIndent);
 }

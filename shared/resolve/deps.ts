@@ -1,11 +1,14 @@
 /**
  * Wiring of the resolve module to the rest of the service: storages of a project (one indexed
- * query), a cache of providers per stored storage, local-files storage paths of an organization.
+ * query), a cache of providers per stored storage, the host-file storage paths of an organization.
  */
 import type { AppContext } from '../context';
 import type { StorageItem } from '../db/items';
 import { listProjects } from '../db/repo-projects';
 import { listProjectStorages } from '../db/repo-storages';
+import { BACKEND_LIST } from '../storage/backends';
+import { hostFileTypes } from '../storage/backends/capabilities';
+import type { BackendDefinition } from '../storage/backends/definition';
 import type { StorageProvider } from '../storage/types';
 
 /** A project's source storages: one Query on gsi1. */
@@ -40,18 +43,24 @@ const PROJECT_PAGE = 100;
 const CONCURRENCY = 8;
 
 /**
- * `path` of every local-files import storage of the organization's projects: the org's projects
- * through gsi1 (`ORG#<org>#PROJECTS`), then per project one gsi1 query restricted to
- * `import#localfiles#` by sort-key prefix. Indexed queries only, never a scan.
+ * `path` of every import storage of the organization's projects whose type `servesHostFiles`
+ * (of `defs`, default the registered ones): the org's projects through gsi1
+ * (`ORG#<org>#PROJECTS`), then per project and such type one gsi1 query restricted to
+ * `import#<type>#` by sort-key prefix. Indexed queries only, never a scan.
  */
-export async function localFilesStoragePaths(app: Pick<AppContext, 'db'>, orgId: string): Promise<string[]> {
+export async function localFilesStoragePaths(
+  app: Pick<AppContext, 'db'>,
+  orgId: string,
+  defs: readonly BackendDefinition[] = BACKEND_LIST,
+): Promise<string[]> {
+  const types = hostFileTypes(defs);
   const paths: string[] = [];
   let afterId: number | undefined;
   for (;;) {
     const page = await listProjects(app.db, orgId, { afterId, limit: PROJECT_PAGE });
     const ids = page.items.map((p) => p.id);
     for (let i = 0; i < ids.length; i += CONCURRENCY) {
-      const lists = await Promise.all(ids.slice(i, i + CONCURRENCY).map((id) => listProjectStorages(app.db, id, 'import', 'localfiles')));
+      const lists = await Promise.all(ids.slice(i, i + CONCURRENCY).flatMap((id) => types.map((t) => listProjectStorages(app.db, id, 'import', t))));
       for (const list of lists) for (const s of list) if (typeof s.fields?.path === 'string' && s.fields.path) paths.push(s.fields.path);
     }
     if (!page.hasMore || !ids.length) return paths;

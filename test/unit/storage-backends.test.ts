@@ -5,6 +5,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { storageTypes, parseStorageType } from '../../shared/api/storages';
+import type { AppContext } from '../../shared/context';
+import { serializeExportDocument } from '../../shared/export/content';
+import { localFilesStoragePaths } from '../../shared/resolve/deps';
+import { hostFileTypes, previewKey, typeEnabled } from '../../shared/storage/backends/capabilities';
 import { SECRET_FIELDS, storageBodySchema, storageDefaults, storageFields, storageResponseSchema, TYPE_TITLES } from '../../shared/api/storage-schemas';
 import { BACKENDS, BACKEND_LIST } from '../../shared/storage/backends';
 import type { BackendDefinition } from '../../shared/storage/backends/definition';
@@ -145,5 +150,67 @@ describe('a new definition is the only step', () => {
     const b = createStorageRegistry({ settings, backends: defs });
     const config = { type: 'fake', role: 'import', shelf: 's2' } as unknown as StorageConfig;
     expect(await a.getProvider(config)).not.toBe(await b.getProvider(config));
+  });
+});
+
+describe('capabilities, not type names, drive the type-specific behaviour', () => {
+  const plain: BackendDefinition = { ...BACKENDS.redis, type: 'plain' as StorageType, capabilities: undefined };
+  const special: BackendDefinition = {
+    ...plain,
+    type: 'special' as StorageType,
+    capabilities: { enabledBy: 'inlinePresign', previewKeyWithPath: true, exportJsonIndent: 4, servesHostFiles: true },
+  };
+  const off = { localFilesStorageEnabled: false, inlinePresign: false } as AppContext['env'];
+  const on = { localFilesStorageEnabled: true, inlinePresign: true } as AppContext['env'];
+
+  it('registers them on localfiles only, so the registered types behave as before', () => {
+    expect(BACKENDS.localfiles.capabilities).toMatchObject({
+      enabledBy: 'localFilesStorageEnabled',
+      previewKeyWithPath: true,
+      exportJsonIndent: 2,
+      servesHostFiles: true,
+    });
+    for (const def of BACKEND_LIST.filter((d) => d.type !== 'localfiles')) {
+      for (const c of ['enabledBy', 'previewKeyWithPath', 'exportJsonIndent', 'servesHostFiles']) expect(def.capabilities ?? {}, `${def.type}.${c}`).not.toHaveProperty(c);
+    }
+  });
+
+  it('enabledBy hides a type while its switch is off: types endpoint, routes, lists', () => {
+    expect(typeEnabled(special, off)).toBe(false);
+    expect(typeEnabled(special, on)).toBe(true);
+    expect(typeEnabled(plain, off)).toBe(true);
+    expect(typeEnabled(undefined, off)).toBe(true);
+    const app = (env: AppContext['env']) => ({ env }) as AppContext;
+    expect(storageTypes(app(off)).map((t) => t.name)).not.toContain('localfiles');
+    expect(storageTypes(app(on)).map((t) => t.name)).toEqual(TYPE_TITLES.map((t) => t.name));
+    expect(() => parseStorageType(app(off), 'localfiles')).toThrow('Not found.');
+    expect(parseStorageType(app(on), 'localfiles')).toBe('localfiles');
+  });
+
+  it('previewKeyWithPath joins the preview key to the path, without doubling its trailing slashes', () => {
+    const config = (path?: string) => ({ type: 'special', role: 'import', path }) as unknown as StorageConfig;
+    expect(previewKey(special, config('/data/in//'), 'a/b.json')).toBe('/data/in/a/b.json');
+    expect(previewKey(special, config(''), 'a/b.json')).toBe('a/b.json');
+    expect(previewKey(plain, config('/data/in'), 'a/b.json')).toBe('a/b.json');
+  });
+
+  it('exportJsonIndent pretty-prints exported documents; without it they are compact', () => {
+    const doc = { a: [1] };
+    expect(serializeExportDocument(doc, special.type, { special, plain })).toBe('{\n    "a": [\n        1\n    ]\n}');
+    expect(serializeExportDocument(doc, plain.type, { special, plain })).toBe('{"a":[1]}');
+  });
+
+  it('servesHostFiles selects the types whose import storage paths resolve collects', async () => {
+    expect(hostFileTypes([plain, special, BACKENDS.localfiles])).toEqual(['special', 'localfiles']);
+    const prefixes: string[] = [];
+    const send = async (cmd: { input: { ExpressionAttributeValues: Record<string, string> } }) => {
+      const v = cmd.input.ExpressionAttributeValues;
+      if (!v[':prefix']) return { Items: [{ id: 7 }] };
+      prefixes.push(v[':prefix']);
+      return { Items: [{ type: v[':prefix'], fields: { path: `/host/${v[':prefix']}` } }] };
+    };
+    const app = { db: { table: 't', doc: { send } } } as unknown as Pick<AppContext, 'db'>;
+    expect(await localFilesStoragePaths(app, 'org', [plain, special])).toEqual(['/host/import#special#']);
+    expect(prefixes).toEqual(['import#special#']);
   });
 });

@@ -9,6 +9,7 @@
 import type { LookupFunction } from 'node:net';
 import type { TokenCredential } from '@azure/identity';
 import type { z } from 'zod';
+import type { Env } from '../../config/env';
 import type { FieldErrors } from '../../errors';
 import type { ProviderSettings } from '../common';
 import type { CheckedEndpoint } from '../endpoint-guard';
@@ -108,7 +109,13 @@ export interface ResolvableUris {
   bucketField: string;
 }
 
-/** Optional behaviour flags of a type. */
+/** A boolean switch of the parsed environment (e.g. `localFilesStorageEnabled`). */
+export type EnvSwitch = { [K in keyof Env]-?: Env[K] extends boolean ? K : never }[keyof Env];
+
+/**
+ * Optional behaviour of a type, declared here so that the API, export and resolve code read the
+ * definition instead of naming a type (`./capabilities.ts` applies them).
+ */
 export interface BackendCapabilities {
   /** Listing comes in lexicographic key order. */
   orderedListing?: boolean;
@@ -116,6 +123,23 @@ export interface BackendCapabilities {
   presign?: boolean;
   /** `uriFor` returns a path on this service (prefix the public base URL). */
   relativeUri?: boolean;
+  /**
+   * The type exists only while this environment switch is on: otherwise `GET /api/storages/types`
+   * omits it, its routes answer 404 and its storages are left out of storage lists.
+   */
+  enabledBy?: EnvSwitch;
+  /**
+   * Keys are relative to the storage's `path` field: the files preview shows them joined to it
+   * (`<path>/<key>`, trailing slashes of the path dropped), as Label Studio does.
+   */
+  previewKeyWithPath?: boolean;
+  /** Exported annotation documents are pretty-printed with this indent (absent: compact JSON). */
+  exportJsonIndent?: number;
+  /**
+   * Storages read this host's filesystem under their `path` field: the `path`s of an
+   * organization's import storages of such types bound what `/data/local-files` serves it.
+   */
+  servesHostFiles?: boolean;
 }
 
 /** The definition of one storage type. */

@@ -39,5 +39,12 @@ export const localFilesBackend: BackendDefinition = {
   // Keys are relative to the storage path: annotations land at `join(path, <id>)`.
   exportKeyPrefix: () => '',
   location: { family: 'localfiles', place: (f) => posix(text(f.path)).replace(/\/+$/, ''), nested: true },
-  capabilities: { relativeUri: true },
+  capabilities: {
+    relativeUri: true,
+    enabledBy: 'localFilesStorageEnabled',
+    previewKeyWithPath: true,
+    // Label Studio pretty-prints the annotations it exports to local files.
+    exportJsonIndent: 2,
+    servesHostFiles: true,
+  },
 };
