@@ -184,7 +184,8 @@ export async function run(opts: SyncBenchOptions = {}): Promise<Row[]> {
     const { nextId } = await import('../shared/db/counters');
     const { putProject, getProject } = await import('../shared/db/repo-projects');
     const { putStorage, getStorage } = await import('../shared/db/repo-storages');
-    const { getProvider } = await import('../shared/storage/registry');
+    // The installed app's provider factory: the bench's environment allows the emulators' endpoints.
+    const getProvider: import('../shared/context').GetProvider = (config, opts) => processApp().getProvider(config, opts);
     const { requestSync } = await import('../shared/sync/request-sync');
     const { SECRET_FIELDS } = await import('../shared/api/storage-schemas');
     const { linkShard } = await import('../shared/db/sync-keys');
@@ -236,7 +237,7 @@ export async function run(opts: SyncBenchOptions = {}): Promise<Row[]> {
     const rawRun = async (config: Record<string, unknown>, withGet: boolean, tag: string, writers_ = 8, pipelineItems = false, shape: 'task' | 'small' = 'task') => {
       const provider = await getProvider(config as never, { noCache: true });
       const now = new Date().toISOString();
-      const blobUri = (key: string) => (config.type === 'localfiles' ? app.env.publicBaseUrl : '') + uriFor(config as never, key);
+      const blobUri = (key: string) => (config.type === 'localfiles' ? app.env.publicBaseUrl : '') + uriFor(config as never, key, app.env.localFilesDocumentRoot);
       let written = 0;
       const r = await timed(async () => {
         const batches: Record<string, unknown>[][] = [];
