@@ -74,33 +74,10 @@ export interface RequestParts {
 export function toApiGatewayEvent(req: RequestParts): APIGatewayProxyEventV2 {
   const { rawPath, rawQueryString } = splitUrl(req.url);
   const { routeKey, proxy } = matchRoute(rawPath);
-  const headers: Record<string, string> = {};
-  const cookies: string[] = [];
-  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
-    const name = req.rawHeaders[i].toLowerCase();
-    const value = req.rawHeaders[i + 1];
-    if (name === 'cookie') {
-      for (const c of value.split(';')) if (c.trim()) cookies.push(c.trim());
-      continue;
-    }
-    headers[name] = name in headers ? `${headers[name]},${value}` : value;
-  }
-  headers['x-forwarded-for'] = headers['x-forwarded-for'] ? `${headers['x-forwarded-for']}, ${req.sourceIp}` : req.sourceIp;
-  headers['x-forwarded-proto'] ??= 'http';
-  if (req.localPort !== undefined) headers['x-forwarded-port'] ??= String(req.localPort);
+  const { headers, cookies } = splitHeaders(req.rawHeaders);
   const requestId = randomUUID();
-  headers['x-amzn-trace-id'] ??= `Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${requestId.replace(/-/g, '').slice(0, 24)}`;
-
-  let queryStringParameters: Record<string, string> | undefined;
-  if (rawQueryString) {
-    queryStringParameters = {};
-    for (const [k, v] of new URLSearchParams(rawQueryString)) {
-      queryStringParameters[k] = k in queryStringParameters ? `${queryStringParameters[k]},${v}` : v;
-    }
-  }
-
-  const now = new Date();
-  const host = headers.host ?? 'localhost';
+  addForwardingHeaders(headers, req, requestId);
+  const queryStringParameters = parseQuery(rawQueryString);
   const event: APIGatewayProxyEventV2 = {
     version: '2.0',
     routeKey,
@@ -110,24 +87,7 @@ export function toApiGatewayEvent(req: RequestParts): APIGatewayProxyEventV2 {
     headers,
     ...(queryStringParameters ? { queryStringParameters } : {}),
     ...(proxy !== undefined ? { pathParameters: { proxy: safeDecode(proxy) } } : {}),
-    requestContext: {
-      accountId: LOCAL_ACCOUNT_ID,
-      apiId: LOCAL_API_ID,
-      domainName: host,
-      domainPrefix: host.split('.')[0],
-      http: {
-        method: req.method.toUpperCase(),
-        path: rawPath,
-        protocol: 'HTTP/1.1',
-        sourceIp: req.sourceIp,
-        userAgent: headers['user-agent'] ?? '',
-      },
-      requestId,
-      routeKey,
-      stage: '$default',
-      time: apigwTime(now),
-      timeEpoch: now.getTime(),
-    },
+    requestContext: requestContext(req, headers, rawPath, routeKey, requestId),
     isBase64Encoded: false,
   };
   if (req.body.length > 0) {
@@ -136,6 +96,69 @@ export function toApiGatewayEvent(req: RequestParts): APIGatewayProxyEventV2 {
     event.isBase64Encoded = !text;
   }
   return event;
+}
+
+/** Lower-cased headers (duplicates comma-joined) and the cookies taken out of them. */
+function splitHeaders(rawHeaders: string[]): { headers: Record<string, string>; cookies: string[] } {
+  const headers: Record<string, string> = {};
+  const cookies: string[] = [];
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i].toLowerCase();
+    const value = rawHeaders[i + 1];
+    if (name === 'cookie') {
+      for (const c of value.split(';')) if (c.trim()) cookies.push(c.trim());
+      continue;
+    }
+    headers[name] = name in headers ? `${headers[name]},${value}` : value;
+  }
+  return { headers, cookies };
+}
+
+/** The headers API Gateway adds in front of the handler (forwarding, trace id). */
+function addForwardingHeaders(headers: Record<string, string>, req: RequestParts, requestId: string): void {
+  headers['x-forwarded-for'] = headers['x-forwarded-for'] ? `${headers['x-forwarded-for']}, ${req.sourceIp}` : req.sourceIp;
+  headers['x-forwarded-proto'] ??= 'http';
+  if (req.localPort !== undefined) headers['x-forwarded-port'] ??= String(req.localPort);
+  headers['x-amzn-trace-id'] ??= `Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${requestId.replace(/-/g, '').slice(0, 24)}`;
+}
+
+/** Decoded query parameters (duplicates comma-joined); undefined without a query string. */
+function parseQuery(rawQueryString: string): Record<string, string> | undefined {
+  if (!rawQueryString) return undefined;
+  const params: Record<string, string> = {};
+  for (const [k, v] of new URLSearchParams(rawQueryString)) {
+    params[k] = k in params ? `${params[k]},${v}` : v;
+  }
+  return params;
+}
+
+function requestContext(
+  req: RequestParts,
+  headers: Record<string, string>,
+  rawPath: string,
+  routeKey: string,
+  requestId: string,
+): APIGatewayProxyEventV2['requestContext'] {
+  const now = new Date();
+  const host = headers.host ?? 'localhost';
+  return {
+    accountId: LOCAL_ACCOUNT_ID,
+    apiId: LOCAL_API_ID,
+    domainName: host,
+    domainPrefix: host.split('.')[0],
+    http: {
+      method: req.method.toUpperCase(),
+      path: rawPath,
+      protocol: 'HTTP/1.1',
+      sourceIp: req.sourceIp,
+      userAgent: headers['user-agent'] ?? '',
+    },
+    requestId,
+    routeKey,
+    stage: '$default',
+    time: apigwTime(now),
+    timeEpoch: now.getTime(),
+  };
 }
 
 function safeDecode(s: string): string {

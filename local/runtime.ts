@@ -16,6 +16,7 @@ import { installApp, processApp } from '../shared/process-app';
 import type { StorageTestHooks } from '../shared/storage/registry';
 import { ROUTES, type FunctionName } from '../functions/manifest';
 import { LocalStateMachine } from './asl-runner';
+import { CleanupStack } from './cleanup-stack';
 import { dlqFile, LocalDlq, replayDlq, type ReplayResult, type StreamBatchHandler } from './dlq';
 import { ensureTable } from './dynamodb-table';
 import { startDynamoDbLocal, type RunningDynamoDb } from './emulators/dynamodb';
@@ -136,196 +137,262 @@ function configureProcess(vars: Record<string, string>, parts: Parameters<typeof
 export async function startRuntime(opts: RuntimeOptions = {}): Promise<LabelsyncRuntime> {
   const log = opts.log ?? ((m: string) => console.error(m));
   const dataDir = resolve(opts.dataDir ?? '.labelsync');
-  const tableName = opts.tableName ?? 'labelsync';
-  const region = opts.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1';
-  const resolveHandler = opts.resolveHandler ?? importHandler;
+  await claimDataDir(dataDir, opts.dynamodbEndpoint);
+  const cleanups = new CleanupStack(log);
+  const ctx: StartContext = {
+    opts,
+    log,
+    dataDir,
+    tableName: opts.tableName ?? 'labelsync',
+    region: opts.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
+    resolveHandler: opts.resolveHandler ?? importHandler,
+    cleanups,
+    phases: new PhaseTimer(),
+  };
+  try {
+    return await startServices(ctx);
+  } catch (e) {
+    await cleanups.runAll();
+    throw e;
+  }
+}
+
+/** What every start step reads: the resolved options, the cleanup stack, the phase timer. */
+interface StartContext {
+  opts: RuntimeOptions;
+  log: (message: string) => void;
+  dataDir: string;
+  tableName: string;
+  region: string;
+  resolveHandler: HandlerResolver;
+  cleanups: CleanupStack;
+  phases: PhaseTimer;
+}
+
+/** Durations of the start's phases, for the one `[runtime] started:` line. */
+class PhaseTimer {
+  readonly t0 = Date.now();
+  private readonly phases: string[] = [];
+
+  phase(name: string, since: number): void {
+    this.phases.push(`${name} ${((Date.now() - since) / 1000).toFixed(1)} s`);
+  }
+
+  summary(): string {
+    return this.phases.join(', ');
+  }
+}
+
+/**
+ * Creates the data dir and refuses it when another runtime uses it: two runtimes on one data dir
+ * would run two DynamoDB Locals on the same files (and the second to stop removes the first one's
+ * runtime.json). A runtime on a given endpoint (tests' shared DynamoDB) opens no files of its own.
+ */
+async function claimDataDir(dataDir: string, dynamodbEndpoint: string | undefined): Promise<void> {
   await mkdir(dataDir, { recursive: true });
-  // Two runtimes on one data dir would run two DynamoDB Locals on the same files (and the second
-  // to stop removes the first one's runtime.json): refuse, naming the running one. A runtime on a
-  // given endpoint (tests' shared DynamoDB) opens no files of its own.
-  const other = opts.dynamodbEndpoint ? undefined : await runningRuntime(dataDir);
+  const other = dynamodbEndpoint ? undefined : await runningRuntime(dataDir);
   if (other) {
     throw new Error(`another labelsync runtime (pid ${other.pid}, ${other.url}) is using the data directory ${dataDir}; stop it first or choose another LABELSYNC_DATA_DIR`);
   }
+}
 
-  const cleanups: (() => Promise<void>)[] = [];
-  const stopAll = async () => {
-    for (const c of cleanups.splice(0).reverse()) {
-      try {
-        await c();
-      } catch (e) {
-        log(`[runtime] stop: ${e instanceof Error ? e.message : String(e)}`);
-      }
-    }
+async function startServices(ctx: StartContext): Promise<LabelsyncRuntime> {
+  const { opts, dataDir, tableName, region, cleanups } = ctx;
+  // The endpoint is known before DynamoDB Local is up, so the handlers' configuration is set and
+  // their modules load while the JVM starts (two cores: the two overlap well).
+  const ddbPort = opts.dynamodbEndpoint ? undefined : (opts.dynamodbPort ?? (await freePort()));
+  const endpoint = opts.dynamodbEndpoint || `http://127.0.0.1:${ddbPort}`;
+  const machine = lazyStateMachine(ctx);
+  const syncStarter = configureHandlers(ctx, endpoint, machine);
+  const ddbStarting = ddbPort !== undefined ? startOwnDynamoDb(ctx, ddbPort) : undefined;
+  const imports = warmHandlers(ctx);
+  const owned = ddbStarting ? await ddbStarting : undefined;
+  await imports;
+  await createTable(ctx, endpoint);
+
+  const { token, created } = await ensureLocalToken(dataDir, opts.apiToken, processApp().db);
+  const dlq = new LocalDlq(dlqFile(dataDir));
+  const exportHandler = streamHandler(ctx);
+  const poller = opts.stream !== false ? await startPoller(ctx, { endpoint, dlq, exportHandler, owned: !!owned }) : undefined;
+  const http = await startHttpServer({ port: opts.port ?? 8080, host: opts.host ?? '127.0.0.1', region, resolveHandler: ctx.resolveHandler, log: ctx.log });
+  cleanups.push(() => http.close());
+  ctx.phases.phase('total', ctx.phases.t0);
+  ctx.log(`[runtime] started: ${ctx.phases.summary()}`);
+  await publishState(ctx, http.url, endpoint);
+  startBackgroundWork(ctx, machine, syncStarter);
+
+  let stopping: Promise<void> | undefined;
+  return {
+    url: http.url,
+    port: http.port,
+    token,
+    tokenCreated: created,
+    dataDir,
+    tableName,
+    dynamodb: { endpoint, region },
+    syncStarter,
+    poller,
+    dlq,
+    stateMachine: machine.get,
+    replayDlq: () => replayDlq(dlq.file, exportHandler),
+    stop: () => (stopping ??= cleanups.runAll()),
   };
+}
 
-  const t0 = Date.now();
-  const phases: string[] = [];
-  const phase = (name: string, since: number) => phases.push(`${name} ${((Date.now() - since) / 1000).toFixed(1)} s`);
+/** The state machine, loaded on first use; `abort` cancels a synthesis still running at stop. */
+interface LazyStateMachine {
+  get: () => Promise<LocalStateMachine>;
+  abort: AbortController;
+}
 
+function lazyStateMachine({ region, dataDir, resolveHandler, log }: StartContext): LazyStateMachine {
+  let machine: Promise<LocalStateMachine> | undefined;
+  const abort = new AbortController();
+  const get = () => {
+    machine ??= loadStateMachine(region, { cacheDir: dataDir, signal: abort.signal }).then((r) => new LocalStateMachine({ definition: r.definition, region, resolveHandler, log }));
+    // A failed synthesis is retried on the next start (the stack may be mid-edit).
+    machine.catch(() => (machine = undefined));
+    return machine;
+  };
+  return { get, abort };
+}
+
+/** Builds the sync starter and installs the app the handlers run with, pointed at this runtime. */
+function configureHandlers(ctx: StartContext, endpoint: string, machine: LazyStateMachine): LocalSyncStarter {
+  const { opts, dataDir, log, cleanups } = ctx;
+  const syncStarter = new LocalSyncStarter({
+    machine: machine.get,
+    maxConcurrent: opts.maxConcurrentExecutions,
+    journalFile: join(dataDir, 'executions.json'),
+    log,
+  });
+  configureProcess(
+    {
+      // The chunk Lambdas read it too (first listing step): the same value as the local Map's.
+      LABELSYNC_SYNC_CONCURRENCY: process.env.LABELSYNC_SYNC_CONCURRENCY || String(LOCAL_SYNC_CONCURRENCY),
+      LABELSYNC_SYNC_WRITE_CONCURRENCY: process.env.LABELSYNC_SYNC_WRITE_CONCURRENCY || String(LOCAL_SYNC_WRITE_CONCURRENCY),
+      LABELSYNC_TABLE: ctx.tableName,
+      LABELSYNC_DYNAMODB_ENDPOINT: endpoint,
+      LABELSYNC_DATA_DIR: dataDir,
+      AWS_REGION: ctx.region,
+    },
+    { syncStarter, storageHooks: opts.storageHooks },
+  );
+  cleanups.push(async () => {
+    await syncStarter.stop();
+    installApp(undefined);
+  });
+  // Runs before the starter's stop (cleanups run in reverse): executions waiting for the
+  // definition must not wait for a synthesis that nobody needs any more.
+  cleanups.push(async () => machine.abort.abort());
+  return syncStarter;
+}
+
+function startOwnDynamoDb({ opts, dataDir, cleanups, phases }: StartContext, port: number): Promise<RunningDynamoDb> {
+  const tDdb = Date.now();
+  // quickStart: `npm start` must answer /health within 30 s even on a busy machine.
+  const starting = startDynamoDbLocal({
+    port,
+    ...(opts.inMemory ? { inMemory: true } : { dbPath: join(dataDir, 'dynamodb') }),
+    maxHeap: '1g',
+    quickStart: true,
+    // npm start: Ctrl-C must reach the runtime only; it stops DynamoDB Local after the syncs.
+    ownProcessGroup: true,
+  });
+  starting.then(
+    (d) => {
+      phases.phase('DynamoDB Local', tDdb);
+      cleanups.push(() => d.stop());
+    },
+    () => {},
+  );
+  return starting;
+}
+
+/** Imports the handlers now: a module that fails to load is reported at start, not on a request. */
+function warmHandlers({ resolveHandler, phases, log }: StartContext): Promise<void> {
+  const tImport = Date.now();
+  return Promise.allSettled(WARM_FUNCTIONS.map((fn) => resolveHandler(fn))).then((results) => {
+    phases.phase('handlers', tImport);
+    results.forEach((r, i) => {
+      if (r.status === 'rejected') log(`[runtime] handler ${WARM_FUNCTIONS[i]} failed to load: ${String(r.reason)}`);
+    });
+  });
+}
+
+async function createTable({ region, tableName, phases }: StartContext, endpoint: string): Promise<void> {
+  const tTable = Date.now();
+  const client = new DynamoDBClient({ endpoint, region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
   try {
-    // The endpoint is known before DynamoDB Local is up, so the handlers' configuration is set and
-    // their modules load while the JVM starts (two cores: the two overlap well).
-    let endpoint = opts.dynamodbEndpoint;
-    const ddbPort = endpoint ? undefined : (opts.dynamodbPort ?? (await freePort()));
-    if (!endpoint) endpoint = `http://127.0.0.1:${ddbPort}`;
-
-    let machine: Promise<LocalStateMachine> | undefined;
-    const synthAbort = new AbortController();
-    const stateMachine = () => {
-      machine ??= loadStateMachine(region, { cacheDir: dataDir, signal: synthAbort.signal }).then((r) => new LocalStateMachine({ definition: r.definition, region, resolveHandler, log }));
-      // A failed synthesis is retried on the next start (the stack may be mid-edit).
-      machine.catch(() => (machine = undefined));
-      return machine;
-    };
-    const syncStarter = new LocalSyncStarter({
-      machine: stateMachine,
-      maxConcurrent: opts.maxConcurrentExecutions,
-      journalFile: join(dataDir, 'executions.json'),
-      log,
-    });
-    configureProcess(
-      {
-        // The chunk Lambdas read it too (first listing step): the same value as the local Map's.
-        LABELSYNC_SYNC_CONCURRENCY: process.env.LABELSYNC_SYNC_CONCURRENCY || String(LOCAL_SYNC_CONCURRENCY),
-        LABELSYNC_SYNC_WRITE_CONCURRENCY: process.env.LABELSYNC_SYNC_WRITE_CONCURRENCY || String(LOCAL_SYNC_WRITE_CONCURRENCY),
-        LABELSYNC_TABLE: tableName,
-        LABELSYNC_DYNAMODB_ENDPOINT: endpoint,
-        LABELSYNC_DATA_DIR: dataDir,
-        AWS_REGION: region,
-      },
-      { syncStarter, storageHooks: opts.storageHooks },
-    );
-    cleanups.push(async () => {
-      await syncStarter.stop();
-      installApp(undefined);
-    });
-    // Runs before the starter's stop (cleanups run in reverse): executions waiting for the
-    // definition must not wait for a synthesis that nobody needs any more.
-    cleanups.push(async () => synthAbort.abort());
-
-    let ddbStarting: Promise<RunningDynamoDb> | undefined;
-    if (ddbPort !== undefined) {
-      const port = ddbPort;
-      const tDdb = Date.now();
-      // quickStart: `npm start` must answer /health within 30 s even on a busy machine.
-      ddbStarting = startDynamoDbLocal({
-        port,
-        ...(opts.inMemory ? { inMemory: true } : { dbPath: join(dataDir, 'dynamodb') }),
-        maxHeap: '1g',
-        quickStart: true,
-        // npm start: Ctrl-C must reach the runtime only; it stops DynamoDB Local after the syncs.
-        ownProcessGroup: true,
-      });
-      ddbStarting.then(
-        (d) => {
-          phase('DynamoDB Local', tDdb);
-          cleanups.push(() => d.stop());
-        },
-        () => {},
-      );
-    }
-    // Import the handlers now: a module that fails to load is reported at start, not on a request.
-    const tImport = Date.now();
-    const imports = Promise.allSettled(WARM_FUNCTIONS.map((fn) => resolveHandler(fn))).then((results) => {
-      phase('handlers', tImport);
-      results.forEach((r, i) => {
-        if (r.status === 'rejected') log(`[runtime] handler ${WARM_FUNCTIONS[i]} failed to load: ${String(r.reason)}`);
-      });
-    });
-    const owned = ddbStarting ? await ddbStarting : undefined;
-    await imports;
-
-    const tTable = Date.now();
-    const client = new DynamoDBClient({ endpoint, region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-    try {
-      await ensureTable(client, tableName);
-    } finally {
-      client.destroy();
-    }
-    phase('table', tTable);
-
-    const { token, created } = await ensureLocalToken(dataDir, opts.apiToken, processApp().db);
-
-    const dlq = new LocalDlq(dlqFile(dataDir));
-    const exportHandler: StreamBatchHandler =
-      opts.exportHandler ??
-      (async (event: DynamoDBStreamEvent) => {
-        const h = await resolveHandler('exportStream');
-        return (await invokeLocal('exportStream', h, event, { region })) as Awaited<ReturnType<StreamBatchHandler>>;
-      });
-
-    let poller: StreamPoller | undefined;
-    if (opts.stream !== false) {
-      poller = new StreamPoller({
-        endpoint,
-        region,
-        tableName,
-        handler: exportHandler,
-        dlq,
-        checkpointFile: join(dataDir, 'stream-checkpoint.json'),
-        startingPosition: opts.streamStartingPosition ?? (owned ? 'TRIM_HORIZON' : 'LATEST'),
-        log,
-        ...opts.poller,
-      });
-      await poller.start();
-      cleanups.push(() => poller!.stop());
-    }
-
-    const http = await startHttpServer({ port: opts.port ?? 8080, host: opts.host ?? '127.0.0.1', region, resolveHandler, log });
-    cleanups.push(() => http.close());
-    phase('total', t0);
-    log(`[runtime] started: ${phases.join(', ')}`);
-
-    // Lets tools (`npm run replay-dlq -- --local`) find this runtime's DynamoDB instead of opening the same files twice.
-    const stateFile = runtimeStateFile(dataDir);
-    const state: RuntimeState = { pid: process.pid, url: http.url, dynamodbEndpoint: endpoint, tableName, region, startedAt: new Date().toISOString() };
-    await writeFile(stateFile, JSON.stringify(state, null, 2));
-    cleanups.push(() => rm(stateFile, { force: true }));
-
-    setImmediate(() => {
-      for (const fn of LATER_FUNCTIONS) resolveHandler(fn).catch((e) => log(`[runtime] handler ${fn} failed to load: ${String(e)}`));
-    });
-
-    if (opts.preloadStateMachine) {
-      // After listening, so /health answers as early as possible (synthesis competes for the CPU).
-      setImmediate(() => {
-        const t0 = Date.now();
-        stateMachine().then(
-          () => log(`[runtime] state machine ready (${Date.now() - t0} ms)`),
-          (e) => {
-            if (!synthAbort.signal.aborted) log(`[runtime] state machine not available: ${e instanceof Error ? e.message : String(e)}`);
-          },
-        );
-      });
-    }
-
-    // Executions a previous run left unfinished start again (in the background: may need synthesis).
-    syncStarter.resume().then(
-      (names) => names.length && log(`[runtime] resumed ${names.length} unfinished sync execution(s)`),
-      (e) => {
-        if (!synthAbort.signal.aborted) log(`[runtime] could not resume sync executions: ${e instanceof Error ? e.message : String(e)}`);
-      },
-    );
-
-    let stopping: Promise<void> | undefined;
-    return {
-      url: http.url,
-      port: http.port,
-      token,
-      tokenCreated: created,
-      dataDir,
-      tableName,
-      dynamodb: { endpoint, region },
-      syncStarter,
-      poller,
-      dlq,
-      stateMachine,
-      replayDlq: () => replayDlq(dlq.file, exportHandler),
-      stop: () => (stopping ??= stopAll()),
-    };
-  } catch (e) {
-    await stopAll();
-    throw e;
+    await ensureTable(client, tableName);
+  } finally {
+    client.destroy();
   }
+  phases.phase('table', tTable);
+}
+
+/** The stream consumer: the test hook's, or the export function invoked like Lambda does. */
+function streamHandler({ opts, resolveHandler, region }: StartContext): StreamBatchHandler {
+  return (
+    opts.exportHandler ??
+    (async (event: DynamoDBStreamEvent) => {
+      const h = await resolveHandler('exportStream');
+      return (await invokeLocal('exportStream', h, event, { region })) as Awaited<ReturnType<StreamBatchHandler>>;
+    })
+  );
+}
+
+async function startPoller(
+  { opts, region, tableName, dataDir, log, cleanups }: StartContext,
+  { endpoint, dlq, exportHandler, owned }: { endpoint: string; dlq: LocalDlq; exportHandler: StreamBatchHandler; owned: boolean },
+): Promise<StreamPoller> {
+  const poller = new StreamPoller({
+    endpoint,
+    region,
+    tableName,
+    handler: exportHandler,
+    dlq,
+    checkpointFile: join(dataDir, 'stream-checkpoint.json'),
+    startingPosition: opts.streamStartingPosition ?? (owned ? 'TRIM_HORIZON' : 'LATEST'),
+    log,
+    ...opts.poller,
+  });
+  await poller.start();
+  cleanups.push(() => poller.stop());
+  return poller;
+}
+
+/** Lets tools (`npm run replay-dlq -- --local`) find this runtime's DynamoDB instead of opening the same files twice. */
+async function publishState({ dataDir, tableName, region, cleanups }: StartContext, url: string, endpoint: string): Promise<void> {
+  const stateFile = runtimeStateFile(dataDir);
+  const state: RuntimeState = { pid: process.pid, url, dynamodbEndpoint: endpoint, tableName, region, startedAt: new Date().toISOString() };
+  await writeFile(stateFile, JSON.stringify(state, null, 2));
+  cleanups.push(() => rm(stateFile, { force: true }));
+}
+
+/** After listening: the state machine's handlers, the optional preload, unfinished executions. */
+function startBackgroundWork({ opts, resolveHandler, log }: StartContext, machine: LazyStateMachine, syncStarter: LocalSyncStarter): void {
+  const aborted = () => machine.abort.signal.aborted;
+  setImmediate(() => {
+    for (const fn of LATER_FUNCTIONS) resolveHandler(fn).catch((e) => log(`[runtime] handler ${fn} failed to load: ${String(e)}`));
+  });
+  if (opts.preloadStateMachine) {
+    // After listening, so /health answers as early as possible (synthesis competes for the CPU).
+    setImmediate(() => {
+      const t0 = Date.now();
+      machine.get().then(
+        () => log(`[runtime] state machine ready (${Date.now() - t0} ms)`),
+        (e) => {
+          if (!aborted()) log(`[runtime] state machine not available: ${e instanceof Error ? e.message : String(e)}`);
+        },
+      );
+    });
+  }
+  // Executions a previous run left unfinished start again (in the background: may need synthesis).
+  syncStarter.resume().then(
+    (names) => names.length && log(`[runtime] resumed ${names.length} unfinished sync execution(s)`),
+    (e) => {
+      if (!aborted()) log(`[runtime] could not resume sync executions: ${e instanceof Error ? e.message : String(e)}`);
+    },
+  );
 }

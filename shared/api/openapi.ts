@@ -15,12 +15,30 @@ const ref = (id: string) => ({ $ref: `#/components/schemas/${id}` });
 const pascal = (t: string, role: StorageRole) =>
   t.split('_').map((p) => p[0].toUpperCase() + p.slice(1)).join('') + (role === 'import' ? 'Import' : 'Export');
 
+type Ops = Record<string, Record<string, Op>>;
+const projectQ = [{ name: 'project', required: true, description: 'Project id.' }];
+
 /** Every documented operation: path (router pattern syntax) → method → operation. */
-export function operations(): Record<string, Record<string, Op>> {
-  const projectQ = [{ name: 'project', required: true, description: 'Project id.' }];
-  const ops: Record<string, Record<string, Op>> = {
+export function operations(): Ops {
+  const ops: Ops = {
     '/health': { get: { summary: 'Liveness check (no authentication).', response: 'Health' } },
     '/api/openapi.json': { get: { summary: 'This document.' } },
+    ...projectOperations(),
+    ...taskOperations(),
+    '/api/storages': { get: { summary: 'All import storages of a project.', query: projectQ } },
+    '/api/storages/types': { get: { summary: 'Import storage types.', response: { array: 'StorageType' } } },
+    '/api/storages/export': { get: { summary: 'All export storages of a project.', query: projectQ } },
+    '/api/storages/export/types': { get: { summary: 'Export storage types.', response: { array: 'StorageType' } } },
+  };
+  for (const role of ['import', 'export'] as const) {
+    for (const t of STORAGE_TYPES) Object.assign(ops, storageOperations(role, t));
+  }
+  Object.assign(ops, mediaOperations());
+  return ops;
+}
+
+function projectOperations(): Ops {
+  return {
     '/api/projects': {
       get: { summary: 'List projects of the organization (page, page_size).', response: 'ProjectList', query: [{ name: 'page', description: '1-based page.' }, { name: 'page_size', description: 'Default 100, max 1000.' }] },
       post: { summary: 'Create a project.', request: 'ProjectCreate', response: 'Project', status: 201 },
@@ -39,6 +57,11 @@ export function operations(): Record<string, Record<string, Op>> {
         query: [{ name: 'return_task_ids', description: '1/true: include the new ids as task_ids.' }],
       },
     },
+  };
+}
+
+function taskOperations(): Ops {
+  return {
     '/api/tasks': {
       get: {
         summary: 'List tasks of a project in id order.',
@@ -64,32 +87,36 @@ export function operations(): Record<string, Record<string, Op>> {
       patch: { summary: 'Update an annotation (bumps version).', request: 'AnnotationPatch', response: 'Annotation' },
       delete: { summary: 'Delete an annotation.', response: 'empty', status: 204 },
     },
-    '/api/storages': { get: { summary: 'All import storages of a project.', query: projectQ } },
-    '/api/storages/types': { get: { summary: 'Import storage types.', response: { array: 'StorageType' } } },
-    '/api/storages/export': { get: { summary: 'All export storages of a project.', query: projectQ } },
-    '/api/storages/export/types': { get: { summary: 'Export storage types.', response: { array: 'StorageType' } } },
   };
-  for (const role of ['import', 'export'] as const) {
-    for (const t of STORAGE_TYPES) {
-      const base = role === 'import' ? `/api/storages/${t}` : `/api/storages/export/${t}`;
-      const n = `${pascal(t, role)}Storage`;
-      ops[base] = {
-        get: { summary: `List ${t} ${role} storages of a project.`, response: { array: n }, query: projectQ },
-        post: { summary: `Create a ${t} ${role} storage (checks the connection).`, request: `${n}Create`, response: n, status: 201 },
-      };
-      ops[`${base}/validate`] = { post: { summary: 'Check a configuration without saving (with `id`: merged over the stored one).', request: `${n}Validate`, response: 'empty' } };
-      if (role === 'import') ops[`${base}/files`] = { post: { summary: 'Preview the keys a sync would see (validate body plus `limit`, default 100).', request: `${n}Validate`, response: 'FilesPreview' } };
-      ops[`${base}/{id}`] = {
-        get: { summary: 'Get a storage.', response: n },
-        patch: { summary: 'Update a storage (omitted secrets kept, "" clears).', request: `${n}Patch`, response: n },
-        put: { summary: 'Full update (project required).', request: `${n}Create`, response: n },
-        delete: { summary: 'Delete a storage (tasks kept; a running sync is cancelled).', response: 'empty', status: 204 },
-      };
-      ops[`${base}/{id}/sync`] = { post: { summary: `Start a${role === 'import' ? 'n import' : 'n export'} sync (queued; poll the storage status).`, response: n } };
-    }
-  }
-  // Media routes (functions/api/resolve.ts): browsers call them with the signed `token` the task
-  // API puts into the URLs, scripts with the Authorization header.
+}
+
+/** The routes of one storage type in one role (list/create, validate, files, item, sync). */
+function storageOperations(role: StorageRole, t: string): Ops {
+  const ops: Ops = {};
+  const base = role === 'import' ? `/api/storages/${t}` : `/api/storages/export/${t}`;
+  const n = `${pascal(t, role)}Storage`;
+  ops[base] = {
+    get: { summary: `List ${t} ${role} storages of a project.`, response: { array: n }, query: projectQ },
+    post: { summary: `Create a ${t} ${role} storage (checks the connection).`, request: `${n}Create`, response: n, status: 201 },
+  };
+  ops[`${base}/validate`] = { post: { summary: 'Check a configuration without saving (with `id`: merged over the stored one).', request: `${n}Validate`, response: 'empty' } };
+  if (role === 'import') ops[`${base}/files`] = { post: { summary: 'Preview the keys a sync would see (validate body plus `limit`, default 100).', request: `${n}Validate`, response: 'FilesPreview' } };
+  ops[`${base}/{id}`] = {
+    get: { summary: 'Get a storage.', response: n },
+    patch: { summary: 'Update a storage (omitted secrets kept, "" clears).', request: `${n}Patch`, response: n },
+    put: { summary: 'Full update (project required).', request: `${n}Create`, response: n },
+    delete: { summary: 'Delete a storage (tasks kept; a running sync is cancelled).', response: 'empty', status: 204 },
+  };
+  ops[`${base}/{id}/sync`] = { post: { summary: `Start a${role === 'import' ? 'n import' : 'n export'} sync (queued; poll the storage status).`, response: n } };
+  return ops;
+}
+
+/**
+ * Media routes (functions/api/resolve.ts): browsers call them with the signed `token` the task
+ * API puts into the URLs, scripts with the Authorization header.
+ */
+function mediaOperations(): Ops {
+  const ops: Ops = {};
   const media = [
     { name: 'fileuri', required: true, description: 'URL-safe base64 (padded or not) of the storage URI, or the URI URL-encoded.' },
     { name: 'token', description: 'Signed media token from the task API (instead of the Authorization header).' },

@@ -88,54 +88,71 @@ export async function processAnnotationRecords(deps: ExportDeps, records: readon
  * `sequenceNumber`s of the changes that failed.
  */
 export async function processAnnotationChanges(deps: ExportDeps, changes: readonly AnnotationChange[]): Promise<BatchResult> {
-  const log = getLogger('export');
-  const result: BatchResult = { failures: [], annotations: 0, ignored: 0, outcomes: { written: 0, up_to_date: 0, deleted: 0, skipped: 0, failed: 0 } };
-  const failed = new Set<string>();
-  const loader = new ExportSourceLoader(deps.db);
-  const targetsOf = new Map<number, Promise<ExportTarget[]>>();
-  const broken = new Map<number, unknown>();
-  const reported = new Set<number>();
-  const now = deps.now ?? (() => new Date());
-  const links = deps.links;
+  const run = new ChangeBatch(deps);
+  const groups = groupChanges(changes);
+  run.result.annotations = groups.length;
+  await mapLimit(groups, deps.concurrency ?? DEFAULT_EXPORT_CONCURRENCY, (g) => run.exportGroup(g));
+  for (const c of changes) if (run.failed.has(c.sequenceNumber)) run.result.failures.push(c.sequenceNumber);
+  return run.result;
+}
 
-  const onTarget = async (target: ExportTarget, run: () => Promise<TargetOutcome>): Promise<boolean> => {
-    if (broken.has(target.id)) {
-      result.outcomes.failed++;
-      return false;
-    }
+/** The state one batch shares across its groups: targets per project, targets broken in this batch. */
+class ChangeBatch {
+  readonly result: BatchResult = { failures: [], annotations: 0, ignored: 0, outcomes: { written: 0, up_to_date: 0, deleted: 0, skipped: 0, failed: 0 } };
+  /** Sequence numbers of the changes that failed. */
+  readonly failed = new Set<string>();
+  private readonly log = getLogger('export');
+  private readonly loader: ExportSourceLoader;
+  private readonly targetsOf = new Map<number, Promise<ExportTarget[]>>();
+  private readonly broken = new Map<number, unknown>();
+  private readonly reported = new Set<number>();
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: ExportDeps) {
+    this.loader = new ExportSourceLoader(deps.db);
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  /** Exports one annotation's changes; on failure marks its records failed and records the failure. */
+  async exportGroup(g: Group): Promise<void> {
+    let ok = false;
     try {
-      const outcome = await run();
-      result.outcomes[outcome]++;
-      if (outcome !== 'skipped') await clearTargetFailure(deps.db, target);
-      return true;
+      ok = await this.handle(g);
     } catch (e) {
-      result.outcomes.failed++;
-      broken.set(target.id, e);
-      log.warn('export target failed', { storageId: target.id, error: (e as Error).message });
-      if (!reported.has(target.id)) {
-        reported.add(target.id);
-        await reportTargetFailure(deps.db, target, e).catch((err) =>
-          log.error('could not record the target failure', { storageId: target.id, error: (err as Error).message }),
-        );
-      }
-      return false;
+      this.log.error('annotation export failed', { annotationId: g.annotationId, error: (e as Error).message });
     }
-  };
+    if (!ok) await this.recordGroupFailure(g);
+  }
 
-  const handle = async (g: Group): Promise<boolean> => {
-    let p = targetsOf.get(g.projectId);
+  private async recordGroupFailure(g: Group): Promise<void> {
+    for (const c of g.changes) this.failed.add(c.sequenceNumber);
+    const last = g.changes[g.changes.length - 1];
+    const op = g.changes.some((c) => c.op === 'remove') ? 'remove' : 'upsert';
+    await recordExportFailure(this.deps.db, { annotationId: g.annotationId, projectId: g.projectId, op, version: last.version }).catch((e) =>
+      this.log.error('could not record the failed export', { annotationId: g.annotationId, error: (e as Error).message }),
+    );
+  }
+
+  private targets(projectId: number): Promise<ExportTarget[]> {
+    let p = this.targetsOf.get(projectId);
     if (!p) {
-      p = deps.targets(g.projectId);
-      p.catch(() => targetsOf.delete(g.projectId));
-      targetsOf.set(g.projectId, p);
+      p = this.deps.targets(projectId);
+      p.catch(() => this.targetsOf.delete(projectId));
+      this.targetsOf.set(projectId, p);
     }
-    const targets = await p;
+    return p;
+  }
+
+  private async handle(g: Group): Promise<boolean> {
+    const { deps, loader } = this;
+    const links = deps.links;
+    const targets = await this.targets(g.projectId);
     if (!targets.length) return true;
     const remove = g.changes.find((c) => c.op === 'remove');
     if (remove) {
       const ok = await Promise.all(
         targets.map((t) =>
-          onTarget(t, async () => deleteAnnotationFromTarget({ links, provider: await deps.provider(t.config) }, t, g.annotationId, remove.version)),
+          this.onTarget(t, async () => deleteAnnotationFromTarget({ links, provider: await deps.provider(t.config) }, t, g.annotationId, remove.version)),
         ),
       );
       return ok.every(Boolean);
@@ -144,33 +161,37 @@ export async function processAnnotationChanges(deps: ExportDeps, changes: readon
     if (!src) return true; // deleted since: its REMOVE record does the rest
     const ok = await Promise.all(
       targets.map((t) =>
-        onTarget(t, async () =>
-          writeAnnotationToTarget({ links, provider: await deps.provider(t.config), reload: (id) => loader.load(id), now }, t, src),
+        this.onTarget(t, async () =>
+          writeAnnotationToTarget({ links, provider: await deps.provider(t.config), reload: (id) => loader.load(id), now: this.now }, t, src),
         ),
       ),
     );
     return ok.every(Boolean);
-  };
+  }
 
-  const groups = groupChanges(changes);
-  result.annotations = groups.length;
-  await mapLimit(groups, deps.concurrency ?? DEFAULT_EXPORT_CONCURRENCY, async (g) => {
-    let ok = false;
+  /** Runs one target's write unless the target already failed in this batch; false when it fails. */
+  private async onTarget(target: ExportTarget, run: () => Promise<TargetOutcome>): Promise<boolean> {
+    const { result, log } = this;
+    if (this.broken.has(target.id)) {
+      result.outcomes.failed++;
+      return false;
+    }
     try {
-      ok = await handle(g);
+      const outcome = await run();
+      result.outcomes[outcome]++;
+      if (outcome !== 'skipped') await clearTargetFailure(this.deps.db, target);
+      return true;
     } catch (e) {
-      log.error('annotation export failed', { annotationId: g.annotationId, error: (e as Error).message });
+      result.outcomes.failed++;
+      this.broken.set(target.id, e);
+      log.warn('export target failed', { storageId: target.id, error: (e as Error).message });
+      if (!this.reported.has(target.id)) {
+        this.reported.add(target.id);
+        await reportTargetFailure(this.deps.db, target, e).catch((err) =>
+          log.error('could not record the target failure', { storageId: target.id, error: (err as Error).message }),
+        );
+      }
+      return false;
     }
-    if (!ok) {
-      for (const c of g.changes) failed.add(c.sequenceNumber);
-      const last = g.changes[g.changes.length - 1];
-      const op = g.changes.some((c) => c.op === 'remove') ? 'remove' : 'upsert';
-      await recordExportFailure(deps.db, { annotationId: g.annotationId, projectId: g.projectId, op, version: last.version }).catch((e) =>
-        log.error('could not record the failed export', { annotationId: g.annotationId, error: (e as Error).message }),
-      );
-    }
-  });
-
-  for (const c of changes) if (failed.has(c.sequenceNumber)) result.failures.push(c.sequenceNumber);
-  return result;
+  }
 }

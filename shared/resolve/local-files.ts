@@ -8,7 +8,7 @@
  * canonicalised with realpath (symlinks resolved) before two separator-aware containment checks:
  * inside the real document root, and inside the real path of a connected storage.
  */
-import { createReadStream } from 'node:fs';
+import { createReadStream, type BigIntStats } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { AuthError, ForbiddenError, NotFoundError } from '../errors';
@@ -88,50 +88,9 @@ function fileRange(header: string | undefined, size: number): { start: number; e
  * @throws NotFoundError (404) for traversal attempts, files outside connected storages, missing files
  */
 export async function serveLocalFile(deps: LocalFilesDeps, req: LocalFilesRequest): Promise<HttpResponse> {
-  const { settings } = deps;
-  if (!settings.storageEnabled) {
-    throw new ForbiddenError('Local files storage is not available in this deployment (LABELSYNC_LOCAL_FILES_STORAGE_ENABLED is false).');
-  }
-  if (!settings.servingEnabled) {
-    throw new ForbiddenError(SERVING_DISABLED_MESSAGE);
-  }
-  const d = req.query.d;
-  if (!d) throw new ForbiddenError('query parameter "d" is required');
-  let orgId = req.principalOrgId;
-  if (orgId === undefined) {
-    const token = req.query.token;
-    if (!token) throw new AuthError('Authentication credentials were not provided.');
-    orgId = verifyLocalFilesToken(deps.signingKey, d, token);
-  }
-
-  const notFound = () => new NotFoundError('File not found.');
-  const rel = normaliseRelative(d);
-  if (rel === undefined) throw notFound();
-  const root = await realOrUndefined(settings.documentRoot);
-  if (!root) throw notFound();
-  const file = await realOrUndefined(path.join(root, rel));
-  if (!file || file === root || !isWithin(root, file)) throw notFound();
-
-  const storagePaths = await deps.storagePathsOfOrg(orgId);
-  const dir = path.dirname(file);
-  let allowed = false;
-  for (const p of storagePaths) {
-    const real = await realOrUndefined(p.replace(/\\/g, '/').replace(/\/+$/, '') || '/');
-    if (real && isWithin(root, real) && isWithin(real, dir)) {
-      allowed = true;
-      break;
-    }
-  }
-  if (!allowed) throw notFound();
-
-  let st;
-  try {
-    st = await stat(file, { bigint: true });
-  } catch {
-    throw notFound();
-  }
-  // A hard link inside the root may name a file outside it; no path check can tell (docs/security.md).
-  if (!st.isFile() || st.nlink > 1n) throw notFound();
+  const { d, orgId } = authorize(deps, req);
+  const file = await resolveServableFile(deps, d, orgId);
+  const st = await servableStat(file);
   const size = Number(st.size);
   const etag = localFileEtag(st.mtimeNs, st.size);
   const headers: Record<string, string> = {
@@ -154,4 +113,58 @@ export async function serveLocalFile(deps: LocalFilesDeps, req: LocalFilesReques
   if (req.method === 'HEAD' || length === 0) return { statusCode: status, headers, body: req.method === 'HEAD' ? undefined : '' };
   const body = createReadStream(file, range ? { start: range.start, end: range.end } : {});
   return { statusCode: status, headers, body };
+}
+
+/** The requested path and the organization it is served for (the caller's, or the token's). */
+function authorize(deps: LocalFilesDeps, req: LocalFilesRequest): { d: string; orgId: string } {
+  const { settings } = deps;
+  if (!settings.storageEnabled) {
+    throw new ForbiddenError('Local files storage is not available in this deployment (LABELSYNC_LOCAL_FILES_STORAGE_ENABLED is false).');
+  }
+  if (!settings.servingEnabled) {
+    throw new ForbiddenError(SERVING_DISABLED_MESSAGE);
+  }
+  const d = req.query.d;
+  if (!d) throw new ForbiddenError('query parameter "d" is required');
+  let orgId = req.principalOrgId;
+  if (orgId === undefined) {
+    const token = req.query.token;
+    if (!token) throw new AuthError('Authentication credentials were not provided.');
+    orgId = verifyLocalFilesToken(deps.signingKey, d, token);
+  }
+  return { d, orgId };
+}
+
+const notFound = () => new NotFoundError('File not found.');
+
+/** The real path `d` names, inside the real document root and a storage the organization connects. */
+async function resolveServableFile(deps: LocalFilesDeps, d: string, orgId: string): Promise<string> {
+  const rel = normaliseRelative(d);
+  if (rel === undefined) throw notFound();
+  const root = await realOrUndefined(deps.settings.documentRoot);
+  if (!root) throw notFound();
+  const file = await realOrUndefined(path.join(root, rel));
+  if (!file || file === root || !isWithin(root, file)) throw notFound();
+  if (!(await inConnectedStorage(await deps.storagePathsOfOrg(orgId), root, path.dirname(file)))) throw notFound();
+  return file;
+}
+
+async function inConnectedStorage(storagePaths: string[], root: string, dir: string): Promise<boolean> {
+  for (const p of storagePaths) {
+    const real = await realOrUndefined(p.replace(/\\/g, '/').replace(/\/+$/, '') || '/');
+    if (real && isWithin(root, real) && isWithin(real, dir)) return true;
+  }
+  return false;
+}
+
+async function servableStat(file: string): Promise<BigIntStats> {
+  let st;
+  try {
+    st = await stat(file, { bigint: true });
+  } catch {
+    throw notFound();
+  }
+  // A hard link inside the root may name a file outside it; no path check can tell (docs/security.md).
+  if (!st.isFile() || st.nlink > 1n) throw notFound();
+  return st;
 }

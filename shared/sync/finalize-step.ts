@@ -124,11 +124,7 @@ async function compactRuns(deps: SyncDeps, storageId: number, job: JobItem, clea
 export async function finalizeStep(deps: SyncDeps, input: FinalizeStepInput): Promise<FinalizeStepResult> {
   const storage = await readStorage(deps.db, input.storageId);
   if (!storage || storage.cancelled) {
-    if (input.role === 'import') {
-      await deleteAllPages(deps.db, input.storageId);
-      await deleteLinksOfStorage(deps.db, input.storageId);
-      await deleteSyncSummaries(deps.db, input.storageId);
-    }
+    if (input.role === 'import') await dropImportState(deps, input.storageId);
     return { status: 'cancelled' };
   }
   if (storage.last_sync_job !== input.jobId) return { status: 'superseded' };
@@ -138,25 +134,68 @@ export async function finalizeStep(deps: SyncDeps, input: FinalizeStepInput): Pr
   const error = input.error ?? undefined;
   const unprocessed = job ? Math.max(0, job.listed - job.processed) : 0;
   let swept = { removed: 0, flagged: 0 };
-  if (job && !error && input.role === 'import' && !job.ordered && job.sync_deletions !== 'keep' && (job as JobItem & { listDone?: boolean }).listDone && unprocessed === 0) {
-    swept = await sweep(deps, input.storageId, job);
-  }
+  if (job && !error && input.role === 'import' && sweepsDeletions(job, unprocessed)) swept = await sweep(deps, input.storageId, job);
   job = (await getJob(deps.db, input.jobId)) ?? job;
 
   const failures: SyncFailure[] = job ? await listFailures(deps.db, input.jobId) : [];
-  const failedCount = (job?.failed ?? 0) + unprocessed;
-  const status: SyncStatus = error ? 'failed' : failedCount > 0 ? 'completed_with_errors' : 'completed';
+  const outcome: JobOutcome = { job, error, unprocessed, repaired, swept, failures, failedCount: (job?.failed ?? 0) + unprocessed };
+  const status: SyncStatus = error ? 'failed' : outcome.failedCount > 0 ? 'completed_with_errors' : 'completed';
   const now = new Date();
-  const started = job ? Date.parse(job.created_at) : now.getTime();
-  let traceback: string | null = null;
-  if (error) traceback = tracebackOf(error, await secretValues(deps, storage));
-  else if (failedCount) {
-    const lines = failures.map((f) => `${f.key}: ${f.reason}`);
-    if (unprocessed) lines.push(`${unprocessed} objects were not processed: a chunk failed after its retries${repaired ? ` (${repaired} partial writes undone)` : ''}`);
-    const more = (job?.failed ?? 0) - failures.length;
-    if (more > 0) lines.push(`... and ${more} more failures`);
-    traceback = lines.join('\n');
+  const traceback = error ? tracebackOf(error, await secretValues(deps, storage)) : failuresTraceback(outcome);
+  const meta = syncMeta(outcome, input.role, now);
+  // Chunk digests of this job may be trusted by the next one only if it ran to the end.
+  if (input.role === 'import') {
+    const clean = !error && !!job && !!(job as JobItem & { listDone?: boolean }).listDone && unprocessed === 0;
+    await setLastSyncRun(deps.db, input.storageId, input.jobId, clean);
+    if (job?.ordered) await compactRuns(deps, input.storageId, job, clean);
   }
+  const c = job ?? ({} as Partial<JobItem>);
+  await writeStorageSyncState(
+    deps.db,
+    input.storageId,
+    { set: { status, ...(error ? {} : { last_sync: now.toISOString(), last_sync_count: c.created ?? 0 }), traceback }, metaEntries: meta },
+    { jobId: input.jobId },
+  );
+  return { status };
+}
+
+/** What the job left behind, as the final status and meta see it. */
+interface JobOutcome {
+  job: JobItem | undefined;
+  error: { Error?: string; Cause?: string } | undefined;
+  /** Listed objects no chunk processed (a chunk failed after its retries). */
+  unprocessed: number;
+  /** Objects whose partial writes were undone. */
+  repaired: number;
+  swept: { removed: number; flagged: number };
+  failures: SyncFailure[];
+  failedCount: number;
+}
+
+/** A cancelled or deleted storage's import state: link pages, links and sync summaries. */
+async function dropImportState(deps: SyncDeps, storageId: number): Promise<void> {
+  await deleteAllPages(deps.db, storageId);
+  await deleteLinksOfStorage(deps.db, storageId);
+  await deleteSyncSummaries(deps.db, storageId);
+}
+
+/** Gone objects can be swept only when the whole listing was seen and every object processed. */
+function sweepsDeletions(job: JobItem, unprocessed: number): boolean {
+  return !job.ordered && job.sync_deletions !== 'keep' && !!(job as JobItem & { listDone?: boolean }).listDone && unprocessed === 0;
+}
+
+/** The traceback of a job that ran to the end: its failures, or null without any. */
+function failuresTraceback({ job, failures, failedCount, unprocessed, repaired }: JobOutcome): string | null {
+  if (!failedCount) return null;
+  const lines = failures.map((f) => `${f.key}: ${f.reason}`);
+  if (unprocessed) lines.push(`${unprocessed} objects were not processed: a chunk failed after its retries${repaired ? ` (${repaired} partial writes undone)` : ''}`);
+  const more = (job?.failed ?? 0) - failures.length;
+  if (more > 0) lines.push(`... and ${more} more failures`);
+  return lines.join('\n');
+}
+
+function syncMeta({ job, error, swept, failures, failedCount }: JobOutcome, role: FinalizeStepInput['role'], now: Date): Record<string, unknown> {
+  const started = job ? Date.parse(job.created_at) : now.getTime();
   const c = job ?? ({} as Partial<JobItem>);
   const meta: Record<string, unknown> = {
     [error ? 'time_failure' : 'time_completed']: pyTime(now),
@@ -178,18 +217,6 @@ export async function finalizeStep(deps: SyncDeps, input: FinalizeStepInput): Pr
   };
   if (failedCount && !error) meta.tasks_failed_validation = failedCount;
   // Export sync (Label Studio's meta.total_annotations): every annotation of the project was listed.
-  if (input.role === 'export') meta.total_annotations = c.listed ?? 0;
-  // Chunk digests of this job may be trusted by the next one only if it ran to the end.
-  if (input.role === 'import') {
-    const clean = !error && !!job && !!(job as JobItem & { listDone?: boolean }).listDone && unprocessed === 0;
-    await setLastSyncRun(deps.db, input.storageId, input.jobId, clean);
-    if (job?.ordered) await compactRuns(deps, input.storageId, job, clean);
-  }
-  await writeStorageSyncState(
-    deps.db,
-    input.storageId,
-    { set: { status, ...(error ? {} : { last_sync: now.toISOString(), last_sync_count: c.created ?? 0 }), traceback }, metaEntries: meta },
-    { jobId: input.jobId },
-  );
-  return { status };
+  if (role === 'export') meta.total_annotations = c.listed ?? 0;
+  return meta;
 }
