@@ -223,31 +223,56 @@ export async function updateReturning<T>(db: Db, input: Omit<UpdateCommandInput,
 }
 
 /**
- * Sets the defined fields of `patch` (and `updated_at`) on an existing item, if the item also meets
- * the caller's extra `conditions` (expression parts ANDed, with their own names and values).
- * Returns the new item without its key attributes, or undefined when no item has that key or a
- * condition failed (nothing is created).
+ * Builds one UpdateItem's SET/REMOVE and condition parts with generated placeholders (`#n0`,
+ * `:v1`, …), so callers never collide on names. The condition starts with `attribute_exists(pk)`:
+ * an update never creates an item.
  */
-export async function setFields<T>(
-  db: Db,
-  key: { pk: string; sk: string },
-  patch: Record<string, unknown>,
-  extra: { conditions?: string[]; names?: Record<string, string>; values?: Record<string, unknown> } = {},
-): Promise<T | undefined> {
-  const names: Record<string, string> = { '#updated_at': 'updated_at' };
-  const values: Record<string, unknown> = { ':updated_at': new Date().toISOString() };
-  const sets = ['#updated_at = :updated_at'];
-  for (const [k, v] of Object.entries(patch)) {
-    if (v === undefined) continue;
-    names[`#${k}`] = k;
-    values[`:${k}`] = v;
-    sets.push(`#${k} = :${k}`);
+export class UpdateExpression {
+  readonly names: Record<string, string> = {};
+  readonly values: Record<string, unknown> = {};
+  readonly sets: string[] = [];
+  readonly removes: string[] = [];
+  readonly conds: string[] = ['attribute_exists(pk)'];
+  private i = 0;
+
+  /** A placeholder for the attribute name `n`. */
+  name(n: string): string {
+    const p = `#n${this.i++}`;
+    this.names[p] = n;
+    return p;
   }
-  return updateReturning<T>(db, {
-    Key: key,
-    UpdateExpression: `SET ${sets.join(', ')}`,
-    ConditionExpression: ['attribute_exists(pk)', ...(extra.conditions ?? [])].join(' AND '),
-    ExpressionAttributeNames: { ...names, ...extra.names },
-    ExpressionAttributeValues: { ...values, ...extra.values },
-  });
+
+  /** A placeholder for the value `v`. */
+  value(v: unknown): string {
+    const p = `:v${this.i++}`;
+    this.values[p] = v;
+    return p;
+  }
+
+  /** Placeholders for `vs`, comma-separated (for `IN (…)`). */
+  list(vs: unknown[]): string {
+    return vs.map((v) => this.value(v)).join(', ');
+  }
+
+  /** The expression parts of an UpdateCommand input. */
+  input(): Pick<UpdateCommandInput, 'UpdateExpression' | 'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'> {
+    const update = [this.sets.length ? `SET ${this.sets.join(', ')}` : '', this.removes.length ? `REMOVE ${this.removes.join(', ')}` : ''].filter(Boolean).join(' ');
+    return {
+      UpdateExpression: update,
+      ConditionExpression: this.conds.join(' AND '),
+      ExpressionAttributeNames: this.names,
+      ...(Object.keys(this.values).length ? { ExpressionAttributeValues: this.values } : {}),
+    };
+  }
+}
+
+/**
+ * Sets the defined fields of `patch` (and `updated_at`) on an existing item. Returns the new item
+ * without its key attributes, or undefined when no item has that key (nothing is created).
+ */
+export async function setFields<T>(db: Db, key: { pk: string; sk: string }, patch: Record<string, unknown>): Promise<T | undefined> {
+  const x = new UpdateExpression();
+  x.sets.push(`${x.name('updated_at')} = ${x.value(new Date().toISOString())}`);
+  for (const [k, v] of Object.entries(patch)) if (v !== undefined) x.sets.push(`${x.name(k)} = ${x.value(v)}`);
+  return updateReturning<T>(db, { Key: key, ...x.input() });
 }

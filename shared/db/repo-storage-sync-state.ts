@@ -5,7 +5,7 @@
  */
 import { keys } from './keys';
 import type { StorageItem, SyncStatus } from './items';
-import { updateReturning, type Db } from './repo-common';
+import { UpdateExpression, updateReturning, type Db } from './repo-common';
 
 /** Python `str(datetime)` of a UTC instant, as Label Studio shows meta times (`2025-01-10 09:13:00.101000+00:00`). */
 export function pyTime(d: Date): string {
@@ -40,38 +40,12 @@ export interface SyncStateGuard {
   metaHas?: string;
 }
 
-/** Accumulates the parts of an update expression with generated placeholders. */
-class Expression {
-  readonly names: Record<string, string> = {};
-  readonly values: Record<string, unknown> = {};
-  readonly sets: string[] = [];
-  readonly removes: string[] = [];
-  readonly conds: string[] = ['attribute_exists(pk)'];
-  private i = 0;
-
-  name(n: string): string {
-    const p = `#n${this.i++}`;
-    this.names[p] = n;
-    return p;
-  }
-
-  value(v: unknown): string {
-    const p = `:v${this.i++}`;
-    this.values[p] = v;
-    return p;
-  }
-
-  list(vs: unknown[]): string {
-    return vs.map((v) => this.value(v)).join(', ');
-  }
-}
-
 /**
  * The one writer of a storage's sync state: applies `change` if `guard` holds. Returns the storage
  * after the write, or undefined when it does not exist or the guard did not hold (nothing written).
  */
 export async function writeStorageSyncState(db: Db, id: number, change: SyncStateChange, guard: SyncStateGuard = {}): Promise<StorageItem | undefined> {
-  const x = new Expression();
+  const x = new UpdateExpression();
   if (change.touch ?? true) x.sets.push(`${x.name('updated_at')} = ${x.value(new Date().toISOString())}`);
   for (const [k, v] of Object.entries(change.set ?? {})) if (v !== undefined) x.sets.push(`${x.name(k)} = ${x.value(v)}`);
   const meta = () => (x.names['#meta'] = 'meta', '#meta');
@@ -82,14 +56,7 @@ export async function writeStorageSyncState(db: Db, id: number, change: SyncStat
   if (guard.statusIn?.length) x.conds.push(`${x.name('status')} IN (${x.list(guard.statusIn)})`);
   if (guard.statusNotIn?.length) x.conds.push(`NOT ${x.name('status')} IN (${x.list(guard.statusNotIn)})`);
   if (guard.metaHas) x.conds.push(`attribute_exists(${meta()}.${x.name(guard.metaHas)})`);
-  const update = [x.sets.length ? `SET ${x.sets.join(', ')}` : '', x.removes.length ? `REMOVE ${x.removes.join(', ')}` : ''].filter(Boolean).join(' ');
-  return updateReturning<StorageItem>(db, {
-    Key: keys.storage(id),
-    UpdateExpression: update,
-    ConditionExpression: x.conds.join(' AND '),
-    ExpressionAttributeNames: x.names,
-    ...(Object.keys(x.values).length ? { ExpressionAttributeValues: x.values } : {}),
-  });
+  return updateReturning<StorageItem>(db, { Key: keys.storage(id), ...x.input() });
 }
 
 /**
