@@ -19,6 +19,8 @@ export interface JobCounters {
   updated: number;
   removed: number;
   flagged: number;
+  /** Tasks "remove" kept and flagged because they have annotations or predictions. */
+  flagged_annotated: number;
   /** Objects skipped because their version did not change. */
   unchanged: number;
   /** Objects (or rows) that failed. */
@@ -34,7 +36,7 @@ export interface JobCounters {
 }
 
 export const COUNTER_NAMES: readonly (keyof JobCounters)[] = [
-  'listed', 'processed', 'created', 'updated', 'removed', 'flagged', 'unchanged', 'failed', 'skipped_export', 'annotations', 'chunks', 'chunks_unchanged',
+  'listed', 'processed', 'created', 'updated', 'removed', 'flagged', 'flagged_annotated', 'unchanged', 'failed', 'skipped_export', 'annotations', 'chunks', 'chunks_unchanged',
 ];
 
 export interface JobItem extends JobCounters {

@@ -3,12 +3,12 @@
  * (`PROJECT#<p>#TASKS#<id % 16>`, sort key = zero-padded id) so one project can hold millions of
  * tasks without a hot partition. A project listing is a k-way merge of the 16 shards.
  */
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { keys, pad, shardOf } from './keys';
 import type { TaskItem } from './items';
 import { listTaskAnnotations } from './repo-annotations';
 import { adjustProjectCounters } from './repo-projects';
-import { batchGet, batchWrite, setFields, stripKeys, updateIf, type Db } from './repo-common';
+import { batchGet, batchWrite, isConditionalFailure, setFields, stripKeys, updateIf, type Db } from './repo-common';
 import { mergeShards } from './repo-shard-merge';
 
 /**
@@ -111,6 +111,36 @@ export async function deleteTask(db: Db, task: TaskItem): Promise<void> {
     annotations: -annotations.filter((a) => !a.was_cancelled).length,
     predictions: -(task.total_predictions ?? 0),
   });
+}
+
+/** The task item holds no annotation (cancelled ones included) and no prediction: absent counters are 0. */
+const HAS_NO_WORK = ['total_annotations', 'cancelled_annotations', 'total_predictions']
+  .map((c) => `(attribute_not_exists(${c}) OR ${c} = :zero)`)
+  .join(' AND ');
+
+/**
+ * Deletes a task only while it has no annotation (cancelled ones included) and no prediction, as
+ * the condition of the delete itself: every annotation write changes the task's counters in the
+ * same transaction and requires the task to exist, so an annotation saved meanwhile either makes
+ * this delete fail or fails itself (404) — it is never deleted unseen with its task.
+ * Returns false when the task has such work or no longer exists (nothing deleted).
+ */
+export async function deleteTaskIfUnannotated(db: Db, task: TaskItem): Promise<boolean> {
+  try {
+    await db.doc.send(
+      new DeleteCommand({
+        TableName: db.table,
+        Key: keys.task(task.id),
+        ConditionExpression: `attribute_exists(pk) AND ${HAS_NO_WORK}`,
+        ExpressionAttributeValues: { ':zero': 0 },
+      }),
+    );
+  } catch (e) {
+    if (isConditionalFailure(e)) return false;
+    throw e;
+  }
+  await adjustProjectCounters(db, task.projectId, { tasks: -1 });
+  return true;
 }
 
 /**

@@ -17,7 +17,7 @@ import { deleteAllPages, dropRuns, getRuns, loadPagedLinks } from '../db/repo-li
 import type { StorageItem } from '../db/items';
 import type { SyncStatus } from '../db/items';
 import type { SyncDeps } from './deps';
-import { applyDeletion } from './import-chunk/apply-deletions';
+import { applyGoneDeletions, removesAnnotated, type DeletionCounts } from './import-chunk/apply-deletions';
 import { readStorage } from './job-context';
 import { STORAGE_SECRET_FIELDS } from '../storage/backends';
 
@@ -88,24 +88,19 @@ async function repairUnfinished(deps: SyncDeps, storageId: number, jobId: string
 }
 
 /** Mark-and-sweep of unordered providers: links this job did not touch belong to gone objects. */
-async function sweep(deps: SyncDeps, storageId: number, job: JobItem): Promise<{ removed: number; flagged: number }> {
-  let removed = 0;
-  let flagged = 0;
+async function sweep(deps: SyncDeps, storage: StorageItem, job: JobItem): Promise<DeletionCounts> {
+  const out: DeletionCounts = { removed: 0, flagged: 0, flaggedAnnotated: 0 };
   const mode = job.sync_deletions;
-  for await (const page of linksNotTouchedBy(deps.db, storageId, job.jobId)) {
+  for await (const page of linksNotTouchedBy(deps.db, storage.id, job.jobId)) {
     const gone = page.filter((l) => !(mode === 'flag' && l.object_exists === false));
-    for (const l of gone) {
-      const rows: number[] = [];
-      const absent = new Set(l.absent ?? []);
-      for (let pos = 0; pos < l.rows; pos++) if (!absent.has(pos) && !l.tomb?.has(l.single ? -1 : pos)) rows.push(pos);
-      const r = await applyDeletion(deps, l, rows, mode);
-      removed += r.removed;
-      flagged += r.flagged;
-    }
-    if (mode === 'remove') await deleteLinks(deps.db, storageId, gone.map((l) => l.key));
-    else await putLinks(deps.db, gone.map((l) => ({ ...l, object_exists: false })));
+    const r = await applyGoneDeletions(deps, gone, mode, removesAnnotated(storage));
+    out.removed += r.removed;
+    out.flagged += r.flagged;
+    out.flaggedAnnotated += r.flaggedAnnotated;
+    await deleteLinks(deps.db, storage.id, r.go.map((l) => l.key));
+    await putLinks(deps.db, r.stay);
   }
-  return { removed, flagged };
+  return out;
 }
 
 /**
@@ -133,8 +128,8 @@ export async function finalizeStep(deps: SyncDeps, input: FinalizeStepInput): Pr
   let job = await getJob(deps.db, input.jobId);
   const error = input.error ?? undefined;
   const unprocessed = job ? Math.max(0, job.listed - job.processed) : 0;
-  let swept = { removed: 0, flagged: 0 };
-  if (job && !error && input.role === 'import' && sweepsDeletions(job, unprocessed)) swept = await sweep(deps, input.storageId, job);
+  let swept: DeletionCounts = { removed: 0, flagged: 0, flaggedAnnotated: 0 };
+  if (job && !error && input.role === 'import' && sweepsDeletions(job, unprocessed)) swept = await sweep(deps, storage, job);
   job = (await getJob(deps.db, input.jobId)) ?? job;
 
   const failures: SyncFailure[] = job ? await listFailures(deps.db, input.jobId) : [];
@@ -167,7 +162,7 @@ interface JobOutcome {
   unprocessed: number;
   /** Objects whose partial writes were undone. */
   repaired: number;
-  swept: { removed: number; flagged: number };
+  swept: DeletionCounts;
   failures: SyncFailure[];
   failedCount: number;
 }
@@ -206,6 +201,7 @@ function syncMeta({ job, error, swept, failures, failedCount }: JobOutcome, role
     tasks_updated: c.updated ?? 0,
     tasks_removed: (c.removed ?? 0) + swept.removed,
     tasks_flagged: (c.flagged ?? 0) + swept.flagged,
+    tasks_flagged_annotated: (c.flagged_annotated ?? 0) + swept.flaggedAnnotated,
     objects_unchanged: c.unchanged ?? 0,
     objects_failed: failedCount,
     objects_skipped_export: c.skipped_export ?? 0,

@@ -18,7 +18,7 @@ import { tombLostRows } from '../../shared/sync/import-chunk/write-items';
 import { DEFAULT_PARSE_LIMITS } from '../../shared/sync/parse-tasks';
 
 const ctx = (over: Partial<ImportChunkContext> = {}): ImportChunkContext => ({
-  jobId: 'job-2', n: 3, storageId: 7, orgId: 'org', projectId: 11, ordered: true, deletions: 'keep', blob: false, dataKey: 'image', ...over,
+  jobId: 'job-2', n: 3, storageId: 7, orgId: 'org', projectId: 11, ordered: true, deletions: 'keep', removeAnnotated: false, blob: false, dataKey: 'image', ...over,
 });
 
 const link = (key: string, over: Partial<StepLink> = {}): StepLink => ({

@@ -28,6 +28,11 @@ export const IDENTITY_FIELDS: FieldTable = {
 /** Fields every import storage ends with. */
 export const IMPORT_TAIL: FieldTable = {
   sync_deletions: { schema: z.enum(['keep', 'remove', 'flag']), description: 'What import sync does for tasks whose source object is gone.', default: 'keep' },
+  sync_deletions_remove_annotated: {
+    schema: z.boolean(),
+    description: 'With sync_deletions "remove", also delete tasks that have annotations or predictions (and their annotations). Off: such tasks are kept and flagged object_exists=false.',
+    default: false,
+  },
 };
 
 /** Fields every export storage ends with. */

@@ -91,7 +91,9 @@ function buildObject(w: Work, p: ChunkPlan['objects'][string] | undefined, ctx: 
     }
     const source = { storageId: ctx.storageId, key: w.e.k, row_index: rowIndex };
     if (!isNew) {
-      if (!ctx.blob || link?.object_exists === false) out.updates.push({ id: taskIdOfRow(link!, pos)!, data: row.task.data, source, unflag: link?.object_exists === false, counted: !ctx.blob });
+      // A row the object lost and regained may be flagged on its own task (its link is not).
+      const unflag = link?.object_exists === false || (!ctx.blob && ctx.deletions !== 'keep');
+      if (!ctx.blob || link?.object_exists === false) out.updates.push({ id: taskIdOfRow(link!, pos)!, data: row.task.data, source, unflag, counted: !ctx.blob });
       if (!ctx.blob) updated++;
       continue;
     }

@@ -22,7 +22,7 @@ import { getProject } from '../../db/repo-projects';
 import { MAX_FAILURES, putFailures } from '../../db/repo-sync-failures';
 import type { StorageProvider } from '../../storage/types';
 import type { SyncDeps } from '../deps';
-import { applyChunkDeletions } from './apply-deletions';
+import { applyChunkDeletions, removesAnnotated } from './apply-deletions';
 import { buildItems } from './build-items';
 import { classifyEntries } from './classify';
 import { dedupe, importChunkDigest } from './digest';
@@ -64,6 +64,7 @@ export async function importChunk(deps: SyncDeps, storage: StorageItem, source: 
     projectId: project.id,
     ordered: chunk.ordered,
     deletions: job.sync_deletions ?? 'keep',
+    removeAnnotated: removesAnnotated(storage),
     blob: source.blob,
     dataKey: project.data_keys?.[0] ?? '$undefined$',
   };
@@ -88,8 +89,8 @@ export async function importChunk(deps: SyncDeps, storage: StorageItem, source: 
 
   const written = await writeItems(db, built.items, built.updates, settings.writeConcurrency);
   tombLostRows(built.links, written.lost, ctx.blob);
-  const deleted = await applyChunkDeletions(deps, classified.gone, built.stale, ctx, now);
-  const changes = { written: [...built.links, ...classified.touched, ...sorted.touched, ...deleted.goneLinks], gone: classified.gone };
+  const deleted = await applyChunkDeletions(deps, classified.gone, built.stale, built.links, ctx, now);
+  const changes = { written: [...built.links, ...classified.touched, ...sorted.touched, ...deleted.goneLinks], gone: deleted.removedLinks };
   await writeChunkLinks(db, chunk, loaded, changes, ctx, settings.writeConcurrency);
 
   const failures = [...sorted.failures, ...built.failures];
@@ -101,6 +102,7 @@ export async function importChunk(deps: SyncDeps, storage: StorageItem, source: 
     annotations: built.annotations,
     removed: deleted.removed,
     flagged: deleted.flagged,
+    flagged_annotated: deleted.flaggedAnnotated,
     failed: failures.length,
   });
   if (failures.length && job.failed < MAX_FAILURES) await putFailures(db, ctx.jobId, ctx.n, failures);

@@ -16,7 +16,7 @@ export type Counters = { [K in keyof JobCounters]: number };
 
 /** All-zero counters. */
 export const zeroCounters = (): Counters => ({
-  listed: 0, processed: 0, created: 0, updated: 0, removed: 0, flagged: 0, unchanged: 0, failed: 0, skipped_export: 0, annotations: 0, chunks: 0, chunks_unchanged: 0,
+  listed: 0, processed: 0, created: 0, updated: 0, removed: 0, flagged: 0, flagged_annotated: 0, unchanged: 0, failed: 0, skipped_export: 0, annotations: 0, chunks: 0, chunks_unchanged: 0,
 });
 
 /** Adds `delta` to `into` (in place) and returns `into`. */
@@ -36,6 +36,8 @@ export interface ImportChunkContext {
   /** The listing is in key order (range diffs find deleted objects) rather than mark-and-sweep. */
   ordered: boolean;
   deletions: SyncDeletions;
+  /** "remove" also deletes tasks with annotations or predictions (`sync_deletions_remove_annotated`). */
+  removeAnnotated: boolean;
   /** Blob mode (`use_blob_urls`): one task per object pointing at it, nothing read. */
   blob: boolean;
   /** The project's first data key (blob-mode tasks put the object's URI there). */
