@@ -161,7 +161,10 @@ export async function mirrorProgress(
     if (isConditionalFailure(e)) return;
     throw e;
   }
-  const metaEntries = { objects_listed: job.listed, objects_processed: job.processed, tasks_created: job.created, time_last_ping: pyTime(new Date(now)) };
+  const time_last_ping = pyTime(new Date(now));
+  const metaEntries = job.role === 'export'
+    ? { annotations_listed: job.listed, annotations_processed: job.processed, annotations_exported: job.created, time_last_ping }
+    : { objects_listed: job.listed, objects_processed: job.processed, tasks_created: job.created, time_last_ping };
   await writeStorageSyncState(db, storageId, { metaEntries }, { jobId: job.jobId, statusIn: ['in_progress'] });
 }
 

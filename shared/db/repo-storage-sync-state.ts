@@ -22,6 +22,8 @@ export interface SyncStateChange {
   set?: StorageStatusPatch;
   /** Single `meta.<key>` entries set (the item must already have a `meta` map). */
   metaEntries?: Record<string, unknown>;
+  /** Single `meta.<key>` entries set only where absent (e.g. when a failure began). */
+  metaDefaults?: Record<string, unknown>;
   /** `meta.<key>` entries removed. */
   removeMeta?: string[];
   /** Also stamp `updated_at` (default true). */
@@ -50,6 +52,10 @@ export async function writeStorageSyncState(db: Db, id: number, change: SyncStat
   for (const [k, v] of Object.entries(change.set ?? {})) if (v !== undefined) x.sets.push(`${x.name(k)} = ${x.value(v)}`);
   const meta = () => (x.names['#meta'] = 'meta', '#meta');
   for (const [k, v] of Object.entries(change.metaEntries ?? {})) if (v !== undefined) x.sets.push(`${meta()}.${x.name(k)} = ${x.value(v)}`);
+  for (const [k, v] of Object.entries(change.metaDefaults ?? {})) {
+    const at = `${meta()}.${x.name(k)}`;
+    if (v !== undefined) x.sets.push(`${at} = if_not_exists(${at}, ${x.value(v)})`);
+  }
   for (const k of change.removeMeta ?? []) x.removes.push(`${meta()}.${x.name(k)}`);
   if (guard.live ?? true) x.conds.push(`(attribute_not_exists(${x.name('cancelled')}) OR ${x.name('cancelled')} <> ${x.value(true)})`);
   if (guard.jobId !== undefined) x.conds.push(`${x.name('last_sync_job')} = ${x.value(guard.jobId)}`);

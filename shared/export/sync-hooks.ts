@@ -5,6 +5,7 @@
  */
 import type { ExportSyncHooks } from '../sync/export-hooks';
 import { exportAnnotationsToTarget, listProjectAnnotationIds } from './sync';
+import { isTargetFailing } from './targets';
 
 /** The export implementation of the sync steps; createApp hands it to them as `SyncDeps.exporter`. */
 export const exportSyncHooks: ExportSyncHooks = {
@@ -21,4 +22,5 @@ export const exportSyncHooks: ExportSyncHooks = {
     );
     return { written: r.written, failures: r.errors.map((e) => ({ key: `annotation ${e.annotationId}`, reason: e.reason })) };
   },
+  targetFailing: isTargetFailing,
 };

@@ -1,6 +1,7 @@
 /**
  * Target (export) storages of a project and the bookkeeping of their health: a target whose
- * writes fail gets a readable, secret-free reason on its storage item, cleared once it recovers.
+ * writes fail is `failed`, with a readable, secret-free reason and the time it began failing on
+ * its storage item, back to `completed` (reason cleared) once a write succeeds again.
  */
 import type { StorageItem } from '../db/items';
 import type { Db } from '../db/repo-common';
@@ -39,22 +40,32 @@ export function exportFailureReason(e: unknown): { code: string; reason: string 
   return { code: 'failed', reason: 'unexpected error while writing the annotation (see the function logs)' };
 }
 
+/** Meta entries of a failing target: the last error, and when the target began failing. */
+export const EXPORT_FAILURE_META = ['export_error', 'export_failing_since'] as const;
+
 /**
- * Records a failed write on the storage item: `meta.export_error = {code, reason, time}` and
- * `traceback`; a configuration failure (credentials, missing bucket, invalid) also turns the
- * status to `failed` unless a sync is queued or running (that run owns the status).
+ * Records a failed write on the storage item: `meta.export_error = {code, reason, time}` (the
+ * last one), `meta.export_failing_since` (kept from the first failure until a write succeeds)
+ * and `traceback`, and turns the status to `failed` — whatever the cause: a down endpoint fails
+ * every write as surely as wrong credentials — unless a sync is queued or running (that run owns
+ * the status; its final step reads the failure).
  */
 export async function reportTargetFailure(db: Db, target: ExportTarget, e: unknown): Promise<void> {
   const { code, reason } = exportFailureReason(e);
-  const fatal = ['access_denied', 'not_found', 'invalid', 'forbidden_endpoint'].includes(code);
+  const time = new Date().toISOString();
   const change = {
     set: { traceback: `Export of annotations to storage ${target.id} failed: ${reason}` },
-    metaEntries: { export_error: { code, reason, time: new Date().toISOString() } },
+    metaEntries: { export_error: { code, reason, time } },
+    metaDefaults: { export_failing_since: time },
     touch: false,
   };
-  // The status is a sync's while one is queued or running; the error is recorded either way.
-  if (fatal && (await writeStorageSyncState(db, target.id, { ...change, set: { ...change.set, status: 'failed' } }, { live: false, statusNotIn: ['queued', 'in_progress'] }))) return;
+  if (await writeStorageSyncState(db, target.id, { ...change, set: { ...change.set, status: 'failed' } }, { live: false, statusNotIn: ['queued', 'in_progress'] })) return;
   await writeStorageSyncState(db, target.id, change, { live: false });
+}
+
+/** True while the storage's exports fail (a failure recorded and no write succeeded since). */
+export function isTargetFailing(storage: Pick<StorageItem, 'meta'>): boolean {
+  return storage.meta?.export_failing_since !== undefined;
 }
 
 /**
@@ -62,11 +73,12 @@ export async function reportTargetFailure(db: Db, target: ExportTarget, e: unkno
  * targets cost no extra write). A status the failure set to `failed` goes back to `completed`.
  */
 export async function clearTargetFailure(db: Db, target: ExportTarget): Promise<void> {
-  if (!target.item.meta?.export_error) return;
-  const cleared = await writeStorageSyncState(db, target.id, { set: { traceback: null }, removeMeta: ['export_error'], touch: false }, { live: false, metaHas: 'export_error' });
-  if (cleared && target.item.status === 'failed') {
+  const meta = target.item.meta;
+  if (!meta?.export_error && !isTargetFailing(target.item)) return;
+  const cleared = await writeStorageSyncState(db, target.id, { set: { traceback: null }, removeMeta: [...EXPORT_FAILURE_META], touch: false }, { live: false, metaHas: meta.export_error ? 'export_error' : 'export_failing_since' });
+  if (cleared?.status === 'failed') {
     await writeStorageSyncState(db, target.id, { set: { status: 'completed' }, touch: false }, { live: false, statusIn: ['failed'] });
   }
-  target.item.meta = { ...target.item.meta };
-  delete target.item.meta.export_error;
+  target.item.meta = { ...meta };
+  for (const k of EXPORT_FAILURE_META) delete target.item.meta[k];
 }

@@ -30,4 +30,6 @@ export interface ExportSyncHooks {
     target: { config: StorageConfig; provider: StorageProvider },
     items: unknown[],
   ): Promise<{ written: number; failures: { key: string; reason: string }[] }>;
+  /** True while the target's exports fail (recorded by the export side); such a sync ends `failed`. */
+  targetFailing(storage: StorageItem): boolean;
 }

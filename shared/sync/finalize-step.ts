@@ -134,10 +134,12 @@ export async function finalizeStep(deps: SyncDeps, input: FinalizeStepInput): Pr
 
   const failures: SyncFailure[] = job ? await listFailures(deps.db, input.jobId) : [];
   const outcome: JobOutcome = { job, error, unprocessed, repaired, swept, failures, failedCount: (job?.failed ?? 0) + unprocessed };
-  const status: SyncStatus = error ? 'failed' : outcome.failedCount > 0 ? 'completed_with_errors' : 'completed';
+  // An export whose target kept refusing writes to the end failed, whatever it managed before.
+  const failed = !!error || (input.role === 'export' && deps.exporter.targetFailing(storage));
+  const status: SyncStatus = failed ? 'failed' : outcome.failedCount > 0 ? 'completed_with_errors' : 'completed';
   const now = new Date();
   const traceback = error ? tracebackOf(error, await secretValues(deps, storage)) : failuresTraceback(outcome);
-  const meta = syncMeta(outcome, input.role, now);
+  const meta = input.role === 'export' ? exportSyncMeta(outcome, failed, now) : syncMeta(outcome, now);
   // Chunk digests of this job may be trusted by the next one only if it ran to the end.
   if (input.role === 'import') {
     const clean = !error && !!job && !!(job as JobItem & { listDone?: boolean }).listDone && unprocessed === 0;
@@ -148,7 +150,7 @@ export async function finalizeStep(deps: SyncDeps, input: FinalizeStepInput): Pr
   await writeStorageSyncState(
     deps.db,
     input.storageId,
-    { set: { status, ...(error ? {} : { last_sync: now.toISOString(), last_sync_count: c.created ?? 0 }), traceback }, metaEntries: meta },
+    { set: { status, ...(failed ? {} : { last_sync: now.toISOString(), last_sync_count: c.created ?? 0 }), traceback }, metaEntries: meta },
     { jobId: input.jobId },
   );
   return { status };
@@ -189,7 +191,7 @@ function failuresTraceback({ job, failures, failedCount, unprocessed, repaired }
   return lines.join('\n');
 }
 
-function syncMeta({ job, error, swept, failures, failedCount }: JobOutcome, role: FinalizeStepInput['role'], now: Date): Record<string, unknown> {
+function syncMeta({ job, error, swept, failures, failedCount }: JobOutcome, now: Date): Record<string, unknown> {
   const started = job ? Date.parse(job.created_at) : now.getTime();
   const c = job ?? ({} as Partial<JobItem>);
   const meta: Record<string, unknown> = {
@@ -212,7 +214,23 @@ function syncMeta({ job, error, swept, failures, failedCount }: JobOutcome, role
     failures,
   };
   if (failedCount && !error) meta.tasks_failed_validation = failedCount;
-  // Export sync (Label Studio's meta.total_annotations): every annotation of the project was listed.
-  if (role === 'export') meta.total_annotations = c.listed ?? 0;
   return meta;
+}
+
+/**
+ * An export sync's meta: Label Studio's `total_annotations` (every annotation of the project was
+ * listed) and times, and counts named for annotations (not the import's task/object counters).
+ */
+function exportSyncMeta({ job, failures, failedCount }: JobOutcome, failed: boolean, now: Date): Record<string, unknown> {
+  const started = job ? Date.parse(job.created_at) : now.getTime();
+  const c = job ?? ({} as Partial<JobItem>);
+  return {
+    [failed ? 'time_failure' : 'time_completed']: pyTime(now),
+    duration: Math.max(0, (now.getTime() - started) / 1000),
+    total_annotations: c.listed ?? 0,
+    annotations_exported: c.created ?? 0,
+    annotations_failed: failedCount,
+    chunks: c.chunks ?? 0,
+    failures,
+  };
 }

@@ -69,6 +69,12 @@ describe('a target that is down', () => {
     const reported = await getStorage(env.db, broken.id);
     expect((reported?.meta.export_error as { code: string; reason: string }).code).toBe('unreachable');
     expect(reported?.traceback).toMatch(/Export of annotations to storage \d+ failed: /);
+    // A down target is failing, not completed, and says since when (kept across repeated failures).
+    expect(reported?.status).toBe('failed');
+    const since = reported?.meta.export_failing_since;
+    expect(since).toEqual(expect.any(String));
+    await processAnnotationRecords(env.deps, records.filter((r) => first.failures.includes(r.dynamodb!.SequenceNumber!)));
+    expect((await getStorage(env.db, broken.id))?.meta.export_failing_since).toBe(since);
 
     // Fix the endpoint, then the stream retries the failed records.
     await env.db.doc.send(
@@ -85,6 +91,8 @@ describe('a target that is down', () => {
     expect(retry.outcomes).toMatchObject({ written: 1, up_to_date: 1, failed: 0 }); // only the failed target is rewritten
     const fixed = (await getStorage(env.db, broken.id))!;
     expect(fixed.meta.export_error).toBeUndefined();
+    expect(fixed.meta.export_failing_since).toBeUndefined();
+    expect({ status: fixed.status, traceback: fixed.traceback }).toEqual({ status: 'completed', traceback: null });
     const config = await loadStorageConfig(fixed, env.secretBox);
     const p = await env.deps.provider(config);
     const body = await p.read(`out/${x.id}`);

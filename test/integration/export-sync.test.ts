@@ -7,6 +7,8 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handler as storagesHandler } from '../../functions/api/storages';
 import { processApp } from '../../shared/process-app';
@@ -89,6 +91,9 @@ describe('export sync', () => {
     expect(s.last_sync_count).toBe(N);
     expect(s.last_sync).toBeTruthy();
     expect(s.meta.total_annotations).toBe(N);
+    // Counted as annotations, not with the import's task/object names.
+    expect(s.meta).toMatchObject({ annotations_exported: N, annotations_failed: 0 });
+    for (const importName of ['tasks_created', 'objects_listed', 'objects_processed', 'tasks_existed']) expect(s.meta).not.toHaveProperty(importName);
     const files = await readdir(dir);
     expect(files.length).toBe(N);
     expect(new Set(files)).toEqual(new Set(annotationIds.map(String)));
@@ -124,6 +129,38 @@ describe('export sync', () => {
     expect(keys).toContain(`ann/${annotationIds[0]}.json`);
   }, 180_000);
 
+  it('ends failed while the target refuses writes, and completed once it accepts them again', async () => {
+    const small = await seedProject(8);
+    const s3 = emulators().s3;
+    const { createS3Buckets } = await import('../contract/helpers');
+    const bucket = `export-denied-${small.projectId}`;
+    await createS3Buckets(s3.endpoint, s3, s3.region, [bucket]);
+    // The real emulator behind a proxy that refuses uploads, as S3 does once a key loses
+    // s3:PutObject: the connection check (reads) passes, every write is denied.
+    const proxy = await denyWritesProxy(s3.endpoint);
+    try {
+      const config = { type: 's3', role: 'export', bucket, s3_endpoint: proxy.url, region_name: s3.region, aws_access_key_id: s3.accessKeyId, aws_secret_access_key: s3.secretAccessKey } as const;
+      const storage = await newStorage(h.orgId, small.projectId, config);
+      expect((await api('POST', `/api/storages/export/s3/${storage.id}/sync`)).status).toBe(200);
+      await h.starter.idle();
+      const down = await storageOf(storage.id);
+      expect(down.status).toBe('failed');
+      expect(down.meta).toMatchObject({ export_failing_since: expect.any(String), export_error: { code: 'access_denied' }, annotations_exported: 0, annotations_failed: 8 });
+      expect(down.traceback).toBeTruthy();
+
+      const { patchStorage } = await import('./resolve-helpers');
+      await patchStorage(storage, { s3_endpoint: s3.endpoint });
+      expect((await api('POST', `/api/storages/export/s3/${storage.id}/sync`)).status).toBe(200);
+      await h.starter.idle();
+      const up = await storageOf(storage.id);
+      expect({ status: up.status, traceback: up.traceback, count: up.last_sync_count }).toEqual({ status: 'completed', traceback: null, count: 8 });
+      expect(up.meta).not.toHaveProperty('export_failing_since');
+      expect(up.meta).toMatchObject({ annotations_exported: 8 });
+    } finally {
+      proxy.server.close();
+    }
+  }, 60_000);
+
   // 2,600 annotations run on local files and S3 above; the other four types sync 600 (two chunks)
   // to keep this file near a minute on a shared 2-core machine.
   it('pushes every annotation to GCS, Azure, Azure service principal and Redis targets too', async () => {
@@ -155,3 +192,23 @@ describe('export sync', () => {
     }
   }, 180_000);
 });
+
+/** An HTTP proxy to `endpoint` that answers every PUT with S3's 403 AccessDenied. */
+async function denyWritesProxy(endpoint: string): Promise<{ url: string; server: Server }> {
+  const target = new URL(endpoint);
+  const server = createServer((req, res) => {
+    if (req.method === 'PUT') {
+      req.resume();
+      res.writeHead(403, { 'content-type': 'application/xml' }).end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>');
+      return;
+    }
+    const up = httpRequest({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (r) => {
+      res.writeHead(r.statusCode ?? 502, r.headers);
+      r.pipe(res);
+    });
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+}
