@@ -37,6 +37,7 @@ async function resolveRoute(req: HttpRequest, target: { taskId: number } | { pro
       runtime: ctx.runtime,
       listImportStorages: (projectId) => listImportStorages(app, projectId),
       providerFor: (storage) => app.providerForStorage(storage),
+      mediaPresignTtlSeconds: app.env.mediaPresignTtlSeconds,
     },
     { method: req.method, target, principalOrgId: ctx.orgId, query: req.query, headers: req.headers },
   );

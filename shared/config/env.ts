@@ -28,6 +28,8 @@ export interface Env {
   localFilesStorageEnabled: boolean;
   /** Lifetime of signed media tokens in resolve URLs, seconds (default 24 h). */
   mediaTokenTtlSeconds: number;
+  /** Least lifetime of presigned audio/video URLs, seconds (default 6 h; a player sends its Range requests straight to them). */
+  mediaPresignTtlSeconds: number;
   /** LABELSYNC_INLINE_PRESIGN: put presigned URLs straight into task data for every storage (default false). */
   inlinePresign: boolean;
   /** Max JSON task file size in bytes (default 50 MiB). */
@@ -77,6 +79,7 @@ export function parseEnv(source: Source): Env {
     localFilesDocumentRoot: source.LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT ?? source.LOCAL_FILES_DOCUMENT_ROOT ?? '/',
     localFilesStorageEnabled: bool(['LABELSYNC_LOCAL_FILES_STORAGE_ENABLED'], true),
     mediaTokenTtlSeconds: int('LABELSYNC_MEDIA_TOKEN_TTL_SECONDS', 86400),
+    mediaPresignTtlSeconds: int('LABELSYNC_MEDIA_PRESIGN_TTL_SECONDS', 6 * 3600),
     inlinePresign: bool(['LABELSYNC_INLINE_PRESIGN'], false),
     maxTaskFileBytes: int('LABELSYNC_MAX_TASK_FILE_BYTES', 50 * 1024 * 1024),
     syncConcurrency: int('LABELSYNC_SYNC_CONCURRENCY', 8),

@@ -3,7 +3,8 @@
  * project variants). Access needs either an authenticated principal of the task's organization
  * or a valid media token for (organization, task|project, URI). The URI is matched against the
  * project's source storages (one query); presign → 303 to a URL minted now (so it never
- * outlives the request, Label Studio #564); no presign → the object streamed through.
+ * outlives the request, Label Studio #564; audio and video get a lifetime that outlives playback,
+ * see presign-lifetime.ts); no presign → the object streamed through.
  */
 import type { Db } from '../db/repo-common';
 import type { StorageItem } from '../db/items';
@@ -12,9 +13,9 @@ import { getTask } from '../db/repo-tasks';
 import { AuthError, ForbiddenError, NotFoundError, ValidationError } from '../errors';
 import type { HttpResponse } from '../http/types';
 import type { StorageProvider } from '../storage/types';
-import { guessContentType } from './content-type';
 import { decodeFileUri } from './fileuri';
 import { verifyMediaToken } from './media-token';
+import { presignFor } from './presign-lifetime';
 import { proxyObject } from './proxy';
 import type { ProxyRuntime } from './range';
 import { matchStorage, toResolvableStorage, type ResolvableStorage } from './storage-match';
@@ -28,6 +29,8 @@ export interface ResolveDeps {
   listImportStorages: (projectId: number) => Promise<StorageItem[]>;
   /** A (cached) provider for a stored storage: decrypt its config, then the registry. */
   providerFor: (storage: StorageItem) => Promise<StorageProvider>;
+  /** Least lifetime of presigned audio/video URLs, seconds (env LABELSYNC_MEDIA_PRESIGN_TTL_SECONDS). */
+  mediaPresignTtlSeconds: number;
 }
 
 export interface ResolveRequest {
@@ -101,10 +104,10 @@ export async function resolveMedia(deps: ResolveDeps, req: ResolveRequest): Prom
   const { key } = match.parsed;
 
   if (match.storage.presign) {
-    const ttl = match.storage.presignTtlMinutes * 60;
+    const { ttlSeconds: ttl, contentType } = presignFor(key, match.storage.presignTtlMinutes, deps.mediaPresignTtlSeconds);
     let location: string;
     try {
-      location = await provider.presign(key, ttl, { contentType: guessContentType(key) });
+      location = await provider.presign(key, ttl, { contentType });
     } catch (e) {
       throw new NotFoundError('Could not presign the object.', { cause: e });
     }

@@ -5,8 +5,8 @@
  */
 import type { AppContext } from '../context';
 import type { ProjectItem, TaskItem } from '../db/items';
-import { guessContentType } from './content-type';
 import { listImportStorages } from './deps';
+import { presignFor } from './presign-lifetime';
 import { rewriteTaskData, type RewriteContext } from './rewrite';
 import { toResolvableStorage, type ResolvableStorage } from './storage-match';
 
@@ -38,7 +38,8 @@ async function buildContext(app: AppContext, project: ProjectItem): Promise<Rewr
     localFilesTokens: e.localFilesServingEnabled && e.localFilesStorageEnabled,
     presignInline: async (s, key) => {
       const provider = await app.providerForStorage(itemById.get(s.id)!);
-      return provider.presign(key, s.presignTtlMinutes * 60, { contentType: guessContentType(key) });
+      const { ttlSeconds, contentType } = presignFor(key, s.presignTtlMinutes, e.mediaPresignTtlSeconds);
+      return provider.presign(key, ttlSeconds, { contentType });
     },
   };
 }
