@@ -191,12 +191,16 @@ function failuresTraceback({ job, failures, failedCount, unprocessed, repaired }
   return lines.join('\n');
 }
 
-function syncMeta({ job, error, swept, failures, failedCount }: JobOutcome, now: Date): Record<string, unknown> {
+/** Label Studio's end time (`time_completed` or `time_failure`) and `duration` (seconds) of a run. */
+function runTimes(job: JobItem | undefined, failed: boolean, now: Date): Record<string, unknown> {
   const started = job ? Date.parse(job.created_at) : now.getTime();
+  return { [failed ? 'time_failure' : 'time_completed']: pyTime(now), duration: Math.max(0, (now.getTime() - started) / 1000) };
+}
+
+function syncMeta({ job, error, swept, failures, failedCount }: JobOutcome, now: Date): Record<string, unknown> {
   const c = job ?? ({} as Partial<JobItem>);
   const meta: Record<string, unknown> = {
-    [error ? 'time_failure' : 'time_completed']: pyTime(now),
-    duration: Math.max(0, (now.getTime() - started) / 1000),
+    ...runTimes(job, !!error, now),
     objects_listed: c.listed ?? 0,
     objects_processed: c.processed ?? 0,
     tasks_created: c.created ?? 0,
@@ -222,11 +226,9 @@ function syncMeta({ job, error, swept, failures, failedCount }: JobOutcome, now:
  * listed) and times, and counts named for annotations (not the import's task/object counters).
  */
 function exportSyncMeta({ job, failures, failedCount }: JobOutcome, failed: boolean, now: Date): Record<string, unknown> {
-  const started = job ? Date.parse(job.created_at) : now.getTime();
   const c = job ?? ({} as Partial<JobItem>);
   return {
-    [failed ? 'time_failure' : 'time_completed']: pyTime(now),
-    duration: Math.max(0, (now.getTime() - started) / 1000),
+    ...runTimes(job, failed, now),
     total_annotations: c.listed ?? 0,
     annotations_exported: c.created ?? 0,
     annotations_failed: failedCount,
