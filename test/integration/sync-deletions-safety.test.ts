@@ -155,6 +155,16 @@ describe('sync_deletions "remove" keeps annotated tasks', () => {
     }
   });
 
+  it('refuses a non-boolean sync_deletions_remove_annotated with a 400 naming the field, and defaults it to false', async () => {
+    const { dir, projectId } = await localStorage({}, {});
+    const bad = await api('POST', '/api/storages/localfiles', { project: projectId, path: dir, sync_deletions: 'remove', sync_deletions_remove_annotated: 'yes' });
+    expect(bad.status).toBe(400);
+    expect(bad.json.validation_errors).toHaveProperty('sync_deletions_remove_annotated');
+    const ok = await api('POST', '/api/storages/localfiles', { project: projectId, path: dir, sync_deletions: 'remove' });
+    expect(ok.status, ok.text).toBe(201);
+    expect(ok.json).toMatchObject({ sync_deletions: 'remove', sync_deletions_remove_annotated: false });
+  });
+
   it('an annotation saved after the task was read stops its removal (the delete is conditional on the counters)', async () => {
     const { projectId, storage } = await localStorage({ 'a.json': '{"image":"a"}' }, { sync_deletions: 'remove' });
     await sync(storage.id);
