@@ -3,7 +3,7 @@
  * atomic ADD counters (live progress, mirrored into the storage's meta). TTL 30 days.
  */
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { isConditionalFailure, updateIf, type Db } from './repo-common';
+import { isConditionalFailure, updateReturning, type Db } from './repo-common';
 import { pyTime, writeStorageSyncState } from './repo-storage-sync-state';
 import { JOB_TTL_SECONDS, syncKeys, ttlIn } from './sync-keys';
 
@@ -50,6 +50,8 @@ export interface JobItem extends JobCounters {
   created_at: string;
   /** Epoch ms of the last progress mirror into the storage's meta. */
   mirrored_at?: number;
+  /** The listing is complete: `listed` is the job's total. */
+  listDone?: boolean;
 }
 
 export type SyncDeletions = 'keep' | 'remove' | 'flag';
@@ -130,6 +132,50 @@ export async function addJobCounters(db: Db, jobId: string, delta: Partial<JobCo
 
 
 /**
+ * The progress entries of a storage's meta for a job: processed objects always; once the listing
+ * is complete also the total, the percentage and an ETA from the processing rate since the job
+ * started (null until something was processed). While the job lists, `objects_listed` is the
+ * listing's own ({@link publishListed}): the job's counter lags behind it by a whole step.
+ */
+export function progressMeta(job: Pick<JobItem, 'listed' | 'processed' | 'created' | 'created_at' | 'listDone'>, now: number): Record<string, number | null> {
+  const meta: Record<string, number | null> = { objects_processed: job.processed, tasks_created: job.created };
+  if (!job.listDone) return meta;
+  const total = job.listed;
+  const remaining = Math.max(0, total - job.processed);
+  const elapsedS = Math.max(0.001, (now - Date.parse(job.created_at)) / 1000);
+  const rate = job.processed / elapsedS;
+  return {
+    ...meta,
+    objects_listed: total,
+    objects_total: total,
+    percent: total > 0 ? Math.min(100, Math.floor((job.processed * 100) / total)) : 100,
+    eta_seconds: remaining === 0 ? 0 : rate > 0 && Number.isFinite(elapsedS) ? Math.ceil(remaining / rate) : null,
+  };
+}
+
+/** Writes the job's progress into the storage's meta while the job is the storage's current one and in progress. */
+export async function publishProgress(db: Db, storageId: number, job: JobItem, now = Date.now()): Promise<void> {
+  const metaEntries = { ...progressMeta(job, now), time_last_ping: pyTime(new Date(now)) };
+  await writeStorageSyncState(db, storageId, { metaEntries }, { jobId: job.jobId, statusIn: ['in_progress'] });
+}
+
+/**
+ * Sets the storage's `meta.objects_listed` to what a running listing has listed so far, only
+ * upwards (a retried step lists the same entries again). It writes the storage item, not the job
+ * item: chunk completions update the job item in transactions, and a plain update racing one on
+ * the same item fails with TransactionConflictException in DynamoDB; no transaction touches a
+ * storage item.
+ */
+export async function publishListed(db: Db, storageId: number, jobId: string, listed: number): Promise<void> {
+  await writeStorageSyncState(
+    db,
+    storageId,
+    { metaEntries: { objects_listed: listed, time_last_ping: pyTime(new Date()) } },
+    { jobId, statusIn: ['in_progress'], metaBelow: { key: 'objects_listed', value: listed } },
+  );
+}
+
+/**
  * Copies live progress into the storage's meta, at most once per `everyMs` per job (a conditional
  * update on the job item's `mirrored_at` elects one writer), and only while the job is the
  * storage's current one and the storage is in progress.
@@ -159,8 +205,7 @@ export async function mirrorProgress(
     if (isConditionalFailure(e)) return;
     throw e;
   }
-  const metaEntries = { objects_listed: job.listed, objects_processed: job.processed, tasks_created: job.created, time_last_ping: pyTime(new Date(now)) };
-  await writeStorageSyncState(db, storageId, { metaEntries }, { jobId: job.jobId, statusIn: ['in_progress'] });
+  await publishProgress(db, storageId, job, now);
 }
 
 /** What one listing step adds to its job. */
@@ -175,9 +220,10 @@ export interface ListingCounts {
 /**
  * Adds a listing step's counts to the job exactly once: the step number is a monotonic fence
  * (`listedThrough`), so a retried step does not count twice. `done` marks the listing complete.
+ * Returns the job after the addition, or undefined when the step had been counted already.
  */
-export async function addListingCounts(db: Db, jobId: string, fence: number, c: ListingCounts, done: boolean): Promise<void> {
-  await updateIf(db, {
+export async function addListingCounts(db: Db, jobId: string, fence: number, c: ListingCounts, done: boolean): Promise<JobItem | undefined> {
+  const job = await updateReturning<Partial<JobItem>>(db, {
     Key: syncKeys.job(jobId),
     UpdateExpression:
       `SET listedThrough = :f${done ? ', listDone = :t' : ''} ` +
@@ -189,6 +235,7 @@ export async function addListingCounts(db: Db, jobId: string, fence: number, c: 
       ...(done ? { ':t': true } : {}),
     },
   });
+  return job && withCounters(job);
 }
 
 /**
