@@ -8,6 +8,25 @@ import { pyTime, writeStorageSyncState } from './repo-storage-sync-state';
 import { JOB_TTL_SECONDS, syncKeys, ttlIn } from './sync-keys';
 
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Runs a plain (non-transactional) write of a job item, retrying with bounded, jittered backoff
+ * on TransactionConflictException: chunk completions add to the job item in transactions, and
+ * DynamoDB refuses a plain write to an item while a transaction on it is in flight (the SDK does
+ * not retry that error).
+ */
+async function retryJobConflicts<T>(write: () => Promise<T>, maxAttempts = 6): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await write();
+    } catch (e) {
+      if ((e as { name?: string }).name !== 'TransactionConflictException' || attempt >= maxAttempts) throw e;
+      await sleep(Math.min(1_000, 25 * 2 ** attempt) * (0.5 + Math.random()));
+    }
+  }
+}
+
 /** Counters of a job, all monotonic (atomic ADD). */
 export interface JobCounters {
   /** Objects the listing produced (after filters). */
@@ -112,7 +131,7 @@ export async function addJobCounters(db: Db, jobId: string, delta: Partial<JobCo
   const { parts, names, values } = counterAddExpression(delta);
   if (!parts.length) return getJob(db, jobId);
   try {
-    const res = await db.doc.send(
+    const res = await retryJobConflicts(() => db.doc.send(
       new UpdateCommand({
         TableName: db.table,
         Key: syncKeys.job(jobId),
@@ -122,7 +141,7 @@ export async function addJobCounters(db: Db, jobId: string, delta: Partial<JobCo
         ExpressionAttributeValues: values,
         ReturnValues: 'ALL_NEW',
       }),
-    );
+    ));
     return withCounters(res.Attributes as Partial<JobItem>);
   } catch (e) {
     if (isConditionalFailure(e)) return undefined;
@@ -190,7 +209,7 @@ export async function mirrorProgress(
   let job: JobItem;
   try {
     // The elected writer gets the counters back from its own update: no read for the others.
-    const res = await db.doc.send(
+    const res = await retryJobConflicts(() => db.doc.send(
       new UpdateCommand({
         TableName: db.table,
         Key: syncKeys.job(jobId),
@@ -199,7 +218,7 @@ export async function mirrorProgress(
         ExpressionAttributeValues: { ':now': now, ':before': now - everyMs },
         ReturnValues: 'ALL_NEW',
       }),
-    );
+    ));
     job = withCounters(res.Attributes as Partial<JobItem>);
   } catch (e) {
     if (isConditionalFailure(e)) return;
@@ -223,7 +242,7 @@ export interface ListingCounts {
  * Returns the job after the addition, or undefined when the step had been counted already.
  */
 export async function addListingCounts(db: Db, jobId: string, fence: number, c: ListingCounts, done: boolean): Promise<JobItem | undefined> {
-  const job = await updateReturning<Partial<JobItem>>(db, {
+  const job = await retryJobConflicts(() => updateReturning<Partial<JobItem>>(db, {
     Key: syncKeys.job(jobId),
     UpdateExpression:
       `SET listedThrough = :f${done ? ', listDone = :t' : ''} ` +
@@ -234,7 +253,7 @@ export async function addListingCounts(db: Db, jobId: string, fence: number, c: 
       ':f': fence, ':l': c.listed, ':c': c.chunks, ':s': c.skipped, ':cu': c.unchangedChunks, ':u': c.unchangedObjects,
       ...(done ? { ':t': true } : {}),
     },
-  });
+  }));
   return job && withCounters(job);
 }
 
@@ -244,7 +263,7 @@ export async function addListingCounts(db: Db, jobId: string, fence: number, c: 
  * @throws ConditionalCheckFailedException when the job does not exist
  */
 export async function nextListEpoch(db: Db, jobId: string): Promise<number> {
-  const res = await db.doc.send(
+  const res = await retryJobConflicts(() => db.doc.send(
     new UpdateCommand({
       TableName: db.table,
       Key: syncKeys.job(jobId),
@@ -253,6 +272,6 @@ export async function nextListEpoch(db: Db, jobId: string): Promise<number> {
       ExpressionAttributeValues: { ':one': 1 },
       ReturnValues: 'UPDATED_NEW',
     }),
-  );
+  ));
   return Number(res.Attributes?.listEpoch ?? 1);
 }
