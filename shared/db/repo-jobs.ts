@@ -161,14 +161,14 @@ export function progressMeta(job: Pick<JobItem, 'listed' | 'processed' | 'create
   if (!job.listDone) return meta;
   const total = job.listed;
   const remaining = Math.max(0, total - job.processed);
-  const elapsedS = Math.max(0.001, (now - Date.parse(job.created_at)) / 1000);
-  const rate = job.processed / elapsedS;
+  const elapsedS = (now - Date.parse(job.created_at)) / 1000;
+  const rate = elapsedS > 0 ? job.processed / elapsedS : 0;
   return {
     ...meta,
     objects_listed: total,
     objects_total: total,
     percent: total > 0 ? Math.min(100, Math.floor((job.processed * 100) / total)) : 100,
-    eta_seconds: remaining === 0 ? 0 : rate > 0 && Number.isFinite(elapsedS) ? Math.ceil(remaining / rate) : null,
+    eta_seconds: remaining === 0 ? 0 : rate > 0 ? Math.ceil(remaining / rate) : null,
   };
 }
 
