@@ -71,6 +71,8 @@ export interface JobItem extends JobCounters {
   mirrored_at?: number;
   /** The listing is complete: `listed` is the job's total. */
   listDone?: boolean;
+  /** The last listing step whose counts the job holds. */
+  listedThrough?: number;
 }
 
 export type SyncDeletions = 'keep' | 'remove' | 'flag';

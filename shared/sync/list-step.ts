@@ -81,7 +81,7 @@ export async function listStep(deps: SyncDeps, input: ListStepInput, deadline: n
     input.role === 'export' ? exportListing(deps, live) : (importListing(deps, live, input.jobId, cursor) as Promise<ListingSource<unknown>>),
     getJob(deps.db, input.jobId),
   ]);
-  const progress = listedProgress(deps.db, input.storageId, input.jobId, job?.listed ?? 0);
+  const progress = listedProgress(deps.db, input.storageId, job, cursor.step);
   return runListing(deps, { storageId: input.storageId, jobId: input.jobId, progress }, source, cursor, bounds);
 }
 

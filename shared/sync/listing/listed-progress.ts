@@ -5,7 +5,7 @@
  * for by the listing (it goes on while the write runs).
  */
 import type { Db } from '../../db/repo-common';
-import { publishListed } from '../../db/repo-jobs';
+import { publishListed, type JobItem } from '../../db/repo-jobs';
 
 /** How often a listing step publishes its count: the API shows listing progress within ~1 s. */
 export const LISTED_EVERY_MS = 1_000;
@@ -45,7 +45,11 @@ export class ListedProgress {
   }
 }
 
-/** The listing progress of a job's step, written into storage `storageId`'s meta. */
-export function listedProgress(db: Db, storageId: number, jobId: string, before: number): ListedProgress {
-  return new ListedProgress(before, (listed) => publishListed(db, storageId, jobId, listed));
+/**
+ * The listing progress of step `step` of `job`, written into storage `storageId`'s meta. A retried
+ * step whose counts the job already holds publishes nothing: its count would add to itself.
+ */
+export function listedProgress(db: Db, storageId: number, job: JobItem | undefined, step: number): ListedProgress {
+  const counted = !job || (job.listedThrough ?? -1) >= step;
+  return new ListedProgress(job?.listed ?? 0, counted ? async () => undefined : (listed) => publishListed(db, storageId, job.jobId, listed));
 }
