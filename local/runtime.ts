@@ -16,6 +16,7 @@ import { installApp, processApp } from '../shared/process-app';
 import type { StorageTestHooks } from '../shared/storage/registry';
 import { ROUTES, type FunctionName } from '../functions/manifest';
 import { LocalStateMachine } from './asl-runner';
+import { PROGRESS_EVERY_MS, ProgressReporter } from './progress-reporter';
 import { CleanupStack } from './cleanup-stack';
 import { dlqFile, LocalDlq, replayDlq, type ReplayResult, type StreamBatchHandler } from './dlq';
 import { ensureTable } from './dynamodb-table';
@@ -58,6 +59,8 @@ export interface RuntimeOptions {
    * runs in a child process and is cached under the data dir. @default false
    */
   preloadStateMachine?: boolean;
+  /** One progress line per running sync this often; 0: none. @default 5,000 ms */
+  progressEveryMs?: number;
   /** Executions running at once; more wait in a queue. @default 4 */
   maxConcurrentExecutions?: number;
   /** Test hook: handlers for HTTP and Task states instead of the manifest modules. */
@@ -220,6 +223,10 @@ async function startServices(ctx: StartContext): Promise<LabelsyncRuntime> {
   ctx.log(`[runtime] started: ${ctx.phases.summary()}`);
   await publishState(ctx, http.url, endpoint);
   startBackgroundWork(ctx, machine, syncStarter);
+  if (opts.progressEveryMs !== 0) {
+    const reporter = new ProgressReporter({ running: () => syncStarter.runningJobs(), db: processApp().db, log: ctx.log, everyMs: opts.progressEveryMs ?? PROGRESS_EVERY_MS }).start();
+    cleanups.push(() => reporter.stop());
+  }
 
   let stopping: Promise<void> | undefined;
   return {

@@ -125,6 +125,11 @@ export class LocalSyncStarter implements SyncStarter {
     return rec;
   }
 
+  /** The inputs of the executions running now. */
+  runningJobs(): SyncInput[] {
+    return [...this.executions.values()].filter((e) => e.status === 'RUNNING').map((e) => e.input);
+  }
+
   /** Resolves when no execution is queued or running. */
   async idle(): Promise<void> {
     for (;;) {

@@ -3,10 +3,29 @@
  * atomic ADD counters (live progress, mirrored into the storage's meta). TTL 30 days.
  */
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { isConditionalFailure, updateIf, type Db } from './repo-common';
+import { isConditionalFailure, updateReturning, type Db } from './repo-common';
 import { pyTime, writeStorageSyncState } from './repo-storage-sync-state';
 import { JOB_TTL_SECONDS, syncKeys, ttlIn } from './sync-keys';
 
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Runs a plain (non-transactional) write of a job item, retrying with bounded, jittered backoff
+ * on TransactionConflictException: chunk completions add to the job item in transactions, and
+ * DynamoDB refuses a plain write to an item while a transaction on it is in flight (the SDK does
+ * not retry that error).
+ */
+async function retryJobConflicts<T>(write: () => Promise<T>, maxAttempts = 6): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await write();
+    } catch (e) {
+      if ((e as { name?: string }).name !== 'TransactionConflictException' || attempt >= maxAttempts) throw e;
+      await sleep(Math.min(1_000, 25 * 2 ** attempt) * (0.5 + Math.random()));
+    }
+  }
+}
 
 /** Counters of a job, all monotonic (atomic ADD). */
 export interface JobCounters {
@@ -52,6 +71,10 @@ export interface JobItem extends JobCounters {
   created_at: string;
   /** Epoch ms of the last progress mirror into the storage's meta. */
   mirrored_at?: number;
+  /** The listing is complete: `listed` is the job's total. */
+  listDone?: boolean;
+  /** The last listing step whose counts the job holds. */
+  listedThrough?: number;
 }
 
 export type SyncDeletions = 'keep' | 'remove' | 'flag';
@@ -112,7 +135,7 @@ export async function addJobCounters(db: Db, jobId: string, delta: Partial<JobCo
   const { parts, names, values } = counterAddExpression(delta);
   if (!parts.length) return getJob(db, jobId);
   try {
-    const res = await db.doc.send(
+    const res = await retryJobConflicts(() => db.doc.send(
       new UpdateCommand({
         TableName: db.table,
         Key: syncKeys.job(jobId),
@@ -122,7 +145,7 @@ export async function addJobCounters(db: Db, jobId: string, delta: Partial<JobCo
         ExpressionAttributeValues: values,
         ReturnValues: 'ALL_NEW',
       }),
-    );
+    ));
     return withCounters(res.Attributes as Partial<JobItem>);
   } catch (e) {
     if (isConditionalFailure(e)) return undefined;
@@ -130,6 +153,69 @@ export async function addJobCounters(db: Db, jobId: string, delta: Partial<JobCo
   }
 }
 
+
+/** An export job counts annotations, not objects and tasks: its meta says so. */
+const EXPORT_META_NAMES: Record<string, string> = {
+  objects_listed: 'annotations_listed',
+  objects_processed: 'annotations_processed',
+  tasks_created: 'annotations_exported',
+  objects_total: 'annotations_total',
+};
+
+/** `name` as the storage's meta calls it for a job of `role`. */
+export function progressName(role: JobItem['role'], name: string): string {
+  return role === 'export' ? (EXPORT_META_NAMES[name] ?? name) : name;
+}
+
+/**
+ * The progress entries of a storage's meta for a job: processed objects always; once the listing
+ * is complete also the total, the percentage and an ETA from the processing rate since the job
+ * started (null until something was processed). While the job lists, `objects_listed` is the
+ * listing's own ({@link publishListed}): the job's counter lags behind it by a whole step.
+ */
+export function progressMeta(job: Pick<JobItem, 'role' | 'listed' | 'processed' | 'created' | 'created_at' | 'listDone'>, now: number): Record<string, number | null> {
+  const named = importProgressMeta(job, now);
+  return Object.fromEntries(Object.entries(named).map(([k, v]) => [progressName(job.role, k), v]));
+}
+
+function importProgressMeta(job: Pick<JobItem, 'listed' | 'processed' | 'created' | 'created_at' | 'listDone'>, now: number): Record<string, number | null> {
+  const meta: Record<string, number | null> = { objects_processed: job.processed, tasks_created: job.created };
+  if (!job.listDone) return meta;
+  const total = job.listed;
+  const remaining = Math.max(0, total - job.processed);
+  const elapsedS = (now - Date.parse(job.created_at)) / 1000;
+  const rate = elapsedS > 0 ? job.processed / elapsedS : 0;
+  return {
+    ...meta,
+    objects_listed: total,
+    objects_total: total,
+    percent: total > 0 ? Math.min(100, Math.floor((job.processed * 100) / total)) : 100,
+    eta_seconds: remaining === 0 ? 0 : rate > 0 ? Math.ceil(remaining / rate) : null,
+  };
+}
+
+/** Writes the job's progress into the storage's meta while the job is the storage's current one and in progress. */
+export async function publishProgress(db: Db, storageId: number, job: JobItem, now = Date.now()): Promise<void> {
+  const metaEntries = { ...progressMeta(job, now), time_last_ping: pyTime(new Date(now)) };
+  await writeStorageSyncState(db, storageId, { metaEntries }, { jobId: job.jobId, statusIn: ['in_progress'] });
+}
+
+/**
+ * Sets the storage's `meta.objects_listed` to what a running listing has listed so far, only
+ * upwards (a retried step lists the same entries again). It writes the storage item, not the job
+ * item: chunk completions update the job item in transactions, and a plain update racing one on
+ * the same item fails with TransactionConflictException in DynamoDB; no transaction touches a
+ * storage item.
+ */
+export async function publishListed(db: Db, storageId: number, job: Pick<JobItem, 'jobId' | 'role'>, listed: number): Promise<void> {
+  const key = progressName(job.role, 'objects_listed');
+  await writeStorageSyncState(
+    db,
+    storageId,
+    { metaEntries: { [key]: listed, time_last_ping: pyTime(new Date()) } },
+    { jobId: job.jobId, statusIn: ['in_progress'], metaBelow: { key, value: listed } },
+  );
+}
 
 /**
  * Copies live progress into the storage's meta, at most once per `everyMs` per job (a conditional
@@ -146,7 +232,7 @@ export async function mirrorProgress(
   let job: JobItem;
   try {
     // The elected writer gets the counters back from its own update: no read for the others.
-    const res = await db.doc.send(
+    const res = await retryJobConflicts(() => db.doc.send(
       new UpdateCommand({
         TableName: db.table,
         Key: syncKeys.job(jobId),
@@ -155,17 +241,13 @@ export async function mirrorProgress(
         ExpressionAttributeValues: { ':now': now, ':before': now - everyMs },
         ReturnValues: 'ALL_NEW',
       }),
-    );
+    ));
     job = withCounters(res.Attributes as Partial<JobItem>);
   } catch (e) {
     if (isConditionalFailure(e)) return;
     throw e;
   }
-  const time_last_ping = pyTime(new Date(now));
-  const metaEntries = job.role === 'export'
-    ? { annotations_listed: job.listed, annotations_processed: job.processed, annotations_exported: job.created, time_last_ping }
-    : { objects_listed: job.listed, objects_processed: job.processed, tasks_created: job.created, time_last_ping };
-  await writeStorageSyncState(db, storageId, { metaEntries }, { jobId: job.jobId, statusIn: ['in_progress'] });
+  await publishProgress(db, storageId, job, now);
 }
 
 /** What one listing step adds to its job. */
@@ -180,9 +262,10 @@ export interface ListingCounts {
 /**
  * Adds a listing step's counts to the job exactly once: the step number is a monotonic fence
  * (`listedThrough`), so a retried step does not count twice. `done` marks the listing complete.
+ * Returns the job after the addition, or undefined when the step had been counted already.
  */
-export async function addListingCounts(db: Db, jobId: string, fence: number, c: ListingCounts, done: boolean): Promise<void> {
-  await updateIf(db, {
+export async function addListingCounts(db: Db, jobId: string, fence: number, c: ListingCounts, done: boolean): Promise<JobItem | undefined> {
+  const job = await retryJobConflicts(() => updateReturning<Partial<JobItem>>(db, {
     Key: syncKeys.job(jobId),
     UpdateExpression:
       `SET listedThrough = :f${done ? ', listDone = :t' : ''} ` +
@@ -193,7 +276,8 @@ export async function addListingCounts(db: Db, jobId: string, fence: number, c: 
       ':f': fence, ':l': c.listed, ':c': c.chunks, ':s': c.skipped, ':cu': c.unchangedChunks, ':u': c.unchangedObjects,
       ...(done ? { ':t': true } : {}),
     },
-  });
+  }));
+  return job && withCounters(job);
 }
 
 /**
@@ -202,7 +286,7 @@ export async function addListingCounts(db: Db, jobId: string, fence: number, c: 
  * @throws ConditionalCheckFailedException when the job does not exist
  */
 export async function nextListEpoch(db: Db, jobId: string): Promise<number> {
-  const res = await db.doc.send(
+  const res = await retryJobConflicts(() => db.doc.send(
     new UpdateCommand({
       TableName: db.table,
       Key: syncKeys.job(jobId),
@@ -211,6 +295,6 @@ export async function nextListEpoch(db: Db, jobId: string): Promise<number> {
       ExpressionAttributeValues: { ':one': 1 },
       ReturnValues: 'UPDATED_NEW',
     }),
-  );
+  ));
   return Number(res.Attributes?.listEpoch ?? 1);
 }

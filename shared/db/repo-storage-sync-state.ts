@@ -40,6 +40,8 @@ export interface SyncStateGuard {
   statusNotIn?: SyncStatus[];
   /** Only while `meta.<key>` exists. */
   metaHas?: string;
+  /** Only while `meta.<key>` is absent or below `value` (a counter that only goes up). */
+  metaBelow?: { key: string; value: number };
 }
 
 /**
@@ -62,6 +64,10 @@ export async function writeStorageSyncState(db: Db, id: number, change: SyncStat
   if (guard.statusIn?.length) x.conds.push(`${x.name('status')} IN (${x.list(guard.statusIn)})`);
   if (guard.statusNotIn?.length) x.conds.push(`NOT ${x.name('status')} IN (${x.list(guard.statusNotIn)})`);
   if (guard.metaHas) x.conds.push(`attribute_exists(${meta()}.${x.name(guard.metaHas)})`);
+  if (guard.metaBelow) {
+    const path = `${meta()}.${x.name(guard.metaBelow.key)}`;
+    x.conds.push(`(attribute_not_exists(${path}) OR ${path} < ${x.value(guard.metaBelow.value)})`);
+  }
   return updateReturning<StorageItem>(db, { Key: keys.storage(id), ...x.input() });
 }
 

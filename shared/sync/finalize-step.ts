@@ -203,6 +203,10 @@ function syncMeta({ job, error, swept, failures, failedCount }: JobOutcome, now:
     ...runTimes(job, !!error, now),
     objects_listed: c.listed ?? 0,
     objects_processed: c.processed ?? 0,
+    // Final progress: a job that ran to the end is done, whatever failed on the way.
+    objects_total: c.listed ?? 0,
+    percent: error ? Math.min(100, Math.floor(((c.processed ?? 0) * 100) / Math.max(1, c.listed ?? 0))) : 100,
+    eta_seconds: error ? null : 0,
     tasks_created: c.created ?? 0,
     tasks_updated: c.updated ?? 0,
     tasks_removed: (c.removed ?? 0) + swept.removed,

@@ -15,12 +15,14 @@
  * pipelined with the listing, is the chunk writer's (shared/sync/listing/chunk-writer.ts).
  */
 import { getCarry, putCarry, type ChunkEntry } from '../db/repo-chunks';
-import { addListingCounts } from '../db/repo-jobs';
+import type { Db } from '../db/repo-common';
+import { addListingCounts, getJob, publishListed, publishProgress, type ListingCounts } from '../db/repo-jobs';
 import { readAhead } from '../storage/common';
 import type { SyncDeps, SyncSettings } from './deps';
 import { loadLiveJob } from './job-context';
 import { ChunkCutter } from './listing/chunk-cutter';
 import { ChunkWriter, type ChunkRef } from './listing/chunk-writer';
+import { listedProgress, type ListedProgress } from './listing/listed-progress';
 import { decodeListCursor, encodeListCursor, type ListCursor } from './listing/list-cursor';
 import { exportListing, importListing, type ListingSource } from './listing/listing-source';
 
@@ -75,14 +77,16 @@ export async function listStep(deps: SyncDeps, input: ListStepInput, deadline: n
   if ('stop' in live) return { token: null, done: true, chunks: [], listed: 0 };
   const cursor = decodeListCursor(input.token);
   const bounds = stepBounds(deps.settings, cursor.step, deadline);
-  const source: ListingSource<unknown> = input.role === 'export'
-    ? exportListing(deps, live)
-    : ((await importListing(deps, live, input.jobId, cursor)) as ListingSource<unknown>);
-  return runListing(deps, { storageId: input.storageId, jobId: input.jobId }, source, cursor, bounds);
+  const [source, job] = await Promise.all([
+    input.role === 'export' ? exportListing(deps, live) : (importListing(deps, live, input.jobId, cursor) as Promise<ListingSource<unknown>>),
+    getJob(deps.db, input.jobId),
+  ]);
+  const progress = listedProgress(deps.db, input.storageId, job, cursor.step);
+  return runListing(deps, { storageId: input.storageId, jobId: input.jobId, progress }, source, cursor, bounds);
 }
 
 /** Lists pages of `source` from `cursor` within `bounds`, storing the chunks it cuts. */
-async function runListing<T>(deps: SyncDeps, job: { storageId: number; jobId: string }, source: ListingSource<T>, cursor: ListCursor, bounds: StepBounds): Promise<ListStepResult> {
+async function runListing<T>(deps: SyncDeps, job: { storageId: number; jobId: string; progress: ListedProgress }, source: ListingSource<T>, cursor: ListCursor, bounds: StepBounds): Promise<ListStepResult> {
   const { jobId } = job;
   const s = deps.settings;
   const cutter = new ChunkCutter<T>(s.chunkSize, s.maxChunkBytes, source.sizeOf, source.boundary);
@@ -115,6 +119,7 @@ async function runListing<T>(deps: SyncDeps, job: { storageId: number; jobId: st
       const entries = source.accept(page);
       entries.forEach((e) => cutter.push(e));
       listed += entries.length;
+      job.progress.tick(listed);
       await handOver(false);
       token = page.nextToken;
       if (!token) break;
@@ -123,9 +128,10 @@ async function runListing<T>(deps: SyncDeps, job: { storageId: number; jobId: st
       if (now >= bounds.hardEnd || (now >= bounds.softEnd && handed > 0) || handed >= bounds.chunkBudget) break;
     }
   } catch (e) {
-    await writer.settle();
+    await Promise.all([writer.settle(), job.progress.settle()]);
     throw e;
   }
+  await job.progress.settle();
   if (!token) done = true;
   // A step that ends mid-listing does not cut: its partial chunk is carried to the next step, so
   // every cut is content-defined and an unchanged re-sync meets the same chunks (and digests)
@@ -143,7 +149,17 @@ async function runListing<T>(deps: SyncDeps, job: { storageId: number; jobId: st
   }
   await handOver(true);
   const counts = { listed, chunks: writer.planned, skipped: source.skipped, unchangedChunks: writer.unchangedChunks, unchangedObjects: writer.unchangedObjects };
-  await addListingCounts(deps.db, jobId, cursor.step, counts, done);
+  await countStep(deps.db, job, cursor.step, counts, done);
   const next = { providerToken: token, nextChunk: n, rangeStart: from, step: cursor.step + 1, linkRun: source.run, hasCarry: carry.length > 0 };
   return { token: done ? null : encodeListCursor(next), done, chunks: writer.refs, listed };
+}
+
+/**
+ * Adds a step's counts to its job (once per step) and publishes the listing's exact count so far;
+ * the step that completes the listing publishes the total, percent and ETA with it.
+ */
+async function countStep(db: Db, job: { storageId: number; jobId: string }, step: number, counts: ListingCounts, done: boolean): Promise<void> {
+  const counted = await addListingCounts(db, job.jobId, step, counts, done);
+  if (!counted) return;
+  await (done ? publishProgress(db, job.storageId, counted) : publishListed(db, job.storageId, job, counted.listed));
 }
