@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handler as projectsHandler } from '../../functions/api/projects';
 import { handler as storagesHandler } from '../../functions/api/storages';
 import type { StorageConfig } from '../../shared/storage/types';
+import { parseTaskFile } from '../../shared/sync/parse-tasks';
 import { client, type ApiHandler } from '../integration/api-harness';
 import { newProject, newStorage, startSyncHarness, stopSyncHarness, storageOf, type SyncHarness } from '../integration/sync-helpers';
 
@@ -122,6 +123,20 @@ describe('prototype keys: sync', () => {
     const shown = JSON.stringify(after.meta) + String(after.traceback) + (await storages('GET', `/api/storages/localfiles/${s.id}`)).text;
     expect(shown).not.toContain('private-object');
     expect(shown).not.toContain('nope');
+  });
+});
+
+describe('sync failure messages', () => {
+  it('every kind of JSON syntax error is reported by row, reason and position, never with the text', async () => {
+    const lines = ['SECRETx', '{"SECRET":1,}', '{"SECRET":1} SECRET', '{"SECRET":', '{SECRET:1}', '[1,"SECRET"', '"SECRET', '{"a":"SECRET\u0001"}', '{"SECRET": nope}', 'tSECRET'];
+    const rows = await parseTaskFile('x.jsonl', (async function* () { yield lines.join('\n'); })());
+    expect(rows).toHaveLength(lines.length);
+    for (const r of rows) {
+      expect(r.error).toMatch(new RegExp(`^row ${r.row_index}: not valid JSON \\(`));
+      expect(r.error).not.toMatch(/SECRET|nope/);
+    }
+    expect(rows[1].error).toBe('row 1: not valid JSON (Expected double-quoted property name at position 12)');
+    expect(rows[0].error).toBe('row 0: not valid JSON (Unexpected token)');
   });
 });
 
