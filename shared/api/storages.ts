@@ -6,7 +6,9 @@
  * Secrets: the type's secret fields are split off, JSON-encoded and envelope-encrypted into
  * `StorageItem.secrets`; `secret_fields` lists which are set. No response, error or log line
  * carries a secret: responses are built field by field from the non-secret list.
- * PATCH/validate semantics: an omitted secret keeps the stored value, `""`/null clears it.
+ * PATCH/validate semantics: an omitted secret keeps the stored value, `""`/null clears it, and
+ * stored secrets are bound to their connection: a body that changes a connection field must
+ * re-send (or clear) every stored secret (`boundSecrets`).
  * Read-only fields (status, last_sync*, traceback, meta, type, id, timestamps) are ignored in
  * bodies; `project` must not change (400).
  */
@@ -21,6 +23,7 @@ import type { Principal } from '../http/auth';
 import { getLogger } from '../logging';
 import { backend } from '../storage/backends';
 import { previewKey, typeEnabled } from '../storage/backends/capabilities';
+import { connectionFieldsOf } from '../storage/backends/derive';
 import { parseConfigErrors } from '../storage/registry';
 import { STORAGE_TYPES, type StorageConfig, type StorageRole, type StorageType } from '../storage/types';
 import { SECRET_FIELDS, storageBodySchema, storageDefaults, storageFields, TYPE_TITLES } from './storage-schemas';
@@ -102,6 +105,36 @@ function splitBody(type: StorageType, body: Record<string, unknown>): { fields: 
 
 async function storedSecrets(app: AppContext, s: StorageItem): Promise<Record<string, string>> {
   return s.secrets ? (JSON.parse(await app.secretBox.decrypt(s.secrets)) as Record<string, string>) : {};
+}
+
+/** One form per meaning: blank (absent, null, '') values are one, and so are `6379` and `"6379"`. */
+function comparable(v: unknown): string {
+  if (v === undefined || v === null || v === '') return '';
+  return typeof v === 'object' ? JSON.stringify(v) : String(v);
+}
+
+/** Connection fields whose value in `body` differs from the stored storage's (defaults included). */
+function changedConnectionFields(existing: StorageItem, stored: Record<string, string>, body: Record<string, unknown>): string[] {
+  const current: Record<string, unknown> = { ...storageDefaults(existing.type, existing.role), ...existing.fields, ...stored };
+  return connectionFieldsOf(backend(existing.type)!).filter((f) => f in body && comparable(body[f]) !== comparable(current[f]));
+}
+
+/**
+ * The stored secrets with a body's secret changes applied. A secret is only ever used with the
+ * connection it was saved for: when the body changes a connection field (endpoint, host, port,
+ * bucket, account, role...), every stored secret it does not re-send or clear would otherwise be
+ * sent wherever the new value points, so the body is refused instead.
+ * @throws ValidationError naming each stored secret the body leaves out
+ */
+async function boundSecrets(app: AppContext, existing: StorageItem, given: Record<string, unknown>, changes: Record<string, string | null>): Promise<Record<string, string>> {
+  const stored = await storedSecrets(app, existing);
+  const changed = changedConnectionFields(existing, stored, { ...given, ...changes });
+  const kept = Object.keys(stored).filter((k) => !(k in changes));
+  if (changed.length && kept.length) {
+    const message = `Send this secret again: ${changed.join(', ')} changed, and a stored secret is used only with the connection it was saved for.`;
+    throw new ValidationError(Object.fromEntries(kept.map((k) => [k, [message]])));
+  }
+  return mergeSecrets(stored, changes);
 }
 
 function mergeSecrets(stored: Record<string, string>, changes: Record<string, string | null>): Record<string, string> {
@@ -209,7 +242,8 @@ export async function createStorage(app: AppContext, principal: Principal, role:
 /**
  * PATCH (and PUT, which additionally requires `project`): merges the body over the stored
  * storage, re-checks shape and connection with the merged config (as LS does for GCS/Azure/local),
- * then saves. Omitted secrets are kept, `""`/null clears them.
+ * then saves. Omitted secrets are kept (unless the body changes a connection field: 400),
+ * `""`/null clears them.
  */
 export async function updateStorage(
   app: AppContext,
@@ -228,7 +262,7 @@ export async function updateStorage(
   const { fields: given, secrets: changes } = splitBody(type, input);
   const { synchronizable, ...fieldChanges } = given;
   const fields = { ...existing.fields, ...fieldChanges };
-  const secrets = mergeSecrets(await storedSecrets(app, existing), changes);
+  const secrets = await boundSecrets(app, existing, given, changes);
   await checkConfig(app, { ...fields, ...secrets, type, role } as StorageConfig, existing.id);
   const updated = await updateStorageConfig(app.db, existing.id, {
     fields,
@@ -242,7 +276,8 @@ export async function updateStorage(
 
 /**
  * Validates a configuration without saving. With `id`, the stored storage (same type/role,
- * caller's) is merged with the body: omitted secrets come from the stored row, `""` clears them.
+ * caller's) is merged with the body: omitted secrets come from the stored row (unless the body
+ * changes a connection field: 400), `""` clears them.
  * @throws ValidationError / StorageError (400), NotFoundError for an unknown id
  */
 export async function validateStorage(app: AppContext, principal: Principal, role: StorageRole, type: StorageType, body: unknown): Promise<void> {
@@ -253,7 +288,7 @@ export async function validateStorage(app: AppContext, principal: Principal, rol
     if (input.project !== undefined && input.project !== existing.projectId) {
       throw ValidationError.field('project', 'A storage cannot be moved to another project.');
     }
-    const secrets = mergeSecrets(await storedSecrets(app, existing), changes);
+    const secrets = await boundSecrets(app, existing, given, changes);
     await checkConfig(app, { ...existing.fields, ...given, ...secrets, type, role } as StorageConfig, existing.id);
     return;
   }
@@ -296,7 +331,7 @@ export async function previewStorageFiles(
   if (input.id !== undefined) {
     const existing = await getOwnedStorage(app, principal, role, type, input.id as number);
     storageId = existing.id;
-    config = { ...existing.fields, ...given, ...mergeSecrets(await storedSecrets(app, existing), changes), type, role } as StorageConfig;
+    config = { ...existing.fields, ...given, ...(await boundSecrets(app, existing, given, changes)), type, role } as StorageConfig;
   } else {
     if (input.project !== undefined) await ownedProjectForStorage(app, principal, input.project as number);
     config = { ...storageDefaults(type, role), ...given, ...mergeSecrets({}, changes), type, role } as StorageConfig;

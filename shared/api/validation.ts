@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { ValidationError, type FieldErrors } from '../errors';
+import { storableJsonProblem } from '../db/storable-json';
 
 /** Every schema registered here appears under `components.schemas` with its id. */
 export const apiRegistry = z.registry<{ id: string; description?: string }>();
@@ -49,36 +50,8 @@ export function pathId(value: string | undefined): number | undefined {
   return value !== undefined && /^\d{1,15}$/.test(value) && Number(value) > 0 ? Number(value) : undefined;
 }
 
-/** DynamoDB's number range (magnitude) and the SDK's exact round-trip limit for JS numbers. */
-const MIN_STORABLE_MAGNITUDE = 1e-130;
-const MAX_STORABLE_MAGNITUDE = Number.MAX_SAFE_INTEGER;
-
-/**
- * Why a JSON value cannot be stored as a DynamoDB attribute, or undefined when it can: empty
- * object keys (DynamoDB refuses empty attribute names, also nested) and numbers outside
- * ±2^53 or closer to zero than 1e-130 (the SDK refuses to marshal unsafe integers and DynamoDB
- * refuses underflow; neither may surface as a 500). Iterative, so depth is no concern here.
- */
-export function storableJsonProblem(value: unknown): string | undefined {
-  const stack: unknown[] = [value];
-  while (stack.length) {
-    const v = stack.pop();
-    if (typeof v === 'number') {
-      const a = Math.abs(v);
-      if (!Number.isFinite(v) || a > MAX_STORABLE_MAGNITUDE || (a !== 0 && a < MIN_STORABLE_MAGNITUDE)) {
-        return `Number ${v} cannot be stored: use numbers within ±${MAX_STORABLE_MAGNITUDE} (or a string).`;
-      }
-    } else if (Array.isArray(v)) {
-      for (const x of v) stack.push(x);
-    } else if (v !== null && typeof v === 'object') {
-      for (const [k, x] of Object.entries(v)) {
-        if (k === '') return 'Object keys must not be empty.';
-        stack.push(x);
-      }
-    }
-  }
-  return undefined;
-}
+/** The storability rule of every stored JSON value (the import route checks raw elements with it). */
+export { storableJsonProblem };
 
 /**
  * Checks every field of a parsed body with `storableJsonProblem`.

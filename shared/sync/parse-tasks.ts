@@ -10,7 +10,9 @@
  * - anything else: the file fails with Label Studio's message.
  * A row that is valid JSON but not a valid task, or a JSONL line that does not parse or is too long,
  * fails alone (`ParsedRow.error`); structural problems fail the whole file (`TaskFileError`).
+ * Failure messages never quote object bytes (they end up in `meta.failures` and tracebacks).
  */
+import { storableJsonProblem } from '../db/storable-json';
 import { jsonDepth, MAX_STORED_JSON_DEPTH } from '../http/limits';
 import type { Readable } from 'node:stream';
 
@@ -83,9 +85,25 @@ export function elementToTask(value: unknown, limits: ParseLimits = DEFAULT_PARS
   }
   // DynamoDB refuses values nested deeper than 32 levels; one such task would fail its whole batch.
   if (jsonDepth(task, MAX_STORED_JSON_DEPTH) > MAX_STORED_JSON_DEPTH) return `task is nested deeper than ${MAX_STORED_JSON_DEPTH} levels`;
+  // Checked per row: one unstorable value would fail the batch write of its whole chunk.
+  const unstorable = storableJsonProblem(task);
+  if (unstorable) return unstorable;
   const size = Buffer.byteLength(JSON.stringify(task));
   if (size > limits.maxTaskBytes) return `task is ${size} bytes, over the ${limits.maxTaskBytes}-byte limit of one task`;
   return task;
+}
+
+/**
+ * JSON.parse's reason without the input: V8 quotes the offending token and the text around it
+ * (`Unexpected token 'x', "…" is not valid JSON`); its positional messages quote nothing.
+ */
+export function jsonSyntaxReason(e: unknown): string {
+  const message = e instanceof Error ? e.message : '';
+  const position = /at position (\d+)/.exec(message)?.[1];
+  let kind = message.replace(/\s*(in JSON )?at position \d+[\s\S]*$/, '');
+  if (kind.startsWith('Unexpected token')) kind = 'Unexpected token';
+  else if (kind.includes('"') || !kind) kind = 'syntax error';
+  return position === undefined ? kind : `${kind} at position ${position}`;
 }
 
 function rowFromText(text: string, row: number | null, limits: ParseLimits): ParsedRow {
@@ -93,7 +111,7 @@ function rowFromText(text: string, row: number | null, limits: ParseLimits): Par
   try {
     value = JSON.parse(text);
   } catch (e) {
-    return { row_index: row, error: `invalid JSON${row === null ? '' : ` in row ${row}`}: ${(e as Error).message}` };
+    return { row_index: row, error: `${row === null ? '' : `row ${row}: `}not valid JSON (${jsonSyntaxReason(e)})` };
   }
   const t = elementToTask(value, limits);
   return typeof t === 'string' ? { row_index: row, error: row === null ? t : `row ${row}: ${t}` } : { row_index: row, task: t };

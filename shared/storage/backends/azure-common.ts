@@ -11,14 +11,14 @@ import { checkHttpUrl, str, text } from './values';
 /** Head of both Azure field tables. */
 export const AZURE_HEAD_FIELDS: FieldTable = {
   ...CLOUD_FIELDS,
-  container: shortField({ required: true }),
+  container: shortField({ required: true, connection: true }),
 };
 
 /** The account name; `secret` for key-based storages (Label Studio hides it there). */
-export const accountNameField = (secret: boolean): FieldTable => ({ account_name: shortField({ required: true, secret }) });
+export const accountNameField = (secret: boolean): FieldTable => ({ account_name: shortField({ required: true, secret, connection: true }) });
 
 /** `azure_endpoint`, after the credential fields. */
-export const AZURE_ENDPOINT_FIELD: FieldTable = { azure_endpoint: shortField() };
+export const AZURE_ENDPOINT_FIELD: FieldTable = { azure_endpoint: shortField({ connection: true }) };
 
 /** Container and account rules of both types; `credential` adds the type's own in between. */
 export function azureShapeErrors(config: StorageConfig, add: AddFieldError, credential: () => void): void {

@@ -19,8 +19,9 @@ export const azureSpiBackend: BackendDefinition = {
   fields: {
     ...AZURE_HEAD_FIELDS,
     ...accountNameField(false),
-    tenant_id: shortField({ required: true }),
-    client_id: shortField({ required: true }),
+    // The secret is sent to the tenant's authority for this client id.
+    tenant_id: shortField({ required: true, connection: true }),
+    client_id: shortField({ required: true, connection: true }),
     client_secret: shortField({ required: true, secret: true }),
     ...AZURE_ENDPOINT_FIELD,
     ...CLOUD_IMPORT_FIELDS,

@@ -44,6 +44,11 @@ export interface FieldSpec {
   role?: StorageRole | 'both';
   /** Write-only: encrypted at rest, never returned (responses carry `has_<name>` instead). */
   secret?: boolean;
+  /**
+   * Says where the connection goes (endpoint, host, bucket, account, role): a body that changes
+   * it must re-send the stored secrets, or they would be sent wherever the new value points.
+   */
+  connection?: boolean;
   /** A create/validate body without it fails the shape rules (checked by `shapeErrors`). */
   required?: boolean;
   /** Label Studio's default of a new storage (absent: null). */

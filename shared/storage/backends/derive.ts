@@ -28,6 +28,11 @@ export function secretFieldsOf(def: BackendDefinition): string[] {
   return Object.entries(def.fields).filter(([, f]) => f.secret).map(([name]) => name);
 }
 
+/** Fields of a type that define where its connection goes (the stored secrets are bound to them). */
+export function connectionFieldsOf(def: BackendDefinition): string[] {
+  return Object.entries(def.fields).filter(([, f]) => f.connection).map(([name]) => name);
+}
+
 /** Every secret field name of any type. */
 export function allSecretFieldNames(defs: readonly BackendDefinition[]): string[] {
   return [...new Set(defs.flatMap(secretFieldsOf))];

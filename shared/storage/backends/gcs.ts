@@ -41,14 +41,14 @@ export const gcsBackend: BackendDefinition = {
   titleOrder: 1,
   fields: {
     ...CLOUD_FIELDS,
-    bucket: shortField({ required: true }),
-    google_project_id: shortField(),
+    bucket: shortField({ required: true, connection: true }),
+    google_project_id: shortField({ connection: true }),
     google_application_credentials: {
       schema: z.string().max(MAX_CREDENTIALS_JSON_CHARS, `Ensure this field has no more than ${MAX_CREDENTIALS_JSON_CHARS} characters.`).nullable(),
       description: 'Content of a service-account JSON file.',
       secret: true,
     },
-    gcs_endpoint: shortField(),
+    gcs_endpoint: shortField({ connection: true }),
     ...CLOUD_IMPORT_FIELDS,
   },
   shapeErrors(config, add) {

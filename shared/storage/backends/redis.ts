@@ -19,9 +19,9 @@ export const redisBackend: BackendDefinition = {
   fields: {
     path: shortField(),
     ...KEY_SELECTION_FIELDS,
-    host: shortField({ required: true }),
-    port: { schema: z.union([z.string(), z.number().int()]).nullable() },
-    db: { schema: z.number().int('A valid integer is required.').min(0).max(65535).nullable(), defaultByRole: { import: 1, export: 2 } },
+    host: shortField({ required: true, connection: true }),
+    port: { schema: z.union([z.string(), z.number().int()]).nullable(), connection: true },
+    db: { schema: z.number().int('A valid integer is required.').min(0).max(65535).nullable(), defaultByRole: { import: 1, export: 2 }, connection: true },
     password: shortField({ secret: true }),
   },
   shapeErrors(config, add) {

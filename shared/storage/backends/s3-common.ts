@@ -11,9 +11,9 @@ import { checkHttpUrl, str, text } from './values';
 /** Fields of `s3` (and the head of `s3s`'s). */
 export const S3_FIELDS: FieldTable = {
   ...CLOUD_FIELDS,
-  bucket: shortField({ required: true }),
-  region_name: shortField(),
-  s3_endpoint: shortField(),
+  bucket: shortField({ required: true, connection: true }),
+  region_name: shortField({ connection: true }),
+  s3_endpoint: shortField({ connection: true }),
   aws_sse_kms_key_id: shortField(),
   aws_access_key_id: shortField({ secret: true }),
   aws_secret_access_key: shortField({ secret: true }),

@@ -15,7 +15,7 @@ export const s3sBackend: BackendDefinition = {
   titleOrder: 5,
   fields: {
     ...S3_FIELDS,
-    role_arn: shortField({ required: true }),
+    role_arn: shortField({ required: true, connection: true }),
     external_id: shortField(),
     // Label Studio clients send it; the role is always assumed with the keys above (or none).
     legacy_auth: { schema: nullableBool, noEffect: true },
