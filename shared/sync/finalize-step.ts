@@ -216,6 +216,7 @@ function syncMeta({ job, error, swept, failures, failedCount }: JobOutcome, role
     failures,
   };
   if (failedCount && !error) meta.tasks_failed_validation = failedCount;
+  if (c.hard_links_skipped) meta.hard_links_skipped = c.hard_links_skipped;
   // Export sync (Label Studio's meta.total_annotations): every annotation of the project was listed.
   if (role === 'export') meta.total_annotations = c.listed ?? 0;
   return meta;
