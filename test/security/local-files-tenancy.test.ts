@@ -10,10 +10,11 @@
  * - a path outside the document root gets one answer whether or not it exists;
  * - hard-linked files left out by a sync are counted in `meta.hard_links_skipped`.
  */
-import { linkSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { runtimeStateFile, startRuntime } from '../../local/runtime';
 import { handler as projects } from '../../functions/api/projects';
 import { handler as resolve } from '../../functions/api/resolve';
 import { handler as storages } from '../../functions/api/storages';
@@ -154,6 +155,21 @@ describe('local files serving and the document root `/`', () => {
     expect(() => parseEnv({ ...base, LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT: '/', LABELSYNC_LOCAL_FILES_STORAGE_ENABLED: 'false' })).not.toThrow();
   });
 
+  it("npm start's runtime refuses to start with serving on and the document root '/', before listening", async () => {
+    const saved = { ...process.env };
+    const dataDir = join(base, 'runtime-data');
+    try {
+      Object.assign(process.env, { LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED: 'true', LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT: '/' });
+      const em = inject('emulators');
+      const start = startRuntime({ port: 0, dataDir, dynamodbEndpoint: em.dynamodb.endpoint, tableName: inject('tableName'), stream: false, log: () => undefined });
+      await expect(start).rejects.toThrow(/invalid environment: LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT must not be '\/'/);
+      expect(existsSync(runtimeStateFile(dataDir))).toBe(false);
+    } finally {
+      for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+      Object.assign(process.env, saved);
+    }
+  });
+
   it('the default document root is the dedicated ./label-studio-data folder, not /', () => {
     expect(parseEnv({ LABELSYNC_TABLE: 't', LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED: 'true' }).localFilesDocumentRoot).toBe(join(process.cwd(), 'label-studio-data'));
   });
@@ -218,6 +234,9 @@ describe('a directory belongs to the organization that attached it first', () =>
     expect((await A.api('POST', '/api/storages/localfiles/files', { path: owned })).json.files.map((f: { key: string }) => f.key)).toContain(join(owned, 'f.txt'));
     const sib = await B.api('POST', '/api/storages/localfiles', { project: B.projectId, path: join(root, 'grp', 'b') });
     expect(sib.status, sib.text).toBe(201);
+    const moved = await B.api('PATCH', `/api/storages/localfiles/${sib.json.id}`, { path: owned });
+    expect(moved.status, moved.text).toBe(400);
+    expect(errorsOf(moved).path).toEqual([DIR_UNAVAILABLE]);
     // Now B owns grp/b: A may not take the parent that holds both.
     expect(errorsOf(await A.api('POST', '/api/storages/localfiles/validate', { path: join(root, 'grp') })).path).toEqual([DIR_UNAVAILABLE]);
   });
