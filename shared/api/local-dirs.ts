@@ -3,18 +3,16 @@
  * local-files storage (of either role) to it. Another organization may not attach a storage on
  * it, above it (which would list it) or inside it. The claims live in shared/db/repo-local-dirs.ts.
  * Claims are not released when storages are deleted: the directory stays with its organization.
+ * A sync re-checks at its start (shared/sync/start-step.ts), for storages made before their claim.
  */
 import type { Db } from '../db/repo-common';
 import { deleteLocalDirClaim, foreignClaimsAround, putLocalDirClaim } from '../db/repo-local-dirs';
 import { ValidationError } from '../errors';
 import { backend } from '../storage/backends';
+import { DIR_UNAVAILABLE } from '../storage/providers/local';
 import type { StorageProvider, StorageType } from '../storage/types';
 
-/**
- * One message whatever the reason (claimed by another organization on, above or below the path),
- * so the answer tells nothing about which directories other organizations use.
- */
-export const DIR_UNAVAILABLE = 'This directory is not available to your organization for a local files storage.';
+export { DIR_UNAVAILABLE };
 
 /** The canonical directory a provider of `type` serves from the host, or undefined for other types. */
 export function hostDirOf(type: StorageType, provider: StorageProvider): string | undefined {

@@ -19,11 +19,11 @@ import { getProject } from '../db/repo-projects';
 import { getStorage, listProjectStorages, putStorage, tombstoneStorage, updateStorageConfig } from '../db/repo-storages';
 import type { Principal } from '../http/auth';
 import { getLogger } from '../logging';
-import { assertDirAvailable, claimDir, hostDirOf } from './local-dirs';
 import { backend } from '../storage/backends';
 import { previewKey, typeEnabled } from '../storage/backends/capabilities';
 import { parseConfigErrors } from '../storage/registry';
 import { STORAGE_TYPES, type StorageConfig, type StorageRole, type StorageType } from '../storage/types';
+import { assertDirAvailable, claimDir, hostDirOf } from './local-dirs';
 import { SECRET_FIELDS, storageBodySchema, storageDefaults, storageFields, TYPE_TITLES } from './storage-schemas';
 import { parseId, parseWith } from './validation';
 

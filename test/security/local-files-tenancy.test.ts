@@ -23,6 +23,7 @@ import { createApp } from '../../shared/app';
 import { parseEnv } from '../../shared/config/env';
 import { loadLocalMasterKey } from '../../shared/crypto/secret-box';
 import { SERVING_DISABLED_MESSAGE } from '../../shared/storage/providers/local';
+import type { StorageItem } from '../../shared/db/items';
 import { getStorage } from '../../shared/db/repo-storages';
 import { processApp } from '../../shared/process-app';
 import { chunkStep } from '../../shared/sync/chunk-step';
@@ -41,6 +42,7 @@ let svcData: string;
 
 interface Org {
   orgId: string;
+  token: string;
   api: ReturnType<typeof client>;
   res: ReturnType<typeof client>;
   projectId: number;
@@ -51,7 +53,7 @@ let B: Org;
 async function org(title: string): Promise<Org> {
   const t = await newTenant(title);
   const projectId = (await client(projects, t.token)('POST', '/api/projects', { title, label_config: '<View><Image name="i" value="$image"/></View>' })).json.id;
-  return { orgId: t.orgId, api: client(storages, t.token), res: client(resolve, t.token), projectId };
+  return { orgId: t.orgId, token: t.token, api: client(storages, t.token), res: client(resolve, t.token), projectId };
 }
 
 /** Makes `rel` (with files) under the document root and returns its absolute path. */
@@ -204,6 +206,7 @@ describe('local files serving and the document root `/`', () => {
 
 describe('a directory belongs to the organization that attached it first', () => {
   let owned: string;
+  let legacy: StorageItem | undefined;
   beforeAll(async () => {
     owned = dir('grp/a', { 'f.txt': 'file-of-a' });
     dir('grp/a/sub');
@@ -243,12 +246,23 @@ describe('a directory belongs to the organization that attached it first', () =>
 
   it("serving for the other organization does not reach into it, even through that organization's storage on a parent", async () => {
     // A storage B made before directories had owners: its path is a parent of A's directory.
-    await newStorage(B.orgId, B.projectId, { type: 'localfiles', role: 'import', path: join(root, 'grp') });
+    legacy = await newStorage(B.orgId, B.projectId, { type: 'localfiles', role: 'import', path: join(root, 'grp') });
     expect((await A.res('GET', '/data/local-files/?d=grp/a/f.txt')).text).toBe('file-of-a');
     expect((await B.res('GET', '/data/local-files/?d=grp/b/g.txt')).text).toBe('file-of-b');
     const r = await B.res('GET', '/data/local-files/?d=grp/a/f.txt');
     expect(r.status).toBe(404);
     expect(r.text).not.toContain('file-of-a');
+  });
+
+  it("nor does a sync of that older storage import the owner's files (refused at the job's start)", async () => {
+    writeFileSync(join(owned, 'task.json'), '{"image":"of-a"}');
+    expect((await B.api('POST', `/api/storages/localfiles/${legacy!.id}/sync`)).status).toBe(200);
+    await starter.idle();
+    const after = await storageOf(legacy!.id);
+    expect({ status: after.status, traceback: after.traceback }).toEqual({ status: 'failed', traceback: expect.stringContaining(DIR_UNAVAILABLE) });
+    const tasks = await client(projects, B.token)('GET', `/api/tasks?project=${B.projectId}`);
+    expect(tasks.status).toBe(200);
+    expect(tasks.text).not.toContain('of-a');
   });
 
   it('two organizations racing for one directory (or a parent and a child) never both win', async () => {

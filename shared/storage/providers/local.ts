@@ -46,6 +46,12 @@ export const SERVING_DISABLED_MESSAGE =
   'Serving local files from the host filesystem can be a security risk, so LOCAL_FILES_SERVING_ENABLED is disabled by default. ' +
   'To enable it, set LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED=true and LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT to the directory holding your data.';
 
+/**
+ * One message for a directory another organization owns, on, above or below the path, so the
+ * answer tells nothing about which directories other organizations use (shared/api/local-dirs.ts).
+ */
+export const DIR_UNAVAILABLE = 'This directory is not available to your organization for a local files storage.';
+
 /** Is `child` equal to or inside `parent` (both absolute, normalised)? Separator-aware. */
 export function isWithin(parent: string, child: string): boolean {
   if (child === parent) return true;
