@@ -18,7 +18,8 @@ const isDir = (p: string): boolean => {
  * - Label Studio's community convenience: with neither LOCAL_FILES_SERVING_ENABLED nor
  *   LOCAL_FILES_DOCUMENT_ROOT set (with or without the LABEL_STUDIO_ prefix), a `mydata` or
  *   `label-studio-data` directory in the working directory becomes the document root and serving
- *   is switched on.
+ *   is switched on. Without it the root still defaults to ./label-studio-data (shared/config/env.ts)
+ *   with serving off: the host's `/` is never a default root.
  */
 export function applyLocalDefaults(envv: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): string[] {
   const notes: string[] = [];

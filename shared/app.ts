@@ -35,6 +35,7 @@ export function providerSettingsOf(env: Env): ProviderSettings {
     allowedEndpoints: env.allowedEndpoints,
     localFilesDocumentRoot: env.localFilesDocumentRoot,
     localFilesServingEnabled: env.localFilesServingEnabled,
+    dataDir: env.dataDir,
     connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS,
     requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
   };

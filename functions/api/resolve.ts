@@ -54,10 +54,11 @@ router.get('/data/local-files', async (req, _p, ctx) => {
   const e = app.env;
   return serveLocalFile(
     {
-      settings: { servingEnabled: e.localFilesServingEnabled, storageEnabled: e.localFilesStorageEnabled, documentRoot: e.localFilesDocumentRoot },
+      settings: { servingEnabled: e.localFilesServingEnabled, storageEnabled: e.localFilesStorageEnabled, documentRoot: e.localFilesDocumentRoot, dataDir: e.dataDir },
       // Only needed for tokens; avoid loading the key for a disabled feature.
       signingKey: e.localFilesServingEnabled && !ctx.orgId && req.query.token ? await app.signingKey() : Buffer.alloc(0),
       storagePathsOfOrg: (orgId) => localFilesStoragePaths(app, orgId),
+      db: app.db,
     },
     { method: req.method, principalOrgId: ctx.orgId, query: req.query, headers: req.headers },
   );

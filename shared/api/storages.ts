@@ -26,6 +26,7 @@ import { previewKey, typeEnabled } from '../storage/backends/capabilities';
 import { connectionFieldsOf } from '../storage/backends/derive';
 import { parseConfigErrors } from '../storage/registry';
 import { STORAGE_TYPES, type StorageConfig, type StorageRole, type StorageType } from '../storage/types';
+import { assertDirAvailable, claimDir, hostDirOf } from './local-dirs';
 import { SECRET_FIELDS, storageBodySchema, storageDefaults, storageFields, TYPE_TITLES } from './storage-schemas';
 import { parseId, parseWith } from './validation';
 
@@ -147,15 +148,20 @@ function mergeSecrets(stored: Record<string, string>, changes: Record<string, st
 }
 
 /**
- * Checks the shape (per field, 400) and then the connection through the provider registry
- * (StorageError → 400 with its secret-free message). The provider is built uncached and closed.
+ * Checks the shape (per field, 400), then the connection through the provider registry
+ * (StorageError → 400 with its secret-free message) and, for a host directory, that no other
+ * organization owns it. The provider is built uncached and closed.
+ * @returns the canonical host directory of a local-files storage (to be claimed), else undefined
  */
-async function checkConfig(app: AppContext, config: StorageConfig, storageId?: number): Promise<void> {
+async function checkConfig(app: AppContext, orgId: string, config: StorageConfig, storageId?: number): Promise<string | undefined> {
   const errors = parseConfigErrors(config);
   if (Object.keys(errors).length) throw new ValidationError(errors);
   const provider = await app.getProvider(config, { noCache: true, storageId });
   try {
+    const hostDir = hostDirOf(config.type, provider);
+    if (hostDir) await assertDirAvailable(app.db, hostDir, orgId);
     await provider.validate(config.role);
+    return hostDir;
   } finally {
     await provider.close().catch(() => undefined);
   }
@@ -206,7 +212,8 @@ export async function createStorage(app: AppContext, principal: Principal, role:
   const { fields: given, secrets: changes } = splitBody(type, input);
   const fields = { ...storageDefaults(type, role), ...given };
   const secrets = mergeSecrets({}, changes);
-  await checkConfig(app, { ...fields, ...secrets, type, role } as StorageConfig);
+  const hostDir = await checkConfig(app, principal.orgId, { ...fields, ...secrets, type, role } as StorageConfig);
+  if (hostDir) await claimDir(app.db, hostDir, principal.orgId);
   const now = new Date().toISOString();
   const { synchronizable, ...rest } = fields;
   const item: StorageItem = {
@@ -263,7 +270,8 @@ export async function updateStorage(
   const { synchronizable, ...fieldChanges } = given;
   const fields = { ...existing.fields, ...fieldChanges };
   const secrets = await boundSecrets(app, existing, given, changes);
-  await checkConfig(app, { ...fields, ...secrets, type, role } as StorageConfig, existing.id);
+  const hostDir = await checkConfig(app, principal.orgId, { ...fields, ...secrets, type, role } as StorageConfig, existing.id);
+  if (hostDir) await claimDir(app.db, hostDir, principal.orgId);
   const updated = await updateStorageConfig(app.db, existing.id, {
     fields,
     secrets: Object.keys(secrets).length ? await app.secretBox.encrypt(JSON.stringify(secrets)) : undefined,
@@ -289,11 +297,11 @@ export async function validateStorage(app: AppContext, principal: Principal, rol
       throw ValidationError.field('project', 'A storage cannot be moved to another project.');
     }
     const secrets = await boundSecrets(app, existing, given, changes);
-    await checkConfig(app, { ...existing.fields, ...given, ...secrets, type, role } as StorageConfig, existing.id);
+    await checkConfig(app, principal.orgId, { ...existing.fields, ...given, ...secrets, type, role } as StorageConfig, existing.id);
     return;
   }
   if (input.project !== undefined) await ownedProjectForStorage(app, principal, input.project as number);
-  await checkConfig(app, { ...storageDefaults(type, role), ...given, ...mergeSecrets({}, changes), type, role } as StorageConfig);
+  await checkConfig(app, principal.orgId, { ...storageDefaults(type, role), ...given, ...mergeSecrets({}, changes), type, role } as StorageConfig);
 }
 
 /** Deletes (tombstones) the caller's storage; tasks stay; a running sync sees `cancelled`. */
@@ -343,6 +351,8 @@ export async function previewStorageFiles(
   const timer = setTimeout(() => ac.abort(), FILES_PREVIEW_TIMEOUT_MS);
   const provider = await app.getProvider(config, { noCache: true, storageId });
   try {
+    const hostDir = hostDirOf(type, provider);
+    if (hostDir) await assertDirAvailable(app.db, hostDir, principal.orgId);
     outer: for await (const page of provider.list({ pageSize: Math.min(1000, limit + 1), signal: ac.signal })) {
       for (const e of page.entries) {
         if (files.length >= limit) {

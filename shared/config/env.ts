@@ -4,6 +4,7 @@
  * configuration table); nothing else reads `process.env` directly. Every problem is reported at
  * once, in one Error naming each bad variable.
  */
+import { resolve } from 'node:path';
 import { booleanVar, intVar, portVar, urlVar, type Problems } from './parse-vars';
 
 export interface Env {
@@ -55,11 +56,19 @@ const first = (source: Source, ...names: string[]): [string, string | undefined]
   return [name, source[name]];
 };
 
+/** Default local-files document root: a dedicated folder of the working directory, never the host's `/`. */
+export const DEFAULT_DOCUMENT_ROOT = 'label-studio-data';
+
+/** LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT (or its alias) as given, else the default folder (absolute). */
+function documentRootVar(source: Source): string {
+  return first(source, 'LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT', 'LOCAL_FILES_DOCUMENT_ROOT')[1] ?? resolve(DEFAULT_DOCUMENT_ROOT);
+}
+
 /**
  * Parses and validates `source`.
  * @throws Error `invalid environment: <problem>; <problem>…`, each problem naming its variable
  *         (a non-integer or non-positive count, a malformed boolean, URL or port, a missing
- *         LABELSYNC_TABLE)
+ *         LABELSYNC_TABLE, a local-files document root `/` with serving enabled)
  */
 export function parseEnv(source: Source): Env {
   const problems: Problems = [];
@@ -76,7 +85,7 @@ export function parseEnv(source: Source): Env {
     publicBaseUrl: (url('LABELSYNC_PUBLIC_BASE_URL') ?? '').replace(/\/+$/, ''),
     allowedEndpoints: (source.LABELSYNC_ALLOWED_ENDPOINTS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
     localFilesServingEnabled: bool(['LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED', 'LOCAL_FILES_SERVING_ENABLED'], false),
-    localFilesDocumentRoot: source.LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT ?? source.LOCAL_FILES_DOCUMENT_ROOT ?? '/',
+    localFilesDocumentRoot: documentRootVar(source),
     localFilesStorageEnabled: bool(['LABELSYNC_LOCAL_FILES_STORAGE_ENABLED'], true),
     mediaTokenTtlSeconds: int('LABELSYNC_MEDIA_TOKEN_TTL_SECONDS', 86400),
     mediaPresignTtlSeconds: int('LABELSYNC_MEDIA_PRESIGN_TTL_SECONDS', 6 * 3600),
@@ -90,6 +99,11 @@ export function parseEnv(source: Source): Env {
     dynamodbPort: portVar('LABELSYNC_DYNAMODB_PORT', source.LABELSYNC_DYNAMODB_PORT, problems),
   };
   if (!e.table) problems.push('LABELSYNC_TABLE is required');
+  if (e.localFilesServingEnabled && e.localFilesStorageEnabled && resolve(e.localFilesDocumentRoot) === '/') {
+    const [name] = first(source, 'LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT', 'LOCAL_FILES_DOCUMENT_ROOT');
+    // Root `/` would let any organization attach the whole host, this service's keys included.
+    problems.push(`${name} must not be '/' while local files serving is enabled: set it to the directory holding your data (e.g. ./label-studio-data)`);
+  }
   if (problems.length) throw new Error(`invalid environment: ${problems.join('; ')}`);
   return e;
 }

@@ -75,6 +75,8 @@ export interface JobItem extends JobCounters {
   listDone?: boolean;
   /** The last listing step whose counts the job holds. */
   listedThrough?: number;
+  /** Local files the listing left out because they have more than one hard link (set by listing steps). */
+  hard_links_skipped?: number;
 }
 
 export type SyncDeletions = 'keep' | 'remove' | 'flag';
@@ -255,6 +257,7 @@ export interface ListingCounts {
   listed: number;
   chunks: number;
   skipped: number;
+  hardLinks: number;
   unchangedChunks: number;
   unchangedObjects: number;
 }
@@ -269,11 +272,11 @@ export async function addListingCounts(db: Db, jobId: string, fence: number, c: 
     Key: syncKeys.job(jobId),
     UpdateExpression:
       `SET listedThrough = :f${done ? ', listDone = :t' : ''} ` +
-      'ADD #listed :l, #chunks :c, skipped_export :s, chunks_unchanged :cu, #unchanged :u, #processed :u',
+      'ADD #listed :l, #chunks :c, skipped_export :s, hard_links_skipped :h, chunks_unchanged :cu, #unchanged :u, #processed :u',
     ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(listedThrough) OR listedThrough < :f)',
     ExpressionAttributeNames: { '#listed': 'listed', '#chunks': 'chunks', '#unchanged': 'unchanged', '#processed': 'processed' },
     ExpressionAttributeValues: {
-      ':f': fence, ':l': c.listed, ':c': c.chunks, ':s': c.skipped, ':cu': c.unchangedChunks, ':u': c.unchangedObjects,
+      ':f': fence, ':l': c.listed, ':c': c.chunks, ':s': c.skipped, ':h': c.hardLinks, ':cu': c.unchangedChunks, ':u': c.unchangedObjects,
       ...(done ? { ':t': true } : {}),
     },
   }));

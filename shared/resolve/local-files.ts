@@ -1,7 +1,9 @@
 /**
  * `GET|HEAD /data/local-files/?d=<path>`: serves a file under LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT,
  * only from a directory that one of the caller's organization's local-files import
- * storages connects, to an authenticated caller or to a browser holding a local-files media token.
+ * storages connects, to an authenticated caller or to a browser holding a local-files media token
+ * (which carries the organization it was issued for). Never from the service's data directory,
+ * nor from a directory another organization owns (shared/api/local-dirs.ts).
  *
  * Traversal defence (CVE-2025-25295 class): `d` is decoded exactly once (by the query parser),
  * null bytes are refused, backslashes are separators, `..` may not climb out, and the result is
@@ -13,7 +15,9 @@ import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { AuthError, ForbiddenError, NotFoundError } from '../errors';
 import type { HttpResponse } from '../http/types';
-import { isWithin, SERVING_DISABLED_MESSAGE } from '../storage/providers/local';
+import { claimsAbove } from '../db/repo-local-dirs';
+import type { Db } from '../db/repo-common';
+import { dataDirForms, isWithin, SERVING_DISABLED_MESSAGE, touchesDataDir } from '../storage/providers/local';
 import { guessContentType } from './content-type';
 import { verifyLocalFilesToken } from './media-token';
 import { etagMatches, UNTRUSTED_CONTENT_HEADERS } from './proxy';
@@ -23,6 +27,8 @@ export interface LocalFilesSettings {
   /** False in AWS: the local-files storage type does not exist there. */
   storageEnabled: boolean;
   documentRoot: string;
+  /** LABELSYNC_DATA_DIR: never served, whatever the storages say. */
+  dataDir?: string;
 }
 
 export interface LocalFilesDeps {
@@ -30,6 +36,8 @@ export interface LocalFilesDeps {
   signingKey: Uint8Array;
   /** `path` of every local-files import storage of the organization's projects (indexed queries). */
   storagePathsOfOrg: (orgId: string) => Promise<string[]>;
+  /** The table holding the directory claims (a storage made before its claim must not reach a claimed child). */
+  db: Db;
 }
 
 export interface LocalFilesRequest {
@@ -145,7 +153,10 @@ async function resolveServableFile(deps: LocalFilesDeps, d: string, orgId: strin
   if (!root) throw notFound();
   const file = await realOrUndefined(path.join(root, rel));
   if (!file || file === root || !isWithin(root, file)) throw notFound();
-  if (!(await inConnectedStorage(await deps.storagePathsOfOrg(orgId), root, path.dirname(file)))) throw notFound();
+  if (touchesDataDir(file, await dataDirForms(deps.settings.dataDir))) throw notFound();
+  const dir = path.dirname(file);
+  if (!(await inConnectedStorage(await deps.storagePathsOfOrg(orgId), root, dir))) throw notFound();
+  if ((await claimsAbove(deps.db, dir)).some((c) => c.orgId !== orgId)) throw notFound();
   return file;
 }
 

@@ -19,6 +19,8 @@ export interface ProviderSettings {
    * fails. Undefined counts as enabled (tests that build providers directly).
    */
   localFilesServingEnabled?: boolean;
+  /** LABELSYNC_DATA_DIR: local-files storages must stay clear of it. */
+  dataDir?: string;
   /** TCP connect timeout of every backend client. */
   connectTimeoutMs: number;
   /** Per-request timeout of every backend client. */

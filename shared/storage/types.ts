@@ -39,6 +39,8 @@ export interface ListPage {
   entries: ObjectEntry[];
   /** Opaque token to resume the listing after this page; undefined on the last page. */
   nextToken?: string;
+  /** Local files: files of this page left out because they have more than one hard link. */
+  hardLinksSkipped?: number;
 }
 
 export interface ReadOptions {

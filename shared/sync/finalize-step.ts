@@ -222,6 +222,7 @@ function syncMeta({ job, error, swept, failures, failedCount }: JobOutcome, now:
     failures,
   };
   if (failedCount && !error) meta.tasks_failed_validation = failedCount;
+  if (c.hard_links_skipped) meta.hard_links_skipped = c.hard_links_skipped;
   return meta;
 }
 

@@ -18,6 +18,7 @@ import { getCarry, putCarry, type ChunkEntry } from '../db/repo-chunks';
 import type { Db } from '../db/repo-common';
 import { addListingCounts, getJob, publishListed, publishProgress, type ListingCounts } from '../db/repo-jobs';
 import { readAhead } from '../storage/common';
+import type { ListPage } from '../storage/types';
 import type { SyncDeps, SyncSettings } from './deps';
 import { loadLiveJob } from './job-context';
 import { ChunkCutter } from './listing/chunk-cutter';
@@ -110,6 +111,7 @@ async function runListing<T>(deps: SyncDeps, job: { storageId: number; jobId: st
   }
 
   let listed = 0;
+  let hardLinks = 0;
   let token = cursor.providerToken;
   let done = false;
   // One page ahead: the source lists the next page while this one is cut and stored.
@@ -120,6 +122,7 @@ async function runListing<T>(deps: SyncDeps, job: { storageId: number; jobId: st
       entries.forEach((e) => cutter.push(e));
       listed += entries.length;
       job.progress.tick(listed);
+      hardLinks += (page as ListPage).hardLinksSkipped ?? 0;
       await handOver(false);
       token = page.nextToken;
       if (!token) break;
@@ -148,7 +151,7 @@ async function runListing<T>(deps: SyncDeps, job: { storageId: number; jobId: st
     else writer.add(source.emptyLast({ jobId, n: n++, from }));
   }
   await handOver(true);
-  const counts = { listed, chunks: writer.planned, skipped: source.skipped, unchangedChunks: writer.unchangedChunks, unchangedObjects: writer.unchangedObjects };
+  const counts = { listed, chunks: writer.planned, skipped: source.skipped, hardLinks, unchangedChunks: writer.unchangedChunks, unchangedObjects: writer.unchangedObjects };
   await countStep(deps.db, job, cursor.step, counts, done);
   const next = { providerToken: token, nextChunk: n, rangeStart: from, step: cursor.step + 1, linkRun: source.run, hasCarry: carry.length > 0 };
   return { token: done ? null : encodeListCursor(next), done, chunks: writer.refs, listed };

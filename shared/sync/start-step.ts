@@ -6,6 +6,9 @@ import { createJob } from '../db/repo-jobs';
 import { getLastSyncRun, setLastSyncRun } from '../db/repo-digests';
 import { pyTime, writeStorageSyncState } from '../db/repo-storage-sync-state';
 import { getRuns, MAX_LIVE_RUNS } from '../db/repo-link-pages';
+import { foreignClaimsAround } from '../db/repo-local-dirs';
+import { backend } from '../storage/backends';
+import { DIR_UNAVAILABLE } from '../storage/providers/local';
 import type { SyncDeps } from './deps';
 import { loadLiveJob, syncDeletionsOf } from './job-context';
 
@@ -19,6 +22,10 @@ export interface StartStepInput {
 export async function startStep(deps: SyncDeps, input: StartStepInput): Promise<{ started: boolean; stopped?: string }> {
   const live = await loadLiveJob(deps, input.storageId, input.jobId);
   if ('stop' in live) return { started: false, stopped: live.stop };
+  // A host-file storage made before directories had owners must not import another organization's files.
+  if (backend(live.storage.type)?.capabilities?.servesHostFiles && (await foreignClaimsAround(deps.db, live.provider.bucket, live.storage.orgId)).length) {
+    throw new Error(DIR_UNAVAILABLE);
+  }
   // Digests of the previous job are trustworthy only if it ran cleanly and nothing ran since; from
   // now on this job is the last one to touch the links, clean only once its finalize says so.
   const last = input.role === 'import' ? await getLastSyncRun(deps.db, input.storageId) : undefined;

@@ -29,6 +29,7 @@ export const localFilesBackend: BackendDefinition = {
       path: String(config.path),
       documentRoot: ctx.settings.localFilesDocumentRoot,
       servingEnabled: ctx.settings.localFilesServingEnabled ?? true,
+      dataDir: ctx.settings.dataDir,
     });
   },
   // Pure: no symlink resolution. Segments are encoded so `?`, `#` and `%` survive the query.

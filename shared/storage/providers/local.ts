@@ -35,14 +35,22 @@ export interface LocalProviderOptions {
   regexFilter?: string | null;
   recursive: boolean;
   maxReadBytes: number;
-  /** LOCAL_FILES_SERVING_ENABLED; false makes `validate` fail (default true). */
+  /** LOCAL_FILES_SERVING_ENABLED; false refuses to build the provider (default true). */
   servingEnabled?: boolean;
+  /** LABELSYNC_DATA_DIR: no storage may contain, equal or lie inside it (it holds secret.key and api-token). */
+  dataDir?: string;
 }
 
 /** Label Studio's message when a local-files storage is used with serving disabled. */
 export const SERVING_DISABLED_MESSAGE =
   'Serving local files from the host filesystem can be a security risk, so LOCAL_FILES_SERVING_ENABLED is disabled by default. ' +
   'To enable it, set LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED=true and LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT to the directory holding your data.';
+
+/**
+ * One message for a directory another organization owns, on, above or below the path, so the
+ * answer tells nothing about which directories other organizations use (shared/api/local-dirs.ts).
+ */
+export const DIR_UNAVAILABLE = 'This directory is not available to your organization for a local files storage.';
 
 /** Is `child` equal to or inside `parent` (both absolute, normalised)? Separator-aware. */
 export function isWithin(parent: string, child: string): boolean {
@@ -59,41 +67,67 @@ export function normalizeLocalPath(p: string): string {
   return n.length > 1 ? n.replace(/\/+$/, '') : n;
 }
 
+/** The one answer for a path outside the document root, whether or not it exists (no existence oracle). */
+function outsideRoot(p: string, rootText: string): ValidationError {
+  return ValidationError.field(
+    'path',
+    `Absolute local path "${p}" must be a subdirectory of LOCAL_FILES_DOCUMENT_ROOT="${rootText}" ` +
+      `(symlinks resolved). Please add a path under the document root.`,
+  );
+}
+
+/** Real path of `p`, or undefined when it does not exist. */
+async function realOrUndefined(p: string): Promise<string | undefined> {
+  try {
+    return await realpath(p);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * Checks a storage path against the document root and returns the real
- * (symlink-resolved) storage path and root.
+ * The data directory in every form a path may take to reach it: as configured (resolved) and
+ * its real path when it exists. Empty without a data directory.
+ */
+export async function dataDirForms(dataDir: string | undefined): Promise<string[]> {
+  if (!dataDir) return [];
+  const lexical = path.resolve(dataDir);
+  const real = await realOrUndefined(lexical);
+  return real && real !== lexical ? [lexical, real] : [lexical];
+}
+
+/** Does real directory `dir` contain, equal or lie inside one of `dataForms`? */
+export function touchesDataDir(dir: string, dataForms: string[]): boolean {
+  return dataForms.some((d) => isWithin(dir, d) || isWithin(d, dir));
+}
+
+/**
+ * Checks a storage path against the document root and the service's data directory and returns
+ * the real (symlink-resolved) storage path and root.
  * @throws ValidationError on `path`.
  */
-export async function resolveStoragePath(rawPath: string, documentRoot: string): Promise<{ dir: string; root: string }> {
+export async function resolveStoragePath(rawPath: string, documentRoot: string, dataDir?: string): Promise<{ dir: string; root: string }> {
   const p = normalizeLocalPath(rawPath ?? '');
   if (!p) throw ValidationError.field('path', 'Path must be set for Local Files storage');
   if (!path.isAbsolute(p)) throw ValidationError.field('path', `Path "${p}" must be absolute`);
-  let root: string;
-  try {
-    root = await realpath(documentRoot);
-  } catch {
-    throw ValidationError.field('path', `LOCAL_FILES_DOCUMENT_ROOT="${documentRoot}" does not exist`);
+  const root = await realOrUndefined(documentRoot);
+  if (!root) throw ValidationError.field('path', `LOCAL_FILES_DOCUMENT_ROOT="${documentRoot}" does not exist`);
+  const dir = await realOrUndefined(p);
+  if (!dir) {
+    // Only a path that would lie under the root learns that it is missing.
+    const under = [root, path.resolve(documentRoot)].some((r) => isWithin(r, p) && r !== p);
+    throw under ? ValidationError.field('path', `Absolute local path "${p}" does not exist`) : outsideRoot(p, documentRoot);
   }
-  let dir: string;
-  try {
-    dir = await realpath(p);
-  } catch {
-    throw ValidationError.field('path', `Absolute local path "${p}" does not exist`);
-  }
-  const rootText = documentRoot;
   if (dir === root) {
     throw ValidationError.field(
       'path',
-      `Absolute local path "${p}" cannot be the same as LOCAL_FILES_DOCUMENT_ROOT="${rootText}" by security reasons. ` +
-        `Please add a subdirectory. For example: "${path.posix.join(rootText, 'dataset1')}".`,
+      `Absolute local path "${p}" cannot be the same as LOCAL_FILES_DOCUMENT_ROOT="${documentRoot}" by security reasons. ` +
+        `Please add a subdirectory. For example: "${path.posix.join(documentRoot, 'dataset1')}".`,
     );
   }
-  if (!isWithin(root, dir)) {
-    throw ValidationError.field(
-      'path',
-      `Absolute local path "${p}" must be a subdirectory of LOCAL_FILES_DOCUMENT_ROOT="${rootText}" ` +
-        `(symlinks resolved). Please add a path under the document root.`,
-    );
+  if (!isWithin(root, dir)) throw outsideRoot(p, documentRoot);
+  if (touchesDataDir(dir, await dataDirForms(dataDir))) {
+    throw ValidationError.field('path', `Absolute local path "${p}" holds or lies inside the service's data directory (LABELSYNC_DATA_DIR), which cannot be a storage`);
   }
   const st = await stat(dir);
   if (!st.isDirectory()) throw ValidationError.field('path', `Absolute local path "${p}" is not a directory`);
@@ -175,28 +209,34 @@ export class LocalFilesProvider implements StorageProvider {
       options.signal?.throwIfAborted();
       scanned.push(key);
       if (scanned.length >= pageSize) {
-        const entries = await this.describe(scanned);
+        const page = await this.describe(scanned);
         const last = scanned[scanned.length - 1];
         scanned = [];
-        yield { entries, nextToken: Buffer.from(last, 'utf8').toString('base64url') };
+        yield { ...page, nextToken: Buffer.from(last, 'utf8').toString('base64url') };
       }
     }
-    yield { entries: await this.describe(scanned) };
+    yield await this.describe(scanned);
   }
 
-  /** stat()s the page's matching files (bounded concurrency); vanished files are dropped. */
-  private async describe(keys: string[]): Promise<ObjectEntry[]> {
+  /**
+   * stat()s the page's matching files (bounded concurrency); vanished files are dropped, files
+   * with more than one hard link are dropped and counted (see `head`).
+   */
+  private async describe(keys: string[]): Promise<ListPage> {
     const matching = keys.filter(this.filter);
+    let hardLinks = 0;
     const out = await mapLimit(matching, 16, async (key): Promise<ObjectEntry | undefined> => {
       try {
         const st = await stat(path.join(this.dir, key));
+        if (st.isFile() && st.nlink > 1) hardLinks++;
         if (!st.isFile() || st.nlink > 1) return undefined;
         return { key, size: st.size, etag: `${Math.floor(st.mtimeMs * 1000).toString(16)}-${st.size.toString(16)}`, lastModified: st.mtime };
       } catch {
         return undefined;
       }
     });
-    return out.filter((e): e is ObjectEntry => e !== undefined);
+    const entries = out.filter((e): e is ObjectEntry => e !== undefined);
+    return hardLinks ? { entries, hardLinksSkipped: hardLinks } : { entries };
   }
 
   /**
@@ -371,9 +411,7 @@ export class LocalFilesProvider implements StorageProvider {
     await rm(p, { force: true });
   }
 
-  /** @throws ValidationError on `path` when local files serving is disabled. */
   async validate(_role: StorageRole): Promise<void> {
-    if (this.opts.servingEnabled === false) throw ValidationError.field('path', SERVING_DISABLED_MESSAGE);
     const d = await this.openDir(this.dir);
     await d.close();
   }
@@ -388,11 +426,14 @@ export function localFilesUrl(realRoot: string, absPath: string): string {
 }
 
 /**
- * Builds a local files provider after the path checks (absolute, strictly below the document root, an existing directory).
- * @throws ValidationError on `path` or `regex_filter`.
+ * Builds a local files provider after the path checks (absolute, strictly below the document
+ * root, clear of the data directory, an existing directory). Every use of a local-files storage
+ * (create, validate, files preview, sync, export) builds one, so the serving switch is checked here.
+ * @throws ValidationError on `path` (serving disabled, a refused path) or `regex_filter`.
  */
 export async function createLocalProvider(opts: LocalProviderOptions): Promise<LocalFilesProvider> {
+  if (opts.servingEnabled === false) throw ValidationError.field('path', SERVING_DISABLED_MESSAGE);
   compileKeyFilter(opts.regexFilter);
-  const { dir, root } = await resolveStoragePath(opts.path, opts.documentRoot);
+  const { dir, root } = await resolveStoragePath(opts.path, opts.documentRoot, opts.dataDir);
   return new LocalFilesProvider(dir, root, opts);
 }
