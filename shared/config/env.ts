@@ -4,7 +4,7 @@
  * configuration table); nothing else reads `process.env` directly. Every problem is reported at
  * once, in one Error naming each bad variable.
  */
-import { booleanVar, intVar, portVar, urlVar, type Problems } from './parse-vars';
+import { allowlistVar, booleanVar, intVar, portVar, urlVar, type Problems } from './parse-vars';
 
 export interface Env {
   /** DynamoDB table name (CDK sets it; local runtime sets it). */
@@ -20,7 +20,7 @@ export interface Env {
   stateMachineArn?: string;
   /** Public base URL prefixed to resolve URLs (e.g. https://labelsync.example.com); empty → relative. */
   publicBaseUrl: string;
-  /** Hosts or CIDRs storage endpoints may use despite the private-network guard. */
+  /** Hosts, CIDRs, optionally with a port, storage endpoints may use despite the private-network guard. */
   allowedEndpoints: string[];
   localFilesServingEnabled: boolean;
   localFilesDocumentRoot: string;
@@ -56,7 +56,7 @@ const first = (source: Source, ...names: string[]): [string, string | undefined]
 /**
  * Parses and validates `source`.
  * @throws Error `invalid environment: <problem>; <problem>…`, each problem naming its variable
- *         (a non-integer or non-positive count, a malformed boolean, URL or port, a missing
+ *         (a non-integer or non-positive count, a malformed boolean, URL, port or allowlist entry, a missing
  *         LABELSYNC_TABLE)
  */
 export function parseEnv(source: Source): Env {
@@ -72,7 +72,7 @@ export function parseEnv(source: Source): Env {
     dataDir: source.LABELSYNC_DATA_DIR || undefined,
     stateMachineArn: source.LABELSYNC_STATE_MACHINE_ARN || undefined,
     publicBaseUrl: (url('LABELSYNC_PUBLIC_BASE_URL') ?? '').replace(/\/+$/, ''),
-    allowedEndpoints: (source.LABELSYNC_ALLOWED_ENDPOINTS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    allowedEndpoints: allowlistVar('LABELSYNC_ALLOWED_ENDPOINTS', source.LABELSYNC_ALLOWED_ENDPOINTS, problems),
     localFilesServingEnabled: bool(['LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED', 'LOCAL_FILES_SERVING_ENABLED'], false),
     localFilesDocumentRoot: source.LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT ?? source.LOCAL_FILES_DOCUMENT_ROOT ?? '/',
     localFilesStorageEnabled: bool(['LABELSYNC_LOCAL_FILES_STORAGE_ENABLED'], true),
