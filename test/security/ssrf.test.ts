@@ -4,8 +4,10 @@
  * private, link-local, unique-local or metadata address is refused with a 400 naming the field
  * before any connection: listeners on the loopback addresses must receive nothing, and refusals of
  * unroutable addresses come back faster than any connect timeout. Also: redirects are not
- * followed by the SDK clients, DNS rebinding cannot move a pinned connection, GCS credential JSON
- * cannot smuggle in URLs, and the LABELSYNC_ALLOWED_ENDPOINTS allowlist is the only way through.
+ * followed by any storage client (GCS included, through the API, sync and resolve), allowlist
+ * entries with a port cover only that port, DNS rebinding cannot move a pinned connection, GCS
+ * credential JSON cannot smuggle in URLs, and the LABELSYNC_ALLOWED_ENDPOINTS allowlist is the
+ * only way through.
  */
 import dns from 'node:dns';
 import http from 'node:http';
