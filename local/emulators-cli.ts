@@ -4,10 +4,28 @@
  */
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { startEmulators } from './emulators';
+import { isIP } from 'node:net';
+import { endpointTarget } from '../shared/storage/endpoint-guard';
+import { startEmulators, type EmulatorEndpoints } from './emulators';
 
 const OUT_DIR = path.resolve('.labelsync');
 const OUT_FILE = path.join(OUT_DIR, 'emulators.json');
+
+/**
+ * The LABELSYNC_ALLOWED_ENDPOINTS value covering exactly the storage emulators' `host:port`s, so a
+ * pasted line does not open every other service on loopback.
+ */
+function allowlistLine(endpoints: Partial<EmulatorEndpoints>): string {
+  const urls = [endpoints.s3?.endpoint, endpoints.azure?.blobEndpoint, endpoints.azureOauth?.blobEndpoint, endpoints.gcs?.apiEndpoint];
+  if (endpoints.redis) urls.push(`redis://${endpoints.redis.host}:${endpoints.redis.port}`);
+  const entries = new Set<string>();
+  for (const url of urls) {
+    if (!url) continue;
+    const { host, port } = endpointTarget(url, 'emulator');
+    entries.add(`${isIP(host) === 6 ? `[${host}]` : host}:${port}`);
+  }
+  return `LABELSYNC_ALLOWED_ENDPOINTS=${[...entries].join(',')}`;
+}
 
 async function main(): Promise<void> {
   const started = Date.now();
@@ -28,7 +46,7 @@ async function main(): Promise<void> {
     `  sts       ${endpoints.sts?.endpoint ?? '(moto not installed: omitted)'}`,
     '',
     'Storages on these endpoints pass the SSRF guard with:',
-    '  LABELSYNC_ALLOWED_ENDPOINTS=127.0.0.1',
+    `  ${allowlistLine(endpoints)}`,
     'Ctrl-C stops everything.',
   ];
   console.log(lines.join('\n'));

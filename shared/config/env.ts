@@ -5,7 +5,7 @@
  * once, in one Error naming each bad variable.
  */
 import { resolve } from 'node:path';
-import { booleanVar, intVar, portVar, urlVar, type Problems } from './parse-vars';
+import { allowlistVar, booleanVar, intVar, portVar, urlVar, type Problems } from './parse-vars';
 
 export interface Env {
   /** DynamoDB table name (CDK sets it; local runtime sets it). */
@@ -21,7 +21,7 @@ export interface Env {
   stateMachineArn?: string;
   /** Public base URL prefixed to resolve URLs (e.g. https://labelsync.example.com); empty → relative. */
   publicBaseUrl: string;
-  /** Hosts or CIDRs storage endpoints may use despite the private-network guard. */
+  /** Hosts, CIDRs, optionally with a port, storage endpoints may use despite the private-network guard. */
   allowedEndpoints: string[];
   localFilesServingEnabled: boolean;
   localFilesDocumentRoot: string;
@@ -67,8 +67,8 @@ function documentRootVar(source: Source): string {
 /**
  * Parses and validates `source`.
  * @throws Error `invalid environment: <problem>; <problem>…`, each problem naming its variable
- *         (a non-integer or non-positive count, a malformed boolean, URL or port, a missing
- *         LABELSYNC_TABLE, a local-files document root `/` with serving enabled)
+ *         (a non-integer or non-positive count, a malformed boolean, URL, port or allowlist entry, a
+ *         missing LABELSYNC_TABLE, a local-files document root `/` with serving enabled)
  */
 export function parseEnv(source: Source): Env {
   const problems: Problems = [];
@@ -83,7 +83,7 @@ export function parseEnv(source: Source): Env {
     dataDir: source.LABELSYNC_DATA_DIR || undefined,
     stateMachineArn: source.LABELSYNC_STATE_MACHINE_ARN || undefined,
     publicBaseUrl: (url('LABELSYNC_PUBLIC_BASE_URL') ?? '').replace(/\/+$/, ''),
-    allowedEndpoints: (source.LABELSYNC_ALLOWED_ENDPOINTS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    allowedEndpoints: allowlistVar('LABELSYNC_ALLOWED_ENDPOINTS', source.LABELSYNC_ALLOWED_ENDPOINTS, problems),
     localFilesServingEnabled: bool(['LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED', 'LOCAL_FILES_SERVING_ENABLED'], false),
     localFilesDocumentRoot: documentRootVar(source),
     localFilesStorageEnabled: bool(['LABELSYNC_LOCAL_FILES_STORAGE_ENABLED'], true),

@@ -3,6 +3,7 @@
  * variable and, for a malformed one, appends a problem naming the variable and its value to
  * `problems` (then returns the default, so parsing goes on and every problem is reported at once).
  */
+import { invalidAllowEntries } from '../storage/endpoint-guard';
 
 /** Problems found so far, one sentence each. */
 export type Problems = string[];
@@ -55,4 +56,15 @@ export function portVar(name: string, v: string | undefined, problems: Problems)
     return undefined;
   }
   return n;
+}
+
+/**
+ * A comma-separated endpoint allowlist (`host`, `host:port`, CIDR, CIDR:port, `[v6]:port`); a
+ * malformed entry is a problem rather than an entry that silently matches nothing.
+ */
+export function allowlistVar(name: string, v: string | undefined, problems: Problems): string[] {
+  const entries = (v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const bad = invalidAllowEntries(entries);
+  if (bad.length) problems.push(`${name} has malformed entries ${bad.map((b) => `'${b}'`).join(', ')} (expected host, host:port, CIDR, CIDR:port or [IPv6]:port)`);
+  return entries.filter((e) => !bad.includes(e));
 }

@@ -3,8 +3,9 @@
  * Before any connection the host is resolved and every address it resolves to is checked;
  * loopback, private, carrier-grade NAT, link-local (cloud metadata 169.254.169.254,
  * fd00:ec2::254), unique-local, unspecified, multicast/reserved addresses and IPv4-mapped /
- * NAT64 / IPv4-compatible IPv6 forms of them are refused unless the host or a CIDR covering the
- * address is listed in LABELSYNC_ALLOWED_ENDPOINTS. Numeric IPv4 spellings (`2130706433`,
+ * NAT64 / IPv4-compatible IPv6 forms of them are refused unless an entry of
+ * LABELSYNC_ALLOWED_ENDPOINTS covers the host or address and the port (an entry without a port
+ * covers every port of its host). Numeric IPv4 spellings (`2130706433`,
  * `0177.0.0.1`, `0x7f.1`) are normalised by the WHATWG URL parser first, so they cannot slip by.
  *
  * The result carries the checked address; providers pin their connections to it (custom `lookup`
@@ -20,6 +21,8 @@ import { StorageError } from '../errors';
 export interface CheckedEndpoint {
   /** Lower-cased host name or IP literal (no brackets, no port). */
   host: string;
+  /** Port the client connects to (explicit or the scheme's default); undefined for a bare host. */
+  port?: number;
   /** Addresses the host resolved to and that were checked; empty when allowed by name. */
   addresses: { address: string; family: 4 | 6 }[];
   /** True when LABELSYNC_ALLOWED_ENDPOINTS exempted it. */
@@ -27,7 +30,7 @@ export interface CheckedEndpoint {
 }
 
 export interface GuardOptions {
-  /** Hosts or CIDRs (`10.0.0.0/8`, `::1/128`, `minio.internal`) that skip the private-address check. */
+  /** Allowlist entries (see parseAllowEntry: `minio.internal`, `10.0.0.0/8:9000`, `[::1]:9000`) that skip the private-address check. */
   allowedEndpoints: string[];
   /** DNS resolution (tests inject a fake). */
   resolve?: (host: string) => Promise<{ address: string; family: number }[]>;
@@ -87,14 +90,15 @@ function v6ToBigInt(ip: string): bigint | null {
   return groups.reduce((acc, g) => (acc << 16n) | BigInt(g), 0n);
 }
 
-interface Cidr {
+export interface Cidr {
   v6: boolean;
   base: bigint;
   bits: number;
 }
 
 function parseCidr(text: string): Cidr | null {
-  const [addr, bitsText] = text.split('/');
+  const [addr, bitsText, extra] = text.split('/');
+  if (extra !== undefined) return null;
   const v4 = v4ToNumber(addr);
   if (v4 !== null) {
     const bits = bitsText === undefined ? 32 : Number(bitsText);
@@ -163,41 +167,122 @@ export function isForbiddenAddress(ip: string): boolean {
   return false;
 }
 
-/** True when `host` or `ip` matches an entry of the allow list (host name or CIDR/IP). */
-export function isAllowedEndpoint(host: string, ip: string | undefined, allowed: readonly string[]): boolean {
-  const h = host.toLowerCase();
+// ---- the allowlist (LABELSYNC_ALLOWED_ENDPOINTS) ----------------------------------------------
+
+/** One parsed allowlist entry: a host name or an address range, optionally with a port. */
+export interface AllowEntry {
+  /** Canonical host name (lower case, WHATWG-normalised); absent for an address range. */
+  name?: string;
+  cidr?: Cidr;
+  /** Only this port; absent: any port (the operator's explicit choice for a bare entry). */
+  port?: number;
+}
+
+function parsePort(text: string): number | null {
+  if (!/^\d{1,5}$/.test(text)) return null;
+  const n = Number(text);
+  return n >= 1 && n <= 65535 ? n : null;
+}
+
+/** Splits `host:port`, `[v6]:port`, `[v6]`, bare IPv6 / IPv6 CIDR (no port) and `a.b.c.d/n:port`. */
+function splitHostPort(text: string): { host: string; port?: string } | null {
+  const bracket = /^\[([^\]]+)\](?::(.*))?$/.exec(text);
+  if (bracket) return { host: bracket[1], port: bracket[2] };
+  if (text.includes('[') || text.includes(']')) return null;
+  const colons = text.split(':').length - 1;
+  if (colons > 1) return { host: text }; // bare IPv6: a port needs brackets
+  if (colons === 1) {
+    const i = text.indexOf(':');
+    return { host: text.slice(0, i), port: text.slice(i + 1) };
+  }
+  return { host: text };
+}
+
+/**
+ * Parses an allowlist entry: `host`, `host:port`, an IP, a CIDR (`10.0.0.0/8`), any of them with
+ * a port (`10.0.0.0/8:9000`), IPv6 in brackets when a port follows (`[::1]:9000`, `[fd00::/8]:80`).
+ * Null when the entry is malformed.
+ */
+export function parseAllowEntry(raw: string): AllowEntry | null {
+  const parts = splitHostPort(raw.trim().toLowerCase());
+  if (!parts || !parts.host) return null;
+  let port: number | undefined;
+  if (parts.port !== undefined) {
+    const p = parsePort(parts.port);
+    if (p === null) return null;
+    port = p;
+  }
+  const isRange = parts.host.includes('/') || parts.host.includes(':') || v4ToNumber(parts.host) !== null;
+  if (isRange) {
+    const cidr = parseCidr(parts.host);
+    return cidr ? { cidr, port } : null;
+  }
+  if (!/^[a-z0-9_.-]+$/.test(parts.host)) return null;
+  let name: string;
+  try {
+    // Same canonical form the endpoints get (`127.1` -> `127.0.0.1`, trailing-dot kept).
+    name = new URL(`http://${parts.host}/`).hostname;
+  } catch {
+    return null;
+  }
+  const v4 = v4ToNumber(name);
+  return v4 !== null ? { cidr: { v6: false, base: BigInt(v4), bits: 32 }, port } : { name, port };
+}
+
+/** The entries of `list` that do not parse, for the environment check at start. */
+export function invalidAllowEntries(list: readonly string[]): string[] {
+  return list.filter((e) => e.trim() && parseAllowEntry(e) === null);
+}
+
+function entryCoversAddress(cidr: Cidr, candidate: string): boolean {
+  const v4 = v4ToNumber(candidate);
+  if (v4 !== null) return inCidr(cidr, false, BigInt(v4));
+  const v6 = v6ToBigInt(candidate);
+  return v6 !== null && inCidr(cidr, true, v6);
+}
+
+/** What an endpoint is matched on: its host, the address it resolved to, its port. */
+export interface AllowTarget {
+  host: string;
+  ip?: string;
+  /** The port the client connects to; undefined (unknown) matches only entries without a port. */
+  port?: number;
+}
+
+/** True when an entry of the allow list covers the target (host name or address, and port). */
+export function isAllowedEndpoint(target: AllowTarget, allowed: readonly string[]): boolean {
+  const h = target.host.toLowerCase();
   for (const raw of allowed) {
-    const entry = raw.trim().toLowerCase().replace(/^\[|\]$/g, '');
+    const entry = parseAllowEntry(raw);
     if (!entry) continue;
-    if (entry === h) return true;
-    const cidr = parseCidr(entry);
-    if (!cidr) continue;
-    for (const candidate of [ip, h]) {
-      if (!candidate) continue;
-      const v4 = v4ToNumber(candidate);
-      if (v4 !== null && inCidr(cidr, false, BigInt(v4))) return true;
-      const v6 = v4 === null ? v6ToBigInt(candidate) : null;
-      if (v6 !== null && inCidr(cidr, true, v6)) return true;
-    }
+    if (entry.port !== undefined && entry.port !== target.port) continue;
+    if (entry.name !== undefined && entry.name === h) return true;
+    if (entry.cidr && [target.ip, h].some((c) => c !== undefined && entryCoversAddress(entry.cidr!, c))) return true;
   }
   return false;
 }
 
-/**
- * Extracts the host of an endpoint URL (`http://host:9000/x`) or a bare host (`redis.local`,
- * `10.0.0.1`, `::1`). Numeric IPv4 forms are canonicalised (`0x7f.1` → `127.0.0.1`).
- * @throws StorageError('invalid') naming `field` when it cannot be parsed.
- */
-export function endpointHost(endpoint: string, field: string): string {
-  const text = endpoint.trim();
-  let url: URL;
+const DEFAULT_PORTS: Record<string, number> = { 'http:': 80, 'https:': 443, 'ws:': 80, 'wss:': 443, 'ftp:': 21, 'redis:': 6379, 'rediss:': 6379 };
+
+function parseEndpointUrl(text: string, field: string): { url: URL; bare: boolean } {
   try {
-    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) url = new URL(text);
-    else if (isIP(text) === 6) url = new URL(`http://[${text}]/`);
-    else url = new URL(`http://${text}/`);
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) return { url: new URL(text), bare: false };
+    if (isIP(text) === 6) return { url: new URL(`http://[${text}]/`), bare: true };
+    return { url: new URL(`http://${text}/`), bare: true };
   } catch {
     throw new StorageError('invalid', `${field}: '${text}' is not a valid host or URL`);
   }
+}
+
+/**
+ * Host and port of an endpoint URL (`http://host:9000/x`) or a bare host (`redis.local`,
+ * `10.0.0.1:6379`, `::1`). Numeric IPv4 forms are canonicalised (`0x7f.1` → `127.0.0.1`); the
+ * port is the URL's, else the scheme's default; a bare host without a port has none (undefined).
+ * @throws StorageError('invalid') naming `field` when it cannot be parsed.
+ */
+export function endpointTarget(endpoint: string, field: string): { host: string; port?: number } {
+  const text = endpoint.trim();
+  const { url, bare } = parseEndpointUrl(text, field);
   // Non-special schemes (redis://) skip IPv4 canonicalisation: re-parse the host as http.
   let host = url.hostname;
   if (!['http:', 'https:', 'ws:', 'wss:', 'ftp:'].includes(url.protocol) && host) {
@@ -209,7 +294,15 @@ export function endpointHost(endpoint: string, field: string): string {
   }
   host = host.replace(/^\[|\]$/g, '').toLowerCase();
   if (!host) throw new StorageError('invalid', `${field}: '${text}' has no host`);
-  return host;
+  // The URL parser drops a port equal to the scheme's default (`host:80` parsed as http).
+  const explicit = bare && isIP(text) !== 6 ? /:(\d+)$/.exec(text) : null;
+  const port = url.port ? Number(url.port) : explicit ? Number(explicit[1]) : bare ? undefined : DEFAULT_PORTS[url.protocol];
+  return { host, port };
+}
+
+/** The host of an endpoint (see endpointTarget). */
+export function endpointHost(endpoint: string, field: string): string {
+  return endpointTarget(endpoint, field).host;
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
@@ -222,6 +315,12 @@ function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Prom
   ]);
 }
 
+/** The allowlist entry an operator would add for this endpoint (`host:port`, `[v6]:port`). */
+function suggestedEntry(host: string, port: number | undefined): string {
+  const h = isIP(host) === 6 ? `[${host}]` : host;
+  return port === undefined ? `'${host}'` : `'${h}:${port}'`;
+}
+
 /**
  * Checks one user-supplied endpoint (URL or host) named by `field`.
  * @throws StorageError('forbidden_endpoint') naming the field when an address is not allowed;
@@ -229,8 +328,8 @@ function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Prom
  *         StorageError('invalid') when it cannot be parsed.
  */
 export async function checkEndpoint(endpoint: string, field: string, opts: GuardOptions): Promise<CheckedEndpoint> {
-  const host = endpointHost(endpoint, field);
-  if (isAllowedEndpoint(host, undefined, opts.allowedEndpoints)) return { host, addresses: [], allowed: true };
+  const { host, port } = endpointTarget(endpoint, field);
+  if (isAllowedEndpoint({ host, port }, opts.allowedEndpoints)) return { host, port, addresses: [], allowed: true };
   const literal = isIP(host);
   let addresses: { address: string; family: number }[];
   if (literal) {
@@ -251,16 +350,17 @@ export async function checkEndpoint(endpoint: string, field: string, opts: Guard
     if (addresses.length === 0) throw new StorageError('unreachable', `${field}: host '${host}' does not resolve`);
   }
   for (const a of addresses) {
-    if (isForbiddenAddress(a.address) && !isAllowedEndpoint(host, a.address, opts.allowedEndpoints)) {
+    if (isForbiddenAddress(a.address) && !isAllowedEndpoint({ host, ip: a.address, port }, opts.allowedEndpoints)) {
       const what = literal ? `'${host}'` : `'${host}' (resolves to ${a.address})`;
       throw new StorageError(
         'forbidden_endpoint',
-        `${field}: ${what} is a private, loopback or link-local address; add it to LABELSYNC_ALLOWED_ENDPOINTS to allow it`,
+        `${field}: ${what} is a private, loopback or link-local address; add ${suggestedEntry(host, port)} to LABELSYNC_ALLOWED_ENDPOINTS to allow it`,
       );
     }
   }
   return {
     host,
+    port,
     addresses: addresses.map((a) => ({ address: a.address, family: a.family === 6 ? 6 : 4 })),
     allowed: false,
   };

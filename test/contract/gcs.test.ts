@@ -30,7 +30,7 @@ runProviderContract('gcs', async () => {
     empty: { ...base, bucket: 'contract-gcs-empty' },
     missing: { config: { ...base, bucket: 'contract-gcs-missing' }, name: 'contract-gcs-missing' },
     notApplicable: {
-      wrongCredentials: 'with a custom endpoint @google-cloud/storage sends no Authorization header, so the emulator cannot tell good credentials from bad ones',
+      wrongCredentials: 'the provider sends an access token only to *.googleapis.com, never to a custom endpoint, so the emulator cannot tell good credentials from bad ones',
     },
     // The in-process emulator answers a 1,000-entry page slowly under load: page through fewer
     // objects in smaller pages (the paging code path is the same).

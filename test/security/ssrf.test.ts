@@ -4,8 +4,10 @@
  * private, link-local, unique-local or metadata address is refused with a 400 naming the field
  * before any connection: listeners on the loopback addresses must receive nothing, and refusals of
  * unroutable addresses come back faster than any connect timeout. Also: redirects are not
- * followed by the SDK clients, DNS rebinding cannot move a pinned connection, GCS credential JSON
- * cannot smuggle in URLs, and the LABELSYNC_ALLOWED_ENDPOINTS allowlist is the only way through.
+ * followed by any storage client (GCS included, through the API, sync and resolve), allowlist
+ * entries with a port cover only that port, DNS rebinding cannot move a pinned connection, GCS
+ * credential JSON cannot smuggle in URLs, and the LABELSYNC_ALLOWED_ENDPOINTS allowlist is the
+ * only way through.
  */
 import dns from 'node:dns';
 import http from 'node:http';
@@ -14,11 +16,14 @@ import { syncBuiltinESMExports } from 'node:module';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { handler as storages } from '../../functions/api/storages';
 import { handler as projects } from '../../functions/api/projects';
+import { handler as resolveHandler } from '../../functions/api/resolve';
+import { Storage } from '@google-cloud/storage';
 import { checkEndpoint } from '../../shared/storage/endpoint-guard';
 import { testRegistry } from '../contract/helpers';
 import type { ProviderSettings } from '../../shared/storage/common';
 import type { StorageConfig } from '../../shared/storage/types';
-import { client, newTenant, useTestEnvironment } from '../integration/api-harness';
+import { client, newTenant, useTestEnvironment, v2Event } from '../integration/api-harness';
+import { newProject, startSyncHarness, stopSyncHarness, storageOf, tasksOf, type SyncHarness } from '../integration/sync-helpers';
 const { getProvider } = testRegistry();
 
 /** A TCP listener on 127.0.0.1 and ::1 (same port) that counts every connection it gets. */
@@ -201,7 +206,7 @@ const settings = (allowed: string[]): Partial<ProviderSettings> => ({
 });
 
 describe('SSRF: redirects', () => {
-  it('the S3 and Azure clients do not follow a 301/302/303/307/308 from an allowed endpoint to another host', async () => {
+  it('the S3, Azure and GCS clients do not follow a 301/302/303/307/308 from an allowed endpoint to another host', async () => {
     const inner = await trap();
     const hops: string[] = [];
     const front = http.createServer((req, res) => {
@@ -213,9 +218,8 @@ describe('SSRF: redirects', () => {
     await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
     const base = `http://localhost:${(front.address() as net.AddressInfo).port}`;
     try {
-      // GCS is not in this list: its SDK follows redirects (next test), so a custom GCS endpoint
-      // must be allow-listed, i.e. trusted by the operator.
       const configs: StorageConfig[] = [
+        { type: 'gcs', role: 'import', bucket: 'bkt', gcs_endpoint: base },
         { type: 's3', role: 'import', bucket: 'bkt', s3_endpoint: base, aws_access_key_id: 'AKIAX', aws_secret_access_key: 'sk' },
         { type: 'azure', role: 'import', container: 'c', account_name: 'acct', account_key: Buffer.from('k'.repeat(32)).toString('base64'), azure_endpoint: `${base}/acct` },
       ];
@@ -238,7 +242,7 @@ describe('SSRF: redirects', () => {
     }
   });
 
-  it('GCS: the SDK would follow a redirect, so a custom gcs_endpoint that is neither Google nor allow-listed is refused before any request', async () => {
+  it('a custom gcs_endpoint that is neither a Google API host nor allow-listed is refused before any request', async () => {
     const inner = await trap();
     const front = http.createServer((req, res) => {
       res.writeHead(302, { location: `http://127.0.0.1:${inner.port}${req.url}` });
@@ -247,20 +251,13 @@ describe('SSRF: redirects', () => {
     await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
     const port = (front.address() as net.AddressInfo).port;
     try {
-      // Why the rule exists: through an (operator-trusted) allow-listed endpoint, the SDK follows.
-      const trusted = await getProvider({ type: 'gcs', role: 'import', bucket: 'bkt', gcs_endpoint: `http://localhost:${port}` }, { noCache: true, settings: settings(['localhost']) });
-      await trusted.validate('import').catch(() => undefined);
-      await trusted.close();
-      expect(inner.hits()).toBeGreaterThan(0);
-      const followed = inner.hits();
-      // The same server as a user-supplied endpoint whose address is public: refused outright.
       for (const endpoint of [`http://93.184.215.14:${port}`, `http://localhost:${port}`]) {
         await expect(getProvider({ type: 'gcs', role: 'import', bucket: 'bkt', gcs_endpoint: endpoint }, { noCache: true, settings: settings([]) }).then((p) => p.validate('import'))).rejects.toMatchObject({
           code: 'forbidden_endpoint',
           message: expect.stringContaining('gcs_endpoint'),
         });
       }
-      expect(inner.hits()).toBe(followed);
+      expect(inner.hits()).toBe(0);
       // Google's own hosts are not refused by this rule (offline here, so they do not resolve).
       const google = await getProvider({ type: 'gcs', role: 'import', bucket: 'bkt', gcs_endpoint: 'https://storage.googleapis.com' }, { noCache: true, settings: settings([]) }).catch((e: { code?: string }) => e);
       expect((google as { code?: string }).code).not.toBe('forbidden_endpoint');
@@ -357,5 +354,154 @@ describe('SSRF: the allowlist is the only way through', () => {
       await p.close();
     }
     expect(tp.hits()).toBeGreaterThan(before);
+  });
+});
+
+/** An HTTP server on `host` counting requests, answering with `handle`. */
+async function httpService(host: string, handle: http.RequestListener): Promise<{ port: number; hits: () => number; close: () => Promise<void> }> {
+  let hits = 0;
+  const server = http.createServer((req, res) => {
+    hits++;
+    handle(req, res);
+  });
+  await new Promise<void>((r) => server.listen(0, host, r));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    hits: () => hits,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+// Last in the file: the sync harness installs its own app (and uninstalls it in afterAll).
+describe('SSRF: allowlist entries by host:port, and a GCS endpoint that redirects (through the API, sync and resolve)', () => {
+  const BUCKET = `ssrf-gcs-${Math.random().toString(36).slice(2, 8)}`;
+  const MARKER = 'INTERNAL-SERVICE-SECRET';
+  const MEDIA = Buffer.from('0123456789abcdefghij');
+  let h: SyncHarness;
+  let storagesApi: ReturnType<typeof client>;
+  let tasksApi: ReturnType<typeof client>;
+  // Both on 127.0.0.2 (Linux loopback): only the front's port is allow-listed.
+  let refused: Awaited<ReturnType<typeof httpService>>;
+  let front: Awaited<ReturnType<typeof httpService>>;
+  /** `validate-only`: proxies the two calls of validate (bucket get, one-object list), redirects the rest. */
+  let mode: 'proxy' | 'redirect' | 'validate-only' | 'foreign' = 'proxy';
+  let gcsEndpoint: string;
+
+  beforeAll(async () => {
+    const em = inject('emulators');
+    gcsEndpoint = em.gcs.apiEndpoint;
+    const upstream = new URL(gcsEndpoint);
+    // An internal service that would answer GCS-shaped JSON to anything that reached it.
+    refused = await httpService('127.0.0.2', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ kind: 'storage#bucket', name: BUCKET, note: MARKER }));
+    });
+    front = await httpService('127.0.0.2', (req, res) => {
+      const isValidateCall = /^\/storage\/v1\/b\/[^/]+(\?|$)/.test(req.url ?? '') || /maxResults=1(&|$)/.test(req.url ?? '');
+      if (mode === 'redirect' || (mode === 'validate-only' && !isValidateCall)) {
+        res.writeHead(307, { location: `http://127.0.0.2:${refused.port}${req.url}` });
+        return void res.end();
+      }
+      if (mode === 'foreign') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return void res.end(JSON.stringify({ status: 'ok', name: BUCKET, items: [] }));
+      }
+      const up = http.request({ host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: req.headers }, (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      });
+      up.on('error', () => res.destroy());
+      req.pipe(up);
+    });
+    process.env.LABELSYNC_ALLOWED_ENDPOINTS = `127.0.0.2:${front.port},127.0.0.1:${upstream.port}`;
+    h = await startSyncHarness();
+    storagesApi = client(storages, h.token);
+    tasksApi = client(projects, h.token);
+    const admin = new Storage({ apiEndpoint: gcsEndpoint, projectId: em.gcs.projectId, credentials: em.gcsCredentials });
+    if (!(await admin.bucket(BUCKET).exists())[0]) await admin.createBucket(BUCKET);
+    await admin.bucket(BUCKET).file('tasks/1.json').save(JSON.stringify({ image: `gs://${BUCKET}/media/a.bin` }), { resumable: false });
+    await admin.bucket(BUCKET).file('media/a.bin').save(MEDIA, { resumable: false });
+  }, 60_000);
+
+  afterAll(async () => {
+    await stopSyncHarness(h);
+    await front?.close();
+    await refused?.close();
+    process.env.LABELSYNC_ALLOWED_ENDPOINTS = '';
+  });
+
+  const body = (projectId: number, endpoint: string) => ({ project: projectId, bucket: BUCKET, prefix: 'tasks', gcs_endpoint: endpoint, presign: false });
+
+  it('a host:port entry allows that port only: 127.0.0.2:<allowed> is reached, 127.0.0.2:<other> is refused before any connection', async () => {
+    mode = 'foreign';
+    const projectId = await newProject(h.orgId);
+    const s3 = (port: number) => ({ project: projectId, bucket: 'ssrf-bucket', s3_endpoint: `http://127.0.0.2:${port}`, aws_access_key_id: 'AKIASSRF', aws_secret_access_key: 'ssrf-secret' });
+    const before = front.hits();
+    const allowed = await storagesApi('POST', '/api/storages/s3/validate', s3(front.port));
+    expect(allowed.text).not.toMatch(/private, loopback or link-local/);
+    expect(front.hits()).toBeGreaterThan(before);
+    const other = await storagesApi('POST', '/api/storages/s3/validate', s3(refused.port));
+    expect(other.status).toBe(400);
+    expect(other.text).toContain(`add '127.0.0.2:${refused.port}' to LABELSYNC_ALLOWED_ENDPOINTS`);
+    expect(refused.hits()).toBe(0);
+  });
+
+  it('a 127.0.0.1:<port> entry matches: the GCS emulator on that port validates', async () => {
+    const projectId = await newProject(h.orgId);
+    const res = await storagesApi('POST', '/api/storages/gcs/validate', body(projectId, gcsEndpoint));
+    expect(res.status, res.text).toBe(200);
+  });
+
+  it('an allowed gcs_endpoint answering 307 to a refused service: validate, files preview, sync and a ranged resolve never reach it', async () => {
+    mode = 'proxy';
+    const projectId = await newProject(h.orgId);
+    const endpoint = `http://127.0.0.2:${front.port}`;
+    // Control, through the proxying front: every route works and the media comes back.
+    const created = await storagesApi('POST', '/api/storages/gcs', body(projectId, endpoint));
+    expect(created.status, created.text).toBe(201);
+    const id = created.json.id as number;
+    expect((await storagesApi('POST', `/api/storages/gcs/${id}/sync`)).status).toBe(200);
+    await h.starter.idle();
+    expect((await storageOf(id)).status).toBe('completed');
+    const [task] = await tasksOf(projectId);
+    const url = (await tasksApi('GET', `/api/tasks/${task.id}`)).json.data.image as string;
+    const resolve = async () => {
+      const r = await resolveHandler(v2Event('GET', url, { headers: { range: 'bytes=2-9' } }));
+      return { status: r.statusCode ?? 200, text: r.body === undefined ? '' : Buffer.from(r.body, r.isBase64Encoded ? 'base64' : 'utf8').toString() };
+    };
+    expect(await resolve()).toEqual({ status: 206, text: MEDIA.subarray(2, 10).toString() });
+
+    mode = 'redirect';
+    const before = front.hits();
+    const validate = await storagesApi('POST', '/api/storages/gcs/validate', { id, ...body(projectId, endpoint) });
+    expect(front.hits()).toBeGreaterThan(before);
+    expect(refused.hits(), 'validate').toBe(0);
+    expect(validate.status).toBe(400);
+    expect(validate.text).toMatch(/answered a redirect \(307\)/);
+    expect((await storagesApi('POST', '/api/storages/gcs/files', body(projectId, endpoint))).status).toBe(400);
+    expect(refused.hits(), 'files preview').toBe(0);
+    expect((await storagesApi('POST', `/api/storages/gcs/${id}/sync`)).status).toBe(400);
+    // Past the sync request's validation, the listing of the sync itself meets the redirect.
+    mode = 'validate-only';
+    expect((await storagesApi('POST', `/api/storages/gcs/${id}/sync`)).status).toBe(200);
+    await h.starter.idle();
+    expect((await storageOf(id)).status).toBe('failed');
+    expect(refused.hits(), 'sync').toBe(0);
+    const ranged = await resolve();
+    expect(ranged.status).toBeGreaterThanOrEqual(400);
+    expect(ranged.text).not.toContain(MARKER);
+    expect(refused.hits(), 'resolve').toBe(0);
+  });
+
+  it('an allowed gcs_endpoint answering 200 with JSON that is not the bucket resource → validate 400', async () => {
+    mode = 'foreign';
+    const projectId = await newProject(h.orgId);
+    // No prefix: an import storage without one needs no object, so only the bucket check can refuse.
+    const res = await storagesApi('POST', '/api/storages/gcs/validate', { ...body(projectId, `http://127.0.0.2:${front.port}`), prefix: undefined });
+    expect(res.status).toBe(400);
+    expect(res.text).toMatch(/did not answer a GCS bucket resource/);
   });
 });

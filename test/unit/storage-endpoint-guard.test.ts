@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { StorageError } from '../../shared/errors';
-import { checkEndpoint, endpointHost, isAllowedEndpoint, isForbiddenAddress, pinnedLookup } from '../../shared/storage/endpoint-guard';
+import { checkEndpoint, endpointHost, endpointTarget, invalidAllowEntries, isAllowedEndpoint, isForbiddenAddress, parseAllowEntry, pinnedLookup } from '../../shared/storage/endpoint-guard';
+import { parseEnv } from '../../shared/config/env';
 
 const fakeDns = (table: Record<string, string[]>) => async (host: string) => {
   const a = table[host];
@@ -65,7 +66,7 @@ describe('endpoint guard', () => {
       allowedEndpoints: [],
       resolve: fakeDns({ 's3.example.com': ['93.184.216.34'] }),
     });
-    expect(r).toEqual({ host: 's3.example.com', addresses: [{ address: '93.184.216.34', family: 4 }], allowed: false });
+    expect(r).toEqual({ host: 's3.example.com', port: 443, addresses: [{ address: '93.184.216.34', family: 4 }], allowed: false });
     const lookup = pinnedLookup(r)!;
     const got = await new Promise<string>((res) => lookup('s3.example.com', {}, (_e, a) => res(String(a))));
     expect(got).toBe('93.184.216.34');
@@ -75,7 +76,7 @@ describe('endpoint guard', () => {
     expect((await checkEndpoint('http://127.0.0.1:9000', 's3_endpoint', { allowedEndpoints: ['127.0.0.1'] })).allowed).toBe(true);
     const viaCidr = await checkEndpoint('minio.local', 'host', { allowedEndpoints: ['10.0.0.0/8'], resolve: fakeDns({ 'minio.local': ['10.9.8.7'] }) });
     expect(viaCidr.addresses[0].address).toBe('10.9.8.7');
-    expect(isAllowedEndpoint('x', 'fd00::5', ['fd00::/8'])).toBe(true);
+    expect(isAllowedEndpoint({ host: 'x', ip: 'fd00::5' }, ['fd00::/8'])).toBe(true);
     const e = await refusal('minio.local', 'host', ['192.168.0.0/16'], fakeDns({ 'minio.local': ['10.9.8.7'] }));
     expect(e.code).toBe('forbidden_endpoint');
   });
@@ -83,5 +84,78 @@ describe('endpoint guard', () => {
   it('reports a name that does not resolve as unreachable, and garbage as invalid', async () => {
     expect((await refusal('nope.invalid')).code).toBe('unreachable');
     expect((await refusal('http://[zz')).code).toBe('invalid');
+  });
+
+  it.each([
+    ['http://127.0.0.1:9000/x', '127.0.0.1', 9000],
+    ['http://127.0.0.1', '127.0.0.1', 80],
+    ['http://127.0.0.1:80', '127.0.0.1', 80],
+    ['https://minio.local', 'minio.local', 443],
+    ['redis://10.0.0.1', '10.0.0.1', 6379],
+    ['10.0.0.1:6379', '10.0.0.1', 6379],
+    ['10.0.0.1:80', '10.0.0.1', 80],
+    ['10.0.0.1', '10.0.0.1', undefined],
+    ['::1', '::1', undefined],
+    ['[::1]:9000', '::1', 9000],
+    ['http://[::1]:9000', '::1', 9000],
+  ])('endpointTarget(%s) = %s port %s', (endpoint, host, port) => {
+    expect(endpointTarget(endpoint, 'f')).toEqual({ host, port });
+  });
+
+  it('parses every allowlist entry form and refuses malformed ones', () => {
+    expect(parseAllowEntry('minio.internal')).toEqual({ name: 'minio.internal', port: undefined });
+    expect(parseAllowEntry('LocalHost:9000')).toEqual({ name: 'localhost', port: 9000 });
+    expect(parseAllowEntry('127.0.0.1:9000')).toMatchObject({ cidr: { v6: false, bits: 32 }, port: 9000 });
+    expect(parseAllowEntry('10.0.0.0/8')).toMatchObject({ cidr: { v6: false, bits: 8 }, port: undefined });
+    expect(parseAllowEntry('10.0.0.0/8:9000')).toMatchObject({ cidr: { v6: false, bits: 8 }, port: 9000 });
+    expect(parseAllowEntry('[::1]:9000')).toMatchObject({ cidr: { v6: true, bits: 128 }, port: 9000 });
+    expect(parseAllowEntry('[fd00::/8]:80')).toMatchObject({ cidr: { v6: true, bits: 8 }, port: 80 });
+    expect(parseAllowEntry('::1')).toMatchObject({ cidr: { v6: true, bits: 128 }, port: undefined });
+    expect(parseAllowEntry('fd00::/8')).toMatchObject({ cidr: { v6: true, bits: 8 } });
+    const bad = ['10.0.0.0/33', '10.0.0.0/8:0', 'host:65536', 'host:', 'host:x', '[::1', '::1]:80', '[zz::1]:80', 'a b', 'http://x', '1.2.3.4/8/9', '[::1]:80:81', 'x/8'];
+    expect(invalidAllowEntries([...bad, 'ok.example', '127.0.0.1:9000'])).toEqual(bad);
+  });
+
+  it('matches host, host:port, CIDR, CIDR:port and [IPv6]:port entries on host/address and port', () => {
+    const t = (host: string, port: number | undefined, ip?: string) => ({ host, ip, port });
+    // A bare entry: every port of that host.
+    expect(isAllowedEndpoint(t('127.0.0.2', 1234), ['127.0.0.2'])).toBe(true);
+    // host:port: only that port.
+    expect(isAllowedEndpoint(t('127.0.0.2', 9000), ['127.0.0.2:9000'])).toBe(true);
+    expect(isAllowedEndpoint(t('127.0.0.2', 9001), ['127.0.0.2:9000'])).toBe(false);
+    expect(isAllowedEndpoint(t('127.0.0.2', undefined), ['127.0.0.2:9000'])).toBe(false);
+    expect(isAllowedEndpoint(t('minio.local', 9000), ['minio.local:9000'])).toBe(true);
+    expect(isAllowedEndpoint(t('minio.local', 80), ['minio.local:9000'])).toBe(false);
+    // CIDR and CIDR:port, on the resolved address.
+    expect(isAllowedEndpoint(t('minio.local', 80, '10.1.2.3'), ['10.0.0.0/8'])).toBe(true);
+    expect(isAllowedEndpoint(t('minio.local', 9000, '10.1.2.3'), ['10.0.0.0/8:9000'])).toBe(true);
+    expect(isAllowedEndpoint(t('minio.local', 9001, '10.1.2.3'), ['10.0.0.0/8:9000'])).toBe(false);
+    expect(isAllowedEndpoint(t('minio.local', 9000, '11.1.2.3'), ['10.0.0.0/8:9000'])).toBe(false);
+    // IPv6 in brackets.
+    expect(isAllowedEndpoint(t('::1', 9000), ['[::1]:9000'])).toBe(true);
+    expect(isAllowedEndpoint(t('::1', 9001), ['[::1]:9000'])).toBe(false);
+    expect(isAllowedEndpoint(t('x', 80, 'fd00::5'), ['[fd00::/8]:80'])).toBe(true);
+    // A name entry does not cover its address, nor an address entry another name.
+    expect(isAllowedEndpoint(t('127.0.0.1', 9000), ['localhost:9000'])).toBe(false);
+  });
+
+  it('checkEndpoint applies the port of the endpoint URL (scheme default included)', async () => {
+    const ok = await checkEndpoint('http://127.0.0.1:9000', 's3_endpoint', { allowedEndpoints: ['127.0.0.1:9000'] });
+    expect(ok).toMatchObject({ allowed: true, port: 9000 });
+    expect((await checkEndpoint('http://127.0.0.1', 's3_endpoint', { allowedEndpoints: ['127.0.0.1:80'] })).allowed).toBe(true);
+    const e = await refusal('http://127.0.0.1:9001', 's3_endpoint', ['127.0.0.1:9000']);
+    expect(e.code).toBe('forbidden_endpoint');
+    expect(e.message).toContain("add '127.0.0.1:9001' to LABELSYNC_ALLOWED_ENDPOINTS");
+    const viaName = await checkEndpoint('http://minio.local:9000', 'host', { allowedEndpoints: ['10.0.0.0/8:9000'], resolve: fakeDns({ 'minio.local': ['10.9.8.7'] }) });
+    expect(viaName.addresses).toEqual([{ address: '10.9.8.7', family: 4 }]);
+    expect((await refusal('http://minio.local:9001', 'host', ['10.0.0.0/8:9000'], fakeDns({ 'minio.local': ['10.9.8.7'] }))).code).toBe('forbidden_endpoint');
+  });
+
+  it('a malformed LABELSYNC_ALLOWED_ENDPOINTS entry is an invalid environment naming it', () => {
+    const env = parseEnv({ LABELSYNC_TABLE: 't', LABELSYNC_ALLOWED_ENDPOINTS: 'minio.local:9000, 10.0.0.0/8:9000,[::1]:9000' });
+    expect(env.allowedEndpoints).toEqual(['minio.local:9000', '10.0.0.0/8:9000', '[::1]:9000']);
+    expect(() => parseEnv({ LABELSYNC_TABLE: 't', LABELSYNC_ALLOWED_ENDPOINTS: '127.0.0.1,10.0.0.0/33,host:99999' })).toThrow(
+      /invalid environment: LABELSYNC_ALLOWED_ENDPOINTS has malformed entries '10.0.0.0\/33', 'host:99999'/,
+    );
   });
 });

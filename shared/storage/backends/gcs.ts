@@ -1,5 +1,7 @@
 /** `gcs`: Google Cloud Storage with a service-account (or authorized-user) JSON, or ADC. */
+import type { LookupFunction } from 'node:net';
 import { z } from 'zod';
+import { pinnedLookup } from '../endpoint-guard';
 import { MAX_CREDENTIALS_JSON_CHARS } from '../../http/limits';
 import { StorageError } from '../../errors';
 import { CLOUD_FIELDS, CLOUD_IMPORT_FIELDS, prefixedExportKeys, shortField } from './common-fields';
@@ -10,9 +12,9 @@ import { checkHttpUrl, str, text } from './values';
 const GCS_CREDENTIAL_TYPES = ['service_account', 'authorized_user'];
 
 /**
- * Google's own storage API hosts. The GCS SDK (teeny-request → node-fetch) follows redirects and
- * takes no HTTP agent, so its connections can neither be pinned to the checked address nor kept
- * from following a redirect: a custom `gcs_endpoint` must be one of these or allow-listed.
+ * Google's own storage API hosts. GCS has no third-party-hosted API (unlike S3-compatible stores),
+ * so a custom `gcs_endpoint` that is neither one of these nor allow-listed (an emulator) has no
+ * legitimate use and is refused; only these hosts receive the credentials' access token.
  */
 function isGoogleApiHost(host: string): boolean {
   return host === 'googleapis.com' || host.endsWith('.googleapis.com');
@@ -60,8 +62,10 @@ export const gcsBackend: BackendDefinition = {
   async build(config, ctx) {
     const { GcsProvider } = await import('../providers/gcs');
     const endpoint = str(config.gcs_endpoint);
+    let pinned: { lookup?: LookupFunction; authenticate: boolean } = { authenticate: true };
     if (endpoint) {
       const checked = await ctx.guard(endpoint, 'gcs_endpoint');
+      pinned = { lookup: pinnedLookup(checked), authenticate: isGoogleApiHost(checked.host) && /^https:\/\//i.test(endpoint) };
       if (!checked.allowed && !isGoogleApiHost(checked.host)) {
         throw new StorageError(
           'forbidden_endpoint',
@@ -77,6 +81,7 @@ export const gcsBackend: BackendDefinition = {
       credentials: creds ? (JSON.parse(creds) as Record<string, unknown>) : undefined,
       projectId: str(config.google_project_id),
       endpoint,
+      ...pinned,
     });
   },
   uriFor: (config, key) => `gs://${config.bucket}/${key}`,

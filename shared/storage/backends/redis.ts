@@ -1,4 +1,5 @@
 /** `redis`: keys of one Redis db as objects (values are the task JSON or the exported annotation). */
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import type { StorageConfig } from '../types';
 import { KEY_SELECTION_FIELDS, shortField } from './common-fields';
@@ -34,13 +35,15 @@ export const redisBackend: BackendDefinition = {
   async build(config, ctx) {
     const { RedisProvider } = await import('../providers/redis');
     const host = str(config.host)!;
-    const checked = await ctx.guard(host, 'host');
+    const port = blank(config.port) ? 6379 : Number(config.port);
+    // With the port, so that `host:port` allowlist entries apply to Redis too.
+    const checked = await ctx.guard(`${isIP(host) === 6 ? `[${host}]` : host}:${port}`, 'host');
     return new RedisProvider({
       ...ctx.common,
       // Connect to the checked address itself: a later DNS answer cannot redirect us.
       host: checked.addresses[0]?.address ?? checked.host,
       displayHost: checked.host,
-      port: blank(config.port) ? 6379 : Number(config.port),
+      port,
       password: str(config.password),
       db: redisDb(config),
       path: config.path ?? '',
