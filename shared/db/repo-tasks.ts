@@ -92,7 +92,7 @@ export async function updateTask(
   id: number,
   patch: Partial<Pick<TaskItem, 'data' | 'meta' | 'predictions' | 'allow_skip' | 'object_exists' | 'source' | 'total_predictions'>>,
 ): Promise<TaskItem | undefined> {
-  return setFields<TaskItem>(db, keys.task(id), patch);
+  return itemToTask(await setFields<Record<string, unknown>>(db, keys.task(id), patch));
 }
 
 /**
@@ -111,6 +111,22 @@ export async function deleteTask(db: Db, task: TaskItem): Promise<void> {
     annotations: -annotations.filter((a) => !a.was_cancelled).length,
     predictions: -(task.total_predictions ?? 0),
   });
+}
+
+/**
+ * Deletes a project's tasks (each as {@link deleteTask}) page by page until none is left or the
+ * clock passes `deadline` (epoch ms). `done` is false when tasks may remain.
+ */
+export async function deleteProjectTasks(db: Db, projectId: number, deadline: number): Promise<{ deleted: number; done: boolean }> {
+  let deleted = 0;
+  for (;;) {
+    const page = await listProjectTasks(db, projectId, { limit: 200 });
+    if (!page.items.length) return { deleted, done: true };
+    // 16 tasks at a time: enough to overlap round trips without flooding the client's sockets.
+    for (let i = 0; i < page.items.length; i += 16) await Promise.all(page.items.slice(i, i + 16).map((t) => deleteTask(db, t)));
+    deleted += page.items.length;
+    if (Date.now() > deadline) return { deleted, done: !page.hasMore };
+  }
 }
 
 /**
