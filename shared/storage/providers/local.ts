@@ -62,7 +62,8 @@ export function normalizeLocalPath(p: string): string {
 /**
  * Checks a storage path against the document root and returns the real
  * (symlink-resolved) storage path and root.
- * @throws ValidationError on `path`.
+ * @throws ValidationError on `path` for a malformed or misplaced path, under `non_field_errors`
+ * (Label Studio's place for a failed connection check) when it does not exist or is no directory.
  */
 export async function resolveStoragePath(rawPath: string, documentRoot: string): Promise<{ dir: string; root: string }> {
   const p = normalizeLocalPath(rawPath ?? '');
@@ -72,13 +73,13 @@ export async function resolveStoragePath(rawPath: string, documentRoot: string):
   try {
     root = await realpath(documentRoot);
   } catch {
-    throw ValidationError.field('path', `LOCAL_FILES_DOCUMENT_ROOT="${documentRoot}" does not exist`);
+    throw new ValidationError({ non_field_errors: [`LOCAL_FILES_DOCUMENT_ROOT="${documentRoot}" does not exist`] });
   }
   let dir: string;
   try {
     dir = await realpath(p);
   } catch {
-    throw ValidationError.field('path', `Absolute local path "${p}" does not exist`);
+    throw new ValidationError({ non_field_errors: [`Absolute local path "${p}" does not exist`] });
   }
   const rootText = documentRoot;
   if (dir === root) {
@@ -96,7 +97,7 @@ export async function resolveStoragePath(rawPath: string, documentRoot: string):
     );
   }
   const st = await stat(dir);
-  if (!st.isDirectory()) throw ValidationError.field('path', `Absolute local path "${p}" is not a directory`);
+  if (!st.isDirectory()) throw new ValidationError({ non_field_errors: [`Absolute local path "${p}" is not a directory`] });
   return { dir, root };
 }
 
