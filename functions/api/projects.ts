@@ -4,7 +4,7 @@
  */
 import { createTaskAnnotation, deleteOwnedAnnotation, getOwnedAnnotation, listAnnotationsOfTask, patchAnnotation, serializeAnnotation } from '../../shared/api/annotations';
 import { createProject, deleteProject, getOwnedProject, listOwnedProjects, patchProject, serializeProject } from '../../shared/api/projects';
-import { deleteOwnedTask, getTaskDetail, importTasks, listTasks } from '../../shared/api/tasks';
+import { createTask, deleteAllProjectTasks, deleteOwnedTask, getTaskDetail, importTasks, listTasks, patchOwnedTask } from '../../shared/api/tasks';
 import { parseId, pathId } from '../../shared/api/validation';
 import { parseJsonBody } from '../../shared/http/body';
 import { createApiHandler, type RequestContext } from '../../shared/http/handler';
@@ -31,8 +31,14 @@ export const router = new Router<RequestContext>()
   .post('/api/projects/{id}/import', async (req, p, { app, principal }) =>
     json(await importTasks(app, principal, pathId(p.id), parseJsonBody(req), { returnTaskIds: /^(1|true|yes)$/i.test(req.query.return_task_ids ?? '') }), 201),
   )
+  .delete('/api/projects/{id}/tasks', async (_r, p, { app, principal }) => {
+    const { deleted, done } = await deleteAllProjectTasks(app, principal, pathId(p.id));
+    return done ? noContent() : json({ detail: 'Time budget reached: some tasks remain, repeat the request.', deleted }, 202);
+  })
   .get('/api/tasks', async (req, _p, { app, principal }) => json(await listTasks(app, principal, req.query, req)))
+  .post('/api/tasks', async (req, _p, { app, principal }) => json(await createTask(app, principal, parseJsonBody(req)), 201))
   .get('/api/tasks/{id}', async (req, p, { app, principal }) => json(await getTaskDetail(app, principal, pathId(p.id), req)))
+  .patch('/api/tasks/{id}', async (req, p, { app, principal }) => json(await patchOwnedTask(app, principal, pathId(p.id), parseJsonBody(req))))
   .delete('/api/tasks/{id}', async (_r, p, { app, principal }) => {
     await deleteOwnedTask(app, principal, pathId(p.id));
     return noContent();

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { STORAGE_TYPES, type StorageRole } from '../storage/types';
 import './project-schemas';
+import './task-schemas';
 import { registerAllStorageSchemas } from './storage-schemas';
 import { apiRegistry } from './validation';
 
@@ -17,6 +18,7 @@ const pascal = (t: string, role: StorageRole) =>
 
 type Ops = Record<string, Record<string, Op>>;
 const projectQ = [{ name: 'project', required: true, description: 'Project id.' }];
+const resolveUriQ = { name: 'resolve_uri', description: 'false/0/no/off: data exactly as stored (raw storage URIs); default true: storage URIs become resolve URLs.' };
 
 /** Every documented operation: path (router pattern syntax) → method → operation. */
 export function operations(): Ops {
@@ -48,6 +50,13 @@ function projectOperations(): Ops {
       patch: { summary: 'Update title, description, label_config.', request: 'ProjectCreate', response: 'Project' },
       delete: { summary: 'Delete a project with its tasks, annotations and storages.', response: 'empty', status: 204 },
     },
+    '/api/projects/{id}/tasks': {
+      delete: {
+        summary: 'Delete every task of the project with its annotations, and reset its import storages so the next sync imports every object again. 204 when done; 202 when the time budget ran out first (repeat the request).',
+        response: 'empty',
+        status: 204,
+      },
+    },
     '/api/projects/{id}/import': {
       post: {
         summary: 'Import tasks (JSON array or object).',
@@ -71,11 +80,14 @@ function taskOperations(): Ops {
           { name: 'page', description: '1-based page (reads earlier ids; prefer cursor for deep pages).' },
           { name: 'page_size', description: 'Default 100, max 1000.' },
           { name: 'cursor', description: 'The `next` value of the previous page.' },
+          resolveUriQ,
         ],
       },
+      post: { summary: 'Create one task in a project (data as stored in the response).', request: 'TaskCreate', response: 'Task', status: 201 },
     },
     '/api/tasks/{id}': {
-      get: { summary: 'Get a task with its annotations.', response: 'Task' },
+      get: { summary: 'Get a task with its annotations.', response: 'Task', query: [resolveUriQ] },
+      patch: { summary: 'Replace data and/or meta of a task (data as stored in the response).', request: 'TaskPatch', response: 'Task' },
       delete: { summary: 'Delete a task and its annotations.', response: 'empty', status: 204 },
     },
     '/api/tasks/{id}/annotations': {

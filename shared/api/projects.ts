@@ -8,7 +8,7 @@ import { nextId } from '../db/counters';
 import type { ProjectItem } from '../db/items';
 import { countProjects, deleteProjectItem, getProject, listProjects, putProject, updateProject } from '../db/repo-projects';
 import { listProjectStorages, tombstoneStorage } from '../db/repo-storages';
-import { deleteTask, listProjectTasks } from '../db/repo-tasks';
+import { deleteProjectTasks } from '../db/repo-tasks';
 import type { Principal } from '../http/auth';
 import { getLogger } from '../logging';
 import { DEFAULT_LABEL_CONFIG, parseDataKeys } from './label-config';
@@ -112,7 +112,7 @@ export async function listOwnedProjects(
 }
 
 /** How long a delete request may spend removing tasks before it leaves the rest (Lambda timeout 29 s). */
-const DELETE_BUDGET_MS = 20_000;
+export const DELETE_BUDGET_MS = 20_000;
 
 /**
  * Deletes a project: the project item first (everything under it becomes unreachable at once),
@@ -125,15 +125,6 @@ export async function deleteProject(app: AppContext, principal: Principal, id: n
   const p = await getOwnedProject(app, principal, id);
   await deleteProjectItem(app.db, p.id);
   for (const s of await listProjectStorages(app.db, p.id)) await tombstoneStorage(app.db, s.id);
-  const deadline = Date.now() + DELETE_BUDGET_MS;
-  for (;;) {
-    const page = await listProjectTasks(app.db, p.id, { limit: 200 });
-    if (!page.items.length) return;
-    // 16 tasks at a time: enough to overlap round trips without flooding the client's sockets.
-    for (let i = 0; i < page.items.length; i += 16) await Promise.all(page.items.slice(i, i + 16).map((t) => deleteTask(app.db, t)));
-    if (Date.now() > deadline) {
-      getLogger('api').warn('project delete left tasks behind (time budget)', { projectId: p.id });
-      return;
-    }
-  }
+  const { done } = await deleteProjectTasks(app.db, p.id, Date.now() + DELETE_BUDGET_MS);
+  if (!done) getLogger('api').warn('project delete left tasks behind (time budget)', { projectId: p.id });
 }

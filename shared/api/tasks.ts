@@ -1,6 +1,6 @@
 /**
- * Task use cases: import, list (cursor + page), get, delete, and the one task serialiser every
- * task-returning route uses.
+ * Task use cases: import, create, list (cursor + page), get, update, delete (one or all of a
+ * project), and the one task serialiser every task-returning route uses.
  */
 import type { AppContext } from '../context';
 import { NotFoundError, PayloadTooLargeError, ValidationError } from '../errors';
@@ -9,15 +9,18 @@ import type { AnnotationItem, ProjectItem, TaskItem } from '../db/items';
 import { adjustProjectCounters, getProject } from '../db/repo-projects';
 import { decodeCursor, encodeCursor } from '../db/repo-common';
 import { listTaskAnnotations, putAnnotations } from '../db/repo-annotations';
-import { deleteTask, getTask, listProjectTasks, putTasks, skipProjectTasks } from '../db/repo-tasks';
+import { deleteProjectTasks, deleteTask, getTask, listProjectTasks, putTasks, skipProjectTasks, updateTask } from '../db/repo-tasks';
 import { newTaskItems } from '../db/task-factory';
 import { recordTaskDeletion } from '../db/repo-links';
+import { dropImportState } from '../db/repo-import-state';
+import { listProjectStorages } from '../db/repo-storages';
 import type { Principal } from '../http/auth';
 import type { HttpRequest } from '../http/types';
 import { resolveTaskDataForApi } from '../resolve/task-data';
 import { serializeAnnotation, toAnnotationFields } from './annotation-fields';
-import { getOwnedProject } from './projects';
+import { DELETE_BUDGET_MS, getOwnedProject } from './projects';
 import { TaskListQuerySchema, WrappedTaskSchema } from './project-schemas';
+import { TaskCreateSchema, TaskPatchSchema } from './task-schemas';
 import { issuesToFields, parseWith, storableJsonProblem } from './validation';
 
 /** Label Studio's placeholder data key of blob-mode tasks, renamed on serialisation. */
@@ -32,6 +35,8 @@ export interface TaskSerializationContext {
   request?: HttpRequest;
   /** Annotations to embed (single-task GET). */
   annotations?: AnnotationItem[];
+  /** False: `data` exactly as stored (Label Studio's `resolve_uri=false`, and every write response). */
+  resolveUri?: boolean;
 }
 
 /**
@@ -47,7 +52,7 @@ export async function serializeTask(task: TaskItem, ctx: TaskSerializationContex
     data = { [first]: v, ...rest };
   }
   // Storage URIs → resolve URLs with media tokens (shared/resolve).
-  data = await resolveTaskDataForApi(data, task, ctx);
+  if (ctx.resolveUri !== false) data = await resolveTaskDataForApi(data, task, ctx);
   const out: Record<string, unknown> = {
     id: task.id,
     project: task.projectId,
@@ -149,6 +154,33 @@ function parseImportBody(body: unknown, principal: Principal): { parsed: Importe
 }
 
 /**
+ * Writes validated tasks (new ids) with their annotations and bumps the project's counters.
+ * Annotations first: a task never becomes visible with counters its annotations do not back.
+ */
+async function storeNewTasks(app: AppContext, project: ProjectItem, parsed: ImportedTask[]): Promise<{ tasks: TaskItem[]; annotations: AnnotationItem[]; predictionCount: number }> {
+  const firstTask = await reserveIds(app.db, 'task', parsed.length);
+  const annCount = parsed.reduce((n, p) => n + p.annotations.length, 0);
+  let annId = annCount ? await reserveIds(app.db, 'annotation', annCount) : 0;
+  const now = new Date().toISOString();
+  const tasks: TaskItem[] = [];
+  const annotations: AnnotationItem[] = [];
+  let predictionCount = 0;
+  let labeledAnnotations = 0;
+  parsed.forEach((p, i) => {
+    const built = newTaskItems({ ...p, id: firstTask + i, projectId: project.id, orgId: project.orgId, firstAnnotationId: annId, now });
+    annId += built.annotations.length;
+    annotations.push(...built.annotations);
+    labeledAnnotations += built.labeled;
+    predictionCount += p.predictions.length;
+    tasks.push(built.task);
+  });
+  await putAnnotations(app.db, annotations);
+  await putTasks(app.db, tasks);
+  if (labeledAnnotations) await adjustProjectCounters(app.db, project.id, { annotations: labeledAnnotations });
+  return { tasks, annotations, predictionCount };
+}
+
+/**
  * Imports tasks into a project (Label Studio's `POST /api/projects/{id}/import` with a JSON body).
  * Each element is a data object, or `{data, annotations, predictions, meta, allow_skip}`.
  * Everything is validated before anything is written. `returnTaskIds` (LS: `?return_task_ids=1`)
@@ -166,38 +198,7 @@ export async function importTasks(
   const project = await getOwnedProject(app, principal, projectId);
   const { parsed, columns } = parseImportBody(body, principal);
 
-  const firstTask = await reserveIds(app.db, 'task', parsed.length);
-  const annCount = parsed.reduce((n, p) => n + p.annotations.length, 0);
-  const firstAnn = annCount ? await reserveIds(app.db, 'annotation', annCount) : 0;
-  const now = new Date().toISOString();
-  const tasks: TaskItem[] = [];
-  const annotations: AnnotationItem[] = [];
-  let annId = firstAnn;
-  let predictionCount = 0;
-  let labeledAnnotations = 0;
-  parsed.forEach((p, i) => {
-    const built = newTaskItems({
-      id: firstTask + i,
-      projectId: project.id,
-      orgId: project.orgId,
-      data: p.data,
-      meta: p.meta,
-      predictions: p.predictions,
-      allow_skip: p.allow_skip,
-      annotations: p.annotations,
-      firstAnnotationId: annId,
-      now,
-    });
-    annId += built.annotations.length;
-    annotations.push(...built.annotations);
-    labeledAnnotations += built.labeled;
-    predictionCount += p.predictions.length;
-    tasks.push(built.task);
-  });
-  // Annotations first: a task never becomes visible with counters its annotations do not back.
-  await putAnnotations(app.db, annotations);
-  await putTasks(app.db, tasks);
-  if (labeledAnnotations) await adjustProjectCounters(app.db, project.id, { annotations: labeledAnnotations });
+  const { tasks, annotations, predictionCount } = await storeNewTasks(app, project, parsed);
   return {
     task_count: tasks.length,
     annotation_count: annotations.length,
@@ -210,6 +211,97 @@ export async function importTasks(
     // Label Studio's SDK imports with `?return_task_ids=1` and returns this list.
     ...(opts.returnTaskIds ? { task_ids: tasks.map((t) => t.id) } : {}),
   };
+}
+
+/**
+ * Label Studio's check of task data against the label config: every data key the config refers
+ * to must be present (a blob-mode `$undefined$` stands for the first one). Types are not checked.
+ * @throws ValidationError under `non_field_errors`, Label Studio's sentence
+ */
+function assertConfigKeys(project: ProjectItem, data: Record<string, unknown>): void {
+  const keys = project.data_keys ?? [];
+  const present = (k: string) => k in data || k.split('.')[0] in data || (k === keys[0] && DATA_UNDEFINED_NAME in data);
+  const missing = keys.filter((k) => !present(k));
+  if (missing.length) {
+    throw new ValidationError({ non_field_errors: missing.map((k) => `"${k}" key is expected in task data [assume: item["data"] = task root with values]`) });
+  }
+}
+
+/** The import limits for one task's stored fields. @throws ValidationError, PayloadTooLargeError */
+function assertStorableTask(fields: { data: Record<string, unknown>; meta?: Record<string, unknown> }): void {
+  for (const [k, v] of Object.entries(fields)) {
+    const problem = storableJsonProblem(v);
+    if (problem) throw ValidationError.field(k, problem);
+  }
+  if (Buffer.byteLength(JSON.stringify(fields)) > MAX_TASK_BYTES) throw new PayloadTooLargeError(`Task is larger than ${MAX_TASK_BYTES} bytes.`);
+}
+
+/**
+ * `POST /api/tasks` (Label Studio SDK `tasks.create`): one task `{project, data, meta?}` in a
+ * project of the caller's organization; other task columns are ignored. Answers the task with
+ * `data` as stored.
+ * @throws ValidationError (missing project, bad data/meta, missing config keys), NotFoundError
+ * for an unknown, non-numeric or foreign project (looked up before the body, as Label Studio)
+ */
+export async function createTask(app: AppContext, principal: Principal, body: unknown): Promise<Record<string, unknown>> {
+  const raw = body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
+  if (raw.project === undefined || raw.project === null) throw ValidationError.field('project', 'This field is required.');
+  const project = await getOwnedProject(app, principal, Number.isSafeInteger(Number(raw.project)) ? Number(raw.project) : undefined);
+  const input = parseWith(TaskCreateSchema.omit({ project: true }), raw);
+  assertConfigKeys(project, input.data);
+  assertStorableTask({ data: input.data, ...(input.meta ? { meta: input.meta } : {}) });
+  const { tasks } = await storeNewTasks(app, project, [{ data: input.data, meta: input.meta, annotations: [], predictions: [] }]);
+  return serializeTask(tasks[0], { project, app, principal, resolveUri: false });
+}
+
+/**
+ * `PATCH /api/tasks/{id}` (SDK `tasks.update`): replaces `data` and/or `meta` (each whole, as
+ * Label Studio), with the import limits and the label-config check of POST. A `project` other
+ * than the task's is refused (Label Studio would move the task without fixing any counter).
+ * @throws ValidationError, PayloadTooLargeError, NotFoundError (missing or foreign task)
+ */
+export async function patchOwnedTask(app: AppContext, principal: Principal, id: number | undefined, body: unknown): Promise<Record<string, unknown>> {
+  const { task, project } = await getOwnedTask(app, principal, id);
+  const input = parseWith(TaskPatchSchema, body ?? {});
+  if (input.project !== undefined && input.project !== project.id) throw ValidationError.field('project', 'A task cannot be moved to another project.');
+  if (input.data) assertConfigKeys(project, input.data);
+  assertStorableTask({ data: input.data ?? task.data, ...((input.meta ?? task.meta) ? { meta: input.meta ?? task.meta } : {}) });
+  const updated = input.data || input.meta ? await updateTask(app.db, task.id, { data: input.data, meta: input.meta }) : task;
+  if (!updated) throw new NotFoundError('Task not found.');
+  const annotations = await listTaskAnnotations(app.db, task.id);
+  return serializeTask(updated, { project, app, principal, annotations, resolveUri: false });
+}
+
+/**
+ * `DELETE /api/projects/{id}/tasks` (SDK `tasks.delete_all_tasks`): deletes the project's tasks
+ * with their annotations, then, as Label Studio resets storage links, drops the import state of
+ * the project's import storages so the next sync imports every object again. Synchronous within
+ * `budgetMs`; when tasks remain after it, `done` is false, the storages are left alone and the
+ * caller repeats the request (the route answers 202). A sync running meanwhile can re-create tasks.
+ * @throws NotFoundError for a missing or foreign project
+ */
+export async function deleteAllProjectTasks(
+  app: AppContext,
+  principal: Principal,
+  projectId: number | undefined,
+  budgetMs = DELETE_BUDGET_MS,
+): Promise<{ deleted: number; done: boolean }> {
+  const project = await getOwnedProject(app, principal, projectId);
+  const result = await deleteProjectTasks(app.db, project.id, Date.now() + budgetMs);
+  if (!result.done) return result;
+  for (const s of await listProjectStorages(app.db, project.id, 'import')) await dropImportState(app.db, s.id);
+  return result;
+}
+
+/**
+ * `resolve_uri` with Label Studio's boolean spellings (case-insensitive); absent means true.
+ * @throws ValidationError under `resolve_uri`
+ */
+export function parseResolveUri(value: string | undefined): boolean {
+  if (value === undefined) return true;
+  if (/^(true|yes|on|1)$/i.test(value)) return true;
+  if (/^(false|no|not|off|0)$/i.test(value)) return false;
+  throw ValidationError.field('resolve_uri', 'Must be a valid boolean.');
 }
 
 /** Default and maximum page sizes of the task listing. */
@@ -231,6 +323,7 @@ export async function listTasks(
 ): Promise<{ tasks: Record<string, unknown>[]; total: number; total_annotations: number; total_predictions: number; next: string | null }> {
   if (query.project === undefined) throw ValidationError.field('project', 'query parameter "project" is required');
   const q = parseWith(TaskListQuerySchema, query);
+  const resolveUri = parseResolveUri(query.resolve_uri);
   const project = await getOwnedProject(app, principal, Number(q.project));
   const pageSize = Math.min(Number(q.page_size ?? TASK_PAGE_SIZE), TASK_PAGE_SIZE_MAX);
   let afterId: number | undefined;
@@ -247,7 +340,7 @@ export async function listTasks(
   // Django REST framework (Label Studio) answers 404 "Invalid page." past the last page, and
   // Label Studio's SDK relies on that 404 to stop paginating. Page 1 of an empty project is a 200.
   if (q.page && Number(q.page) > 1 && !page.items.length) throw new NotFoundError('Invalid page.');
-  const tasks = await Promise.all(page.items.map((t) => serializeTask(t, { project, app, principal, request })));
+  const tasks = await Promise.all(page.items.map((t) => serializeTask(t, { project, app, principal, request, resolveUri })));
   const last = page.items[page.items.length - 1];
   return {
     tasks,
@@ -258,11 +351,12 @@ export async function listTasks(
   };
 }
 
-/** One task with its annotations. @throws NotFoundError */
+/** One task with its annotations (`?resolve_uri=false`: data as stored). @throws NotFoundError, ValidationError */
 export async function getTaskDetail(app: AppContext, principal: Principal, id: number | undefined, request?: HttpRequest): Promise<Record<string, unknown>> {
+  const resolveUri = parseResolveUri(request?.query.resolve_uri);
   const { task, project } = await getOwnedTask(app, principal, id);
   const annotations = await listTaskAnnotations(app.db, task.id);
-  return serializeTask(task, { project, app, principal, request, annotations });
+  return serializeTask(task, { project, app, principal, request, annotations, resolveUri });
 }
 
 /** Deletes a task and its annotations. @throws NotFoundError */

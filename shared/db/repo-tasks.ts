@@ -5,7 +5,7 @@
  */
 import { DeleteCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { keys, pad, shardOf } from './keys';
-import type { TaskItem } from './items';
+import type { AnnotationItem, TaskItem } from './items';
 import { listTaskAnnotations } from './repo-annotations';
 import { adjustProjectCounters } from './repo-projects';
 import { batchGet, batchWrite, isConditionalFailure, setFields, stripKeys, updateIf, type Db } from './repo-common';
@@ -92,7 +92,7 @@ export async function updateTask(
   id: number,
   patch: Partial<Pick<TaskItem, 'data' | 'meta' | 'predictions' | 'allow_skip' | 'object_exists' | 'source' | 'total_predictions'>>,
 ): Promise<TaskItem | undefined> {
-  return setFields<TaskItem>(db, keys.task(id), patch);
+  return itemToTask(await setFields<Record<string, unknown>>(db, keys.task(id), patch));
 }
 
 /**
@@ -101,15 +101,26 @@ export async function updateTask(
  * Link items of synced tasks belong to the sync module and are not touched here.
  */
 export async function deleteTask(db: Db, task: TaskItem): Promise<void> {
-  const annotations = await listTaskAnnotations(db, task.id);
+  await deleteTasksOfProject(db, task.projectId, [task]);
+}
+
+/**
+ * Deletes tasks of one project as {@link deleteTask} does, batched: annotation lookups 16 at a
+ * time, the deletes in BatchWriteItem calls, one counter update.
+ */
+async function deleteTasksOfProject(db: Db, projectId: number, tasks: TaskItem[]): Promise<void> {
+  const annotations: AnnotationItem[] = [];
+  for (let i = 0; i < tasks.length; i += 16) {
+    for (const list of await Promise.all(tasks.slice(i, i + 16).map((t) => listTaskAnnotations(db, t.id)))) annotations.push(...list);
+  }
   await batchWrite(db, [
     ...annotations.map((a) => ({ DeleteRequest: { Key: keys.annotation(a.id) } })),
-    { DeleteRequest: { Key: keys.task(task.id) } },
-  ]);
-  await adjustProjectCounters(db, task.projectId, {
-    tasks: -1,
+    ...tasks.map((t) => ({ DeleteRequest: { Key: keys.task(t.id) } })),
+  ], { concurrency: 8 });
+  await adjustProjectCounters(db, projectId, {
+    tasks: -tasks.length,
     annotations: -annotations.filter((a) => !a.was_cancelled).length,
-    predictions: -(task.total_predictions ?? 0),
+    predictions: -tasks.reduce((n, t) => n + (t.total_predictions ?? 0), 0),
   });
 }
 
@@ -141,6 +152,21 @@ export async function deleteTaskIfUnannotated(db: Db, task: TaskItem): Promise<b
   }
   await adjustProjectCounters(db, task.projectId, { tasks: -1 });
   return true;
+}
+
+/**
+ * Deletes a project's tasks (as {@link deleteTask}) page by page until none is left or the clock
+ * passes `deadline` (epoch ms). `done` is false when tasks may remain.
+ */
+export async function deleteProjectTasks(db: Db, projectId: number, deadline: number): Promise<{ deleted: number; done: boolean }> {
+  let deleted = 0;
+  for (;;) {
+    const page = await listProjectTasks(db, projectId, { limit: 200 });
+    if (!page.items.length) return { deleted, done: true };
+    await deleteTasksOfProject(db, projectId, page.items);
+    deleted += page.items.length;
+    if (Date.now() > deadline) return { deleted, done: !page.hasMore };
+  }
 }
 
 /**

@@ -8,12 +8,13 @@
 import { batchWrite } from '../db/repo-common';
 import { keys } from '../db/keys';
 import { chunkPlans, unfinishedPlannedChunks } from '../db/repo-chunks';
-import { deleteLinks, deleteLinksOfStorage, getLinks, linksNotTouchedBy, putLinks, type LinkItem } from '../db/repo-links';
-import { deleteSyncSummaries, setLastSyncRun } from '../db/repo-digests';
+import { deleteLinks, getLinks, linksNotTouchedBy, putLinks, type LinkItem } from '../db/repo-links';
+import { setLastSyncRun } from '../db/repo-digests';
+import { dropImportState } from '../db/repo-import-state';
 import { getJob, type JobItem } from '../db/repo-jobs';
 import { listFailures, type SyncFailure } from '../db/repo-sync-failures';
 import { pyTime, writeStorageSyncState } from '../db/repo-storage-sync-state';
-import { deleteAllPages, dropRuns, getRuns, loadPagedLinks } from '../db/repo-link-pages';
+import { dropRuns, getRuns, loadPagedLinks } from '../db/repo-link-pages';
 import type { StorageItem } from '../db/items';
 import type { SyncStatus } from '../db/items';
 import type { SyncDeps } from './deps';
@@ -119,7 +120,7 @@ async function compactRuns(deps: SyncDeps, storageId: number, job: JobItem, clea
 export async function finalizeStep(deps: SyncDeps, input: FinalizeStepInput): Promise<FinalizeStepResult> {
   const storage = await readStorage(deps.db, input.storageId);
   if (!storage || storage.cancelled) {
-    if (input.role === 'import') await dropImportState(deps, input.storageId);
+    if (input.role === 'import') await dropImportState(deps.db, input.storageId);
     return { status: 'cancelled' };
   }
   if (storage.last_sync_job !== input.jobId) return { status: 'superseded' };
@@ -167,13 +168,6 @@ interface JobOutcome {
   swept: DeletionCounts;
   failures: SyncFailure[];
   failedCount: number;
-}
-
-/** A cancelled or deleted storage's import state: link pages, links and sync summaries. */
-async function dropImportState(deps: SyncDeps, storageId: number): Promise<void> {
-  await deleteAllPages(deps.db, storageId);
-  await deleteLinksOfStorage(deps.db, storageId);
-  await deleteSyncSummaries(deps.db, storageId);
 }
 
 /** Gone objects can be swept only when the whole listing was seen and every object processed. */

@@ -21,7 +21,8 @@ async function pathError(p: string): Promise<string> {
     await make(p);
   } catch (e) {
     expect(e).toBeInstanceOf(ValidationError);
-    return (e as ValidationError).fields.path[0];
+    const { fields } = e as ValidationError;
+    return (fields.path ?? fields.non_field_errors)[0];
   }
   throw new Error(`accepted ${p}`);
 }

@@ -69,7 +69,7 @@ describe('S3 provider', () => {
     const p = await getProvider({ type: 'redis', role: 'import', host: '127.0.0.1', port: 1, password: 'pw-not-shown' }, { settings: testSettings(), noCache: true });
     const e = await p.validate('import').catch((x: unknown) => x);
     expect((e as StorageError).code).toBe('unreachable');
-    expect((e as Error).message).toMatch(/^could not connect to Redis at 127.0.0.1:1 within 3 s$/);
+    expect((e as Error).message).toMatch(/^Can't connect to Redis server\. \(could not connect to Redis at 127.0.0.1:1 within 3 s\)$/);
     await p.close();
   });
 });

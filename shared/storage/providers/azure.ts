@@ -69,11 +69,45 @@ interface AzureErrorLike {
   statusCode?: number;
   code?: string;
   name?: string;
+  message?: string;
+  /** @azure/identity's AuthenticationError: Azure AD's OAuth error body. */
+  errorResponse?: { error?: string; errorDescription?: string };
+}
+
+/** Azure AD sign-in error codes (AADSTS…) by the service principal field the user has to fix. */
+const AAD_SIGN_IN_CAUSES: { codes: RegExp; cause: string }[] = [
+  { codes: /AADSTS(90002|900023|90013)\b/, cause: 'tenant_id names no Azure AD tenant' },
+  { codes: /AADSTS(700016|700038)\b/, cause: 'client_id names no application of the tenant' },
+  { codes: /AADSTS(7000215|7000222|7000216)\b/, cause: 'client_secret is wrong or expired' },
+];
+
+/**
+ * The cause of a failed service-principal request that never reached the storage account, or
+ * undefined: the Azure SDK refusing a bearer token over plain http, Azure AD out of reach
+ * (MSAL reports it as CredentialUnavailableError with `endpoints_resolution_error`), or Azure AD
+ * refusing the tenant, client id or secret.
+ */
+function servicePrincipalError(e: unknown, endpoint: string): StorageError | undefined {
+  const err = e as AzureErrorLike;
+  const text = `${err?.message ?? ''} ${err?.errorResponse?.error ?? ''} ${err?.errorResponse?.errorDescription ?? ''}`;
+  if (/non-TLS|non-https/i.test(text)) {
+    return new StorageError('invalid', `azure_spi needs an https endpoint: the Azure SDK refuses to send the service principal's bearer token to ${endpoint} over plain http`, { cause: e });
+  }
+  if (err?.name === 'CredentialUnavailableError' && /endpoints_resolution_error|ENOTFOUND|ECONNREFUSED|ETIMEDOUT|network/i.test(text)) {
+    return new StorageError('unreachable', 'the service principal could not sign in: Azure AD (login.microsoftonline.com) is unreachable from this service', { cause: e });
+  }
+  if (err?.name !== 'AuthenticationError' && err?.name !== 'CredentialUnavailableError') return undefined;
+  const known = AAD_SIGN_IN_CAUSES.find((c) => c.codes.test(text));
+  const code = /AADSTS\d+/.exec(text)?.[0] ?? err.errorResponse?.error ?? err.name;
+  return new StorageError('access_denied', `the service principal could not sign in: ${known ? known.cause : 'Azure AD refused tenant_id, client_id or client_secret'} (${code})`, { cause: e });
 }
 
 /** Maps an Azure SDK error to a secret-free StorageError. */
 export function mapAzureError(e: unknown, what: string, endpoint: string, timeoutMs: number): StorageError {
   if (e instanceof StorageError) return e;
+  // Before the status mapping: Azure AD answers a wrong secret with 401 too.
+  const signIn = servicePrincipalError(e, endpoint);
+  if (signIn) return signIn;
   const err = e as AzureErrorLike;
   const code = err?.code ?? '';
   const status = err?.statusCode;
@@ -85,9 +119,6 @@ export function mapAzureError(e: unknown, what: string, endpoint: string, timeou
     });
   }
   if (isNetworkError(e) || code === 'REQUEST_SEND_ERROR' || err?.name === 'AbortError') return unreachable(endpoint, timeoutMs, e);
-  if (err?.name === 'CredentialUnavailableError' || err?.name === 'AuthenticationError') {
-    return new StorageError('access_denied', `the service principal could not sign in (${err.name})`, { cause: e });
-  }
   return new StorageError('failed', `Azure request for '${what}' failed (${code || status || 'unknown error'})`, { cause: e });
 }
 
@@ -276,7 +307,8 @@ export class AzureBlobProvider implements StorageProvider {
       await this.containerClient.getProperties();
     } catch (e) {
       const err = this.fail(e, this.o.container);
-      if (err.code === 'not_found') throw new StorageError('not_found', `container '${this.o.container}' does not exist`, { cause: e });
+      // Label Studio's sentence first: scripts match on it.
+      if (err.code === 'not_found') throw new StorageError('not_found', `Container not found: ${this.o.container} (container '${this.o.container}' does not exist)`, { cause: e });
       throw err;
     }
     let first;
@@ -288,7 +320,7 @@ export class AzureBlobProvider implements StorageProvider {
       throw err;
     }
     if (role === 'import' && this.prefix && !first.value?.segment.blobItems.length) {
-      throw new StorageError('not_found', `${this.scheme}://${this.o.container}/${this.prefix} not found: no blob under the prefix`);
+      throw new StorageError('not_found', `${this.scheme}://${this.o.container}/${this.o.prefix} not found. No blob has the prefix '${this.prefix}'.`);
     }
   }
 

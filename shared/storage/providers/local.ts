@@ -104,19 +104,21 @@ export function touchesDataDir(dir: string, dataForms: string[]): boolean {
 /**
  * Checks a storage path against the document root and the service's data directory and returns
  * the real (symlink-resolved) storage path and root.
- * @throws ValidationError on `path`.
+ * @throws ValidationError on `path` for a malformed or misplaced path, under `non_field_errors`
+ * (Label Studio's place for a failed connection check) when it does not exist or is no directory.
  */
 export async function resolveStoragePath(rawPath: string, documentRoot: string, dataDir?: string): Promise<{ dir: string; root: string }> {
   const p = normalizeLocalPath(rawPath ?? '');
   if (!p) throw ValidationError.field('path', 'Path must be set for Local Files storage');
   if (!path.isAbsolute(p)) throw ValidationError.field('path', `Path "${p}" must be absolute`);
   const root = await realOrUndefined(documentRoot);
-  if (!root) throw ValidationError.field('path', `LOCAL_FILES_DOCUMENT_ROOT="${documentRoot}" does not exist`);
+  if (!root) throw new ValidationError({ non_field_errors: [`LOCAL_FILES_DOCUMENT_ROOT="${documentRoot}" does not exist`] });
   const dir = await realOrUndefined(p);
   if (!dir) {
     // Only a path that would lie under the root learns that it is missing.
     const under = [root, path.resolve(documentRoot)].some((r) => isWithin(r, p) && r !== p);
-    throw under ? ValidationError.field('path', `Absolute local path "${p}" does not exist`) : outsideRoot(p, documentRoot);
+    if (under) throw new ValidationError({ non_field_errors: [`Absolute local path "${p}" does not exist`] });
+    throw outsideRoot(p, documentRoot);
   }
   if (dir === root) {
     throw ValidationError.field(
@@ -130,7 +132,7 @@ export async function resolveStoragePath(rawPath: string, documentRoot: string, 
     throw ValidationError.field('path', `Absolute local path "${p}" holds or lies inside the service's data directory (LABELSYNC_DATA_DIR), which cannot be a storage`);
   }
   const st = await stat(dir);
-  if (!st.isDirectory()) throw ValidationError.field('path', `Absolute local path "${p}" is not a directory`);
+  if (!st.isDirectory()) throw new ValidationError({ non_field_errors: [`Absolute local path "${p}" is not a directory`] });
   return { dir, root };
 }
 

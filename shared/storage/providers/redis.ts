@@ -187,13 +187,16 @@ export class RedisProvider implements StorageProvider {
     }
   }
 
-  async validate(_role: StorageRole): Promise<void> {
-    await this.ready();
+  async validate(role: StorageRole): Promise<void> {
     try {
+      await this.ready();
       await this.client.ping();
       await this.client.scan('0', 'MATCH', `${escapeGlob(this.o.path)}*`, 'COUNT', 1);
     } catch (e) {
-      throw this.fail(e, this.o.path);
+      const err = this.fail(e, this.o.path);
+      // Label Studio's sentence for a failed check of an import storage first: scripts match on it.
+      if (role !== 'import') throw err;
+      throw new StorageError(err.code, `Can't connect to Redis server. (${err.message})`, { cause: e });
     }
   }
 

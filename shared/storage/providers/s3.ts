@@ -266,7 +266,9 @@ export class S3Provider implements StorageProvider {
       await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
     } catch (e) {
       const err = this.fail(e, this.bucket);
-      if (err.code === 'not_found') throw new StorageError('not_found', `bucket '${this.bucket}' does not exist`, { cause: e });
+      // Label Studio's sentences first: scripts match on them.
+      if (err.code === 'not_found') throw new StorageError('not_found', `Cannot find bucket ${this.bucket} in S3 (bucket '${this.bucket}' does not exist)`, { cause: e });
+      if (err.code === 'access_denied') throw new StorageError('access_denied', `Cannot connect to S3 ${this.bucket} with specified AWS credentials (${err.message})`, { cause: e });
       throw err;
     }
     let out;
@@ -278,7 +280,7 @@ export class S3Provider implements StorageProvider {
       throw err;
     }
     if (role === 'import' && this.prefix && !out.KeyCount) {
-      throw new StorageError('not_found', `s3://${this.bucket}/${this.prefix} not found: no object under the prefix`);
+      throw new StorageError('not_found', `s3://${this.bucket}/${this.o.prefix} not found. No object has the prefix '${this.prefix}'.`);
     }
   }
 
