@@ -29,6 +29,7 @@ async function main(): Promise<void> {
     '',
     'Storages on these endpoints pass the SSRF guard with:',
     '  LABELSYNC_ALLOWED_ENDPOINTS=127.0.0.1',
+    ...(endpoints.sts ? [`s3s storages assume roles in moto with LABELSYNC_STS_ENDPOINT=${endpoints.sts.endpoint}`] : []),
     'Ctrl-C stops everything.',
   ];
   console.log(lines.join('\n'));

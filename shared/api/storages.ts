@@ -16,6 +16,7 @@ import { NotFoundError, StorageError, ValidationError } from '../errors';
 import { nextId } from '../db/counters';
 import type { StorageItem } from '../db/items';
 import { getProject } from '../db/repo-projects';
+import { withOrgExternalId } from './organizations';
 import { getStorage, listProjectStorages, putStorage, tombstoneStorage, updateStorageConfig } from '../db/repo-storages';
 import type { Principal } from '../http/auth';
 import { getLogger } from '../logging';
@@ -72,7 +73,7 @@ export function serializeStorage(s: StorageItem): Record<string, unknown> {
  */
 export async function loadStorageConfig(storage: StorageItem, box: SecretBox): Promise<StorageConfig> {
   const secrets = storage.secrets ? (JSON.parse(await box.decrypt(storage.secrets)) as Record<string, unknown>) : {};
-  return { ...storage.fields, ...secrets, type: storage.type, role: storage.role } as StorageConfig;
+  return { ...storage.fields, ...secrets, type: storage.type, role: storage.role, orgId: storage.orgId } as StorageConfig;
 }
 
 /**
@@ -173,7 +174,7 @@ export async function createStorage(app: AppContext, principal: Principal, role:
   const { fields: given, secrets: changes } = splitBody(type, input);
   const fields = { ...storageDefaults(type, role), ...given };
   const secrets = mergeSecrets({}, changes);
-  await checkConfig(app, { ...fields, ...secrets, type, role } as StorageConfig);
+  await checkConfig(app, { ...fields, ...secrets, type, role, orgId: principal.orgId } as StorageConfig);
   const now = new Date().toISOString();
   const { synchronizable, ...rest } = fields;
   const item: StorageItem = {
@@ -183,7 +184,7 @@ export async function createStorage(app: AppContext, principal: Principal, role:
     orgId: principal.orgId,
     type,
     role,
-    fields: rest,
+    fields: await withOrgExternalId(app.db, principal.orgId, type, rest),
     ...(Object.keys(secrets).length ? { secrets: await app.secretBox.encrypt(JSON.stringify(secrets)), secret_fields: Object.keys(secrets) } : {}),
     status: 'initialized',
     last_sync: null,
@@ -229,9 +230,9 @@ export async function updateStorage(
   const { synchronizable, ...fieldChanges } = given;
   const fields = { ...existing.fields, ...fieldChanges };
   const secrets = mergeSecrets(await storedSecrets(app, existing), changes);
-  await checkConfig(app, { ...fields, ...secrets, type, role } as StorageConfig, existing.id);
+  await checkConfig(app, { ...fields, ...secrets, type, role, orgId: principal.orgId } as StorageConfig, existing.id);
   const updated = await updateStorageConfig(app.db, existing.id, {
-    fields,
+    fields: await withOrgExternalId(app.db, principal.orgId, type, fields),
     secrets: Object.keys(secrets).length ? await app.secretBox.encrypt(JSON.stringify(secrets)) : undefined,
     secretFields: Object.keys(secrets),
     synchronizable: synchronizable === undefined ? undefined : synchronizable !== false && synchronizable !== null,
@@ -254,11 +255,11 @@ export async function validateStorage(app: AppContext, principal: Principal, rol
       throw ValidationError.field('project', 'A storage cannot be moved to another project.');
     }
     const secrets = mergeSecrets(await storedSecrets(app, existing), changes);
-    await checkConfig(app, { ...existing.fields, ...given, ...secrets, type, role } as StorageConfig, existing.id);
+    await checkConfig(app, { ...existing.fields, ...given, ...secrets, type, role, orgId: principal.orgId } as StorageConfig, existing.id);
     return;
   }
   if (input.project !== undefined) await ownedProjectForStorage(app, principal, input.project as number);
-  await checkConfig(app, { ...storageDefaults(type, role), ...given, ...mergeSecrets({}, changes), type, role } as StorageConfig);
+  await checkConfig(app, { ...storageDefaults(type, role), ...given, ...mergeSecrets({}, changes), type, role, orgId: principal.orgId } as StorageConfig);
 }
 
 /** Deletes (tombstones) the caller's storage; tasks stay; a running sync sees `cancelled`. */
@@ -296,10 +297,10 @@ export async function previewStorageFiles(
   if (input.id !== undefined) {
     const existing = await getOwnedStorage(app, principal, role, type, input.id as number);
     storageId = existing.id;
-    config = { ...existing.fields, ...given, ...mergeSecrets(await storedSecrets(app, existing), changes), type, role } as StorageConfig;
+    config = { ...existing.fields, ...given, ...mergeSecrets(await storedSecrets(app, existing), changes), type, role, orgId: principal.orgId } as StorageConfig;
   } else {
     if (input.project !== undefined) await ownedProjectForStorage(app, principal, input.project as number);
-    config = { ...storageDefaults(type, role), ...given, ...mergeSecrets({}, changes), type, role } as StorageConfig;
+    config = { ...storageDefaults(type, role), ...given, ...mergeSecrets({}, changes), type, role, orgId: principal.orgId } as StorageConfig;
   }
   const errors = parseConfigErrors(config);
   if (Object.keys(errors).length) throw new ValidationError(errors);

@@ -4,7 +4,9 @@
  * configuration table); nothing else reads `process.env` directly. Every problem is reported at
  * once, in one Error naming each bad variable.
  */
-import { booleanVar, intVar, portVar, urlVar, type Problems } from './parse-vars';
+import { accountIdVar, ambientGrantsVar, booleanVar, intVar, portVar, roleArnsVar, urlVar, type AmbientGrants, type Problems } from './parse-vars';
+
+export type { AmbientGrant, AmbientGrants } from './parse-vars';
 
 export interface Env {
   /** DynamoDB table name (CDK sets it; local runtime sets it). */
@@ -43,6 +45,17 @@ export interface Env {
   port: number;
   /** LABELSYNC_DYNAMODB_PORT: port of the DynamoDB Local `npm start` runs (default a free one). */
   dynamodbPort?: number;
+  /**
+   * LABELSYNC_AMBIENT_GRANTS: organizations and the buckets they may use with the service's own
+   * identity (storages without keys); every other keyless S3/GCS storage is refused.
+   */
+  ambientGrants: AmbientGrants;
+  /** LABELSYNC_ACCOUNT_ID: the service's own AWS account; its roles are assumable only when listed. */
+  ownAccountId?: string;
+  /** LABELSYNC_ASSUMABLE_ROLE_ARNS: roles of the service's own account s3s storages may assume. */
+  assumableRoleArns: string[];
+  /** LABELSYNC_STS_ENDPOINT: STS endpoint of s3s AssumeRole (moto locally); unset → AWS's. */
+  stsEndpoint?: string;
 }
 
 type Source = Record<string, string | undefined>;
@@ -85,6 +98,10 @@ export function parseEnv(source: Source): Env {
     exportDlqUrl: url('LABELSYNC_EXPORT_DLQ_URL'),
     port: portVar('PORT', source.PORT, problems) ?? 8080,
     dynamodbPort: portVar('LABELSYNC_DYNAMODB_PORT', source.LABELSYNC_DYNAMODB_PORT, problems),
+    ambientGrants: ambientGrantsVar('LABELSYNC_AMBIENT_GRANTS', source.LABELSYNC_AMBIENT_GRANTS, problems),
+    ownAccountId: accountIdVar('LABELSYNC_ACCOUNT_ID', source.LABELSYNC_ACCOUNT_ID, problems),
+    assumableRoleArns: roleArnsVar('LABELSYNC_ASSUMABLE_ROLE_ARNS', source.LABELSYNC_ASSUMABLE_ROLE_ARNS, problems),
+    stsEndpoint: url('LABELSYNC_STS_ENDPOINT'),
   };
   if (!e.table) problems.push('LABELSYNC_TABLE is required');
   if (problems.length) throw new Error(`invalid environment: ${problems.join('; ')}`);
