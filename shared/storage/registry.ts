@@ -31,6 +31,8 @@ export interface GetProviderOptions {
   settings?: Partial<ProviderSettings>;
   /** Per-call hooks, merged over the registry's. */
   hooks?: StorageTestHooks;
+  /** Tenancy override (tests that build providers without an app). */
+  tenancy?: TenancyPolicy;
   /** Skip the cache (validation of a config being edited). */
   noCache?: boolean;
 }
@@ -125,7 +127,7 @@ export function createStorageRegistry(opts: StorageRegistryOptions): StorageRegi
       settings,
       hooks: { ...opts.hooks, ...o.hooks },
       storageId: o.storageId,
-      tenancy: opts.tenancy ?? DENY_ALL_TENANCY,
+      tenancy: o.tenancy ?? opts.tenancy ?? DENY_ALL_TENANCY,
       guard,
       async pinnedEndpoint(value, field) {
         const endpoint = str(value);
