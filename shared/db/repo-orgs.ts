@@ -22,9 +22,9 @@ export async function putOrg(db: Db, org: OrgItem): Promise<void> {
   }
 }
 
-/** One organization, or undefined. */
+/** One organization, or undefined. Strongly consistent: an organization is read right after its token is minted. */
 export async function getOrg(db: Db, orgId: string): Promise<OrgItem | undefined> {
-  const res = await db.doc.send(new GetCommand({ TableName: db.table, Key: keys.org(orgId) }));
+  const res = await db.doc.send(new GetCommand({ TableName: db.table, Key: keys.org(orgId), ConsistentRead: true }));
   return stripKeys<OrgItem>(res.Item);
 }
 
@@ -49,8 +49,7 @@ export async function ensureOrgExternalId(db: Db, orgId: string, candidate: stri
   } catch (e) {
     if (!isConditionalFailure(e)) throw e;
   }
-  const res = await db.doc.send(new GetCommand({ TableName: db.table, Key: keys.org(orgId), ConsistentRead: true }));
-  return (res.Item as OrgItem | undefined)?.external_id;
+  return (await getOrg(db, orgId))?.external_id;
 }
 
 /**

@@ -4,15 +4,16 @@
  * when given, are the caller's credentials for STS; without them the service's own identity calls
  * STS, which the customer's trust policy (principal + sts:ExternalId) is there to restrict.
  */
+import { checkAssumableRole, externalIdFor, sessionPolicy } from '../tenancy';
 import type { StorageConfig } from '../types';
 import { CLOUD_IMPORT_FIELDS, nullableBool, shortField } from './common-fields';
 import type { BackendDefinition, BuildContext } from './definition';
 import { buildS3Provider, regionOf, S3_COMMON, S3_FIELDS, s3ShapeErrors, staticCredentials } from './s3-common';
 import { str } from './values';
 
+/** The role's credentials, assumed on first use and refreshed before they expire. */
 async function assumedCredentials(config: StorageConfig, ctx: BuildContext) {
   const { assumeRoleProvider, createStsClient, roleSessionName } = await import('../sts');
-  const { checkAssumableRole, externalIdFor, sessionPolicy } = await import('../tenancy');
   const { hooks, settings, tenancy } = ctx;
   const roleArn = str(config.role_arn)!;
   checkAssumableRole(tenancy, roleArn);
