@@ -1,7 +1,8 @@
 /**
  * Assumed-role credentials for `s3s` storages: STS AssumeRole with the storage's role_arn, the
- * organization's external id and a session policy (see ./tenancy.ts), cached and refreshed before they expire, so a role is assumed once per credential
- * lifetime (not per request) and concurrent callers share one refresh.
+ * organization's external id and a session policy (see ./tenancy.ts), cached and refreshed
+ * before they expire, so a role is assumed once per credential lifetime (not per request) and
+ * concurrent callers share one refresh.
  */
 import { AssumeRoleCommand, STSClient, type STSClientConfig } from '@aws-sdk/client-sts';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
