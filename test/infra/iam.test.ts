@@ -156,22 +156,20 @@ describe('iam: state machine and storages', () => {
     expect(loose).toEqual([]);
   });
 
-  it('assumableRoleArns exempts only the listed roles of this account from the deny and reaches the functions', () => {
+  it('assumableRoleArns exempts only the listed roles of this account from the deny; both context values reach the functions, validated at synth', () => {
     const listed = 'arn:aws:iam::111122223333:role/labelsync-own-reader';
-    const t = synth({ assumableRoleArns: listed });
+    const grants = '{"org-1":["s3://source-a/team"]}';
+    const t = synth({ assumableRoleArns: listed, ambientGrants: grants });
     const deny = fullStatementsOf(t.resources, 'syncChunk').find((st) => st.Effect === 'Deny' && asList(st.Action).includes('sts:AssumeRole'))!;
     expect(deny.NotResource).toEqual(listed);
     expect(deny.Condition).toEqual({ StringEquals: { 'aws:ResourceAccount': { Ref: 'AWS::AccountId' } } });
-    expect(t.resources[lambdaId(t.resources, 'syncChunk')].Properties.Environment.Variables.LABELSYNC_ASSUMABLE_ROLE_ARNS).toBe(listed);
-    expect(() => synth({ assumableRoleArns: 'arn:aws:s3:::bucket' })).toThrow(/assumableRoleArns/);
-  });
-
-  it('ambientGrants reaches the functions as LABELSYNC_AMBIENT_GRANTS and is validated at synth', () => {
-    const grants = '{"org-1":["s3://source-a/team"]}';
-    const t = synth({ ambientGrants: grants });
     for (const name of STORAGE_FUNCTIONS) {
-      expect(t.resources[lambdaId(t.resources, name)].Properties.Environment.Variables.LABELSYNC_AMBIENT_GRANTS, name).toBe(grants);
+      const vars = t.resources[lambdaId(t.resources, name)].Properties.Environment.Variables;
+      expect(vars.LABELSYNC_ASSUMABLE_ROLE_ARNS, name).toBe(listed);
+      expect(vars.LABELSYNC_AMBIENT_GRANTS, name).toBe(grants);
     }
+    // Both fail in readConfig, before any construct is built.
+    expect(() => synth({ assumableRoleArns: 'arn:aws:s3:::bucket' })).toThrow(/assumableRoleArns/);
     expect(() => synth({ ambientGrants: '{"org-1":"s3://x"}' })).toThrow(/ambientGrants/);
   });
 
