@@ -51,6 +51,8 @@ export const ROUTES: RouteSpec[] = [
   { path: '/api/projects', fn: 'projects' },
   { path: '/api/tasks', fn: 'projects' },
   { path: '/api/annotations', fn: 'projects' },
+  // The organization's external id is generated on first read: a function that writes the table.
+  { path: '/api/organizations', fn: 'projects' },
   { path: '/api/storages', fn: 'storages' },
   { path: '/tasks', fn: 'resolve' },
   { path: '/projects', fn: 'resolve' },

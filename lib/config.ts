@@ -1,4 +1,5 @@
 import type { Node } from 'constructs';
+import { ambientGrantsVar, roleArnsVar } from '../shared/config/parse-vars';
 
 /**
  * Deploy-time options, read from CDK context (`-c name=value` or cdk.json `context`).
@@ -24,6 +25,10 @@ export interface LabelsyncConfig {
   apiBurstLimit: number;
   /** Retention of function, API access and state machine logs. */
   logRetentionDays: number;
+  /** LABELSYNC_AMBIENT_GRANTS of the functions (JSON): organizations allowed the functions' own role per bucket. */
+  ambientGrants?: string;
+  /** Roles of the deploying account s3s storages may assume (all others of this account are denied). */
+  assumableRoleArns: string[];
 }
 
 /** Context values arrive as arrays (cdk.json) or strings (CLI): accept JSON arrays and comma lists. */
@@ -53,6 +58,23 @@ function bucketArns(name: string, v: unknown): string[] {
   return arns;
 }
 
+/** The same validation the functions apply to the variable, so a typo fails synth, not a request. */
+function ambientGrants(v: unknown): string | undefined {
+  if (v === undefined || v === null || v === '') return undefined;
+  const raw = typeof v === 'string' ? v : JSON.stringify(v);
+  const problems: string[] = [];
+  ambientGrantsVar('context ambientGrants', raw, problems);
+  if (problems.length) throw new Error(problems.join('; '));
+  return raw;
+}
+
+function roleArns(v: unknown): string[] {
+  const problems: string[] = [];
+  const arns = roleArnsVar('context assumableRoleArns', list(v).join(','), problems);
+  if (problems.length) throw new Error(problems.join('; '));
+  return arns;
+}
+
 /** Reads and validates the context of `node` (throws on malformed values so synth fails loudly). */
 export function readConfig(node: Node): LabelsyncConfig {
   const ctx = (k: string): unknown => node.tryGetContext(k);
@@ -69,5 +91,7 @@ export function readConfig(node: Node): LabelsyncConfig {
     apiRateLimit: positiveInt('apiRateLimit', ctx('apiRateLimit'), 500),
     apiBurstLimit: positiveInt('apiBurstLimit', ctx('apiBurstLimit'), 1000),
     logRetentionDays: positiveInt('logRetentionDays', ctx('logRetentionDays'), 30),
+    ambientGrants: ambientGrants(ctx('ambientGrants')),
+    assumableRoleArns: roleArns(ctx('assumableRoleArns')),
   };
 }

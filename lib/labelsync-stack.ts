@@ -8,7 +8,7 @@ import { ExportPipeline } from './constructs/export-pipeline';
 import { HttpApi } from './constructs/http-api';
 import {
   NodeFunction,
-  bindAssumeAnyRole,
+  bindAssumeRole,
   bindBuckets,
   bindKmsKey,
   bindStateMachine,
@@ -56,6 +56,7 @@ export class LabelsyncStack extends Stack {
       ...(config.syncChunkSize ? { LABELSYNC_SYNC_CHUNK_SIZE: String(config.syncChunkSize) } : {}),
       ...(config.publicBaseUrl ? { LABELSYNC_PUBLIC_BASE_URL: config.publicBaseUrl } : {}),
       ...(config.allowedEndpoints.length ? { LABELSYNC_ALLOWED_ENDPOINTS: config.allowedEndpoints.join(',') } : {}),
+      ...(config.ambientGrants ? { LABELSYNC_AMBIENT_GRANTS: config.ambientGrants } : {}),
     };
     const fns = {} as Record<FunctionName, NodeFunction>;
     for (const name of Object.keys(FUNCTIONS) as FunctionName[]) {
@@ -68,7 +69,7 @@ export class LabelsyncStack extends Stack {
       bindTable(fn, data.table, g.table);
       if (g.kms) bindKmsKey(fn, data.secretsKey, { encrypt: g.kms === 'encrypt' });
       if (g.storage) {
-        bindAssumeAnyRole(fn);
+        bindAssumeRole(fn, config.assumableRoleArns);
         bindBuckets(fn, config.readableBuckets, { write: false });
         if (g.storage === 'write') bindBuckets(fn, config.writableBuckets, { write: true });
       }

@@ -47,6 +47,7 @@ async function main(): Promise<void> {
     '',
     'Storages on these endpoints pass the SSRF guard with:',
     `  ${allowlistLine(endpoints)}`,
+    ...(endpoints.sts ? [`s3s storages assume roles in moto with LABELSYNC_STS_ENDPOINT=${endpoints.sts.endpoint}`] : []),
     'Ctrl-C stops everything.',
   ];
   console.log(lines.join('\n'));

@@ -6,6 +6,7 @@
  * SyncDeps / RequestSyncDeps builders. Nothing here is process-wide: two apps share no state
  * (tests build one per configuration; the process keeps one in shared/process-app.ts).
  */
+import { tenancyPolicy } from './api/organizations';
 import { loadStorageConfig } from './api/storages';
 import { parseEnv, type Env } from './config/env';
 import type { AppContext, AppParts, GetProvider } from './context';
@@ -46,11 +47,13 @@ export function providerSettingsOf(env: Env): ProviderSettings {
  * the app's settings and hooks, so two apps never share a provider. The registry module (and its
  * SDKs) loads on first use, so handlers without storages skip it.
  */
-function registryProvider(env: Env, hooks: StorageTestHooks): GetProvider {
+function registryProvider(env: Env, db: Db, hooks: StorageTestHooks): GetProvider {
   const settings = providerSettingsOf(env);
+  const tenancy = tenancyPolicy(env, db);
+  const allHooks: StorageTestHooks = { stsEndpoint: env.stsEndpoint, ...hooks };
   let registry: Promise<StorageRegistry> | undefined;
   return async (config, opts) => {
-    registry ??= import('./storage/registry').then((m) => m.createStorageRegistry({ settings, hooks }));
+    registry ??= import('./storage/registry').then((m) => m.createStorageRegistry({ settings, hooks: allHooks, tenancy }));
     return (await registry).getProvider(config, opts);
   };
 }
@@ -81,7 +84,7 @@ export function createApp(source: Record<string, string | undefined> = process.e
   const env = parseEnv(source);
   const db = parts.db ?? defaultDb(env);
   const secretBox = secretBoxFor(env);
-  const getProvider = parts.getProvider ?? registryProvider(env, parts.storageHooks ?? {});
+  const getProvider = parts.getProvider ?? registryProvider(env, db, parts.storageHooks ?? {});
   const storageConfig = (s: Parameters<AppContext['storageConfig']>[0]) => loadStorageConfig(s, secretBox);
   const starter = parts.syncStarter ?? defaultStarter(env);
   let syncDeps: SyncDeps | undefined;

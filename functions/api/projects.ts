@@ -1,7 +1,8 @@
 /**
- * Projects, task import, tasks and annotations (Label Studio routes). Thin: parse → use case →
+ * Projects, task import, tasks and annotations (Label Studio routes), and the caller's organization. Thin: parse → use case →
  * response; errors are mapped by the shared pipeline.
  */
+import { currentOrganization } from '../../shared/api/organizations';
 import { createTaskAnnotation, deleteOwnedAnnotation, getOwnedAnnotation, listAnnotationsOfTask, patchAnnotation, serializeAnnotation } from '../../shared/api/annotations';
 import { createProject, deleteProject, getOwnedProject, listOwnedProjects, patchProject, serializeProject } from '../../shared/api/projects';
 import { createTask, deleteAllProjectTasks, deleteOwnedTask, getTaskDetail, importTasks, listTasks, patchOwnedTask } from '../../shared/api/tasks';
@@ -14,6 +15,7 @@ import { json, noContent } from '../../shared/http/types';
 
 /** Routes of this function (exported for the OpenAPI document and tests). */
 export const router = new Router<RequestContext>()
+  .get('/api/organizations/current', async (_r, _p, { app, principal }) => json(await currentOrganization(app.db, principal)))
   .get('/api/projects', async (req, _p, { app, principal }) => {
     const page = req.query.page === undefined ? undefined : parseId(req.query.page, 'page');
     const pageSize = req.query.page_size === undefined ? undefined : Math.min(parseId(req.query.page_size, 'page_size'), 1000);

@@ -94,7 +94,7 @@ export class NodeFunction extends NodejsFunction {
     acknowledgeWildcardResources(
       role,
       ['*'],
-      'X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions (active tracing needs Resource "*"); sts:AssumeRole, where granted, is explained at bindAssumeAnyRole.',
+      'X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions (active tracing needs Resource "*"); sts:AssumeRole, where granted, is explained at bindAssumeRole.',
     );
     acknowledge(
       this,
@@ -191,22 +191,45 @@ export function bindExportDlq(fn: lambda.Function, queue: sqs.IQueue): void {
 }
 
 /**
- * Allows `sts:AssumeRole` on any role: S3 storages may name a cross-account `role_arn` that only the
- * user knows, so the resource cannot be narrowed at deploy time. The trust policy of the customer's
- * role (with its external id) is what limits who can assume it.
+ * Allows `sts:AssumeRole` for s3s storages. The role ARN is user-supplied (a customer's role in
+ * their account), so the resource cannot be narrowed at deploy time; instead:
+ * - the call must carry an external id (the code always sends the organization's; a role whose
+ *   trust policy requires it cannot be assumed for another organization);
+ * - roles of this deployment's own account are denied unless listed in `assumableRoleArns`
+ *   (context): they may trust this account as a whole, so a user naming one would borrow them.
  */
-export function bindAssumeAnyRole(fn: lambda.Function): void {
-  fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['sts:AssumeRole'], resources: ['*'] }));
+export function bindAssumeRole(fn: lambda.Function, assumableRoleArns: readonly string[]): void {
+  const stack = Stack.of(fn);
+  fn.addToRolePolicy(
+    new iam.PolicyStatement({ actions: ['sts:AssumeRole'], resources: ['*'], conditions: { Null: { 'sts:ExternalId': 'false' } } }),
+  );
+  const ownRoles = `arn:${stack.partition}:iam::${stack.account}:role/*`;
+  // Without an allow-list the plain resource form; with one, NotResource keeps the listed roles
+  // out of the deny and aws:ResourceAccount scopes it to this account.
+  fn.addToRolePolicy(
+    assumableRoleArns.length
+      ? new iam.PolicyStatement({
+          effect: iam.Effect.DENY,
+          actions: ['sts:AssumeRole'],
+          notResources: [...assumableRoleArns],
+          conditions: { StringEquals: { 'aws:ResourceAccount': stack.account } },
+        })
+      : new iam.PolicyStatement({ effect: iam.Effect.DENY, actions: ['sts:AssumeRole'], resources: [ownRoles] }),
+  );
+  fn.addEnvironment('LABELSYNC_ACCOUNT_ID', stack.account);
+  if (assumableRoleArns.length) fn.addEnvironment('LABELSYNC_ASSUMABLE_ROLE_ARNS', assumableRoleArns.join(','));
   acknowledgeWildcardResources(
     fn.role!,
     ['*'],
-    "Role-based S3 storages carry a user-supplied cross-account role ARN unknown at deploy time; the customer role's trust policy (and external id) restricts who may assume it.",
+    "Role-based S3 storages carry a user-supplied cross-account role ARN unknown at deploy time; AssumeRole requires an external id (the organization's) and this account's own roles are denied unless allow-listed.",
   );
 }
 
 /**
  * Grants the function's own role read (list + get) and optionally write (put + delete) access to the
  * given S3 bucket ARNs: the "no keys" storage mode, where providers use the default credential chain.
+ * Which organization may use which of them is LABELSYNC_AMBIENT_GRANTS (context `ambientGrants`):
+ * without a grant the code refuses keyless storages.
  */
 export function bindBuckets(fn: lambda.Function, bucketArns: string[], opts: { write: boolean }): void {
   if (!bucketArns.length) return;

@@ -25,6 +25,9 @@ export function operations(): Ops {
   const ops: Ops = {
     '/health': { get: { summary: 'Liveness check (no authentication).', response: 'Health' } },
     '/api/openapi.json': { get: { summary: 'This document.' } },
+    '/api/organizations/current': {
+      get: { summary: "The caller's organization: id, title and the external_id its s3s roles' trust policies must require (sts:ExternalId).", response: 'Organization' },
+    },
     ...projectOperations(),
     ...taskOperations(),
     '/api/storages': { get: { summary: 'All import storages of a project.', query: projectQ } },
@@ -151,6 +154,7 @@ function mediaOperations(): Ops {
 
 z.object({ status: z.literal('UP') }).register(apiRegistry, { id: 'Health' });
 z.object({ name: z.string(), title: z.string() }).register(apiRegistry, { id: 'StorageType' });
+z.object({ id: z.string(), title: z.string(), external_id: z.string() }).register(apiRegistry, { id: 'Organization' });
 z.object({
   files: z.array(z.object({ key: z.string().nullable(), last_modified: z.string().nullable(), size: z.number().int().nullable() })),
 }).register(apiRegistry, { id: 'FilesPreview' });

@@ -18,6 +18,7 @@ import { NotFoundError, StorageError, ValidationError } from '../errors';
 import { nextId } from '../db/counters';
 import type { StorageItem } from '../db/items';
 import { getProject } from '../db/repo-projects';
+import { withOrgExternalId } from './organizations';
 import { getStorage, listProjectStorages, putStorage, tombstoneStorage, updateStorageConfig } from '../db/repo-storages';
 import type { Principal } from '../http/auth';
 import { getLogger } from '../logging';
@@ -76,7 +77,7 @@ export function serializeStorage(s: StorageItem): Record<string, unknown> {
  */
 export async function loadStorageConfig(storage: StorageItem, box: SecretBox): Promise<StorageConfig> {
   const secrets = storage.secrets ? (JSON.parse(await box.decrypt(storage.secrets)) as Record<string, unknown>) : {};
-  return { ...storage.fields, ...secrets, type: storage.type, role: storage.role } as StorageConfig;
+  return { ...storage.fields, ...secrets, type: storage.type, role: storage.role, orgId: storage.orgId } as StorageConfig;
 }
 
 /**
@@ -153,13 +154,13 @@ function mergeSecrets(stored: Record<string, string>, changes: Record<string, st
  * organization owns it. The provider is built uncached and closed.
  * @returns the canonical host directory of a local-files storage (to be claimed), else undefined
  */
-async function checkConfig(app: AppContext, orgId: string, config: StorageConfig, storageId?: number): Promise<string | undefined> {
+async function checkConfig(app: AppContext, config: StorageConfig & { orgId: string }, storageId?: number): Promise<string | undefined> {
   const errors = parseConfigErrors(config);
   if (Object.keys(errors).length) throw new ValidationError(errors);
   const provider = await app.getProvider(config, { noCache: true, storageId });
   try {
     const hostDir = hostDirOf(config.type, provider);
-    if (hostDir) await assertDirAvailable(app.db, hostDir, orgId);
+    if (hostDir) await assertDirAvailable(app.db, hostDir, config.orgId);
     await provider.validate(config.role);
     return hostDir;
   } finally {
@@ -212,7 +213,7 @@ export async function createStorage(app: AppContext, principal: Principal, role:
   const { fields: given, secrets: changes } = splitBody(type, input);
   const fields = { ...storageDefaults(type, role), ...given };
   const secrets = mergeSecrets({}, changes);
-  const hostDir = await checkConfig(app, principal.orgId, { ...fields, ...secrets, type, role } as StorageConfig);
+  const hostDir = await checkConfig(app, { ...fields, ...secrets, type, role, orgId: principal.orgId } as StorageConfig & { orgId: string });
   if (hostDir) await claimDir(app.db, hostDir, principal.orgId);
   const now = new Date().toISOString();
   const { synchronizable, ...rest } = fields;
@@ -223,7 +224,7 @@ export async function createStorage(app: AppContext, principal: Principal, role:
     orgId: principal.orgId,
     type,
     role,
-    fields: rest,
+    fields: await withOrgExternalId(app.db, principal.orgId, type, rest),
     ...(Object.keys(secrets).length ? { secrets: await app.secretBox.encrypt(JSON.stringify(secrets)), secret_fields: Object.keys(secrets) } : {}),
     status: 'initialized',
     last_sync: null,
@@ -270,10 +271,10 @@ export async function updateStorage(
   const { synchronizable, ...fieldChanges } = given;
   const fields = { ...existing.fields, ...fieldChanges };
   const secrets = await boundSecrets(app, existing, given, changes);
-  const hostDir = await checkConfig(app, principal.orgId, { ...fields, ...secrets, type, role } as StorageConfig, existing.id);
+  const hostDir = await checkConfig(app, { ...fields, ...secrets, type, role, orgId: principal.orgId } as StorageConfig & { orgId: string }, existing.id);
   if (hostDir) await claimDir(app.db, hostDir, principal.orgId);
   const updated = await updateStorageConfig(app.db, existing.id, {
-    fields,
+    fields: await withOrgExternalId(app.db, principal.orgId, type, fields),
     secrets: Object.keys(secrets).length ? await app.secretBox.encrypt(JSON.stringify(secrets)) : undefined,
     secretFields: Object.keys(secrets),
     synchronizable: synchronizable === undefined ? undefined : synchronizable !== false && synchronizable !== null,
@@ -297,11 +298,11 @@ export async function validateStorage(app: AppContext, principal: Principal, rol
       throw ValidationError.field('project', 'A storage cannot be moved to another project.');
     }
     const secrets = await boundSecrets(app, existing, given, changes);
-    await checkConfig(app, principal.orgId, { ...existing.fields, ...given, ...secrets, type, role } as StorageConfig, existing.id);
+    await checkConfig(app, { ...existing.fields, ...given, ...secrets, type, role, orgId: principal.orgId } as StorageConfig & { orgId: string }, existing.id);
     return;
   }
   if (input.project !== undefined) await ownedProjectForStorage(app, principal, input.project as number);
-  await checkConfig(app, principal.orgId, { ...storageDefaults(type, role), ...given, ...mergeSecrets({}, changes), type, role } as StorageConfig);
+  await checkConfig(app, { ...storageDefaults(type, role), ...given, ...mergeSecrets({}, changes), type, role, orgId: principal.orgId } as StorageConfig & { orgId: string });
 }
 
 /** Deletes (tombstones) the caller's storage; tasks stay; a running sync sees `cancelled`. */
@@ -339,10 +340,10 @@ export async function previewStorageFiles(
   if (input.id !== undefined) {
     const existing = await getOwnedStorage(app, principal, role, type, input.id as number);
     storageId = existing.id;
-    config = { ...existing.fields, ...given, ...(await boundSecrets(app, existing, given, changes)), type, role } as StorageConfig;
+    config = { ...existing.fields, ...given, ...(await boundSecrets(app, existing, given, changes)), type, role, orgId: principal.orgId } as StorageConfig & { orgId: string };
   } else {
     if (input.project !== undefined) await ownedProjectForStorage(app, principal, input.project as number);
-    config = { ...storageDefaults(type, role), ...given, ...mergeSecrets({}, changes), type, role } as StorageConfig;
+    config = { ...storageDefaults(type, role), ...given, ...mergeSecrets({}, changes), type, role, orgId: principal.orgId } as StorageConfig & { orgId: string };
   }
   const errors = parseConfigErrors(config);
   if (Object.keys(errors).length) throw new ValidationError(errors);

@@ -7,7 +7,7 @@ import { mkdir, open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { nextId } from '../db/counters';
 import type { Db } from '../db/repo-common';
-import { getToken, putOrg, putToken } from '../db/repo-orgs';
+import { ensureOrgExternalId, getOrg, getToken, putOrg, putToken } from '../db/repo-orgs';
 
 /** SHA-256 hex of a token: the table key. */
 export function hashToken(token: string): string {
@@ -19,9 +19,26 @@ export function generateToken(): string {
   return randomBytes(20).toString('hex');
 }
 
-/** Creates an organization and returns its id. */
+/** A fresh external id: 128 random bits, in the alphabet STS accepts for ExternalId. */
+export function generateExternalId(): string {
+  return `ls-${randomBytes(16).toString('hex')}`;
+}
+
+/** Creates an organization (with its external id) and returns its id. */
 export async function createOrg(db: Db, title: string, id: string = randomUUID()): Promise<string> {
-  await putOrg(db, { kind: 'org', id, title, created_at: new Date().toISOString() });
+  await putOrg(db, { kind: 'org', id, title, created_at: new Date().toISOString(), external_id: generateExternalId() });
+  return id;
+}
+
+/**
+ * The organization's external id; an organization created before external ids existed gets one
+ * now (once: concurrent callers get the same value).
+ * @throws Error for an unknown organization
+ */
+export async function orgExternalId(db: Db, orgId: string): Promise<string> {
+  const known = (await getOrg(db, orgId))?.external_id;
+  const id = known ?? (await ensureOrgExternalId(db, orgId, generateExternalId()));
+  if (!id) throw new Error(`organization ${orgId} does not exist`);
   return id;
 }
 

@@ -5,7 +5,9 @@
  * once, in one Error naming each bad variable.
  */
 import { resolve } from 'node:path';
-import { allowlistVar, booleanVar, intVar, portVar, urlVar, type Problems } from './parse-vars';
+import { accountIdVar, allowlistVar, ambientGrantsVar, booleanVar, intVar, portVar, roleArnsVar, urlVar, type AmbientGrants, type Problems } from './parse-vars';
+
+export type { AmbientGrant, AmbientGrants } from './parse-vars';
 
 export interface Env {
   /** DynamoDB table name (CDK sets it; local runtime sets it). */
@@ -46,6 +48,17 @@ export interface Env {
   port: number;
   /** LABELSYNC_DYNAMODB_PORT: port of the DynamoDB Local `npm start` runs (default a free one). */
   dynamodbPort?: number;
+  /**
+   * LABELSYNC_AMBIENT_GRANTS: organizations and the buckets they may use with the service's own
+   * identity (storages without keys); every other keyless S3/GCS storage is refused.
+   */
+  ambientGrants: AmbientGrants;
+  /** LABELSYNC_ACCOUNT_ID: the service's own AWS account; its roles are assumable only when listed. */
+  ownAccountId?: string;
+  /** LABELSYNC_ASSUMABLE_ROLE_ARNS: roles of the service's own account s3s storages may assume. */
+  assumableRoleArns: string[];
+  /** LABELSYNC_STS_ENDPOINT: STS endpoint of s3s AssumeRole (moto locally); unset → AWS's. */
+  stsEndpoint?: string;
 }
 
 type Source = Record<string, string | undefined>;
@@ -97,6 +110,10 @@ export function parseEnv(source: Source): Env {
     exportDlqUrl: url('LABELSYNC_EXPORT_DLQ_URL'),
     port: portVar('PORT', source.PORT, problems) ?? 8080,
     dynamodbPort: portVar('LABELSYNC_DYNAMODB_PORT', source.LABELSYNC_DYNAMODB_PORT, problems),
+    ambientGrants: ambientGrantsVar('LABELSYNC_AMBIENT_GRANTS', source.LABELSYNC_AMBIENT_GRANTS, problems),
+    ownAccountId: accountIdVar('LABELSYNC_ACCOUNT_ID', source.LABELSYNC_ACCOUNT_ID, problems),
+    assumableRoleArns: roleArnsVar('LABELSYNC_ASSUMABLE_ROLE_ARNS', source.LABELSYNC_ASSUMABLE_ROLE_ARNS, problems),
+    stsEndpoint: url('LABELSYNC_STS_ENDPOINT'),
   };
   if (!e.table) problems.push('LABELSYNC_TABLE is required');
   if (e.localFilesServingEnabled && e.localFilesStorageEnabled && resolve(e.localFilesDocumentRoot) === '/') {

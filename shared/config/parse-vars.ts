@@ -68,3 +68,62 @@ export function allowlistVar(name: string, v: string | undefined, problems: Prob
   if (bad.length) problems.push(`${name} has malformed entries ${bad.map((b) => `'${b}'`).join(', ')} (expected host, host:port, CIDR, CIDR:port or [IPv6]:port)`);
   return entries.filter((e) => !bad.includes(e));
 }
+
+/**
+ * One grant of the service's own cloud identity (the credential chain of the process or the
+ * Lambda role): a scheme (`*`: S3 and GCS), a bucket (`*`: any) and a key prefix ('' = all).
+ */
+export interface AmbientGrant {
+  scheme: 's3' | 'gs' | '*';
+  bucket: string;
+  prefix: string;
+}
+
+/** Organization id (`*`: every organization) → the buckets it may use without keys. */
+export type AmbientGrants = Readonly<Record<string, readonly AmbientGrant[]>>;
+
+function ambientGrantOf(s: string): AmbientGrant | undefined {
+  if (s === '*') return { scheme: '*', bucket: '*', prefix: '' };
+  const m = /^(s3|gs):\/\/([^/\s]+)(?:\/(\S*))?$/.exec(s);
+  return m ? { scheme: m[1] as 's3' | 'gs', bucket: m[2], prefix: m[3] ?? '' } : undefined;
+}
+
+const GRANTS_SHAPE = 'a JSON object of organization id (or "*") → list of "s3://bucket[/prefix]", "gs://bucket[/prefix]" or "*"';
+
+/** `{"<org id>": ["s3://bucket/prefix", "gs://bucket", "*"]}`; {} when unset. */
+export function ambientGrantsVar(name: string, v: string | undefined, problems: Problems): AmbientGrants {
+  if (unset(v)) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(v);
+  } catch {
+    parsed = undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    problems.push(`${name} must be ${GRANTS_SHAPE}, got '${v}'`);
+    return {};
+  }
+  const out: Record<string, AmbientGrant[]> = {};
+  for (const [org, list] of Object.entries(parsed)) {
+    const entries = Array.isArray(list) ? list.map((s) => (typeof s === 'string' ? ambientGrantOf(s.trim()) : undefined)) : [undefined];
+    if (entries.some((g) => !g)) problems.push(`${name}: the grants of '${org}' must be a list of "s3://bucket[/prefix]", "gs://bucket[/prefix]" or "*", got ${JSON.stringify(list)}`);
+    else out[org] = entries as AmbientGrant[];
+  }
+  return out;
+}
+
+/** A 12-digit AWS account id; undefined when unset. */
+export function accountIdVar(name: string, v: string | undefined, problems: Problems): string | undefined {
+  if (unset(v)) return undefined;
+  if (/^\d{12}$/.test(v.trim())) return v.trim();
+  problems.push(`${name} must be a 12-digit AWS account id, got '${v}'`);
+  return undefined;
+}
+
+/** Comma-separated IAM role ARNs; [] when unset. */
+export function roleArnsVar(name: string, v: string | undefined, problems: Problems): string[] {
+  const arns = (v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const bad = arns.filter((a) => !/^arn:aws[a-z-]*:iam::\d{12}:role\/.+/.test(a));
+  if (bad.length) problems.push(`${name} must list IAM role ARNs (arn:aws:iam::<account id>:role/<name>), got '${bad.join(',')}'`);
+  return arns.filter((a) => !bad.includes(a));
+}

@@ -2,7 +2,14 @@
  * Shapes of the items in the single table that more than one module reads. Field names of
  * user-visible records are Label Studio's. Timestamps are ISO-8601 strings.
  */
-export interface OrgItem { kind: 'org'; id: string; title: string; created_at: string }
+export interface OrgItem {
+  kind: 'org';
+  id: string;
+  title: string;
+  created_at: string;
+  /** STS external id of the organization's assumed roles; set once, never changed. */
+  external_id?: string;
+}
 export interface TokenItem { kind: 'token'; orgId: string; userId: number; created_at: string; label?: string }
 
 export interface ProjectItem {

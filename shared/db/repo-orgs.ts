@@ -2,7 +2,7 @@
  * Organizations and API tokens. Tokens are stored only as their SHA-256 (`TOKEN#<hash>`), so a
  * table dump reveals no usable token; a lookup is one GetItem.
  */
-import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { keys } from './keys';
 import type { OrgItem, TokenItem } from './items';
 import { isConditionalFailure, stripKeys, type Db } from './repo-common';
@@ -22,10 +22,34 @@ export async function putOrg(db: Db, org: OrgItem): Promise<void> {
   }
 }
 
-/** One organization, or undefined. */
+/** One organization, or undefined. Strongly consistent: an organization is read right after its token is minted. */
 export async function getOrg(db: Db, orgId: string): Promise<OrgItem | undefined> {
-  const res = await db.doc.send(new GetCommand({ TableName: db.table, Key: keys.org(orgId) }));
+  const res = await db.doc.send(new GetCommand({ TableName: db.table, Key: keys.org(orgId), ConsistentRead: true }));
   return stripKeys<OrgItem>(res.Item);
+}
+
+/**
+ * The organization's external id, setting it to `candidate` when it has none. The write is
+ * conditional on no id being there, so concurrent first uses agree on one value and an id once
+ * handed out (to a customer's trust policy) never changes. Undefined for an unknown organization.
+ */
+export async function ensureOrgExternalId(db: Db, orgId: string, candidate: string): Promise<string | undefined> {
+  try {
+    const res = await db.doc.send(
+      new UpdateCommand({
+        TableName: db.table,
+        Key: keys.org(orgId),
+        UpdateExpression: 'SET external_id = :e',
+        ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(external_id)',
+        ExpressionAttributeValues: { ':e': candidate },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    return (res.Attributes as OrgItem | undefined)?.external_id;
+  } catch (e) {
+    if (!isConditionalFailure(e)) throw e;
+  }
+  return (await getOrg(db, orgId))?.external_id;
 }
 
 /**

@@ -13,6 +13,7 @@ import { checkEndpoint, pinnedLookup } from './endpoint-guard';
 import { str } from './backends/values';
 import { compileKeyFilter } from './key-filter';
 import { ProviderCache } from './provider-cache';
+import { DENY_ALL_TENANCY, type TenancyPolicy } from './tenancy';
 import { BACKENDS, backend } from './backends';
 import type { BackendDefinition, BuildContext, StorageTestHooks } from './backends/definition';
 
@@ -30,6 +31,8 @@ export interface GetProviderOptions {
   settings?: Partial<ProviderSettings>;
   /** Per-call hooks, merged over the registry's. */
   hooks?: StorageTestHooks;
+  /** Tenancy override (tests that build providers without an app). */
+  tenancy?: TenancyPolicy;
   /** Skip the cache (validation of a config being edited). */
   noCache?: boolean;
 }
@@ -54,6 +57,8 @@ export interface StorageRegistryOptions {
   hooks?: StorageTestHooks;
   /** Definitions to build from (default every registered one). */
   backends?: Readonly<Record<string, BackendDefinition>>;
+  /** Who may sign with which identity (default: nobody uses the service's own, no external ids). */
+  tenancy?: TenancyPolicy;
 }
 
 /**
@@ -122,6 +127,7 @@ export function createStorageRegistry(opts: StorageRegistryOptions): StorageRegi
       settings,
       hooks: { ...opts.hooks, ...o.hooks },
       storageId: o.storageId,
+      tenancy: o.tenancy ?? opts.tenancy ?? DENY_ALL_TENANCY,
       guard,
       async pinnedEndpoint(value, field) {
         const endpoint = str(value);

@@ -1,7 +1,8 @@
 /**
- * Assumed-role credentials for `s3s` storages: STS AssumeRole with the storage's role_arn and
- * external_id, cached and refreshed before they expire, so a role is assumed once per credential
- * lifetime (not per request) and concurrent callers share one refresh.
+ * Assumed-role credentials for `s3s` storages: STS AssumeRole with the storage's role_arn, the
+ * organization's external id and a session policy (see ./tenancy.ts), cached and refreshed
+ * before they expire, so a role is assumed once per credential lifetime (not per request) and
+ * concurrent callers share one refresh.
  */
 import { AssumeRoleCommand, STSClient, type STSClientConfig } from '@aws-sdk/client-sts';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
@@ -15,7 +16,10 @@ export interface StsLike {
 export interface AssumeRoleOptions {
   sts: StsLike;
   roleArn: string;
-  externalId?: string;
+  /** Always sent: the customer's trust policy conditions on it (sts:ExternalId). */
+  externalId: string;
+  /** Session policy JSON narrowing the role's permissions. */
+  policy?: string;
   /** e.g. `labelsync-<storage id>` (AWS allows [\w+=,.@-]{2,64}). */
   sessionName: string;
   /** Default 3600 s. */
@@ -53,7 +57,8 @@ export function assumeRoleProvider(o: AssumeRoleOptions): AwsCredentialIdentityP
         new AssumeRoleCommand({
           RoleArn: o.roleArn,
           RoleSessionName: o.sessionName,
-          ExternalId: o.externalId || undefined,
+          ExternalId: o.externalId,
+          Policy: o.policy,
           DurationSeconds: o.durationSeconds ?? 3600,
         }),
       );

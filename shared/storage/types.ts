@@ -119,6 +119,11 @@ export interface StorageProvider {
 export interface StorageConfig {
   type: StorageType;
   role: StorageRole;
+  /**
+   * Organization owning the storage (not a field: set by whoever builds the config from a stored
+   * storage or a request). Decides which identity the provider may sign with.
+   */
+  orgId?: string;
   prefix?: string | null;
   regex_filter?: string | null;
   recursive_scan?: boolean | null;

@@ -6,6 +6,18 @@ import type { ProviderSettings } from '../../shared/storage/common';
 import { providerSettingsOf } from '../../shared/app';
 import { parseEnv } from '../../shared/config/env';
 import { createStorageRegistry, type StorageRegistry, type StorageTestHooks } from '../../shared/storage/registry';
+import type { TenancyPolicy } from '../../shared/storage/tenancy';
+
+/**
+ * Tenancy of registries built without an app: provider tests are about providers, so keyless
+ * configs may use the emulators' ambient identity; test/security/tenant-identity.test.ts and
+ * test/unit/storage-sts.test.ts pass their own policy per call.
+ */
+export const OPEN_TENANCY: TenancyPolicy = {
+  ambientGrants: { '*': [{ scheme: '*', bucket: '*', prefix: '' }] },
+  assumableRoleArns: [],
+  externalIdOf: async (orgId) => `test-external-id-${orgId}`,
+};
 
 /** Emulators listen on 127.0.0.1: the endpoint guard must allow it explicitly. */
 export function testSettings(extra: Partial<ProviderSettings> = {}): ProviderSettings {
@@ -67,7 +79,7 @@ export type { EmulatorEndpoints };
  */
 export function testRegistry(hooks: StorageTestHooks = {}): StorageRegistry {
   const envSettings = () => providerSettingsOf(parseEnv(process.env));
-  const registry = createStorageRegistry({ settings: envSettings(), hooks });
+  const registry = createStorageRegistry({ settings: envSettings(), hooks, tenancy: OPEN_TENANCY });
   return {
     getProvider: (config, opts = {}) => registry.getProvider(config, { ...opts, settings: opts.settings ?? envSettings() }),
     clear: () => registry.clear(),

@@ -1,6 +1,8 @@
 /**
- * `s3s` (IAM role) contract: the provider assumes `role_arn` with `external_id` through STS
- * AssumeRole and signs every S3 request and presigned URL with the assumed credentials.
+ * `s3s` (IAM role) contract: the provider assumes `role_arn` with the organization's external id
+ * (from the tenancy policy, here a fixed one) and a session policy naming only the storage's
+ * bucket and prefix through STS AssumeRole, and signs every S3 request and presigned URL with the
+ * assumed credentials.
  * - moto present: real AssumeRole against moto's STS, and the S3 calls go to moto's S3 on the same
  *   server (s3rver only accepts its own S3RVER key, so it cannot take assumed credentials).
  *   Simulated part: moto does not verify signatures, so altered/expired URLs are not checked here
@@ -12,6 +14,7 @@ import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { expect, inject } from 'vitest';
 import type { StorageConfig } from '../../shared/storage/types';
 import type { StsLike } from '../../shared/storage/sts';
+import { DENY_ALL_TENANCY, type TenancyPolicy } from '../../shared/storage/tenancy';
 import { runProviderContract } from './provider-contract';
 import { cloudScoping, createS3Buckets, testSettings } from './helpers';
 
@@ -54,11 +57,12 @@ runProviderContract(sts ? 's3s (role assumed via moto STS, S3 on moto)' : 's3s (
     s3_endpoint: endpoint,
     region_name: 'us-east-1',
     role_arn: 'arn:aws:iam::123456789012:role/labelsync-reader',
-    external_id: 'org-external-id',
+    orgId: 'contract-org',
     // Base credentials that call STS (in AWS: usually none, the Lambda role).
     ...(sts ? { aws_access_key_id: 'base-key', aws_secret_access_key: 'base-secret' } : {}),
   };
   const hooks = { stsClient };
+  const tenancy: TenancyPolicy = { ...DENY_ALL_TENANCY, externalIdOf: async (org) => (org === 'contract-org' ? 'org-external-id' : 'other') };
   return {
     base,
     ...cloudScoping(base),
@@ -67,8 +71,8 @@ runProviderContract(sts ? 's3s (role assumed via moto STS, S3 on moto)' : 's3s (
     // moto accepts any role and any signature, so only the stub can refuse credentials.
     wrongCredentials: sts
       ? undefined
-      : { config: { ...base, role_arn: 'arn:aws:iam::123456789012:role/denied', external_id: 'secret-external-id' }, secrets: ['secret-external-id', s3.secretAccessKey] },
-    options: { settings: testSettings(), storageId: 42, hooks },
+      : { config: { ...base, role_arn: 'arn:aws:iam::123456789012:role/denied' }, secrets: ['org-external-id', s3.secretAccessKey] },
+    options: { settings: testSettings(), storageId: 42, hooks, tenancy },
     presign: 'http',
     verifiesSignatures: !sts,
     notApplicable: {
@@ -82,7 +86,9 @@ runProviderContract(sts ? 's3s (role assumed via moto STS, S3 on moto)' : 's3s (
       expect(calls.length).toBeGreaterThan(0);
       for (const c of calls) {
         expect(c.RoleSessionName).toBe('labelsync-42');
-        if (c.RoleArn?.endsWith('labelsync-reader')) expect(c.ExternalId).toBe('org-external-id');
+        expect(c.ExternalId).toBe('org-external-id');
+        const resources = (JSON.parse(c.Policy!) as { Statement: { Resource: string }[] }).Statement.map((st) => st.Resource);
+        for (const r of resources) expect(r).toMatch(/^arn:aws:s3:::contract-s3s(-empty|-missing)?(\/|$)/);
       }
     },
   };

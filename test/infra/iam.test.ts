@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FUNCTIONS, type FunctionName } from '../../functions/manifest';
-import { actionsOf, getAtt, lambdaId, ofType, roleStatements, statementsOf, synth, type Synthesized } from './synth';
+import { actionsOf, getAtt, lambdaId, ofType, roleStatements, statementsOf, synth, type CfnResource, type Statement, type Synthesized } from './synth';
 
 const NAMES = Object.keys(FUNCTIONS) as FunctionName[];
 const TABLE_WRITES = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
@@ -135,6 +135,44 @@ describe('iam: state machine and storages', () => {
     }
   });
 
+  it('sts:AssumeRole is allowed only with an external id, and this account\'s roles are denied', () => {
+    for (const name of STORAGE_FUNCTIONS) {
+      const sts = fullStatementsOf(s.resources, name).filter((st) => asList(st.Action).includes('sts:AssumeRole'));
+      const allows = sts.filter((st) => st.Effect === 'Allow');
+      expect(allows.length, name).toBeGreaterThan(0);
+      for (const st of allows) expect(st.Condition, name).toEqual({ Null: { 'sts:ExternalId': 'false' } });
+      const deny = sts.find((st) => st.Effect === 'Deny');
+      expect(JSON.stringify(deny?.Resource), name).toMatch(/arn:.*:iam::.*AWS::AccountId.*:role\/\*/);
+      const vars = s.resources[lambdaId(s.resources, name)].Properties.Environment.Variables;
+      expect(vars.LABELSYNC_ACCOUNT_ID, name).toEqual({ Ref: 'AWS::AccountId' });
+    }
+  });
+
+  it('no statement of any role allows sts:AssumeRole on "*" without the external id condition', () => {
+    const roles = ofType(s.resources, 'AWS::IAM::Role').map(([id]) => id);
+    const loose = roles.flatMap((id) => fullRoleStatements(s.resources, id)).filter(
+      (st) => st.Effect === 'Allow' && asList(st.Action).some((a) => a === 'sts:AssumeRole' || a === 'sts:*') && !JSON.stringify(st.Condition ?? {}).includes('sts:ExternalId'),
+    );
+    expect(loose).toEqual([]);
+  });
+
+  it('assumableRoleArns exempts only the listed roles of this account from the deny; both context values reach the functions, validated at synth', () => {
+    const listed = 'arn:aws:iam::111122223333:role/labelsync-own-reader';
+    const grants = '{"org-1":["s3://source-a/team"]}';
+    const t = synth({ assumableRoleArns: listed, ambientGrants: grants });
+    const deny = fullStatementsOf(t.resources, 'syncChunk').find((st) => st.Effect === 'Deny' && asList(st.Action).includes('sts:AssumeRole'))!;
+    expect(deny.NotResource).toEqual(listed);
+    expect(deny.Condition).toEqual({ StringEquals: { 'aws:ResourceAccount': { Ref: 'AWS::AccountId' } } });
+    for (const name of STORAGE_FUNCTIONS) {
+      const vars = t.resources[lambdaId(t.resources, name)].Properties.Environment.Variables;
+      expect(vars.LABELSYNC_ASSUMABLE_ROLE_ARNS, name).toBe(listed);
+      expect(vars.LABELSYNC_AMBIENT_GRANTS, name).toBe(grants);
+    }
+    // Both fail in readConfig, before any construct is built.
+    expect(() => synth({ assumableRoleArns: 'arn:aws:s3:::bucket' })).toThrow(/assumableRoleArns/);
+    expect(() => synth({ ambientGrants: '{"org-1":"s3://x"}' })).toThrow(/ambientGrants/);
+  });
+
   it('without readableBuckets/writableBuckets no function can touch S3 with its own role', () => {
     for (const name of NAMES) expect([...actionsOf(s.resources, name)].filter((a) => a.startsWith('s3:')), name).toEqual([]);
   });
@@ -160,3 +198,19 @@ describe('iam: state machine and storages', () => {
     }
   });
 });
+
+type FullStatement = Statement & { NotResource?: unknown };
+const asList = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
+
+/** Every statement (allow and deny, with conditions) attached to a role. */
+function fullRoleStatements(resources: Record<string, CfnResource>, roleId: string): FullStatement[] {
+  const docs: { Statement: FullStatement[] }[] = (resources[roleId].Properties.Policies ?? []).map((p: { PolicyDocument: { Statement: FullStatement[] } }) => p.PolicyDocument);
+  for (const [, p] of ofType(resources, 'AWS::IAM::Policy')) {
+    if ((p.Properties.Roles as { Ref: string }[]).some((r) => r.Ref === roleId)) docs.push(p.Properties.PolicyDocument);
+  }
+  return docs.flatMap((d) => d.Statement);
+}
+
+function fullStatementsOf(resources: Record<string, CfnResource>, name: FunctionName): FullStatement[] {
+  return fullRoleStatements(resources, resources[lambdaId(resources, name)].Properties.Role['Fn::GetAtt'][0] as string);
+}

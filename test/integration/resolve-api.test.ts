@@ -146,7 +146,7 @@ beforeAll(async () => {
   s3sAdmin.destroy();
   s3s = await addStorage(orgA, projectId, {
     type: 's3s', role: 'import', bucket: S3S_BUCKET, s3_endpoint: s3sEndpoint, region_name: 'us-east-1',
-    role_arn: 'arn:aws:iam::123456789012:role/labelsync-reader', external_id: 'ext', presign: true,
+    role_arn: 'arn:aws:iam::123456789012:role/labelsync-reader', presign: true,
     ...(stsEndpoint ? { aws_access_key_id: 'base-key', aws_secret_access_key: 'base-secret' } : {}),
   });
 

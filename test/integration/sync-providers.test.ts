@@ -101,7 +101,7 @@ describe('import sync on every provider', () => {
       await seed(s3Config(bucket), { 'a.json': '{"image":"s3s-a"}', 'b.json': '[{"image":"s3s-b0"},{"image":"s3s-b1"}]' });
       const projectId = await newProject(h.orgId);
       const { aws_access_key_id: _a, aws_secret_access_key: _b, ...rest } = s3Config(bucket);
-      const storage = await newStorage(h.orgId, projectId, { ...rest, type: 's3s', role_arn: 'arn:aws:iam::123456789012:role/reader', external_id: 'ext' });
+      const storage = await newStorage(h.orgId, projectId, { ...rest, type: 's3s', role_arn: 'arn:aws:iam::123456789012:role/reader' });
       const after = await sync(storage.id, 's3s');
       expect(after.status).toBe('completed');
       expect((await tasksOf(projectId)).map((t) => t.data.image).sort()).toEqual(['s3s-a', 's3s-b0', 's3s-b1']);

@@ -86,7 +86,7 @@ afterAll(async () => {
 /** Bodies of every type with secrets; endpoints are the emulators (credentials mostly wrong on purpose). */
 const BODIES: Record<string, Record<string, unknown>> = {
   s3: { bucket: 'leak-bucket', s3_endpoint: em.s3.endpoint, region_name: 'us-east-1', aws_access_key_id: S.s3Id, aws_secret_access_key: S.s3Secret, aws_session_token: S.s3Token },
-  s3s: { bucket: 'leak-bucket', s3_endpoint: em.s3.endpoint, role_arn: 'arn:aws:iam::123456789012:role/leak', external_id: 'ext', aws_access_key_id: S.s3Id, aws_secret_access_key: S.s3Secret },
+  s3s: { bucket: 'leak-bucket', s3_endpoint: em.s3.endpoint, role_arn: 'arn:aws:iam::123456789012:role/leak', aws_access_key_id: S.s3Id, aws_secret_access_key: S.s3Secret },
   gcs: { bucket: 'leak-gcs-missing', gcs_endpoint: em.gcs.apiEndpoint, google_application_credentials: GCS_JSON },
   azure: { container: 'leak-container', account_name: em.azure.accountName, account_key: S.azureKey, azure_endpoint: em.azure.blobEndpoint },
   azure_spi: { container: 'leak-container', account_name: em.azure.accountName, tenant_id: 't', client_id: 'c', client_secret: S.spiSecret, azure_endpoint: em.azure.blobEndpoint },

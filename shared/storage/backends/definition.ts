@@ -14,6 +14,7 @@ import type { FieldErrors } from '../../errors';
 import type { ProviderSettings } from '../common';
 import type { CheckedEndpoint } from '../endpoint-guard';
 import type { StsLike } from '../sts';
+import type { TenancyPolicy } from '../tenancy';
 import type { StorageConfig, StorageProvider, StorageRole, StorageType } from '../types';
 
 /** Hooks for tests and the local runtime (STS and Azure AD are not reachable offline). */
@@ -68,6 +69,8 @@ export interface BuildContext {
   hooks: StorageTestHooks;
   /** Used for the STS role session name `labelsync-<storageId>`. */
   storageId?: number;
+  /** Ambient grants, external ids and assumable roles of the config's organization (`config.orgId`). */
+  tenancy: TenancyPolicy;
   /** The endpoint guard under the settings' allow-list, reporting problems on `field`. */
   guard(endpoint: string, field: string): Promise<CheckedEndpoint>;
   /**

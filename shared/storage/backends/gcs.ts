@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { pinnedLookup } from '../endpoint-guard';
 import { MAX_CREDENTIALS_JSON_CHARS } from '../../http/limits';
 import { StorageError } from '../../errors';
+import { requireAmbientGrant } from '../tenancy';
 import { CLOUD_FIELDS, CLOUD_IMPORT_FIELDS, prefixedExportKeys, shortField } from './common-fields';
 import type { AddFieldError, BackendDefinition } from './definition';
 import { checkHttpUrl, str, text } from './values';
@@ -74,6 +75,8 @@ export const gcsBackend: BackendDefinition = {
       }
     }
     const creds = str(config.google_application_credentials);
+    // Without a JSON key the client falls back to ADC: the service's own identity.
+    if (!creds) requireAmbientGrant(ctx.tenancy, config.orgId, { scheme: 'gs', bucket: str(config.bucket)!, prefix: config.prefix }, ['google_application_credentials']);
     return new GcsProvider({
       ...ctx.common,
       bucket: str(config.bucket)!,

@@ -3,6 +3,7 @@
  * adds an assumed role on top of the same client.
  */
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import { requireAmbientGrant } from '../tenancy';
 import type { StorageConfig, StorageProvider } from '../types';
 import { CLOUD_FIELDS, prefixedExportKeys, shortField } from './common-fields';
 import type { AddFieldError, BackendDefinition, BuildContext, FieldTable } from './definition';
@@ -57,7 +58,14 @@ export function staticCredentials(config: StorageConfig): AwsCredentialIdentity 
 /** Region of a config (us-east-1 when unset, as the SDK's global endpoint). */
 export const regionOf = (config: StorageConfig): string => str(config.region_name) ?? 'us-east-1';
 
-/** Builds the S3 provider; `credentials` overrides the static keys (s3s's assumed role). */
+/** The key fields a keyless S3 storage is told to fill in. */
+export const S3_CREDENTIAL_FIELDS = ['aws_access_key_id', 'aws_secret_access_key'];
+
+/**
+ * Builds the S3 provider; `credentials` overrides the static keys (s3s's assumed role). Without
+ * either, the SDK's default chain (the service's own identity) signs: only under a grant.
+ * @throws ValidationError naming the key fields when the organization has no grant for the bucket
+ */
 export async function buildS3Provider(
   config: StorageConfig,
   ctx: BuildContext,
@@ -65,6 +73,9 @@ export async function buildS3Provider(
 ): Promise<StorageProvider> {
   const { S3Provider } = await import('../providers/s3');
   const { endpoint, lookup } = await ctx.pinnedEndpoint(config.s3_endpoint, 's3_endpoint');
+  if (!credentials && !staticCredentials(config)) {
+    requireAmbientGrant(ctx.tenancy, config.orgId, { scheme: 's3', bucket: str(config.bucket)!, prefix: config.prefix }, S3_CREDENTIAL_FIELDS);
+  }
   return new S3Provider({
     ...ctx.common,
     type: config.type as 's3' | 's3s',
