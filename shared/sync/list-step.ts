@@ -164,5 +164,5 @@ async function runListing<T>(deps: SyncDeps, job: { storageId: number; jobId: st
 async function countStep(db: Db, job: { storageId: number; jobId: string }, step: number, counts: ListingCounts, done: boolean): Promise<void> {
   const counted = await addListingCounts(db, job.jobId, step, counts, done);
   if (!counted) return;
-  await (done ? publishProgress(db, job.storageId, counted) : publishListed(db, job.storageId, job, counted.listed));
+  await (done ? publishProgress(db, job.storageId, counted) : publishListed(db, job.storageId, counted, counted.listed));
 }

@@ -51,7 +51,7 @@ describe('plain updates of the hot job item', () => {
     await updateStorageStatus(db, storage.id, { status: 'in_progress', last_sync_job: jobId, meta: {} });
     const faults = conflictOnce(jobId);
     try {
-      const counted = await addListingCounts(db, jobId, 0, { listed: 300, chunks: 3, skipped: 0, unchangedChunks: 0, unchangedObjects: 0 }, true);
+      const counted = await addListingCounts(db, jobId, 0, { listed: 300, chunks: 3, skipped: 0, hardLinks: 0, unchangedChunks: 0, unchangedObjects: 0 }, true);
       expect(counted).toMatchObject({ listed: 300, chunks: 3, listDone: true });
       await addJobCounters(db, jobId, { processed: 100, created: 100 });
       await mirrorProgress(db, storage.id, jobId, 0);

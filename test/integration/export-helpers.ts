@@ -70,7 +70,9 @@ export function exportEnv(): ExportEnv {
     azureCa: readFileSync(em.azureOauth.caCertPath, 'utf8'),
     azureSasVersion: '2025-11-05',
   };
-  const app = installApp(withParts(processApp(), { storageHooks }, { LABELSYNC_DATA_DIR: dataDir }));
+  // Local-files targets need serving on and a root holding them (a provider is refused otherwise).
+  const vars = { LABELSYNC_DATA_DIR: dataDir, LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED: 'true', LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT: localRoot };
+  const app = installApp(withParts(processApp(), { storageHooks }, vars));
   const secretBox = app.secretBox;
   const provider = (config: StorageConfig) => app.getProvider(config, { settings: settings(localRoot) });
   const deps = exportDepsFromContext({ db, getProvider: provider }, (item) => loadStorageConfig(item, secretBox));

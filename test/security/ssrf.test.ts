@@ -389,10 +389,12 @@ describe('SSRF: allowlist entries by host:port, and a GCS endpoint that redirect
   /** `validate-only`: proxies the two calls of validate (bucket get, one-object list), redirects the rest. */
   let mode: 'proxy' | 'redirect' | 'validate-only' | 'foreign' = 'proxy';
   let gcsEndpoint: string;
+  let gcsCredentials: string;
 
   beforeAll(async () => {
     const em = inject('emulators');
     gcsEndpoint = em.gcs.apiEndpoint;
+    gcsCredentials = JSON.stringify(em.gcsCredentials);
     const upstream = new URL(gcsEndpoint);
     // An internal service that would answer GCS-shaped JSON to anything that reached it.
     refused = await httpService('127.0.0.2', (_req, res) => {
@@ -433,7 +435,8 @@ describe('SSRF: allowlist entries by host:port, and a GCS endpoint that redirect
     process.env.LABELSYNC_ALLOWED_ENDPOINTS = '';
   });
 
-  const body = (projectId: number, endpoint: string) => ({ project: projectId, bucket: BUCKET, prefix: 'tasks', gcs_endpoint: endpoint, presign: false });
+  // Keyed: a keyless storage would be refused before any connection (no ambient grant here).
+  const body = (projectId: number, endpoint: string) => ({ project: projectId, bucket: BUCKET, prefix: 'tasks', gcs_endpoint: endpoint, presign: false, google_application_credentials: gcsCredentials });
 
   it('a host:port entry allows that port only: 127.0.0.2:<allowed> is reached, 127.0.0.2:<other> is refused before any connection', async () => {
     mode = 'foreign';

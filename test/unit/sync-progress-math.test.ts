@@ -9,7 +9,7 @@ import { ListedProgress } from '../../shared/sync/listing/listed-progress';
 import { progressLine } from '../../local/progress-reporter';
 
 const started = Date.parse('2026-01-01T00:00:00.000Z');
-const job = (c: Partial<JobItem>) => ({ listed: 0, processed: 0, created: 0, created_at: new Date(started).toISOString(), ...c });
+const job = (c: Partial<JobItem>) => ({ role: 'import' as const, listed: 0, processed: 0, created: 0, created_at: new Date(started).toISOString(), ...c });
 
 describe('progress meta', () => {
   it('while listing: processed only (objects_listed is the listing step\'s), no total, percent or ETA', () => {

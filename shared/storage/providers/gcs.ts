@@ -295,7 +295,7 @@ export class GcsProvider implements StorageProvider {
       throw err;
     }
     if (role === 'import' && this.prefix && items.length === 0) {
-      throw new StorageError('not_found', `No blobs found in ${this.bucket}/${this.prefix} or prefix doesn't exist`);
+      throw new StorageError('not_found', `No blobs found in ${this.bucket}/${this.o.prefix} or prefix doesn't exist`);
     }
   }
 

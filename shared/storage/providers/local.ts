@@ -111,6 +111,8 @@ export async function resolveStoragePath(rawPath: string, documentRoot: string, 
   const p = normalizeLocalPath(rawPath ?? '');
   if (!p) throw ValidationError.field('path', 'Path must be set for Local Files storage');
   if (!path.isAbsolute(p)) throw ValidationError.field('path', `Path "${p}" must be absolute`);
+  // A NUL byte is a malformed path (the file system refuses it), not a missing directory.
+  if (p.includes('\0')) throw ValidationError.field('path', `Path "${p}" must not contain NUL characters`);
   const root = await realOrUndefined(documentRoot);
   if (!root) throw new ValidationError({ non_field_errors: [`LOCAL_FILES_DOCUMENT_ROOT="${documentRoot}" does not exist`] });
   const dir = await realOrUndefined(p);
