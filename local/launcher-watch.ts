@@ -42,7 +42,9 @@ export function commandLine(pid: number): string[] {
  */
 export function launcherKind(argv: string[]): 'npm' | 'shell' | 'tsx' | undefined {
   if (!argv.length) return undefined;
-  if (/^(npm|npx)( |$)/.test(basename(argv[0])) || argv.some((a) => /(^|\/)np[mx]-cli\.js$/.test(a))) return 'npm';
+  // A process title replaces the whole command line with one string: `npm exec tsx local/start.ts`.
+  const title = basename(argv[0].split(' ')[0]);
+  if (title === 'npm' || title === 'npx' || argv.some((a) => /(^|\/)np[mx]-cli\.js$/.test(a))) return 'npm';
   if (['sh', 'bash', 'dash'].includes(basename(argv[0])) && argv[1] === '-c' && /\btsx\b/.test(argv[2] ?? '')) return 'shell';
   if (argv.slice(1, 3).some((a) => basename(a) === 'tsx' || /tsx\/dist\/cli\.m?js$/.test(a))) return 'tsx';
   return undefined;
