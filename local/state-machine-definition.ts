@@ -1,8 +1,9 @@
 /**
- * Takes the sync state machine's ASL from the synthesized CloudFormation template (so local runs
- * execute exactly what would be deployed) and resolves its intrinsic functions: each Lambda ARN
- * reference is mapped back to the manifest function through the `labelsync:function` metadata the
- * node-function construct puts on every CfnFunction.
+ * Takes the sync state machine's ASL from the stack's construct tree, resolved as the
+ * CloudFormation template holds it (so local runs execute exactly what would be deployed), and
+ * resolves its intrinsic functions: each Lambda ARN reference is mapped back to the manifest
+ * function through the `labelsync:function` metadata the node-function construct puts on every
+ * CfnFunction.
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
