@@ -2,8 +2,9 @@
  * `npm start`: labelsync on this machine, no AWS account. Reads the environment, applies the
  * local-mode defaults, starts the runtime (DynamoDB Local persisted under the data dir, HTTP,
  * local state machine, stream poller) and prints the URL and API token. Ctrl-C (SIGINT), SIGTERM or
- * SIGHUP, to this process or to npm / tsx above it, stops everything it started, and so does any
- * of those launchers exiting; a second start reuses the data dir.
+ * SIGHUP, to this process or to npm above it, stops everything it started, and so does npm (or
+ * tsx, sh, npx of `npx tsx local/start.ts`) exiting; a second start reuses the data dir. The
+ * `start` script execs node itself, so the signals npm forwards reach this process.
  *
  * Environment (README lists them all):
  *   PORT (8080), HOST (127.0.0.1), LABELSYNC_DATA_DIR (./.labelsync), LABELSYNC_API_TOKEN (generated
