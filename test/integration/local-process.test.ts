@@ -2,7 +2,8 @@
  * `npm start` as a process tree (npm → sh → tsx → runtime → DynamoDB Local JVM) and what stopping
  * it does: a stale JVM left on the data dir is stopped by the next start, SIGKILL of the runtime
  * leaves no JVM behind for the next start to double, and SIGTERM to npm alone (what `timeout`,
- * systemd or a container runtime send) stops every process of the data dir. The state machine is
+ * systemd or a container runtime send) or SIGHUP (a closed terminal) stops every process of the
+ * data dir. The state machine is
  * ready when /health answers, so the first sync does not wait for it. Linux only: processes are
  * found through /proc.
  */
@@ -103,8 +104,22 @@ async function oneFileSync(url: string, dataDir: string, root: string): Promise<
   return Date.now() - t0;
 }
 
+/** The runtime's pid from the runtime.json it writes just after it starts listening. */
+const runtimePidOf = () =>
+  until('runtime.json', () => readFile(join(dataDir, 'data', 'runtime.json'), 'utf8').then((t) => (JSON.parse(t) as { pid: number }).pid).catch(() => undefined), 10_000);
+
+async function stopsOn(app: Started, signal: NodeJS.Signals, url: string): Promise<void> {
+  const runtimePid = await runtimePidOf();
+  process.kill(app.npm.pid!, signal);
+  await until(`runtime stopped after ${signal} to npm`, () => !isRunning({ pid: runtimePid }), 15_000);
+  expect(await healthy(url)).toBe(false);
+  expect(await pidsMentioning(dataDir)).toEqual([]);
+  // Printed before the runtime exited; the pipe may deliver it a moment later.
+  await until(`"stopped" after ${signal}`, () => /^stopped$/m.test(app.output()), 5_000);
+}
+
 describe.skipIf(!linux)('npm start as a process tree', () => {
-  it('stops a stale JVM, leaves none after SIGKILL of the runtime, and stops everything on SIGTERM to npm', async () => {
+  it('stops a stale JVM, leaves none after SIGKILL of the runtime, and stops everything on SIGTERM or SIGHUP to npm', async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'labelsync-proc-'));
     const root = join(dataDir, 'files');
     await mkdir(join(root, 'in'), { recursive: true });
@@ -137,8 +152,7 @@ describe.skipIf(!linux)('npm start as a process tree', () => {
     console.log(`[local-process] one-file sync right after /health: ${syncMs} ms`);
 
     // 2. SIGKILL of the runtime: npm and the JVM go with it, and the next start runs one JVM.
-    const runtimePid = (JSON.parse(await readFile(join(dataDir, 'data', 'runtime.json'), 'utf8')) as { pid: number }).pid;
-    process.kill(runtimePid, 'SIGKILL');
+    process.kill(await runtimePidOf(), 'SIGKILL');
     await until('npm exits after its runtime died', first.exited, 10_000);
     // With setpriv the kernel stops the JVM with its runtime; without, the next start does (step 1).
     if (await commandWorks('setpriv', ['--version'])) await until('JVM exits with its runtime', async () => (await jvmsOn(dataDir)).length === 0, 15_000);
@@ -148,12 +162,11 @@ describe.skipIf(!linux)('npm start as a process tree', () => {
     expect(jvms).toHaveLength(1);
     expect(jvms[0]).not.toBe(jvm1);
 
-    // 3. SIGTERM to the npm process alone: /health stops answering and no process of the data dir remains.
-    const runtime2 = (JSON.parse(await readFile(join(dataDir, 'data', 'runtime.json'), 'utf8')) as { pid: number }).pid;
-    process.kill(second.npm.pid!, 'SIGTERM');
-    await until('runtime stopped after SIGTERM to npm', () => !isRunning({ pid: runtime2 }), 15_000);
-    expect(await healthy(url)).toBe(false);
-    expect(await pidsMentioning(dataDir)).toEqual([]);
-    expect(second.output()).toMatch(/^stopped$/m);
+    // 3. SIGTERM to the npm process alone (npm forwards it), then SIGHUP (npm dies of it): /health
+    // stops answering and no process of the data dir remains.
+    await stopsOn(second, 'SIGTERM', url);
+    const third = npmStart(env);
+    await until('third /health', () => healthy(url), 60_000);
+    await stopsOn(third, 'SIGHUP', url);
   }, 150_000);
 });
