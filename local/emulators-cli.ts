@@ -1,12 +1,14 @@
 /**
  * `npm run emulators`: starts every emulator, writes .labelsync/emulators.json, prints the
- * endpoints and stays in the foreground until Ctrl-C / SIGTERM, then stops them all.
+ * endpoints and stays in the foreground until Ctrl-C / SIGTERM / SIGHUP or until npm above it
+ * exits, then stops them all.
  */
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isIP } from 'node:net';
 import { endpointTarget } from '../shared/storage/endpoint-guard';
 import { startEmulators, type EmulatorEndpoints } from './emulators';
+import { watchLaunchers } from './launcher-watch';
 
 const OUT_DIR = path.resolve('.labelsync');
 const OUT_FILE = path.join(OUT_DIR, 'emulators.json');
@@ -63,6 +65,9 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGHUP', () => void shutdown('SIGHUP'));
+  // SIGTERM to npm does not reach this process (see launcher-watch.ts).
+  watchLaunchers((pid) => void shutdown(`launcher process ${pid} exited`));
   // In-process servers (s3rver, GCS) keep the event loop alive; nothing else to wait for.
 }
 

@@ -55,8 +55,8 @@ export interface RuntimeOptions {
   /** Run the stream poller. @default true */
   stream?: boolean;
   /**
-   * Load the state machine right after start (npm start) instead of on the first sync. Synthesis
-   * runs in a child process and is cached under the data dir. @default false
+   * Load the state machine during the start (npm start), before /health answers, instead of on
+   * the first sync. It is built in a child process and cached under the data dir. @default false
    */
   preloadStateMachine?: boolean;
   /** One progress line per running sync this often; 0: none. @default 5,000 ms */
@@ -208,6 +208,7 @@ async function startServices(ctx: StartContext): Promise<LabelsyncRuntime> {
   const machine = lazyStateMachine(ctx);
   const syncStarter = configureHandlers(ctx, endpoint, machine);
   const ddbStarting = ddbPort !== undefined ? startOwnDynamoDb(ctx, ddbPort) : undefined;
+  const preloaded = opts.preloadStateMachine ? preloadStateMachine(ctx, machine) : undefined;
   const imports = warmHandlers(ctx);
   const owned = ddbStarting ? await ddbStarting : undefined;
   await imports;
@@ -217,6 +218,7 @@ async function startServices(ctx: StartContext): Promise<LabelsyncRuntime> {
   const dlq = new LocalDlq(dlqFile(dataDir));
   const exportHandler = streamHandler(ctx);
   const poller = opts.stream !== false ? await startPoller(ctx, { endpoint, dlq, exportHandler, owned: !!owned }) : undefined;
+  await preloaded;
   const http = await startHttpServer({ port: opts.port ?? 8080, host: opts.host ?? '127.0.0.1', region, resolveHandler: ctx.resolveHandler, log: ctx.log });
   cleanups.push(() => http.close());
   ctx.phases.phase('total', ctx.phases.t0);
@@ -295,7 +297,8 @@ function configureHandlers(ctx: StartContext, endpoint: string, machine: LazySta
   return syncStarter;
 }
 
-function startOwnDynamoDb({ opts, dataDir, cleanups, phases }: StartContext, port: number): Promise<RunningDynamoDb> {
+function startOwnDynamoDb(ctx: StartContext, port: number): Promise<RunningDynamoDb> {
+  const { opts, dataDir, cleanups, phases } = ctx;
   const tDdb = Date.now();
   // quickStart: `npm start` must answer /health within 30 s even on a busy machine.
   const starting = startDynamoDbLocal({
@@ -305,6 +308,9 @@ function startOwnDynamoDb({ opts, dataDir, cleanups, phases }: StartContext, por
     quickStart: true,
     // npm start: Ctrl-C must reach the runtime only; it stops DynamoDB Local after the syncs.
     ownProcessGroup: true,
+    // …and a runtime killed by SIGKILL must not leave the JVM on the data dir.
+    dieWithParent: true,
+    log: ctx.log,
   });
   starting.then(
     (d) => {
@@ -377,24 +383,30 @@ async function publishState({ dataDir, tableName, region, cleanups }: StartConte
   cleanups.push(() => rm(stateFile, { force: true }));
 }
 
-/** After listening: the state machine's handlers, the optional preload, unfinished executions. */
-function startBackgroundWork({ opts, resolveHandler, log }: StartContext, machine: LazyStateMachine, syncStarter: LocalSyncStarter): void {
+/**
+ * Loads the state machine while DynamoDB Local starts (the definition comes from the construct
+ * tree in a child process, ~1–3 s, or from the cache), so the first sync does not wait for it.
+ * Resolves either way: a stack that does not build (mid-edit) is retried on the first sync.
+ */
+function preloadStateMachine({ log, phases }: StartContext, machine: LazyStateMachine): Promise<void> {
+  const t0 = Date.now();
+  return machine.get().then(
+    () => {
+      phases.phase('state machine', t0);
+      log(`[runtime] state machine ready (${Date.now() - t0} ms)`);
+    },
+    (e) => {
+      if (!machine.abort.signal.aborted) log(`[runtime] state machine not available: ${e instanceof Error ? e.message : String(e)}`);
+    },
+  );
+}
+
+/** After listening: the state machine's handlers, unfinished executions. */
+function startBackgroundWork({ resolveHandler, log }: StartContext, machine: LazyStateMachine, syncStarter: LocalSyncStarter): void {
   const aborted = () => machine.abort.signal.aborted;
   setImmediate(() => {
     for (const fn of LATER_FUNCTIONS) resolveHandler(fn).catch((e) => log(`[runtime] handler ${fn} failed to load: ${String(e)}`));
   });
-  if (opts.preloadStateMachine) {
-    // After listening, so /health answers as early as possible (synthesis competes for the CPU).
-    setImmediate(() => {
-      const t0 = Date.now();
-      machine.get().then(
-        () => log(`[runtime] state machine ready (${Date.now() - t0} ms)`),
-        (e) => {
-          if (!aborted()) log(`[runtime] state machine not available: ${e instanceof Error ? e.message : String(e)}`);
-        },
-      );
-    });
-  }
   // Executions a previous run left unfinished start again (in the background: may need synthesis).
   syncStarter.resume().then(
     (names) => names.length && log(`[runtime] resumed ${names.length} unfinished sync execution(s)`),

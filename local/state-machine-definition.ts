@@ -1,8 +1,9 @@
 /**
- * Takes the sync state machine's ASL from the synthesized CloudFormation template (so local runs
- * execute exactly what would be deployed) and resolves its intrinsic functions: each Lambda ARN
- * reference is mapped back to the manifest function through the `labelsync:function` metadata the
- * node-function construct puts on every CfnFunction.
+ * Takes the sync state machine's ASL from the stack's construct tree, resolved as the
+ * CloudFormation template holds it (so local runs execute exactly what would be deployed), and
+ * resolves its intrinsic functions: each Lambda ARN reference is mapped back to the manifest
+ * function through the `labelsync:function` metadata the node-function construct puts on every
+ * CfnFunction.
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -125,9 +126,12 @@ export function validateDefinition(definition: StateMachineDefinition): void {
 }
 
 /**
- * Synthesizes the CDK app in-process (bundling skipped, cdk.json context applied) and returns the
- * resolved state machine. Costs 5–25 s of CPU that block the event loop: servers use
- * {@link loadStateMachine}, which does it in a child process and caches the result.
+ * Builds the CDK stack in-process (bundling skipped, cdk.json context applied) and returns the
+ * resolved state machine. Only the state machine's definition and the Lambdas' metadata are
+ * resolved, not the whole template: a full `app.synth()` renders and validates every resource and
+ * took most of the 4–40 s a first start waited (the construct tree alone takes ~1 s). Blocks the
+ * event loop meanwhile: servers use {@link loadStateMachine}, which runs it in a child process
+ * and caches the result.
  */
 export async function synthesizeStateMachine(region: string): Promise<ResolvedStateMachine> {
   const { App } = await import('aws-cdk-lib');
@@ -139,9 +143,27 @@ export async function synthesizeStateMachine(region: string): Promise<ResolvedSt
     // no cdk.json: defaults
   }
   const app = new App({ context: { ...cdkContext, ...localContext(), 'aws:cdk:bundling-stacks': [] } });
-  new LabelsyncStack(app, 'Labelsync');
-  const template = app.synth().getStackByName('Labelsync').template as CfnTemplate;
-  return resolveStateMachine(template, region);
+  const stack = new LabelsyncStack(app, 'Labelsync');
+  return resolveStateMachine(await stateMachineResources(stack), region);
+}
+
+/**
+ * The part of the stack's template the definition needs, resolved from the construct tree: the
+ * state machine's definition properties and every Lambda's type and manifest metadata.
+ */
+async function stateMachineResources(stack: import('aws-cdk-lib').Stack): Promise<CfnTemplate> {
+  const { CfnStateMachine } = await import('aws-cdk-lib/aws-stepfunctions');
+  const { CfnFunction } = await import('aws-cdk-lib/aws-lambda');
+  const resources: CfnTemplate['Resources'] = {};
+  for (const c of stack.node.findAll()) {
+    if (c instanceof CfnFunction) {
+      resources[stack.resolve(c.logicalId) as string] = { Type: c.cfnResourceType, Metadata: { [FUNCTION_METADATA_KEY]: c.getMetadata(FUNCTION_METADATA_KEY) } };
+    } else if (c instanceof CfnStateMachine) {
+      const props = { Definition: c.definition, DefinitionString: c.definitionString, DefinitionSubstitutions: c.definitionSubstitutions };
+      resources[stack.resolve(c.logicalId) as string] = { Type: c.cfnResourceType, Properties: stack.resolve(props) as Record<string, unknown> };
+    }
+  }
+  return { Resources: resources };
 }
 
 /**

@@ -6,6 +6,8 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { isMainThread } from 'node:worker_threads';
+import { removeDynamoDbPid, stopStaleDynamoDb, writeDynamoDbPid } from './dynamodb-stale';
 import { commandWorks, freePort, httpAnswers, spawnManaged, waitUntil } from './process';
 
 export interface DynamoDbEndpoint {
@@ -41,6 +43,15 @@ export interface DynamoDbLocalOptions {
    * (and the exit hook kills it). Default false.
    */
   ownProcessGroup?: boolean;
+  /**
+   * Have the kernel send the JVM SIGTERM when this process dies, even by SIGKILL (`setpriv
+   * --pdeathsig`, Linux; skipped where setpriv is missing). Only from the main thread: the
+   * signal follows the spawning thread, and a worker thread may end before the process.
+   * Default false.
+   */
+  dieWithParent?: boolean;
+  /** Notes such as a stale JVM stopped on `dbPath`. @default console.error */
+  log?: (message: string) => void;
 }
 
 function emulatorDir(): string {
@@ -69,13 +80,40 @@ export async function startDynamoDbLocal(opts: DynamoDbLocalOptions = {}): Promi
   const dir = emulatorDir();
   const port = opts.port ?? (await freePort());
   const inMemory = opts.inMemory ?? !opts.dbPath;
-  const storage: string[] = [];
-  if (inMemory) storage.push('-inMemory');
-  else if (opts.dbPath) {
-    await mkdir(opts.dbPath, { recursive: true });
-    storage.push('-dbPath', path.resolve(opts.dbPath));
+  const dbPath = !inMemory && opts.dbPath ? path.resolve(opts.dbPath) : undefined;
+  if (dbPath) {
+    await mkdir(dbPath, { recursive: true });
+    await stopStaleDynamoDb(dbPath, opts.log ?? ((m) => console.error(m)));
   }
-  const args = [
+  const args = javaArgs(dir, port, dbPath, inMemory, opts);
+  const [cmd, cmdArgs] = (await diesWithParent(opts)) ? ['setpriv', ['--pdeathsig', 'TERM', '--', 'java', ...args]] : ['java', args];
+  const proc = spawnManaged('DynamoDB Local', cmd, cmdArgs, { cwd: dir, detached: opts.ownProcessGroup ?? false });
+  // setpriv execs java: the pid is the JVM's.
+  if (dbPath && proc.child.pid) await writeDynamoDbPid(dbPath, proc.child.pid);
+  const stop = async () => {
+    await proc.stop();
+    if (dbPath) await removeDynamoDbPid(dbPath);
+  };
+  const endpoint = `http://127.0.0.1:${port}`;
+  try {
+    await waitUntil('DynamoDB Local', () => httpAnswers(endpoint), {
+      timeoutMs: opts.timeoutMs ?? 60_000,
+      failed: proc.exited,
+    });
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { endpoint, region: 'us-east-1', port, pid: proc.child.pid, stop };
+}
+
+async function diesWithParent(opts: DynamoDbLocalOptions): Promise<boolean> {
+  return !!opts.dieWithParent && isMainThread && process.platform === 'linux' && (await commandWorks('setpriv', ['--version']));
+}
+
+/** The JVM's command line: `dbPath` (absolute) persists, else `inMemory` or the jar's default. */
+function javaArgs(dir: string, port: number, dbPath: string | undefined, inMemory: boolean, opts: DynamoDbLocalOptions): string[] {
+  return [
     `-Xmx${opts.maxHeap ?? '2g'}`,
     // Two cores shared with node and the tests: a single-threaded collector, and (for throwaway
     // in-memory instances) C1-only JIT, which starts noticeably faster.
@@ -88,18 +126,6 @@ export async function startDynamoDbLocal(opts: DynamoDbLocalOptions = {}): Promi
     '-disableTelemetry',
     '-port',
     String(port),
-    ...storage,
+    ...(dbPath ? ['-dbPath', dbPath] : inMemory ? ['-inMemory'] : []),
   ];
-  const proc = spawnManaged('DynamoDB Local', 'java', args, { cwd: dir, detached: opts.ownProcessGroup ?? false });
-  const endpoint = `http://127.0.0.1:${port}`;
-  try {
-    await waitUntil('DynamoDB Local', () => httpAnswers(endpoint), {
-      timeoutMs: opts.timeoutMs ?? 60_000,
-      failed: proc.exited,
-    });
-  } catch (e) {
-    await proc.stop();
-    throw e;
-  }
-  return { endpoint, region: 'us-east-1', port, pid: proc.child.pid, stop: () => proc.stop() };
 }

@@ -16,15 +16,17 @@ import { createDocumentClient } from '../../shared/db/client';
 import type { FunctionName } from '../../functions/manifest';
 import { LocalStateMachine, prepareDefinition } from '../../local/asl-runner';
 import type { LambdaHandler } from '../../local/lambda-functions';
-import { resolveStateMachine, synthesizeStateMachine } from '../../local/state-machine-definition';
+import { LOCAL_SYNC_CONCURRENCY, resolveStateMachine, synthesizeStateMachine, type CfnTemplate } from '../../local/state-machine-definition';
+import { synth } from '../infra/synth';
 import { LocalSyncStarter } from '../../local/sync-starter';
 
 let definition: StateMachineDefinition;
+let logicalId: string;
 const doc = () => createDocumentClient({ endpoint: inject('emulators').dynamodb.endpoint, region: 'us-east-1' });
 const table = () => inject('tableName');
 
 beforeAll(async () => {
-  definition = (await synthesizeStateMachine('us-east-1')).definition;
+  ({ definition, logicalId } = await synthesizeStateMachine('us-east-1'));
 }, 120_000);
 
 type Stubs = Partial<Record<FunctionName, (event: any, context: Context) => unknown>>;
@@ -255,6 +257,15 @@ describe('LocalSyncStarter', () => {
 });
 
 describe('definition loading', () => {
+  it('takes from the construct tree exactly the definition the synthesized template holds', async () => {
+    const cdkJson = JSON.parse(await readFile(join(process.cwd(), 'cdk.json'), 'utf8')) as { context: Record<string, unknown> };
+    const syncConcurrency = process.env.LABELSYNC_SYNC_CONCURRENCY || String(LOCAL_SYNC_CONCURRENCY);
+    const template = synth({ ...cdkJson.context, syncConcurrency }).template.toJSON() as CfnTemplate;
+    const fromTemplate = resolveStateMachine(template, 'us-east-1');
+    expect(definition).toEqual(fromTemplate.definition);
+    expect(logicalId).toBe(fromTemplate.logicalId);
+  }, 60_000);
+
   const lambda = (name: string) => ({ Type: 'AWS::Lambda::Function', Metadata: { 'labelsync:function': name } });
   it('resolves Fn::Join, Fn::GetAtt and pseudo parameters, mapping Lambda ARNs back through the metadata', () => {
     const template = {
