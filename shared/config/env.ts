@@ -59,6 +59,11 @@ export interface Env {
   assumableRoleArns: string[];
   /** LABELSYNC_STS_ENDPOINT: STS endpoint of s3s AssumeRole (moto locally); unset → AWS's. */
   stsEndpoint?: string;
+  /**
+   * LABELSYNC_AWS_STRICT: the local runtime and the test suite enforce the limits and failure
+   * modes of AWS that the emulators do not (on in `npm test`, off by default in `npm start`).
+   */
+  awsStrict: boolean;
 }
 
 type Source = Record<string, string | undefined>;
@@ -114,6 +119,7 @@ export function parseEnv(source: Source): Env {
     ownAccountId: accountIdVar('LABELSYNC_ACCOUNT_ID', source.LABELSYNC_ACCOUNT_ID, problems),
     assumableRoleArns: roleArnsVar('LABELSYNC_ASSUMABLE_ROLE_ARNS', source.LABELSYNC_ASSUMABLE_ROLE_ARNS, problems),
     stsEndpoint: url('LABELSYNC_STS_ENDPOINT'),
+    awsStrict: bool(['LABELSYNC_AWS_STRICT'], false),
   };
   if (!e.table) problems.push('LABELSYNC_TABLE is required');
   if (e.localFilesServingEnabled && e.localFilesStorageEnabled && resolve(e.localFilesDocumentRoot) === '/') {
