@@ -79,6 +79,7 @@ describe('local runtime end to end with the real handlers', () => {
       return ['completed', 'failed', 'completed_with_errors'].includes(s.json.status) ? s.json : undefined;
     }, 90_000);
     expect(done).toMatchObject({ status: 'completed', last_sync_count: 3 });
+    expect(done.meta).toMatchObject({ objects_listed: 3, objects_total: 3, percent: 100, eta_seconds: 0 });
     const execution = runtime.syncStarter.get(`${source.json.id}-${done.last_sync_job}`);
     expect(execution?.status).toBe('SUCCEEDED');
     const tasks = await api('GET', `/api/tasks?project=${pid}`);
@@ -107,4 +108,29 @@ describe('local runtime end to end with the real handlers', () => {
     console.log(`[local-e2e] annotation → local target in ${latency} ms`);
     expect(JSON.parse(await readFile(file, 'utf8'))).toMatchObject({ id: ann.json.id, result: [{ value: { text: ['x'] } }] });
   }, 150_000);
+});
+
+describe('Label Studio SDK requests over the local HTTP server', () => {
+  // The SDK's paths carry a trailing slash; these go through the same HTTP server `npm start` runs.
+  it('tasks.create, tasks.update, resolve_uri=false, tasks.delete_all_tasks, and a failed connection check under non_field_errors', async () => {
+    const project = await api('POST', '/api/projects/', { title: 'sdk over http', label_config: '<View><Image name="i" value="$image"/></View>' });
+    const pid = project.json.id as number;
+    const created = await api('POST', '/api/tasks/', { project: pid, data: { image: 's3://sdk-bucket/1.jpg' }, meta: { a: 1 } });
+    expect(created.status).toBe(201);
+    expect(created.json).toMatchObject({ project: pid, data: { image: 's3://sdk-bucket/1.jpg' }, meta: { a: 1 } });
+    const patched = await api('PATCH', `/api/tasks/${created.json.id}/`, { meta: { b: 2 } });
+    expect(patched.status).toBe(200);
+    expect(patched.json).toMatchObject({ data: { image: 's3://sdk-bucket/1.jpg' }, meta: { b: 2 } });
+    const raw = await api('GET', `/api/tasks/?project=${pid}&resolve_uri=false`);
+    expect(raw.json.tasks.map((t: any) => t.data)).toEqual([{ image: 's3://sdk-bucket/1.jpg' }]);
+    expect((await api('GET', `/api/tasks/${created.json.id}/?resolve_uri=maybe`)).status).toBe(400);
+
+    const missing = await api('POST', '/api/storages/localfiles/validate', { project: pid, path: join(root, 'no-such-dir') });
+    expect(missing.status).toBe(400);
+    expect(Object.keys(missing.json.validation_errors)).toEqual(['non_field_errors']);
+
+    const cleared = await fetch(`${runtime.url}/api/projects/${pid}/tasks/`, { method: 'DELETE', headers: { authorization: `Token ${runtime.token}` } });
+    expect(cleared.status).toBe(204);
+    expect((await api('GET', `/api/tasks/?project=${pid}`)).json.tasks).toEqual([]);
+  }, 60_000);
 });
