@@ -5,18 +5,30 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { installStrictMiddleware, type StrictDbOptions } from './strict-middleware';
 
-/** A document client on `endpoint` (DynamoDB Local) or the default AWS endpoint of `region`. */
-export function createDocumentClient(opts: { endpoint?: string; region: string }): DynamoDBDocumentClient {
+/**
+ * Attempts per DynamoDB call in the SDK (throttling and transient errors are retried with the
+ * SDK's jittered exponential backoff); the repositories' own bounded retries sit on top of it.
+ */
+export const SDK_MAX_ATTEMPTS = 5;
+
+/**
+ * A document client on `endpoint` (DynamoDB Local) or the default AWS endpoint of `region`;
+ * `strict` adds the AWS-strict middleware (transaction conflicts, throttling: strict-middleware.ts).
+ */
+export function createDocumentClient(opts: { endpoint?: string; region: string; strict?: StrictDbOptions }): DynamoDBDocumentClient {
   const client = new DynamoDBClient({
     region: opts.region,
     endpoint: opts.endpoint,
-    maxAttempts: 5,
+    maxAttempts: SDK_MAX_ATTEMPTS,
     requestHandler: new NodeHttpHandler({ connectionTimeout: 3_000, requestTimeout: 15_000 }),
     // DynamoDB Local accepts any credentials; AWS uses the default chain.
     ...(opts.endpoint ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
   });
-  return DynamoDBDocumentClient.from(client, {
+  const doc = DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: true },
   });
+  if (opts.strict) installStrictMiddleware(doc, opts.strict);
+  return doc;
 }
