@@ -28,6 +28,12 @@ export interface StrictDbOptions {
   throttleRate: number;
   /** Extra milliseconds a transaction keeps its items locked. */
   holdMs: number;
+  /**
+   * Most consecutive attempts of one call that are throttled (default 4: the fifth attempt the
+   * client makes, SDK_MAX_ATTEMPTS, gets through). A storm the SDK's retries absorb; a transaction's
+   * throttle (a cancellation) is not retried by the SDK, so the repositories' retries meet it anyway.
+   */
+  maxThrottlesPerCall?: number;
   /** Source of randomness (tests pass a deterministic one). */
   random?: () => number;
 }
@@ -161,6 +167,8 @@ async function halfBatch(command: string, input: Item, send: (input: Item) => Pr
 interface StrictContext {
   commandName?: string;
   labelsyncStrictCall?: CallItems;
+  /** Attempts of this call throttled so far. */
+  labelsyncThrottled?: number;
 }
 
 /**
@@ -172,6 +180,7 @@ export function installStrictMiddleware(doc: DynamoDBDocumentClient, opts: Stric
   const rate = Math.min(1, Math.max(0, opts.throttleRate));
   const stats: StrictDbStats = { throttled: 0, unprocessed: 0, conflicts: 0, cancelled: 0, holding: 0 };
   const locks = new ItemLocks();
+  const maxThrottles = opts.maxThrottlesPerCall ?? 4;
   doc.middlewareStack.add(
     (next, context) => async (args) => {
       const c = context as StrictContext;
@@ -195,9 +204,12 @@ export function installStrictMiddleware(doc: DynamoDBDocumentClient, opts: Stric
   );
   doc.middlewareStack.add(
     (next, context) => async (args) => {
-      const call = (context as StrictContext).labelsyncStrictCall;
+      const c = context as StrictContext;
+      const call = c.labelsyncStrictCall;
       if (!call) return next(args);
-      const refused = refusal(call, locks, rate > 0 && random() < rate, stats);
+      const throttle = rate > 0 && (c.labelsyncThrottled ?? 0) < maxThrottles && random() < rate;
+      if (throttle) c.labelsyncThrottled = (c.labelsyncThrottled ?? 0) + 1;
+      const refused = refusal(call, locks, throttle, stats);
       if (refused) throw refused;
       if (!call.mode) return next(args);
       locks.acquire(call);
