@@ -9,7 +9,7 @@
  *   that ended mid-chunk; the next step starts its first chunk with them (TTL as chunks).
  */
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { batchGet, batchWrite, isTransactionConditionFailure, queryPages, transactWrite, updateIf, type Db } from './repo-common';
+import { batchGet, batchWrite, isTransactionConditionFailure, queryPages, retryContention, transactWrite, updateIf, type Db } from './repo-common';
 import { counterAddExpression, type JobCounters } from './repo-jobs';
 import { packJson, unpackJson } from './packed-json';
 import { CHUNK_SHARDS, CHUNK_TTL_SECONDS, syncKeys, ttlIn } from './sync-keys';
@@ -142,13 +142,14 @@ export function chunkPlans(chunk: ChunkItem): { objects: ChunkPlan['objects']; c
  * when another attempt stored that plan first (re-read the chunk and merge).
  */
 export async function addChunkPlan(db: Db, jobId: string, n: number, index: number, plan: ChunkPlan): Promise<boolean> {
-  return updateIf(db, {
+  // A retried chunk may plan while its earlier attempt's completion transaction holds the item.
+  return retryContention(() => updateIf(db, {
     Key: syncKeys.chunk(jobId, n),
     UpdateExpression: 'SET #plan = :p',
     ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#plan)',
     ExpressionAttributeNames: { '#plan': `plan${index}` },
     ExpressionAttributeValues: { ':p': packJson(plan) },
-  });
+  }));
 }
 
 /**
