@@ -65,8 +65,8 @@ export function isContention(e: unknown): boolean {
 
 /**
  * Attempts of a write retried on contention ({@link retryContention}). With the backoff below a
- * write waits at most ~2.3 s in all (plus the SDK's own throttling retries inside each attempt)
- * before the error surfaces to its step.
+ * write waits ~1.5 s in all, ~2.3 s at most (plus the SDK's own throttling retries inside each
+ * attempt), before the error surfaces to its step.
  */
 export const CONTENTION_ATTEMPTS = 6;
 
@@ -101,9 +101,9 @@ export async function transactWrite(db: Db, input: TransactWriteCommandInput, ma
 
 /**
  * Attempts per batch of {@link batchWrite} / {@link batchGet}: a call returning unprocessed items or
- * refused for contention is tried again after a jittered delay (50 ms·2^n, capped at 2 s: ~8 s in
- * all). When the budget is exhausted the error surfaces (a sync chunk fails and the state machine
- * retries the chunk, which is idempotent).
+ * refused for contention is tried again after a jittered delay (50 ms·2^n, capped at 2 s: ~7 s in
+ * all, ~11 s at most). When the budget is exhausted the error surfaces (a sync chunk fails and the
+ * state machine retries the chunk, which is idempotent).
  */
 export const BATCH_ATTEMPTS = 8;
 
