@@ -29,6 +29,9 @@ export interface LabelsyncConfig {
   ambientGrants?: string;
   /** Roles of the deploying account s3s storages may assume (all others of this account are denied). */
   assumableRoleArns: string[];
+  /** Table (and index) warm throughput, request units per second; unset → DynamoDB's default for a new on-demand table. */
+  tableWarmWrites?: number;
+  tableWarmReads?: number;
 }
 
 /** Context values arrive as arrays (cdk.json) or strings (CLI): accept JSON arrays and comma lists. */
@@ -75,6 +78,17 @@ function roleArns(v: unknown): string[] {
   return arns;
 }
 
+/**
+ * A warm-throughput value: DynamoDB only raises warm throughput, and a new on-demand table starts
+ * at 4,000 writes / 12,000 reads per second, so a lower value is a mistake.
+ */
+function warm(name: string, v: unknown, least: number): number | undefined {
+  if (v === undefined || v === null || v === '') return undefined;
+  const n = positiveInt(name, v, least);
+  if (n < least) throw new Error(`context ${name} must be at least ${least} (a new on-demand table already has that much), got ${n}`);
+  return n;
+}
+
 /** Reads and validates the context of `node` (throws on malformed values so synth fails loudly). */
 export function readConfig(node: Node): LabelsyncConfig {
   const ctx = (k: string): unknown => node.tryGetContext(k);
@@ -93,5 +107,7 @@ export function readConfig(node: Node): LabelsyncConfig {
     logRetentionDays: positiveInt('logRetentionDays', ctx('logRetentionDays'), 30),
     ambientGrants: ambientGrants(ctx('ambientGrants')),
     assumableRoleArns: roleArns(ctx('assumableRoleArns')),
+    tableWarmWrites: warm('tableWarmWrites', ctx('tableWarmWrites'), 4_000),
+    tableWarmReads: warm('tableWarmReads', ctx('tableWarmReads'), 12_000),
   };
 }

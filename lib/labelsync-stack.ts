@@ -49,7 +49,7 @@ export class LabelsyncStack extends Stack {
   constructor(scope: Construct, id: string, props?: StackProps) {
     super(scope, id, { description: 'labelsync: serverless, Label-Studio-compatible storage sync', ...props });
     const config = readConfig(this.node);
-    const data = new Data(this, 'Data');
+    const data = new Data(this, 'Data', { warmThroughput: { writeUnitsPerSecond: config.tableWarmWrites, readUnitsPerSecond: config.tableWarmReads } });
 
     const common: Record<string, string> = {
       LABELSYNC_SYNC_CONCURRENCY: String(config.syncConcurrency),

@@ -69,7 +69,8 @@ function memoised<T>(load: () => Promise<T>): () => Promise<T> {
 }
 
 function defaultDb(env: Env): Db {
-  return { doc: createDocumentClient({ endpoint: env.dynamodbEndpoint, region: env.region }), table: env.table };
+  const strict = env.awsStrict ? { throttleRate: env.strictThrottleRate, holdMs: env.strictTransactionHoldMs } : undefined;
+  return { doc: createDocumentClient({ endpoint: env.dynamodbEndpoint, region: env.region, strict }), table: env.table };
 }
 
 function defaultStarter(env: Env): SyncStarter | undefined {

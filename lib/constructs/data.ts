@@ -9,13 +9,23 @@ import { TABLE_SCHEMA } from '../../shared/db/schema';
  * used for application-level envelope encryption of storage secrets. Both are retained when the
  * stack is deleted: losing the key would make every stored secret unreadable.
  */
+export interface DataProps {
+  /**
+   * Warm throughput of the table and each index (request units per second). A fresh on-demand
+   * table absorbs about 4,000 writes/s at once and scales up from there; a big first sync can
+   * need more from its first minute (see docs/deploy.md, "Table warm throughput").
+   */
+  warmThroughput?: dynamodb.WarmThroughput;
+}
+
 export class Data extends Construct {
   readonly table: dynamodb.Table;
   /** Wraps data keys of storage secrets (the secrets themselves are AES-GCM encrypted in the table). */
   readonly secretsKey: kms.Key;
 
-  constructor(scope: Construct, id: string) {
+  constructor(scope: Construct, id: string, props: DataProps = {}) {
     super(scope, id);
+    const warmThroughput = props.warmThroughput && Object.values(props.warmThroughput).some((v) => v !== undefined) ? props.warmThroughput : undefined;
     const s = dynamodb.AttributeType.STRING;
     this.table = new dynamodb.Table(this, 'Table', {
       partitionKey: { name: TABLE_SCHEMA.partitionKey, type: s },
@@ -29,6 +39,7 @@ export class Data extends Construct {
       encryption: dynamodb.TableEncryption.AWS_MANAGED,
       deletionProtection: true,
       removalPolicy: RemovalPolicy.RETAIN,
+      ...(warmThroughput ? { warmThroughput } : {}),
     });
     for (const g of TABLE_SCHEMA.globalIndexes) {
       this.table.addGlobalSecondaryIndex({
@@ -36,6 +47,8 @@ export class Data extends Construct {
         partitionKey: { name: g.partitionKey, type: s },
         sortKey: { name: g.sortKey, type: s },
         projectionType: dynamodb.ProjectionType.ALL,
+        // Task writes also write gsi1 (annotations both): a cold index throttles the table's writes.
+        ...(warmThroughput ? { warmThroughput } : {}),
       });
     }
     this.secretsKey = new kms.Key(this, 'SecretsKey', {

@@ -5,7 +5,7 @@
  * once, in one Error naming each bad variable.
  */
 import { resolve } from 'node:path';
-import { accountIdVar, allowlistVar, ambientGrantsVar, booleanVar, intVar, portVar, roleArnsVar, urlVar, type AmbientGrants, type Problems } from './parse-vars';
+import { accountIdVar, allowlistVar, ambientGrantsVar, booleanVar, fractionVar, intVar, nonNegativeIntVar, portVar, roleArnsVar, urlVar, type AmbientGrants, type Problems } from './parse-vars';
 
 export type { AmbientGrant, AmbientGrants } from './parse-vars';
 
@@ -64,6 +64,16 @@ export interface Env {
    * modes of AWS that the emulators do not (on in `npm test`, off by default in `npm start`).
    */
   awsStrict: boolean;
+  /**
+   * LABELSYNC_STRICT_THROTTLE_RATE (0..1, default 0): in AWS-strict mode, the share of DynamoDB
+   * attempts answered with throttling (and of batches half processed).
+   */
+  strictThrottleRate: number;
+  /**
+   * LABELSYNC_STRICT_TRANSACTION_HOLD_MS (default 0): in AWS-strict mode, how much longer a
+   * DynamoDB transaction keeps its items locked, so that overlaps become observable locally.
+   */
+  strictTransactionHoldMs: number;
 }
 
 type Source = Record<string, string | undefined>;
@@ -120,6 +130,8 @@ export function parseEnv(source: Source): Env {
     assumableRoleArns: roleArnsVar('LABELSYNC_ASSUMABLE_ROLE_ARNS', source.LABELSYNC_ASSUMABLE_ROLE_ARNS, problems),
     stsEndpoint: url('LABELSYNC_STS_ENDPOINT'),
     awsStrict: bool(['LABELSYNC_AWS_STRICT'], false),
+    strictThrottleRate: fractionVar('LABELSYNC_STRICT_THROTTLE_RATE', source.LABELSYNC_STRICT_THROTTLE_RATE, 0, problems),
+    strictTransactionHoldMs: nonNegativeIntVar('LABELSYNC_STRICT_TRANSACTION_HOLD_MS', source.LABELSYNC_STRICT_TRANSACTION_HOLD_MS, 0, problems),
   };
   if (!e.table) problems.push('LABELSYNC_TABLE is required');
   if (e.localFilesServingEnabled && e.localFilesStorageEnabled && resolve(e.localFilesDocumentRoot) === '/') {

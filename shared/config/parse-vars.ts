@@ -24,6 +24,28 @@ export function intVar(name: string, v: string | undefined, d: number, problems:
   return n;
 }
 
+/** A whole number >= 0 (a delay in ms, where 0 means none). */
+export function nonNegativeIntVar(name: string, v: string | undefined, d: number, problems: Problems): number {
+  if (unset(v)) return d;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) {
+    problems.push(`${name} must be an integer >= 0, got '${v}'`);
+    return d;
+  }
+  return n;
+}
+
+/** A fraction between 0 and 1 inclusive (a probability). */
+export function fractionVar(name: string, v: string | undefined, d: number, problems: Problems): number {
+  if (unset(v)) return d;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) {
+    problems.push(`${name} must be a number between 0 and 1, got '${v}'`);
+    return d;
+  }
+  return n;
+}
+
 /** A boolean: 1/true/yes/on or 0/false/no/off, any case. */
 export function booleanVar(name: string, v: string | undefined, d: boolean, problems: Problems): boolean {
   if (unset(v)) return d;

@@ -2,21 +2,40 @@
  * DynamoDB document client factory (createApp builds one per app). Timeouts and bounded retries
  * are set here once.
  */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { installStrictMiddleware, type StrictDbOptions } from './strict-middleware';
 
-/** A document client on `endpoint` (DynamoDB Local) or the default AWS endpoint of `region`. */
-export function createDocumentClient(opts: { endpoint?: string; region: string }): DynamoDBDocumentClient {
+/**
+ * Attempts per DynamoDB call in the SDK (throttling and transient errors are retried with the
+ * SDK's jittered exponential backoff); the repositories' own bounded retries sit on top of it.
+ */
+export const SDK_MAX_ATTEMPTS = 5;
+
+/**
+ * A document client on `endpoint` (DynamoDB Local) or the default AWS endpoint of `region`;
+ * `strict` adds the AWS-strict middleware (transaction conflicts, throttling: strict-middleware.ts).
+ * `retryStrategy` replaces the SDK's (tests shorten its delays; the service never sets it).
+ */
+export function createDocumentClient(opts: {
+  endpoint?: string;
+  region: string;
+  strict?: StrictDbOptions;
+  retryStrategy?: DynamoDBClientConfig['retryStrategy'];
+}): DynamoDBDocumentClient {
   const client = new DynamoDBClient({
     region: opts.region,
     endpoint: opts.endpoint,
-    maxAttempts: 5,
+    maxAttempts: SDK_MAX_ATTEMPTS,
+    ...(opts.retryStrategy ? { retryStrategy: opts.retryStrategy } : {}),
     requestHandler: new NodeHttpHandler({ connectionTimeout: 3_000, requestTimeout: 15_000 }),
     // DynamoDB Local accepts any credentials; AWS uses the default chain.
     ...(opts.endpoint ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
   });
-  return DynamoDBDocumentClient.from(client, {
+  const doc = DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: true },
   });
+  if (opts.strict) installStrictMiddleware(doc, opts.strict);
+  return doc;
 }

@@ -8,8 +8,8 @@
  * - Carry `JOB#<jobId>` / `CARRY#<step>`: the entries after the last chunk cut of a listing step
  *   that ended mid-chunk; the next step starts its first chunk with them (TTL as chunks).
  */
-import { GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import { batchGet, batchWrite, queryPages, updateIf, type Db } from './repo-common';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { batchGet, batchWrite, isTransactionConditionFailure, queryPages, retryContention, transactWrite, updateIf, type Db } from './repo-common';
 import { counterAddExpression, type JobCounters } from './repo-jobs';
 import { packJson, unpackJson } from './packed-json';
 import { CHUNK_SHARDS, CHUNK_TTL_SECONDS, syncKeys, ttlIn } from './sync-keys';
@@ -142,52 +142,53 @@ export function chunkPlans(chunk: ChunkItem): { objects: ChunkPlan['objects']; c
  * when another attempt stored that plan first (re-read the chunk and merge).
  */
 export async function addChunkPlan(db: Db, jobId: string, n: number, index: number, plan: ChunkPlan): Promise<boolean> {
-  return updateIf(db, {
+  // A retried chunk may plan while its earlier attempt's completion transaction holds the item.
+  return retryContention(() => updateIf(db, {
     Key: syncKeys.chunk(jobId, n),
     UpdateExpression: 'SET #plan = :p',
     ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#plan)',
     ExpressionAttributeNames: { '#plan': `plan${index}` },
     ExpressionAttributeValues: { ':p': packJson(plan) },
-  });
+  }));
 }
 
 /**
  * Marks the chunk done and adds its counters to the job in one transaction, so a retried chunk
- * never counts twice. Returns false when the chunk was already done (nothing added).
+ * never counts twice. Returns false when the chunk was already done (its condition failed: nothing
+ * added). The job item is hot, so the transaction is often cancelled for a conflict (another
+ * chunk's transaction, a listing step's update) or throttled: that adds nothing either and is
+ * retried (transactWrite), never taken for "already done".
  */
 export async function completeChunk(db: Db, jobId: string, n: number, delta: Partial<JobCounters>): Promise<boolean> {
   const { parts, names, values } = counterAddExpression(delta);
   try {
-    await db.doc.send(
-      new TransactWriteCommand({
-        TransactItems: [
-          {
-            Update: {
-              TableName: db.table,
-              Key: syncKeys.chunk(jobId, n),
-              UpdateExpression: 'SET done = :t',
-              ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(done) OR done = :f)',
-              ExpressionAttributeValues: { ':t': true, ':f': false },
-            },
+    await transactWrite(db, {
+      TransactItems: [
+        {
+          Update: {
+            TableName: db.table,
+            Key: syncKeys.chunk(jobId, n),
+            UpdateExpression: 'SET done = :t',
+            ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(done) OR done = :f)',
+            ExpressionAttributeValues: { ':t': true, ':f': false },
           },
-          ...(parts.length
-            ? [{
-                Update: {
-                  TableName: db.table,
-                  Key: syncKeys.job(jobId),
-                  UpdateExpression: `ADD ${parts.join(', ')}`,
-                  ExpressionAttributeNames: names,
-                  ExpressionAttributeValues: values,
-                },
-              }]
-            : []),
-        ],
-      }),
-    );
+        },
+        ...(parts.length
+          ? [{
+              Update: {
+                TableName: db.table,
+                Key: syncKeys.job(jobId),
+                UpdateExpression: `ADD ${parts.join(', ')}`,
+                ExpressionAttributeNames: names,
+                ExpressionAttributeValues: values,
+              },
+            }]
+          : []),
+      ],
+    });
     return true;
   } catch (e) {
-    const err = e as { name?: string };
-    if (err.name === 'TransactionCanceledException') return false;
+    if (isTransactionConditionFailure(e)) return false;
     throw e;
   }
 }

@@ -46,53 +46,105 @@ export function isTransactionConditionFailure(e: unknown): boolean {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** True for a transaction cancelled only because another transaction held one of its items. */
-export function isTransactionConflict(e: unknown): boolean {
+/** Throttling errors DynamoDB answers (the SDK retries them first; these are what is left after its attempts). */
+const THROTTLE_ERRORS = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded']);
+/** Cancellation reasons that say "try again later", not "your condition failed". */
+const TRANSIENT_CANCEL_CODES = new Set(['TransactionConflict', 'ThrottlingError', 'ProvisionedThroughputExceeded']);
+
+/**
+ * True for a refusal that a later retry can overcome: a throttle, a plain write refused while a
+ * transaction holds the item (TransactionConflictException: the SDK does not retry it), or a
+ * transaction cancelled only for conflicts or throttling (no ConditionalCheckFailed).
+ */
+export function isContention(e: unknown): boolean {
   const err = e as { name?: string; CancellationReasons?: { Code?: string }[] };
-  return err?.name === 'TransactionCanceledException' &&
-    (err.CancellationReasons ?? []).some((r) => r.Code === 'TransactionConflict') &&
-    !(err.CancellationReasons ?? []).some((r) => r.Code === 'ConditionalCheckFailed');
+  if (err?.name === 'TransactionConflictException' || THROTTLE_ERRORS.has(String(err?.name))) return true;
+  const codes = (err?.CancellationReasons ?? []).map((r) => r.Code ?? 'None');
+  return err?.name === 'TransactionCanceledException' && codes.some((c) => TRANSIENT_CANCEL_CODES.has(c)) && codes.every((c) => c === 'None' || TRANSIENT_CANCEL_CODES.has(c));
 }
 
 /**
- * Runs a TransactWriteItems call, retrying (bounded, jittered backoff) when DynamoDB cancels it for
- * a conflict with a concurrent transaction on the same items (e.g. two annotations of one task).
+ * Attempts of a write retried on contention ({@link retryContention}). With the backoff below a
+ * write waits ~1.5 s in all, ~2.3 s at most (plus the SDK's own throttling retries inside each
+ * attempt), before the error surfaces to its step.
  */
-export async function transactWrite(db: Db, input: TransactWriteCommandInput, maxAttempts = 6): Promise<void> {
+export const CONTENTION_ATTEMPTS = 6;
+
+/** Jittered exponential delay before retry `attempt` (1-based): 25 ms·2^n, capped at `capMs`, times 0.5–1.5. */
+export function backoffMs(attempt: number, capMs = 1_000): number {
+  return Math.min(capMs, 25 * 2 ** attempt) * (0.5 + Math.random());
+}
+
+/**
+ * Runs `write`, retrying with bounded, jittered backoff while DynamoDB refuses it for contention
+ * ({@link isContention}); any other error, or the last refusal, is thrown.
+ */
+export async function retryContention<T>(write: () => Promise<T>, maxAttempts = CONTENTION_ATTEMPTS): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      await db.doc.send(new TransactWriteCommand(input));
-      return;
+      return await write();
     } catch (e) {
-      if (!isTransactionConflict(e) || attempt >= maxAttempts) throw e;
-      await sleep(Math.min(1_000, 25 * 2 ** attempt) * (0.5 + Math.random()));
+      if (!isContention(e) || attempt >= maxAttempts) throw e;
+      await sleep(backoffMs(attempt));
     }
   }
 }
 
 /**
- * Writes put/delete requests in BatchWriteItem calls of 25, retrying UnprocessedItems with
- * exponential backoff at most `maxAttempts` times per batch (bounded).
- * @throws Error when items stay unprocessed after the last attempt
+ * Runs a TransactWriteItems call, retrying (bounded, jittered backoff) when DynamoDB cancels it for
+ * a conflict with a concurrent write on the same items (e.g. two annotations of one task) or for
+ * throttling.
+ */
+export async function transactWrite(db: Db, input: TransactWriteCommandInput, maxAttempts = CONTENTION_ATTEMPTS): Promise<void> {
+  await retryContention(() => db.doc.send(new TransactWriteCommand(input)), maxAttempts);
+}
+
+/**
+ * Attempts per batch of {@link batchWrite} / {@link batchGet}: a call returning unprocessed items or
+ * refused for contention is tried again after a jittered delay (50 ms·2^n, capped at 2 s: ~7 s in
+ * all, ~11 s at most). When the budget is exhausted the error surfaces (a sync chunk fails and the
+ * state machine retries the chunk, which is idempotent).
+ */
+export const BATCH_ATTEMPTS = 8;
+
+/** One batch call, retried until nothing is left unprocessed (bounded by BATCH_ATTEMPTS). */
+async function untilProcessed<P>(what: string, first: P[], call: (pending: P[]) => Promise<P[]>, maxAttempts: number): Promise<void> {
+  let pending = first;
+  for (let attempt = 1; pending.length; attempt++) {
+    let refusal: unknown;
+    try {
+      pending = await call(pending);
+    } catch (e) {
+      if (!isContention(e)) throw e;
+      refusal = e;
+    }
+    if (!pending.length) return;
+    if (attempt >= maxAttempts) {
+      if (refusal) throw refusal;
+      throw new Error(`${what} left ${pending.length} unprocessed after ${attempt} attempts`);
+    }
+    await sleep(backoffMs(attempt + 1, 2_000));
+  }
+}
+
+/**
+ * Writes put/delete requests in BatchWriteItem calls of 25, retrying UnprocessedItems and
+ * contention refusals at most `maxAttempts` times per batch (default {@link BATCH_ATTEMPTS}).
+ * @throws Error when items stay unprocessed after the last attempt (or the last refusal)
  */
 export async function batchWrite(
   db: Db,
   requests: ({ PutRequest: { Item: Record<string, unknown> } } | { DeleteRequest: { Key: Record<string, unknown> } })[],
   opts: { maxAttempts?: number; concurrency?: number } = {},
 ): Promise<void> {
-  const maxAttempts = opts.maxAttempts ?? 8;
+  const maxAttempts = opts.maxAttempts ?? BATCH_ATTEMPTS;
   const batches: (typeof requests)[] = [];
   for (let i = 0; i < requests.length; i += 25) batches.push(requests.slice(i, i + 25));
-  const one = async (batch: typeof requests) => {
-    let pending = batch;
-    for (let attempt = 1; pending.length; attempt++) {
+  const one = (batch: typeof requests) =>
+    untilProcessed('BatchWriteItem', batch, async (pending) => {
       const res = await db.doc.send(new BatchWriteCommand({ RequestItems: { [db.table]: pending } }));
-      pending = (res.UnprocessedItems?.[db.table] ?? []) as typeof requests;
-      if (!pending.length) return;
-      if (attempt >= maxAttempts) throw new Error(`BatchWriteItem left ${pending.length} unprocessed items after ${attempt} attempts`);
-      await sleep(Math.min(2_000, 50 * 2 ** attempt) * (0.5 + Math.random() / 2));
-    }
-  };
+      return (res.UnprocessedItems?.[db.table] ?? []) as typeof requests;
+    }, maxAttempts);
   const concurrency = Math.max(1, opts.concurrency ?? 4);
   let next = 0;
   await Promise.all(
@@ -103,9 +155,9 @@ export async function batchWrite(
 }
 
 /**
- * Reads items by key with BatchGetItem in groups of 100, retrying UnprocessedKeys with
- * exponential backoff at most `maxAttempts` times per group (bounded), and hands every item found
- * to `onItem`; keys with no item are simply not reported.
+ * Reads items by key with BatchGetItem in groups of 100, retrying UnprocessedKeys and throttling
+ * at most `maxAttempts` times per group (default {@link BATCH_ATTEMPTS}, as batchWrite), and hands
+ * every item found to `onItem`; keys with no item are simply not reported.
  * @throws Error when keys stay unprocessed after the last attempt
  */
 export async function batchGet(
@@ -114,17 +166,13 @@ export async function batchGet(
   onItem: (it: Record<string, unknown>) => void,
   opts: { consistent?: boolean; maxAttempts?: number } = {},
 ): Promise<void> {
-  const maxAttempts = opts.maxAttempts ?? 8;
+  const maxAttempts = opts.maxAttempts ?? BATCH_ATTEMPTS;
   for (let i = 0; i < keys.length; i += 100) {
-    let pending = keys.slice(i, i + 100);
-    for (let attempt = 1; pending.length; attempt++) {
+    await untilProcessed('BatchGetItem', keys.slice(i, i + 100), async (pending) => {
       const res = await db.doc.send(new BatchGetCommand({ RequestItems: { [db.table]: { Keys: pending, ...(opts.consistent ? { ConsistentRead: true } : {}) } } }));
       for (const it of res.Responses?.[db.table] ?? []) onItem(it);
-      pending = (res.UnprocessedKeys?.[db.table]?.Keys ?? []) as Record<string, unknown>[];
-      if (!pending.length) break;
-      if (attempt >= maxAttempts) throw new Error(`BatchGetItem left ${pending.length} keys unprocessed after ${attempt} attempts`);
-      await sleep(Math.min(2_000, 50 * 2 ** attempt));
-    }
+      return (res.UnprocessedKeys?.[db.table]?.Keys ?? []) as Record<string, unknown>[];
+    }, maxAttempts);
   }
 }
 

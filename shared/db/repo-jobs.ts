@@ -1,31 +1,17 @@
 /**
  * Sync jobs: `JOB#<jobId>` / `JOB` items holding the role, the storage, the deletion mode and
  * atomic ADD counters (live progress, mirrored into the storage's meta). TTL 30 days.
+ *
+ * The job item is hot: chunk completions add to it in transactions while listing steps and the
+ * progress mirror update it, and DynamoDB refuses a plain write to an item while a transaction on
+ * it is in flight (TransactionConflictException, not retried by the SDK). Every write of it goes
+ * through retryContention (conflicts and throttling; bounded, jittered backoff).
  */
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { isConditionalFailure, updateReturning, type Db } from './repo-common';
+import { isConditionalFailure, retryContention, updateReturning, type Db } from './repo-common';
 import { pyTime, writeStorageSyncState } from './repo-storage-sync-state';
 import { JOB_TTL_SECONDS, syncKeys, ttlIn } from './sync-keys';
 
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/**
- * Runs a plain (non-transactional) write of a job item, retrying with bounded, jittered backoff
- * on TransactionConflictException: chunk completions add to the job item in transactions, and
- * DynamoDB refuses a plain write to an item while a transaction on it is in flight (the SDK does
- * not retry that error).
- */
-async function retryJobConflicts<T>(write: () => Promise<T>, maxAttempts = 6): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await write();
-    } catch (e) {
-      if ((e as { name?: string }).name !== 'TransactionConflictException' || attempt >= maxAttempts) throw e;
-      await sleep(Math.min(1_000, 25 * 2 ** attempt) * (0.5 + Math.random()));
-    }
-  }
-}
 
 /** Counters of a job, all monotonic (atomic ADD). */
 export interface JobCounters {
@@ -86,7 +72,7 @@ export async function createJob(
   db: Db,
   job: Pick<JobItem, 'jobId' | 'storageId' | 'role' | 'ordered' | 'sync_deletions' | 'trust_digests_of'>,
 ): Promise<JobItem> {
-  const res = await db.doc.send(
+  const res = await retryContention(() => db.doc.send(
     new UpdateCommand({
       TableName: db.table,
       Key: syncKeys.job(job.jobId),
@@ -101,7 +87,7 @@ export async function createJob(
       },
       ReturnValues: 'ALL_NEW',
     }),
-  );
+  ));
   return withCounters(res.Attributes as Partial<JobItem>);
 }
 
@@ -137,7 +123,7 @@ export async function addJobCounters(db: Db, jobId: string, delta: Partial<JobCo
   const { parts, names, values } = counterAddExpression(delta);
   if (!parts.length) return getJob(db, jobId);
   try {
-    const res = await retryJobConflicts(() => db.doc.send(
+    const res = await retryContention(() => db.doc.send(
       new UpdateCommand({
         TableName: db.table,
         Key: syncKeys.job(jobId),
@@ -234,7 +220,7 @@ export async function mirrorProgress(
   let job: JobItem;
   try {
     // The elected writer gets the counters back from its own update: no read for the others.
-    const res = await retryJobConflicts(() => db.doc.send(
+    const res = await retryContention(() => db.doc.send(
       new UpdateCommand({
         TableName: db.table,
         Key: syncKeys.job(jobId),
@@ -268,7 +254,7 @@ export interface ListingCounts {
  * Returns the job after the addition, or undefined when the step had been counted already.
  */
 export async function addListingCounts(db: Db, jobId: string, fence: number, c: ListingCounts, done: boolean): Promise<JobItem | undefined> {
-  const job = await retryJobConflicts(() => updateReturning<Partial<JobItem>>(db, {
+  const job = await retryContention(() => updateReturning<Partial<JobItem>>(db, {
     Key: syncKeys.job(jobId),
     UpdateExpression:
       `SET listedThrough = :f${done ? ', listDone = :t' : ''} ` +
@@ -289,7 +275,7 @@ export async function addListingCounts(db: Db, jobId: string, fence: number, c: 
  * @throws ConditionalCheckFailedException when the job does not exist
  */
 export async function nextListEpoch(db: Db, jobId: string): Promise<number> {
-  const res = await retryJobConflicts(() => db.doc.send(
+  const res = await retryContention(() => db.doc.send(
     new UpdateCommand({
       TableName: db.table,
       Key: syncKeys.job(jobId),
