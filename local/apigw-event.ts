@@ -231,3 +231,14 @@ export function fromHandlerResult(result: unknown): HttpResult {
   else body = Buffer.from(JSON.stringify(r.body), 'utf8');
   return { statusCode: Number(r.statusCode) || 200, headers, body };
 }
+
+/**
+ * Size of a handler's result as Lambda measures it against its response limit: the JSON it
+ * serialises. A `Readable` body (local streaming only) is not counted: the deployed function
+ * buffers it, and its size is unknown before it is sent.
+ */
+export function lambdaResponseBytes(result: unknown): number {
+  if (result === undefined) return 0;
+  if (typeof result === 'object' && result !== null && (result as { body?: unknown }).body instanceof Readable) return 0;
+  return Buffer.byteLength(JSON.stringify(result) ?? '');
+}

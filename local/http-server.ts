@@ -2,20 +2,22 @@
  * The local stand-in for API Gateway: every request becomes the payload 2.0 event of the function
  * the manifest routes its path to, and that same handler answers. API Gateway's own answers are
  * reproduced where a deployed client would see them: 413 for bodies over the 10 MB API limit or
- * events over Lambda's 6 MB invoke limit, 500 when the handler throws, 503 when it times out.
+ * events over Lambda's 6 MB invoke limit, 500 when the handler throws, 503 when it times out,
+ * CORS preflights answered from the same policy the CDK construct configures, and (AWS-strict
+ * mode) 500 for a response over Lambda's 6 MB response limit.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FUNCTIONS, functionForPath } from '../functions/manifest';
-import { fromHandlerResult, readBody, toApiGatewayEvent } from './apigw-event';
+import { LAMBDA_MAX_EVENT_BYTES, LAMBDA_MAX_RESPONSE_BYTES } from '../shared/http/limits';
+import { corsPolicy, isPreflight, preflightHeaders, responseCorsHeaders, type CorsPolicy } from '../shared/http/cors';
+import { fromHandlerResult, lambdaResponseBytes, readBody, toApiGatewayEvent } from './apigw-event';
 import { invokeLocal, LambdaInvocationError, type HandlerResolver } from './lambda-functions';
 
 /** API Gateway HTTP API payload limit. */
 const MAX_REQUEST_BYTES = 10 * 1024 * 1024;
-/** Lambda synchronous invocation payload limit (the event, as JSON). */
-const MAX_EVENT_BYTES = 6 * 1024 * 1024;
 /** HTTP API integration timeout ceiling. */
 const MAX_INTEGRATION_SECONDS = 30;
 
@@ -26,6 +28,10 @@ export interface HttpServerOptions {
   resolveHandler: HandlerResolver;
   /** Where errors of handlers are reported (default console.error). Never gets request bodies. */
   log?: (message: string) => void;
+  /** AWS-strict mode: also enforce Lambda's response size limit. */
+  awsStrict?: boolean;
+  /** Origins of the CORS policy (the CDK `corsOrigins` context; default `*`, as there). */
+  corsOrigins?: string[];
 }
 
 export interface LocalHttpServer {
@@ -46,8 +52,26 @@ function gatewayAnswer(res: ServerResponse, status: number, message: string): vo
   res.end(body);
 }
 
+/**
+ * API Gateway answers a preflight itself (204, no integration) and puts its own CORS headers on
+ * every other response for an allowed origin, ignoring any the integration returns.
+ * @returns true when the request was a preflight and has been answered
+ */
+function applyCors(req: IncomingMessage, res: ServerResponse, cors: CorsPolicy): boolean {
+  const origin = req.headers.origin;
+  if (isPreflight(req.method, req.headers)) {
+    res.writeHead(204, preflightHeaders(cors, origin));
+    res.end();
+    req.resume();
+    return true;
+  }
+  for (const [k, v] of Object.entries(responseCorsHeaders(cors, origin))) res.setHeader(k, v);
+  return false;
+}
+
 async function handle(req: IncomingMessage, res: ServerResponse, opts: HttpServerOptions, port: number): Promise<void> {
   const log = opts.log ?? ((m: string) => console.error(m));
+  if (applyCors(req, res, corsPolicy(opts.corsOrigins ?? ['*']))) return;
   if (Number(req.headers['content-length'] ?? 0) > MAX_REQUEST_BYTES) {
     // Refuse before reading: a huge upload is not drained, the connection is closed instead.
     res.setHeader('connection', 'close');
@@ -65,7 +89,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, opts: HttpServe
     sourceIp: (req.socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, ''),
     localPort: port,
   });
-  if (Buffer.byteLength(JSON.stringify(event)) > MAX_EVENT_BYTES) return gatewayAnswer(res, 413, 'Request Entity Too Large');
+  if (Buffer.byteLength(JSON.stringify(event)) > LAMBDA_MAX_EVENT_BYTES) return gatewayAnswer(res, 413, 'Request Entity Too Large');
   const fn = functionForPath(event.rawPath);
   let result: unknown;
   try {
@@ -80,6 +104,12 @@ async function handle(req: IncomingMessage, res: ServerResponse, opts: HttpServe
     log(`[http] ${event.requestContext.http.method} ${event.rawPath} → ${fn} ${timedOut ? 'timed out' : 'failed'}: ${e instanceof Error ? e.name + ': ' + e.message : String(e)}`);
     return gatewayAnswer(res, timedOut ? 503 : 500, timedOut ? 'Service Unavailable' : 'Internal Server Error');
   }
+  if (opts.awsStrict && lambdaResponseBytes(result) > LAMBDA_MAX_RESPONSE_BYTES) {
+    // Lambda fails the invocation with Function.ResponseSizeTooLarge; HTTP API reports a failed
+    // integration as a 500 with its generic body (the handler's own status is lost).
+    log(`[http] ${event.rawPath} → ${fn}: response over ${LAMBDA_MAX_RESPONSE_BYTES} bytes (Function.ResponseSizeTooLarge)`);
+    return gatewayAnswer(res, 500, 'Internal Server Error');
+  }
   let out;
   try {
     out = fromHandlerResult(result);
@@ -87,7 +117,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, opts: HttpServe
     log(`[http] ${event.rawPath} → ${fn}: malformed response: ${e instanceof Error ? e.message : String(e)}`);
     return gatewayAnswer(res, 502, 'Internal Server Error');
   }
-  for (const [k, v] of Object.entries(out.headers)) res.setHeader(k, v);
+  for (const [k, v] of Object.entries(out.headers)) if (!k.startsWith('access-control-')) res.setHeader(k, v);
   res.statusCode = out.statusCode;
   if (out.body instanceof Readable) {
     try {
