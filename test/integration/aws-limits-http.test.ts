@@ -133,6 +133,28 @@ function corsConfigurationOf(corsOrigins: string[]) {
   return stack.resolve(cfn.corsConfiguration) as CfnApi.CorsProperty;
 }
 
+describe('project pages are cut by bytes', () => {
+  it('26 projects of ~250 KB label config: 200 under the limit, the `next` link continues by cursor', async () => {
+    useTestEnvironment();
+    const api = client(handler, (await newTenant('limits-projects')).token);
+    const label_config = `<View><Header value="${'h'.repeat(250 * 1024)}"/><Text name="t" value="$text"/></View>`;
+    const created: number[] = [];
+    for (let i = 0; i < 26; i++) created.push((await api('POST', '/api/projects', { title: `p${i}`, label_config })).json.id);
+    const first = await api('GET', '/api/projects?page_size=100');
+    expect(first.status).toBe(200);
+    expect(Buffer.byteLength(JSON.stringify({ statusCode: 200, headers: first.headers, body: first.text }))).toBeLessThan(LAMBDA_MAX_RESPONSE_BYTES);
+    expect(first.json.count).toBe(26);
+    expect(first.json.results.length).toBeLessThan(26);
+    expect(first.json.next).toMatch(/^\/api\/projects\?page_size=100&cursor=/);
+    const rest = await api('GET', first.json.next);
+    expect(rest.status).toBe(200);
+    expect(rest.json.next).toBeNull();
+    expect([...first.json.results, ...rest.json.results].map((p: { id: number }) => p.id)).toEqual(created);
+    const foreign = client(handler, (await newTenant('limits-other')).token);
+    expect((await foreign('GET', first.json.next)).status).toBe(400);
+  }, 60_000);
+});
+
 describe('CORS of npm start equals the synthesized corsPreflight', () => {
   const preflight = (url: string, origin: string) =>
     send(`${url}/api/projects`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization' } });
