@@ -2,7 +2,8 @@
  * The local stand-in for API Gateway: every request becomes the payload 2.0 event of the function
  * the manifest routes its path to, and that same handler answers. API Gateway's own answers are
  * reproduced where a deployed client would see them: 413 for bodies over the 10 MB API limit or
- * events over Lambda's 6 MB invoke limit, 500 when the handler throws, 503 when it times out,
+ * events over Lambda's 6 MB invoke limit, 500 when the handler throws or passes its manifest
+ * timeout, 503 past the integration's 30 s,
  * CORS preflights answered from the same policy the CDK construct configures, and (AWS-strict
  * mode) 500 for a response over Lambda's 6 MB response limit.
  */
@@ -10,7 +11,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { FUNCTIONS, functionForPath } from '../functions/manifest';
+import { FUNCTIONS, functionForPath, type FunctionName } from '../functions/manifest';
 import { LAMBDA_MAX_EVENT_BYTES, LAMBDA_MAX_RESPONSE_BYTES } from '../shared/http/limits';
 import { corsPolicy, isPreflight, preflightHeaders, responseCorsHeaders, type CorsPolicy } from '../shared/http/cors';
 import { fromHandlerResult, lambdaResponseBytes, readBody, toApiGatewayEvent } from './apigw-event';
@@ -32,6 +33,8 @@ export interface HttpServerOptions {
   awsStrict?: boolean;
   /** Origins of the CORS policy (the CDK `corsOrigins` context; default `*`, as there). */
   corsOrigins?: string[];
+  /** Seconds replacing a function's manifest timeout (tests). */
+  timeoutOverrides?: Partial<Record<FunctionName, number>>;
 }
 
 export interface LocalHttpServer {
@@ -91,15 +94,15 @@ async function handle(req: IncomingMessage, res: ServerResponse, opts: HttpServe
   });
   if (Buffer.byteLength(JSON.stringify(event)) > LAMBDA_MAX_EVENT_BYTES) return gatewayAnswer(res, 413, 'Request Entity Too Large');
   const fn = functionForPath(event.rawPath);
+  const lambdaTimeout = opts.timeoutOverrides?.[fn] ?? FUNCTIONS[fn].timeout;
   let result: unknown;
   try {
     const handler = await opts.resolveHandler(fn);
-    result = await invokeLocal(fn, handler, event, {
-      region: opts.region,
-      timeoutSeconds: Math.min(FUNCTIONS[fn].timeout, MAX_INTEGRATION_SECONDS),
-    });
+    result = await invokeLocal(fn, handler, event, { region: opts.region, timeoutSeconds: Math.min(lambdaTimeout, MAX_INTEGRATION_SECONDS) });
   } catch (e) {
-    const timedOut = e instanceof LambdaInvocationError && e.errorType === 'Sandbox.Timedout';
+    // The function's own timeout is a failed invocation (500); only the integration's 30 s cap,
+    // hit by a function allowed to run longer, is HTTP API's 503.
+    const timedOut = e instanceof LambdaInvocationError && e.errorType === 'Sandbox.Timedout' && lambdaTimeout > MAX_INTEGRATION_SECONDS;
     // Only the method, the path and the error: query strings may carry tokens.
     log(`[http] ${event.requestContext.http.method} ${event.rawPath} → ${fn} ${timedOut ? 'timed out' : 'failed'}: ${e instanceof Error ? e.name + ': ' + e.message : String(e)}`);
     return gatewayAnswer(res, timedOut ? 503 : 500, timedOut ? 'Service Unavailable' : 'Internal Server Error');

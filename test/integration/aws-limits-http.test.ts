@@ -202,6 +202,26 @@ describe('Lambda timeouts of the local runtime', () => {
     expect(JSON.parse((err as LambdaInvocationError).stepFunctionsCause())).toMatchObject({ errorType: 'Sandbox.Timedout' });
   });
 
+  it('over HTTP, a function past its own timeout is API Gateway’s 500 (a failed invocation, not the 503 of the integration cap)', async () => {
+    const logs: string[] = [];
+    const srv = await startHttpServer({
+      port: 0,
+      host: '127.0.0.1',
+      region: 'us-east-1',
+      log: (m) => logs.push(m),
+      timeoutOverrides: { projects: 0.05 },
+      resolveHandler: async () => (() => new Promise((r) => setTimeout(() => r({ statusCode: 200 }), 1_000).unref())) as LambdaHandler,
+    });
+    try {
+      const r = await send(`${srv.url}/api/projects`);
+      expect(r.status).toBe(500);
+      expect(JSON.parse(r.body.toString())).toEqual({ message: 'Internal Server Error' });
+      expect(logs.join('\n')).toContain('Task timed out after 0.05 seconds');
+    } finally {
+      await srv.close();
+    }
+  });
+
   it('the context counts down from the timeout, so time-boxed steps see their budget', async () => {
     let remaining = -1;
     await invokeLocal('meta', (_e, ctx) => (remaining = ctx.getRemainingTimeInMillis()), {}, { region: 'us-east-1' });
