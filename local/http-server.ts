@@ -5,7 +5,8 @@
  * events over Lambda's 6 MB invoke limit, 500 when the handler throws or passes its manifest
  * timeout, 503 past the integration's 30 s,
  * CORS preflights answered from the same policy the CDK construct configures, and (AWS-strict
- * mode) 500 for a response over Lambda's 6 MB response limit.
+ * mode) 500 for a response over Lambda's 6 MB response limit, streamed bodies buffered first as
+ * the deployed function does.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,7 +15,7 @@ import { pipeline } from 'node:stream/promises';
 import { FUNCTIONS, functionForPath, type FunctionName } from '../functions/manifest';
 import { LAMBDA_MAX_EVENT_BYTES, LAMBDA_MAX_RESPONSE_BYTES } from '../shared/http/limits';
 import { corsPolicy, isPreflight, preflightHeaders, responseCorsHeaders, type CorsPolicy } from '../shared/http/cors';
-import { fromHandlerResult, lambdaResponseBytes, readBody, toApiGatewayEvent } from './apigw-event';
+import { bufferLikeLambda, fromHandlerResult, lambdaResponseBytes, readBody, toApiGatewayEvent } from './apigw-event';
 import { invokeLocal, LambdaInvocationError, type HandlerResolver } from './lambda-functions';
 
 /** API Gateway HTTP API payload limit. */
@@ -72,6 +73,12 @@ function applyCors(req: IncomingMessage, res: ServerResponse, cors: CorsPolicy):
   return false;
 }
 
+/** The result as the deployed function returns it, and whether Lambda would refuse it for its size. */
+async function limitLikeLambda(result: unknown): Promise<{ over: boolean; result: unknown }> {
+  const buffered = await bufferLikeLambda(result, LAMBDA_MAX_RESPONSE_BYTES);
+  return { over: buffered.over || lambdaResponseBytes(buffered.result) > LAMBDA_MAX_RESPONSE_BYTES, result: buffered.result };
+}
+
 async function handle(req: IncomingMessage, res: ServerResponse, opts: HttpServerOptions, port: number): Promise<void> {
   const log = opts.log ?? ((m: string) => console.error(m));
   if (applyCors(req, res, corsPolicy(opts.corsOrigins ?? ['*']))) return;
@@ -107,17 +114,24 @@ async function handle(req: IncomingMessage, res: ServerResponse, opts: HttpServe
     log(`[http] ${event.requestContext.http.method} ${event.rawPath} → ${fn} ${timedOut ? 'timed out' : 'failed'}: ${e instanceof Error ? e.name + ': ' + e.message : String(e)}`);
     return gatewayAnswer(res, timedOut ? 503 : 500, timedOut ? 'Service Unavailable' : 'Internal Server Error');
   }
-  if (opts.awsStrict && lambdaResponseBytes(result) > LAMBDA_MAX_RESPONSE_BYTES) {
+  let over = false;
+  if (opts.awsStrict) ({ over, result } = await limitLikeLambda(result));
+  if (over) {
     // Lambda fails the invocation with Function.ResponseSizeTooLarge; HTTP API reports a failed
     // integration as a 500 with its generic body (the handler's own status is lost).
     log(`[http] ${event.rawPath} → ${fn}: response over ${LAMBDA_MAX_RESPONSE_BYTES} bytes (Function.ResponseSizeTooLarge)`);
     return gatewayAnswer(res, 500, 'Internal Server Error');
   }
+  await writeResult(res, result, (m) => log(`[http] ${event.rawPath} → ${fn}: ${m}`));
+}
+
+/** Writes a handler's result as API Gateway would (502 for a malformed one); streams are piped. */
+async function writeResult(res: ServerResponse, result: unknown, log: (message: string) => void): Promise<void> {
   let out;
   try {
     out = fromHandlerResult(result);
   } catch (e) {
-    log(`[http] ${event.rawPath} → ${fn}: malformed response: ${e instanceof Error ? e.message : String(e)}`);
+    log(`malformed response: ${e instanceof Error ? e.message : String(e)}`);
     return gatewayAnswer(res, 502, 'Internal Server Error');
   }
   for (const [k, v] of Object.entries(out.headers)) if (!k.startsWith('access-control-')) res.setHeader(k, v);
@@ -129,7 +143,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, opts: HttpServe
     } catch (e) {
       if (!res.destroyed) res.destroy();
       const code = (e as NodeJS.ErrnoException).code;
-      if (code !== 'ERR_STREAM_PREMATURE_CLOSE') log(`[http] ${event.rawPath} → ${fn}: stream failed: ${e instanceof Error ? e.message : String(e)}`);
+      if (code !== 'ERR_STREAM_PREMATURE_CLOSE') log(`stream failed: ${e instanceof Error ? e.message : String(e)}`);
     }
     return;
   }

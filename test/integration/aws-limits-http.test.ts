@@ -5,6 +5,7 @@
  * manifest's Lambda timeouts.
  */
 import { request } from 'node:http';
+import { Readable } from 'node:stream';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handler } from '../../functions/api/projects';
@@ -88,6 +89,19 @@ describe('Lambda payload limits at the local API Gateway', () => {
     expect(loose.body.length).toBe(LAMBDA_MAX_RESPONSE_BYTES);
     respond = () => ({ statusCode: 200, body: 'x'.repeat(LAMBDA_MAX_RESPONSE_BYTES - 100) });
     expect((await send(`${strict.url}/api/projects`)).status).toBe(200);
+  });
+
+  it('strict: a streamed body counts as the deployed function returns it (base64), so 5 MB of media is a 500', async () => {
+    const media = (n: number) => () => ({ statusCode: 200, headers: { 'content-type': 'video/mp4' }, body: Readable.from([Buffer.alloc(n, 7)]) });
+    respond = media(5 * 1024 * 1024);
+    const r = await send(`${strict.url}/tasks/1/resolve`);
+    expect(r.status).toBe(500);
+    expect(JSON.parse(r.body.toString())).toEqual({ message: 'Internal Server Error' });
+    expect((await send(`${lenient.url}/tasks/1/resolve`)).body.length).toBe(5 * 1024 * 1024);
+    respond = media(4 * 1024 * 1024);
+    const ok = await send(`${strict.url}/tasks/1/resolve`);
+    expect(ok.status).toBe(200);
+    expect(ok.body.equals(Buffer.alloc(4 * 1024 * 1024, 7))).toBe(true);
   });
 });
 
