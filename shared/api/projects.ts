@@ -110,7 +110,7 @@ export async function listOwnedProjects(
   return {
     count: await countProjects(app.db, principal.orgId),
     next,
-    previous: page > 1 && !query.cursor ? link(page - 1) : null,
+    previous: page > 1 ? link(page - 1) : null,
     results: serialized.slice(0, kept),
   };
 }
