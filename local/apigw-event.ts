@@ -231,3 +231,37 @@ export function fromHandlerResult(result: unknown): HttpResult {
   else body = Buffer.from(JSON.stringify(r.body), 'utf8');
   return { statusCode: Number(r.statusCode) || 200, headers, body };
 }
+
+/**
+ * Size of a handler's result as Lambda measures it against its response limit: the JSON it
+ * serialises. A `Readable` body (local streaming only) is not counted: the deployed function
+ * buffers it, and its size is unknown before it is sent.
+ */
+export function lambdaResponseBytes(result: unknown): number {
+  if (result === undefined) return 0;
+  if (typeof result === 'object' && result !== null && (result as { body?: unknown }).body instanceof Readable) return 0;
+  return Buffer.byteLength(JSON.stringify(result) ?? '');
+}
+
+/**
+ * A result with a `Readable` body as the deployed function returns it: drained and base64-encoded
+ * (HTTP API does not stream). `over` when the body alone passes Lambda's response limit: reading
+ * stops there and the stream is destroyed.
+ */
+export async function bufferLikeLambda(result: unknown, maxResponseBytes: number): Promise<{ over: boolean; result: unknown }> {
+  const body = typeof result === 'object' && result !== null ? (result as { body?: unknown }).body : undefined;
+  if (!(body instanceof Readable)) return { over: false, result };
+  const maxRaw = Math.floor((maxResponseBytes * 3) / 4);
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    const b = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
+    size += b.length;
+    if (size > maxRaw) {
+      body.destroy();
+      return { over: true, result };
+    }
+    parts.push(b);
+  }
+  return { over: false, result: { ...(result as object), body: Buffer.concat(parts).toString('base64'), isBase64Encoded: true } };
+}

@@ -219,7 +219,7 @@ async function startServices(ctx: StartContext): Promise<LabelsyncRuntime> {
   const exportHandler = streamHandler(ctx);
   const poller = opts.stream !== false ? await startPoller(ctx, { endpoint, dlq, exportHandler, owned: !!owned }) : undefined;
   await preloaded;
-  const http = await startHttpServer({ port: opts.port ?? 8080, host: opts.host ?? '127.0.0.1', region, resolveHandler: ctx.resolveHandler, log: ctx.log });
+  const http = await startHttpServer({ port: opts.port ?? 8080, host: opts.host ?? '127.0.0.1', region, resolveHandler: ctx.resolveHandler, log: ctx.log, awsStrict: processApp().env.awsStrict });
   cleanups.push(() => http.close());
   ctx.phases.phase('total', ctx.phases.t0);
   ctx.log(`[runtime] started: ${ctx.phases.summary()}`);

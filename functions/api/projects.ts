@@ -19,7 +19,7 @@ export const router = new Router<RequestContext>()
   .get('/api/projects', async (req, _p, { app, principal }) => {
     const page = req.query.page === undefined ? undefined : parseId(req.query.page, 'page');
     const pageSize = req.query.page_size === undefined ? undefined : Math.min(parseId(req.query.page_size, 'page_size'), 1000);
-    return json(await listOwnedProjects(app, principal, { page, pageSize, basePath: '/api/projects' }));
+    return json(await listOwnedProjects(app, principal, { page, pageSize, cursor: req.query.cursor, basePath: '/api/projects' }));
   })
   .post('/api/projects', async (req, _p, { app, principal }) => json(serializeProject(await createProject(app, principal, parseJsonBody(req))), 201))
   .get('/api/projects/{id}', async (_r, p, { app, principal }) => json(serializeProject(await getOwnedProject(app, principal, pathId(p.id)))))

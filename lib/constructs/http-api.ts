@@ -7,6 +7,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { acknowledge } from '../nag';
 import { ROUTES, type FunctionName } from '../../functions/manifest';
+import { corsPolicy } from '../../shared/http/cors';
 
 export interface HttpApiProps {
   /** Every function that answers HTTP (the manifest's route targets and `meta`). */
@@ -42,20 +43,18 @@ export class HttpApi extends Construct {
       }
       return i;
     };
-    const anyOrigin = props.corsOrigins.includes('*');
+    const cors = corsPolicy(props.corsOrigins);
     this.api = new apigw.HttpApi(this, 'Api', {
       description: 'labelsync: Label-Studio-compatible storage API',
       createDefaultStage: false,
       defaultIntegration: integrationFor('meta'),
       corsPreflight: {
-        allowOrigins: anyOrigin ? ['*'] : props.corsOrigins,
-        allowMethods: [apigw.CorsHttpMethod.ANY],
-        allowHeaders: ['Authorization', 'Content-Type', 'Range', 'If-None-Match', 'If-Modified-Since'],
-        // Media is streamed with ranges and cached by ETag; the UI reads these.
-        exposeHeaders: ['Content-Length', 'Content-Range', 'Content-Disposition', 'ETag', 'Accept-Ranges'],
-        // A header token, not cookies: credentials mode is neither needed nor allowed with '*'.
-        allowCredentials: false,
-        maxAge: Duration.hours(1),
+        allowOrigins: cors.allowOrigins,
+        allowMethods: cors.allowMethods.map((m) => (m === '*' ? apigw.CorsHttpMethod.ANY : (m as apigw.CorsHttpMethod))),
+        allowHeaders: cors.allowHeaders,
+        exposeHeaders: cors.exposeHeaders,
+        allowCredentials: cors.allowCredentials,
+        maxAge: Duration.seconds(cors.maxAgeSeconds),
       },
     });
     for (const route of ROUTES) {

@@ -45,7 +45,7 @@ export function operations(): Ops {
 function projectOperations(): Ops {
   return {
     '/api/projects': {
-      get: { summary: 'List projects of the organization (page, page_size).', response: 'ProjectList', query: [{ name: 'page', description: '1-based page.' }, { name: 'page_size', description: 'Default 100, max 1000.' }] },
+      get: { summary: 'List projects of the organization (page, page_size).', response: 'ProjectList', query: [{ name: 'page', description: '1-based page.' }, { name: 'page_size', description: 'Default 100, max 1000.' }, { name: 'cursor', description: 'Set in the `next` link of a page cut by response size.' }] },
       post: { summary: 'Create a project.', request: 'ProjectCreate', response: 'Project', status: 201 },
     },
     '/api/projects/{id}': {

@@ -3,13 +3,15 @@
  * organization; another organization's project is indistinguishable from a missing one (404).
  */
 import type { AppContext } from '../context';
-import { NotFoundError } from '../errors';
+import { NotFoundError, ValidationError } from '../errors';
 import { nextId } from '../db/counters';
 import type { ProjectItem } from '../db/items';
 import { countProjects, deleteProjectItem, getProject, listProjects, putProject, updateProject } from '../db/repo-projects';
 import { listProjectStorages, tombstoneStorage } from '../db/repo-storages';
 import { deleteProjectTasks } from '../db/repo-tasks';
+import { decodeCursor, encodeCursor } from '../db/repo-common';
 import type { Principal } from '../http/auth';
+import { countWithinResponseBudget } from '../http/limits';
 import { getLogger } from '../logging';
 import { DEFAULT_LABEL_CONFIG, parseDataKeys } from './label-config';
 import { ProjectCreateSchema } from './project-schemas';
@@ -81,34 +83,55 @@ export async function patchProject(app: AppContext, principal: Principal, id: nu
 /**
  * Page-numbered listing in Label Studio's paginated shape `{count, next, previous, results}`.
  * Page N reads N pages of the org's project index (projects per organization are few).
+ * A page whose projects would pass LIST_RESPONSE_BUDGET_BYTES (a project carries up to ~350 KB of
+ * label config and description, Lambda's response limit is 6 MB) is cut there, and its `next`
+ * link continues with `cursor` after the last project sent (`previous` is null on cursor pages).
  * @throws NotFoundError `Invalid page.` past the last page (page 1 is always valid)
+ * @throws ValidationError for a cursor of another organization or a malformed one
  */
 export async function listOwnedProjects(
   app: AppContext,
   principal: Principal,
-  query: { page?: number; pageSize?: number; basePath: string },
+  query: { page?: number; pageSize?: number; cursor?: string; basePath: string },
 ): Promise<{ count: number; next: string | null; previous: string | null; results: Record<string, unknown>[] }> {
-  const page = query.page ?? 1;
+  const page = query.cursor ? 1 : (query.page ?? 1);
   const pageSize = query.pageSize ?? 100;
-  let afterId: number | undefined;
+  const after = query.cursor ? cursorAfter(query.cursor, principal.orgId) : undefined;
+  const res = await readProjectPage(app, principal, page, pageSize, after);
+  // As Django REST framework: a page past the last one is a 404, page 1 is always valid.
+  if (page > 1 && !res.items.length) throw new NotFoundError('Invalid page.');
+  const serialized = res.items.map(serializeProject);
+  const kept = countWithinResponseBudget(serialized);
+  const link = (n: number) => `${query.basePath}?page=${n}&page_size=${pageSize}`;
+  let next = res.hasMore ? link(page + 1) : null;
+  if (kept < serialized.length || (query.cursor && res.hasMore)) {
+    next = `${query.basePath}?page_size=${pageSize}&cursor=${encodeCursor({ o: principal.orgId, after: res.items[kept - 1].id })}`;
+  }
+  return {
+    count: await countProjects(app.db, principal.orgId),
+    next,
+    previous: page > 1 ? link(page - 1) : null,
+    results: serialized.slice(0, kept),
+  };
+}
+
+/** The project id a listing cursor continues after. @throws ValidationError */
+function cursorAfter(cursor: string, orgId: string): number {
+  const c = decodeCursor(cursor);
+  if (!Number.isSafeInteger(c.after) || c.o !== orgId) throw ValidationError.field('cursor', 'Invalid cursor.');
+  return c.after as number;
+}
+
+/** Page `page` of the org's projects (or the page after project `after`). */
+async function readProjectPage(app: AppContext, principal: Principal, page: number, pageSize: number, after?: number): Promise<{ items: ProjectItem[]; hasMore: boolean }> {
+  let afterId = after;
   let res = { items: [] as ProjectItem[], hasMore: false };
   for (let p = 1; p <= page; p++) {
     res = await listProjects(app.db, principal.orgId, { afterId, limit: pageSize });
-    if (!res.hasMore && p < page) {
-      res = { items: [], hasMore: false };
-      break;
-    }
+    if (!res.hasMore && p < page) return { items: [] as ProjectItem[], hasMore: false };
     afterId = res.items[res.items.length - 1]?.id;
   }
-  // As Django REST framework: a page past the last one is a 404, page 1 is always valid.
-  if (page > 1 && !res.items.length) throw new NotFoundError('Invalid page.');
-  const link = (n: number) => `${query.basePath}?page=${n}&page_size=${pageSize}`;
-  return {
-    count: await countProjects(app.db, principal.orgId),
-    next: res.hasMore ? link(page + 1) : null,
-    previous: page > 1 ? link(page - 1) : null,
-    results: res.items.map(serializeProject),
-  };
+  return res;
 }
 
 /** How long a delete request may spend removing tasks before it leaves the rest (Lambda timeout 29 s). */

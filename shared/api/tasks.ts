@@ -15,6 +15,7 @@ import { recordTaskDeletion } from '../db/repo-links';
 import { dropImportState } from '../db/repo-import-state';
 import { listProjectStorages } from '../db/repo-storages';
 import type { Principal } from '../http/auth';
+import { countWithinResponseBudget } from '../http/limits';
 import type { HttpRequest } from '../http/types';
 import { resolveTaskDataForApi } from '../resolve/task-data';
 import { serializeAnnotation, toAnnotationFields } from './annotation-fields';
@@ -313,6 +314,8 @@ export const TASK_PAGE_SIZE_MAX = 1000;
  * plus `next` (opaque cursor). Order is ascending id, stable across pages; with `cursor` no
  * skipping is needed, with `page` the earlier pages' ids are read (ids only). A `page` past the
  * last one is a 404 `Invalid page.` (Label Studio's SDK stops on it); an exhausted cursor is not.
+ * A page is also cut at LIST_RESPONSE_BUDGET_BYTES of serialised tasks (then `next` is set even
+ * if the page has fewer than `page_size` tasks); only `next` continues exactly after a cut page.
  * @throws ValidationError for a missing/invalid project or paging parameter, NotFoundError
  */
 export async function listTasks(
@@ -340,14 +343,19 @@ export async function listTasks(
   // Django REST framework (Label Studio) answers 404 "Invalid page." past the last page, and
   // Label Studio's SDK relies on that 404 to stop paginating. Page 1 of an empty project is a 200.
   if (q.page && Number(q.page) > 1 && !page.items.length) throw new NotFoundError('Invalid page.');
-  const tasks = await Promise.all(page.items.map((t) => serializeTask(t, { project, app, principal, request, resolveUri })));
-  const last = page.items[page.items.length - 1];
+  const serialized = await Promise.all(page.items.map((t) => serializeTask(t, { project, app, principal, request, resolveUri })));
+  // A page of big tasks would exceed Lambda's 6 MB response limit (a 5xx behind API Gateway):
+  // it is cut by bytes instead, and `next` continues after the last task sent.
+  const kept = countWithinResponseBudget(serialized);
+  const tasks = serialized.slice(0, kept);
+  const last = page.items[kept - 1];
+  const more = page.hasMore || kept < page.items.length;
   return {
     tasks,
     total: project.task_number ?? 0,
     total_annotations: project.total_annotations_number ?? 0,
     total_predictions: project.total_predictions_number ?? 0,
-    next: page.hasMore && last ? encodeCursor({ p: project.id, after: last.id }) : null,
+    next: more && last ? encodeCursor({ p: project.id, after: last.id }) : null,
   };
 }
 

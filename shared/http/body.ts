@@ -3,11 +3,16 @@
  * hostile body can neither exhaust memory nor blow the stack of later recursive walks.
  */
 import { PayloadTooLargeError, ValidationError } from '../errors';
-import { DYNAMODB_MAX_NESTING, jsonDepth } from './limits';
+import { DYNAMODB_MAX_NESTING, jsonDepth, LAMBDA_MAX_EVENT_BYTES } from './limits';
 import type { HttpRequest } from './types';
 
-/** Default body cap: API Gateway's own payload limit is 10 MB. */
-export const MAX_BODY_BYTES = 10 * 1024 * 1024;
+/**
+ * Default body cap: the largest body that can reach a handler at all. HTTP API accepts 10 MB, but
+ * the Lambda event that carries the body may be at most 6 MiB of JSON, and the body counts in it
+ * JSON-escaped (every quote and backslash twice) or base64-encoded (binary types, 4/3): a JSON
+ * body near this cap is refused by API Gateway with a 413 before the handler runs.
+ */
+export const MAX_BODY_BYTES = LAMBDA_MAX_EVENT_BYTES;
 /**
  * Deep enough for any task/annotation JSON we have seen; no deeper than DynamoDB's 32 nesting
  * levels, which would otherwise refuse the write with a 500 (`[{"data": …}]` keeps data ≤ 30).

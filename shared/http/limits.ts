@@ -48,3 +48,40 @@ export function jsonDepth(value: unknown, limit = Number.POSITIVE_INFINITY): num
   }
   return max;
 }
+
+/*
+ * Lambda's synchronous invocation payload limits, in bytes of JSON. The request (the API Gateway
+ * event) may be at most 6 MiB (`RequestEntityTooLargeException: Request must be smaller than
+ * 6291456 bytes`); the response at most 6 MiB + 100 bytes (`Function.ResponseSizeTooLarge:
+ * Response payload size exceeded maximum allowed payload size (6291556 bytes)`). Both are below
+ * HTTP API's own 10 MB payload limit, so Lambda's are the ones a client meets.
+ */
+/** Largest event JSON a synchronous invoke accepts. */
+export const LAMBDA_MAX_EVENT_BYTES = 6 * 1024 * 1024;
+/** Largest response JSON a synchronous invoke can return. */
+export const LAMBDA_MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100;
+/**
+ * Byte budget of one list page, counted as the response payload Lambda measures (the body is a
+ * JSON string inside the result, so its quotes and backslashes count twice). The margin below
+ * LAMBDA_MAX_RESPONSE_BYTES covers the result's headers and the page's envelope fields.
+ */
+export const LIST_RESPONSE_BUDGET_BYTES = 5 * 1024 * 1024;
+
+/** Bytes `value` adds to a JSON array inside a response body, as Lambda counts it (comma included). */
+export function responseBytesOf(value: unknown): number {
+  // JSON of the JSON string, minus its two quotes, plus the separating comma.
+  return Buffer.byteLength(JSON.stringify(JSON.stringify(value))) - 1;
+}
+
+/**
+ * How many leading `items` fit in `budget` response bytes; at least one, so a page always moves
+ * forward (a single item is bounded by DynamoDB's 400 KB item limit).
+ */
+export function countWithinResponseBudget(items: readonly unknown[], budget = LIST_RESPONSE_BUDGET_BYTES): number {
+  let used = 0;
+  for (let i = 0; i < items.length; i++) {
+    used += responseBytesOf(items[i]);
+    if (used > budget) return Math.max(1, i);
+  }
+  return items.length;
+}
