@@ -64,6 +64,8 @@ export interface Env {
    * modes of AWS that the emulators do not (on in `npm test`, off by default in `npm start`).
    */
   awsStrict: boolean;
+  /** AWS_LAMBDA_FUNCTION_NAME: set by the Lambda runtime; only then do metrics go to stdout as EMF. */
+  lambdaFunctionName?: string;
 }
 
 type Source = Record<string, string | undefined>;
@@ -120,6 +122,7 @@ export function parseEnv(source: Source): Env {
     assumableRoleArns: roleArnsVar('LABELSYNC_ASSUMABLE_ROLE_ARNS', source.LABELSYNC_ASSUMABLE_ROLE_ARNS, problems),
     stsEndpoint: url('LABELSYNC_STS_ENDPOINT'),
     awsStrict: bool(['LABELSYNC_AWS_STRICT'], false),
+    lambdaFunctionName: source.AWS_LAMBDA_FUNCTION_NAME || undefined,
   };
   if (!e.table) problems.push('LABELSYNC_TABLE is required');
   if (e.localFilesServingEnabled && e.localFilesStorageEnabled && resolve(e.localFilesDocumentRoot) === '/') {
