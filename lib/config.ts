@@ -29,6 +29,8 @@ export interface LabelsyncConfig {
   ambientGrants?: string;
   /** Roles of the deploying account s3s storages may assume (all others of this account are denied). */
   assumableRoleArns: string[];
+  /** Email subscribed to the alarm topic (confirmation mail on deploy); unset → no subscription. */
+  alarmEmail?: string;
 }
 
 /** Context values arrive as arrays (cdk.json) or strings (CLI): accept JSON arrays and comma lists. */
@@ -75,6 +77,13 @@ function roleArns(v: unknown): string[] {
   return arns;
 }
 
+function alarmEmail(v: unknown): string | undefined {
+  if (v === undefined || v === null || v === '') return undefined;
+  const s = String(v).trim();
+  if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(s)) throw new Error(`context alarmEmail: '${s}' is not an email address`);
+  return s;
+}
+
 /** Reads and validates the context of `node` (throws on malformed values so synth fails loudly). */
 export function readConfig(node: Node): LabelsyncConfig {
   const ctx = (k: string): unknown => node.tryGetContext(k);
@@ -93,5 +102,6 @@ export function readConfig(node: Node): LabelsyncConfig {
     logRetentionDays: positiveInt('logRetentionDays', ctx('logRetentionDays'), 30),
     ambientGrants: ambientGrants(ctx('ambientGrants')),
     assumableRoleArns: roleArns(ctx('assumableRoleArns')),
+    alarmEmail: alarmEmail(ctx('alarmEmail')),
   };
 }

@@ -8,26 +8,9 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { EmfOutput } from '@aws-lambda-powertools/metrics/types';
 import { getLogger } from './logging';
+import { METRIC, METRICS_SERVICE, type MetricName } from './metric-names';
 
-/** The CloudWatch namespace and `service` dimension (the CDK sets POWERTOOLS_METRICS_NAMESPACE to it). */
-export const METRICS_NAMESPACE = 'labelsync';
-export const METRICS_SERVICE = 'labelsync';
-
-/** Names of the metrics this service emits (the dashboard reads the same names). */
-export const METRIC = {
-  /** Objects a sync chunk turned into tasks (import) or target objects (export); Count. */
-  objectsSynced: 'ObjectsSynced',
-  /** Sync jobs that finished `failed`; Count. */
-  syncFailures: 'SyncFailures',
-  /** Annotation change → written to the target, from the stream record's creation time; Milliseconds. */
-  exportLatency: 'ExportLatency',
-  /** Export records that could not be delivered (left to retry or the DLQ); Count. */
-  exportFailures: 'ExportFailures',
-  /** Messages in the export dead-letter queue, when something measured it; Count. */
-  dlqDepth: 'ExportDlqDepth',
-} as const;
-
-export type MetricName = (typeof METRIC)[keyof typeof METRIC];
+export { METRIC, METRICS_NAMESPACE, METRICS_SERVICE, type MetricName } from './metric-names';
 
 /** Receives each flushed EMF document instead of stdout. */
 export type MetricsSink = (emf: EmfOutput) => void;
@@ -43,8 +26,9 @@ const quietLogger = {
   error: (...a: unknown[]) => getLogger('metrics').error(String(a[0])),
 };
 
+/** Namespace from POWERTOOLS_METRICS_NAMESPACE (Powertools reads it; the CDK sets it to METRICS_NAMESPACE). */
 function metrics(): Metrics {
-  return (instance ??= new Metrics({ namespace: METRICS_NAMESPACE, serviceName: METRICS_SERVICE, logger: quietLogger }));
+  return (instance ??= new Metrics({ serviceName: METRICS_SERVICE, logger: quietLogger }));
 }
 
 function add(name: MetricName, unit: (typeof MetricUnit)[keyof typeof MetricUnit], value: number): void {

@@ -19,6 +19,9 @@ import type { StorageConfig } from '../../shared/storage/types';
 import { client, v2Event, type ApiHandler } from './api-harness';
 import { customRunner, newProject, newStorage, startSyncHarness, stopSyncHarness, storageOf, type SyncHarness } from './sync-helpers';
 
+// What the CDK sets on every function; Powertools reads it when the first metric is recorded.
+process.env.POWERTOOLS_METRICS_NAMESPACE = METRICS_NAMESPACE;
+
 let h: SyncHarness;
 const emitted: EmfOutput[] = [];
 
