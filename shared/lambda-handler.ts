@@ -20,6 +20,11 @@ export function apiGatewayRequestId(event: unknown): string | undefined {
   return typeof id === 'string' && id ? id : undefined;
 }
 
+/**
+ * In Lambda one container runs one invocation at a time, so the logger's keys are the request's.
+ * Outside it (npm start, tests) concurrent invocations share them; the 500 body and its log line
+ * therefore take the id from the event, not from the logger.
+ */
 const correlationId = (service: string): MiddlewareObj => ({
   before: (request) => {
     const id = apiGatewayRequestId(request.event);
