@@ -32,6 +32,8 @@ export interface LabelsyncConfig {
   /** Table (and index) warm throughput, request units per second; unset → DynamoDB's default for a new on-demand table. */
   tableWarmWrites?: number;
   tableWarmReads?: number;
+  /** Email subscribed to the alarm topic (confirmation mail on deploy); unset → no subscription. */
+  alarmEmail?: string;
 }
 
 /** Context values arrive as arrays (cdk.json) or strings (CLI): accept JSON arrays and comma lists. */
@@ -89,6 +91,13 @@ function warm(name: string, v: unknown, least: number): number | undefined {
   return n;
 }
 
+function alarmEmail(v: unknown): string | undefined {
+  if (v === undefined || v === null || v === '') return undefined;
+  const s = String(v).trim();
+  if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(s)) throw new Error(`context alarmEmail: '${s}' is not an email address`);
+  return s;
+}
+
 /** Reads and validates the context of `node` (throws on malformed values so synth fails loudly). */
 export function readConfig(node: Node): LabelsyncConfig {
   const ctx = (k: string): unknown => node.tryGetContext(k);
@@ -109,5 +118,6 @@ export function readConfig(node: Node): LabelsyncConfig {
     assumableRoleArns: roleArns(ctx('assumableRoleArns')),
     tableWarmWrites: warm('tableWarmWrites', ctx('tableWarmWrites'), 4_000),
     tableWarmReads: warm('tableWarmReads', ctx('tableWarmReads'), 12_000),
+    alarmEmail: alarmEmail(ctx('alarmEmail')),
   };
 }

@@ -6,6 +6,7 @@ import { readConfig } from './config';
 import { Data } from './constructs/data';
 import { ExportPipeline } from './constructs/export-pipeline';
 import { HttpApi } from './constructs/http-api';
+import { Monitoring } from './constructs/monitoring';
 import {
   NodeFunction,
   bindAssumeRole,
@@ -94,10 +95,20 @@ export class LabelsyncStack extends Stack {
       logRetention: config.logRetentionDays as logs.RetentionDays,
     });
 
+    const monitoring = new Monitoring(this, 'Monitoring', {
+      functions: fns,
+      stateMachine: sync.stateMachine,
+      table: data.table,
+      deadLetterQueues: { export: exportPipeline.deadLetterQueue },
+      streamConsumer: fns.exportStream,
+      alarmEmail: config.alarmEmail,
+    });
+
     new CfnOutput(this, 'ApiUrl', { value: api.url, description: 'Base URL of the Label-Studio-compatible API' });
     new CfnOutput(this, 'StateMachineArn', { value: sync.stateMachine.stateMachineArn, description: 'Sync job state machine' });
     new CfnOutput(this, 'TableName', { value: data.table.tableName, description: 'DynamoDB table (LABELSYNC_TABLE)' });
     new CfnOutput(this, 'SecretsKeyArn', { value: data.secretsKey.keyArn, description: 'KMS key wrapping storage secrets (LABELSYNC_KMS_KEY_ID)' });
+    new CfnOutput(this, 'AlarmTopicArn', { value: monitoring.topic.topicArn, description: 'SNS topic every alarm notifies (subscribe to it, or set context alarmEmail)' });
     new CfnOutput(this, 'ExportDeadLetterQueueUrl', { value: exportPipeline.deadLetterQueue.queueUrl, description: 'Export records that could not be delivered' });
   }
 }

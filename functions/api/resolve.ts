@@ -11,6 +11,7 @@ import { toHttpResponse } from '../../shared/http/error-response';
 import { Router } from '../../shared/http/router';
 import type { HttpRequest, HttpResponse } from '../../shared/http/types';
 import { parseId } from '../../shared/api/validation';
+import { lambdaHandler } from '../../shared/lambda-handler';
 import { processApp } from '../../shared/process-app';
 import { listImportStorages, localFilesStoragePaths } from '../../shared/resolve/deps';
 import { serveLocalFile } from '../../shared/resolve/local-files';
@@ -64,7 +65,7 @@ router.get('/data/local-files', async (req, _p, ctx) => {
   );
 });
 
-export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
+export const handler = lambdaHandler('api', processApp, async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
   // API Gateway + Lambda buffers responses (6 MB cap); the local server streams Readable bodies.
   const runtime: ProxyRuntime = event.requestContext?.accountId === LOCAL_ACCOUNT_ID ? 'local' : 'aws';
   let res: HttpResponse;
@@ -75,7 +76,7 @@ export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGateway
     const orgId = tokenFromHeader(req.headers.authorization) ? (await processApp().authenticate(req)).orgId : undefined;
     res = await router.handle(req, { orgId, runtime });
   } catch (e) {
-    res = toHttpResponse(e);
+    res = toHttpResponse(e, event.requestContext?.requestId);
   }
   if (method === 'HEAD' && res.body !== undefined) {
     if (typeof res.body === 'object' && 'destroy' in res.body) res.body.destroy();
@@ -83,4 +84,4 @@ export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGateway
   }
   if (runtime === 'local') return res as unknown as APIGatewayProxyStructuredResultV2;
   return toApiGatewayV2(res);
-};
+});

@@ -12,6 +12,7 @@ import { Construct } from 'constructs';
 import { acknowledge, acknowledgeWildcardResources } from '../nag';
 import type { FunctionName, FunctionSpec } from '../../functions/manifest';
 import { TABLE_ENV } from '../../shared/db/schema';
+import { METRICS_NAMESPACE } from '../../shared/metric-names';
 
 /** Repository root: entries in the manifest are relative to it. */
 export const PROJECT_ROOT = path.resolve(import.meta.dirname, '..', '..');
@@ -64,7 +65,7 @@ export class NodeFunction extends NodejsFunction {
       tracing: lambda.Tracing.ACTIVE,
       environment: {
         POWERTOOLS_SERVICE_NAME: 'labelsync',
-        POWERTOOLS_METRICS_NAMESPACE: 'labelsync',
+        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         NODE_OPTIONS: '--enable-source-maps',
         // Local-file storages only make sense on a developer machine.
         LABELSYNC_LOCAL_FILES_STORAGE_ENABLED: 'false',

@@ -74,6 +74,8 @@ export interface Env {
    * DynamoDB transaction keeps its items locked, so that overlaps become observable locally.
    */
   strictTransactionHoldMs: number;
+  /** AWS_LAMBDA_FUNCTION_NAME: set by the Lambda runtime; only then do metrics go to stdout as EMF. */
+  lambdaFunctionName?: string;
 }
 
 type Source = Record<string, string | undefined>;
@@ -132,6 +134,7 @@ export function parseEnv(source: Source): Env {
     awsStrict: bool(['LABELSYNC_AWS_STRICT'], false),
     strictThrottleRate: fractionVar('LABELSYNC_STRICT_THROTTLE_RATE', source.LABELSYNC_STRICT_THROTTLE_RATE, 0, problems),
     strictTransactionHoldMs: nonNegativeIntVar('LABELSYNC_STRICT_TRANSACTION_HOLD_MS', source.LABELSYNC_STRICT_TRANSACTION_HOLD_MS, 0, problems),
+    lambdaFunctionName: source.AWS_LAMBDA_FUNCTION_NAME || undefined,
   };
   if (!e.table) problems.push('LABELSYNC_TABLE is required');
   if (e.localFilesServingEnabled && e.localFilesStorageEnabled && resolve(e.localFilesDocumentRoot) === '/') {

@@ -16,6 +16,7 @@ import { mkdir, open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DecryptCommand, GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { traced } from '../tracing';
 
 /** Encrypts and decrypts short secrets (JSON of a storage's secret fields). */
 export interface SecretBox {
@@ -91,12 +92,14 @@ export function createLocalSecretBox(dataDir: string): SecretBox {
 export function createKmsSecretBox(opts: { keyId: string; region: string; endpoint?: string; client?: KMSClient }): SecretBox {
   const kms =
     opts.client ??
-    new KMSClient({
-      region: opts.region,
-      endpoint: opts.endpoint,
-      maxAttempts: 3,
-      requestHandler: new NodeHttpHandler({ connectionTimeout: 3_000, requestTimeout: 5_000 }),
-    });
+    traced(
+      new KMSClient({
+        region: opts.region,
+        endpoint: opts.endpoint,
+        maxAttempts: 3,
+        requestHandler: new NodeHttpHandler({ connectionTimeout: 3_000, requestTimeout: 5_000 }),
+      }),
+    );
   let dataKey: Promise<{ plain: Buffer; wrapped: string }> | undefined;
   const unwrapped = new Map<string, Promise<Buffer>>();
   const current = () =>

@@ -5,6 +5,7 @@
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { traced } from '../tracing';
 import { installStrictMiddleware, type StrictDbOptions } from './strict-middleware';
 
 /**
@@ -24,7 +25,7 @@ export function createDocumentClient(opts: {
   strict?: StrictDbOptions;
   retryStrategy?: DynamoDBClientConfig['retryStrategy'];
 }): DynamoDBDocumentClient {
-  const client = new DynamoDBClient({
+  const client = traced(new DynamoDBClient({
     region: opts.region,
     endpoint: opts.endpoint,
     maxAttempts: SDK_MAX_ATTEMPTS,
@@ -32,7 +33,7 @@ export function createDocumentClient(opts: {
     requestHandler: new NodeHttpHandler({ connectionTimeout: 3_000, requestTimeout: 15_000 }),
     // DynamoDB Local accepts any credentials; AWS uses the default chain.
     ...(opts.endpoint ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
-  });
+  }));
   const doc = DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: true },
   });

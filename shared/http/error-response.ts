@@ -1,7 +1,8 @@
 /**
  * The one place that turns errors into HTTP responses (Label Studio's error shape:
  * `{"status_code", "detail", "validation_errors"}`). Client errors carry their (secret-free)
- * message; anything unknown becomes a generic 500 with a correlation id that is also logged.
+ * message; anything unknown becomes a generic 500 with a correlation id that is also logged: API
+ * Gateway's request id when there is one (it is also in the access log), else a fresh UUID.
  */
 import { randomUUID } from 'node:crypto';
 import {
@@ -40,11 +41,11 @@ function statusOf(err: unknown): number | undefined {
  * Maps an error to a response. Never throws. 5xx are logged with a correlation id (the
  * message and stack go to the log only, never to the client).
  */
-export function toHttpResponse(err: unknown): HttpResponse {
+export function toHttpResponse(err: unknown, requestId?: string): HttpResponse {
   const status = isLabelsyncError(err) ? statusOf(err) : undefined;
   if (status === undefined) {
-    const correlationId = randomUUID();
-    getLogger('api').error('unhandled error', { correlationId, error: err as Error });
+    const correlationId = requestId ?? randomUUID();
+    getLogger('api').error('unhandled error', { correlation_id: correlationId, error: err as Error });
     return json({ status_code: 500, detail: 'Internal server error', correlation_id: correlationId }, 500);
   }
   const e = err as Error;

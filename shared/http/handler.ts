@@ -1,12 +1,14 @@
 /**
  * The Lambda handler pipeline of the API functions, as small middy middlewares:
- * error mapping (outermost) → API Gateway v2 adapter → authentication → router.
+ * observability (logger context, correlation id, metrics flush; outermost) → error mapping →
+ * API Gateway v2 adapter → authentication → router.
  * `functions/api/*.ts` only build a router and call `createApiHandler`.
  */
 import middy from '@middy/core';
 import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { AppContext } from '../context';
+import { apiGatewayRequestId, observability } from '../lambda-handler';
 import { fromApiGatewayV2, toApiGatewayV2 } from './apigw';
 import type { Principal } from './auth';
 import { toHttpResponse } from './error-response';
@@ -29,9 +31,12 @@ interface PipelineEvent {
 
 type Req = middy.Request<PipelineEvent & APIGatewayProxyEventV2, unknown, Error, Context>;
 
+/** The 500 body carries API Gateway's request id, so a client's report finds the access log line. */
 const errorMapper = (): MiddlewareObj => ({
   onError: async (request) => {
-    (request as middy.Request).response = await toApiGatewayV2(toHttpResponse(request.error));
+    const ev = request.event as Partial<PipelineEvent> & APIGatewayProxyEventV2;
+    const correlationId = apiGatewayRequestId(ev.raw ?? ev);
+    (request as middy.Request).response = await toApiGatewayV2(toHttpResponse(request.error, correlationId));
   },
 });
 
@@ -75,6 +80,7 @@ export function createApiHandler(
     return router.handle(event.http, { app: app(), principal });
   };
   const h = middy()
+    .use(observability('api', app))
     .use(errorMapper())
     .use(adapter())
     .use(auth(isPublic, app))

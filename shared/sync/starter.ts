@@ -5,6 +5,7 @@
  * nothing (Step Functions answers ExecutionAlreadyExists for a different input, and returns the
  * running execution for an identical one).
  */
+import { traced } from '../tracing';
 
 /** Input of the sync state machine. */
 export interface SyncExecutionInput {
@@ -33,11 +34,13 @@ export class StepFunctionsSyncStarter implements SyncStarter {
     const sdk = await import('@aws-sdk/client-sfn');
     this.client ??= import('@smithy/node-http-handler').then(
       ({ NodeHttpHandler }) =>
-        new sdk.SFNClient({
-          region: this.region,
-          maxAttempts: 4,
-          requestHandler: new NodeHttpHandler({ connectionTimeout: 3_000, requestTimeout: 10_000 }),
-        }),
+        traced(
+          new sdk.SFNClient({
+            region: this.region,
+            maxAttempts: 4,
+            requestHandler: new NodeHttpHandler({ connectionTimeout: 3_000, requestTimeout: 10_000 }),
+          }),
+        ),
     );
     const client = await this.client;
     try {

@@ -18,6 +18,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { S3RequestPresigner } from '@aws-sdk/s3-request-presigner';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { traced } from '../../tracing';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import { StorageError } from '../../errors';
 import type {
@@ -58,7 +59,7 @@ export interface S3ProviderOptions {
 /** Builds the S3 client with bounded timeouts and retries. */
 export function createS3Client(o: S3ProviderOptions): S3Client {
   const agentOpts = { keepAlive: true, maxSockets: 64, ...(o.lookup ? { lookup: o.lookup } : {}) };
-  const client = new S3Client({
+  const client = traced(new S3Client({
     region: o.region,
     endpoint: o.endpoint,
     forcePathStyle: !!o.endpoint,
@@ -70,7 +71,7 @@ export function createS3Client(o: S3ProviderOptions): S3Client {
       httpAgent: new http.Agent(agentOpts),
       httpsAgent: new https.Agent(agentOpts),
     }),
-  });
+  }));
   if (o.endpoint) {
     // Path-style bucket-level requests go out as `/bucket/`; S3-compatible servers such as
     // s3rver sign the path without the trailing slash and answer SignatureDoesNotMatch.

@@ -1,0 +1,23 @@
+/**
+ * Names of the service's business metrics, shared by the code that emits them (shared/metrics.ts)
+ * and the CDK dashboard and docs that read them. No imports: the CDK app loads it.
+ */
+
+/** The CloudWatch namespace and `service` dimension (the CDK sets POWERTOOLS_METRICS_NAMESPACE to it). */
+export const METRICS_NAMESPACE = 'labelsync';
+export const METRICS_SERVICE = 'labelsync';
+
+export const METRIC = {
+  /** Objects a sync chunk turned into tasks (import) or target objects (export); Count. */
+  objectsSynced: 'ObjectsSynced',
+  /** Sync jobs that finished `failed`; Count. */
+  syncFailures: 'SyncFailures',
+  /** Annotation change → written to the target, from the stream record's creation time; Milliseconds. */
+  exportLatency: 'ExportLatency',
+  /** Export records that could not be delivered (left to retry or the DLQ); Count. */
+  exportFailures: 'ExportFailures',
+  /** Messages in the export dead-letter queue, when something measured it; Count. */
+  dlqDepth: 'ExportDlqDepth',
+} as const;
+
+export type MetricName = (typeof METRIC)[keyof typeof METRIC];
