@@ -15,9 +15,17 @@ import { deleteProjectTasks } from '../db/repo-tasks';
 const SWEEPS_PER_RUN = 25;
 
 /**
+ * How long a project deleted during a sync keeps its pending sweep: the job stops at its next step
+ * boundary, but the step in flight (a chunk or listing Lambda, up to 300 s) may still write tasks
+ * of the deleted project; a pass after this finds and deletes them.
+ */
+export const SYNC_SETTLE_MS = 10 * 60 * 1000;
+
+/**
  * One pass over a deleted project until `deadline` (epoch ms): its storages are tombstoned (again:
  * a no-op for tombstones), its tasks deleted, then its import storages' state dropped; the
- * pending sweep is removed when all of that is done. `done` is false when something may remain.
+ * pending sweep is removed when all of that is done (and, after a delete during a sync, once
+ * {@link SYNC_SETTLE_MS} passed). `done` is false when something may remain.
  */
 export async function finishProjectDeletion(app: AppContext, sweep: ProjectSweep, deadline: number): Promise<{ deleted: number; done: boolean }> {
   for (const s of sweep.storages) await tombstoneStorage(app.db, s.id);
@@ -27,6 +35,7 @@ export async function finishProjectDeletion(app: AppContext, sweep: ProjectSweep
     if (Date.now() > deadline) return { deleted: tasks.deleted, done: false };
     if (s.role === 'import') await dropImportState(app.db, s.id);
   }
+  if (sweep.syncing && Date.now() - Date.parse(sweep.created_at) < SYNC_SETTLE_MS) return { deleted: tasks.deleted, done: false };
   await clearPendingSweep(app.db, sweep.projectId);
   return tasks;
 }

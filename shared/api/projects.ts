@@ -130,8 +130,13 @@ export async function deleteProject(
   budgetMs = DELETE_BUDGET_MS,
 ): Promise<{ deleted: number; done: boolean }> {
   const p = await getOwnedProject(app, principal, id);
-  const storages = (await listProjectStorages(app.db, p.id)).map((s) => ({ id: s.id, role: s.role }));
-  const sweep = { projectId: p.id, storages, created_at: new Date().toISOString() };
+  const live = await listProjectStorages(app.db, p.id);
+  const sweep = {
+    projectId: p.id,
+    storages: live.map((s) => ({ id: s.id, role: s.role })),
+    syncing: live.some((s) => s.status === 'queued' || s.status === 'in_progress'),
+    created_at: new Date().toISOString(),
+  };
   if (!(await deleteProjectLeavingSweep(app.db, sweep))) throw new NotFoundError('Project not found.');
   const result = await finishProjectDeletion(app, { kind: 'sweep', ...sweep }, Date.now() + budgetMs);
   if (!result.done) getLogger('api').info('project delete left work to the sweeper (time budget)', { projectId: p.id, deleted: result.deleted });

@@ -24,6 +24,8 @@ export interface ProjectSweep {
   projectId: number;
   /** The project's storages at deletion (their items no longer list under the project). */
   storages: { id: number; role: StorageItem['role'] }[];
+  /** A storage was queued or syncing at deletion: its step in flight may still write tasks. */
+  syncing?: boolean;
   created_at: string;
 }
 

@@ -11,11 +11,14 @@ import { handler as projectsHandler } from '../../functions/api/projects';
 import { handler as storagesHandler } from '../../functions/api/storages';
 import { handler as sweeperHandler } from '../../functions/ops/sweeper';
 import { deleteProject } from '../../shared/api/projects';
-import { sweepDeletedProjects, type SweepResult } from '../../shared/api/project-sweep';
+import { finishProjectDeletion, sweepDeletedProjects, SYNC_SETTLE_MS, type SweepResult } from '../../shared/api/project-sweep';
+import { nextId } from '../../shared/db/counters';
+import { putStorage } from '../../shared/db/repo-storages';
+import { putTasks } from '../../shared/db/repo-tasks';
 import { getAnnotation } from '../../shared/db/repo-annotations';
 import { getLastSyncRun } from '../../shared/db/repo-digests';
 import { getRuns } from '../../shared/db/repo-link-pages';
-import { listPendingSweeps } from '../../shared/db/repo-sweep';
+import { listPendingSweeps, type ProjectSweep } from '../../shared/db/repo-sweep';
 import { processApp } from '../../shared/process-app';
 import { importHandler, invokeLocal } from '../../local/lambda-functions';
 import { startLocalSchedules } from '../../local/schedules';
@@ -116,5 +119,26 @@ describe('project deletion and the sweeper', () => {
     expect(await pending(x.p)).toBe(true);
     await invokeLocal('sweeper', sweeperHandler, {}, { region: 'us-east-1' });
     await expectNothingLeft(x);
+  });
+
+  it('a project deleted while a sync runs keeps its pending sweep until the step in flight is over, then tasks it wrote late go too', async () => {
+    const p = (await api('POST', '/api/projects', { label_config: '<View><Image name="img" value="$image"/></View>' })).json.id as number;
+    const s = await newStorage(h.orgId, p, { type: 'localfiles', role: 'import', path: join(h.root, `busy-${p}`), use_blob_urls: false });
+    await putStorage(db(), { ...s, id: await nextId(db(), 'storage'), status: 'in_progress' });
+    expect((await api('DELETE', `/api/projects/${p}`)).status).toBe(204);
+    const [sweep] = (await listPendingSweeps(db(), 1000)).filter((x) => x.projectId === p);
+    expect(sweep).toMatchObject({ projectId: p, syncing: true });
+    expect(sweep.storages).toHaveLength(2);
+    // A chunk step still in flight writes a task of the deleted project after the request's pass.
+    const now = new Date().toISOString();
+    const late = { kind: 'task' as const, id: await nextId(db(), 'task'), projectId: p, orgId: h.orgId, data: { image: 'late' }, is_labeled: false, total_annotations: 0, cancelled_annotations: 0, total_predictions: 0, source: { storageId: s.id, key: 'late.json', row_index: null }, created_at: now, updated_at: now };
+    await putTasks(db(), [late]);
+    expect(await finishProjectDeletion(processApp(), sweep, Date.now() + 10_000)).toEqual({ deleted: 1, done: false });
+    expect(await pending(p)).toBe(true);
+    await putTasks(db(), [{ ...late, id: await nextId(db(), 'task') }]);
+    const settled: ProjectSweep = { ...sweep, created_at: new Date(Date.now() - SYNC_SETTLE_MS - 1).toISOString() };
+    expect(await finishProjectDeletion(processApp(), settled, Date.now() + 10_000)).toEqual({ deleted: 1, done: true });
+    expect(await tasksOf(p)).toEqual([]);
+    expect(await pending(p)).toBe(false);
   });
 });
