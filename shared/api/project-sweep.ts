@@ -33,6 +33,8 @@ export async function finishProjectDeletion(app: AppContext, sweep: ProjectSweep
   if (!tasks.done) return tasks;
   for (const s of sweep.storages) {
     if (Date.now() > deadline) return { deleted: tasks.deleted, done: false };
+    // Not time-boxed inside one storage: a run that times out in it keeps the pending sweep, and
+    // the next run continues on what is left (every delete there is idempotent).
     if (s.role === 'import') await dropImportState(app.db, s.id);
   }
   if (sweep.syncing && Date.now() - Date.parse(sweep.created_at) < SYNC_SETTLE_MS) return { deleted: tasks.deleted, done: false };

@@ -139,6 +139,6 @@ export async function deleteProject(
   };
   if (!(await deleteProjectLeavingSweep(app.db, sweep))) throw new NotFoundError('Project not found.');
   const result = await finishProjectDeletion(app, { kind: 'sweep', ...sweep }, Date.now() + budgetMs);
-  if (!result.done) getLogger('api').info('project delete left work to the sweeper (time budget)', { projectId: p.id, deleted: result.deleted });
+  if (!result.done) getLogger('api').info('project delete continues in the sweeper', { projectId: p.id, deleted: result.deleted });
   return result;
 }
