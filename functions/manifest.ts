@@ -15,7 +15,8 @@ export type FunctionName =
   | 'syncList'
   | 'syncChunk'
   | 'syncFinalize'
-  | 'exportStream';
+  | 'exportStream'
+  | 'sweeper';
 
 export interface FunctionSpec {
   /** Path of the handler module, relative to the repo root; it exports `handler`. */
@@ -24,6 +25,8 @@ export interface FunctionSpec {
   /** Seconds. */
   timeout: number;
   memoryMb: number;
+  /** Minutes between scheduled invocations: an EventBridge rate rule in AWS, a timer in `npm start`. */
+  everyMinutes?: number;
 }
 
 export const FUNCTIONS: Record<FunctionName, FunctionSpec> = {
@@ -36,6 +39,8 @@ export const FUNCTIONS: Record<FunctionName, FunctionSpec> = {
   syncChunk: { entry: 'functions/sync/chunk.ts', description: 'sync job: turn one chunk of objects (or annotations) into tasks (or exported objects)', timeout: 300, memoryMb: 1024 },
   syncFinalize: { entry: 'functions/sync/finalize.ts', description: 'sync job: deletions, final status and counters', timeout: 300, memoryMb: 1024 },
   exportStream: { entry: 'functions/export/stream.ts', description: 'DynamoDB stream consumer: annotation changes to target storages', timeout: 120, memoryMb: 1024 },
+  // 4 min: a run ends before the next one starts.
+  sweeper: { entry: 'functions/ops/sweeper.ts', description: 'finishes deleting projects whose delete request ran out of time', timeout: 240, memoryMb: 512, everyMinutes: 5 },
 };
 
 export interface RouteSpec {

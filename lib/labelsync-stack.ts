@@ -16,6 +16,7 @@ import {
   bindTable,
   type TableAccess,
 } from './constructs/node-function';
+import { Schedules } from './constructs/schedules';
 import { SyncStateMachine } from './constructs/sync-state-machine';
 
 /** What each function may touch. Anything not listed here is denied. */
@@ -38,6 +39,8 @@ const GRANTS: Record<FunctionName, Grants> = {
   syncChunk: { table: { read: true, write: true }, kms: 'decrypt', storage: 'write' },
   syncFinalize: { table: { read: true, write: true }, kms: 'decrypt', storage: 'write' },
   exportStream: { table: { read: true, write: true, stream: true }, kms: 'decrypt', storage: 'write' },
+  // Deletes what deleted projects left: table items only.
+  sweeper: { table: { read: true, write: true } },
 };
 
 /**
@@ -86,6 +89,8 @@ export class LabelsyncStack extends Stack {
     bindStateMachine(fns.storages, sync.stateMachine);
 
     const exportPipeline = new ExportPipeline(this, 'Export', { fn: fns.exportStream, table: data.table });
+
+    new Schedules(this, 'Schedules', { functions: fns });
 
     const api = new HttpApi(this, 'Http', {
       functions: fns,

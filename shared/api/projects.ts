@@ -6,14 +6,15 @@ import type { AppContext } from '../context';
 import { NotFoundError, ValidationError } from '../errors';
 import { nextId } from '../db/counters';
 import type { ProjectItem } from '../db/items';
-import { countProjects, deleteProjectItem, getProject, listProjects, putProject, updateProject } from '../db/repo-projects';
-import { listProjectStorages, tombstoneStorage } from '../db/repo-storages';
-import { deleteProjectTasks } from '../db/repo-tasks';
+import { countProjects, getProject, listProjects, putProject, updateProject } from '../db/repo-projects';
+import { listProjectStorages } from '../db/repo-storages';
+import { deleteProjectLeavingSweep } from '../db/repo-sweep';
 import { decodeCursor, encodeCursor } from '../db/repo-common';
 import type { Principal } from '../http/auth';
 import { countWithinResponseBudget } from '../http/limits';
 import { getLogger } from '../logging';
 import { DEFAULT_LABEL_CONFIG, parseDataKeys } from './label-config';
+import { finishProjectDeletion } from './project-sweep';
 import { ProjectCreateSchema } from './project-schemas';
 import { parseWith } from './validation';
 
@@ -138,16 +139,29 @@ async function readProjectPage(app: AppContext, principal: Principal, page: numb
 export const DELETE_BUDGET_MS = 20_000;
 
 /**
- * Deletes a project: the project item first (everything under it becomes unreachable at once),
- * then its storages (tombstoned, cancelling their syncs), then its tasks with their annotations,
- * within a time budget. Tasks left over by a huge project stay orphaned and unreachable (every
- * task route checks its project); they are reported in the log.
+ * Deletes a project: the project item first, in one transaction with its pending sweep (everything
+ * under it becomes unreachable at once, and what this request does not get to is recorded), then
+ * within `budgetMs` its storages (tombstoned, cancelling their syncs), its tasks with their
+ * annotations and the import storages' state. What is left when the budget runs out is finished by
+ * the scheduled sweeper (shared/api/project-sweep.ts). `done` is false when the sweeper has work.
  * @throws NotFoundError
  */
-export async function deleteProject(app: AppContext, principal: Principal, id: number | undefined): Promise<void> {
+export async function deleteProject(
+  app: AppContext,
+  principal: Principal,
+  id: number | undefined,
+  budgetMs = DELETE_BUDGET_MS,
+): Promise<{ deleted: number; done: boolean }> {
   const p = await getOwnedProject(app, principal, id);
-  await deleteProjectItem(app.db, p.id);
-  for (const s of await listProjectStorages(app.db, p.id)) await tombstoneStorage(app.db, s.id);
-  const { done } = await deleteProjectTasks(app.db, p.id, Date.now() + DELETE_BUDGET_MS);
-  if (!done) getLogger('api').warn('project delete left tasks behind (time budget)', { projectId: p.id });
+  const live = await listProjectStorages(app.db, p.id);
+  const sweep = {
+    projectId: p.id,
+    storages: live.map((s) => ({ id: s.id, role: s.role })),
+    syncing: live.some((s) => s.status === 'queued' || s.status === 'in_progress'),
+    created_at: new Date().toISOString(),
+  };
+  if (!(await deleteProjectLeavingSweep(app.db, sweep))) throw new NotFoundError('Project not found.');
+  const result = await finishProjectDeletion(app, { kind: 'sweep', ...sweep }, Date.now() + budgetMs);
+  if (!result.done) getLogger('api').info('project delete continues in the sweeper', { projectId: p.id, deleted: result.deleted });
+  return result;
 }

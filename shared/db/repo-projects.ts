@@ -3,7 +3,7 @@
  * (`ORG#<org>#PROJECTS`, sort key = zero-padded id). Task/annotation/prediction counters live on
  * the project item and are adjusted with atomic ADD by the task and annotation repositories.
  */
-import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { keys, pad } from './keys';
 import type { ProjectItem } from './items';
 import { isConditionalFailure, queryPages, setFields, stripKeys, type Db } from './repo-common';
@@ -98,9 +98,4 @@ export async function adjustProjectCounters(
   } catch (e) {
     if (!isConditionalFailure(e)) throw e;
   }
-}
-
-/** Deletes the project item only (tasks and storages are removed by the use case). */
-export async function deleteProjectItem(db: Db, id: number): Promise<void> {
-  await db.doc.send(new DeleteCommand({ TableName: db.table, Key: keys.project(id) }));
 }

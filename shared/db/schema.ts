@@ -31,6 +31,7 @@ export const ITEM_KINDS = {
   job: 'job',
   chunk: 'chunk',
   exportLink: 'export_link',
+  sweep: 'sweep',
 } as const;
 
 /** Tasks and annotations of one project spread over this many GSI partitions (no hot key). */
