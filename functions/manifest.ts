@@ -15,6 +15,7 @@ export type FunctionName =
   | 'syncList'
   | 'syncChunk'
   | 'syncFinalize'
+  | 'syncExecutionFailed'
   | 'exportStream';
 
 export interface FunctionSpec {
@@ -35,6 +36,7 @@ export const FUNCTIONS: Record<FunctionName, FunctionSpec> = {
   syncList: { entry: 'functions/sync/list.ts', description: 'sync job: time-boxed listing step that stores chunk references', timeout: 300, memoryMb: 1024 },
   syncChunk: { entry: 'functions/sync/chunk.ts', description: 'sync job: turn one chunk of objects (or annotations) into tasks (or exported objects)', timeout: 300, memoryMb: 1024 },
   syncFinalize: { entry: 'functions/sync/finalize.ts', description: 'sync job: deletions, final status and counters', timeout: 300, memoryMb: 1024 },
+  syncExecutionFailed: { entry: 'functions/sync/execution-failed.ts', description: 'sync job: mark the storage failed when its execution fails, times out or is stopped', timeout: 60, memoryMb: 256 },
   exportStream: { entry: 'functions/export/stream.ts', description: 'DynamoDB stream consumer: annotation changes to target storages', timeout: 120, memoryMb: 1024 },
 };
 
