@@ -5,6 +5,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { acknowledge } from '../nag';
 
 export interface SyncFailureRuleProps {
   stateMachine: sfn.IStateMachine;
@@ -30,9 +31,15 @@ export class SyncFailureRule extends Construct {
     super(scope, id);
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetters', {
       retentionPeriod: Duration.days(14),
+      // SSE-SQS: EventBridge cannot send to a queue encrypted with the AWS managed KMS key.
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
     });
+    acknowledge(
+      this.deadLetterQueue,
+      'AwsSolutions-SQS3',
+      'This queue is itself the dead-letter destination of the execution-failed rule; its events are inspected (or the job re-synced), not redriven further.',
+    );
     this.rule = new events.Rule(this, 'Rule', {
       description: 'labelsync: mark a storage failed when its sync execution fails, times out or is aborted',
       eventPattern: {
