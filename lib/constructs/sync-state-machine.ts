@@ -91,8 +91,9 @@ export function retryIdempotentStep(task: sfn.TaskStateBase): sfn.TaskStateBase 
  * - syncList `{storageId, jobId, role, token: string|null}` → `{token: string|null, done: boolean, chunks: {jobId, chunk}[], listed: number}`
  * - syncChunk `{storageId, role, jobId, chunk}` → anything (discarded); records its own failures
  *
- * Limits the Lambdas must respect: a listing step's `chunks` must stay well under 256 KiB (~2,500
- * refs), and each loop iteration costs ~25 history events of the 25,000 a Standard execution may
+ * Limits the Lambdas must respect: the Loop's output holds two steps' `chunks` and must stay under
+ * 256 KiB (past it: States.DataLimitExceeded, which no Catch here matches), so a listing step
+ * returns at most MAX_CHUNK_REFS_PER_STEP refs (shared/sync/list-step-limit.ts), and each loop iteration costs ~25 history events of the 25,000 a Standard execution may
  * have, so a listing step should cover many pages (time-box it near the Lambda timeout), not one.
  * - syncFinalize `{storageId, jobId, role, listed: number, error: {Error, Cause}|null}` → anything
  */
