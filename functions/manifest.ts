@@ -15,6 +15,7 @@ export type FunctionName =
   | 'syncList'
   | 'syncChunk'
   | 'syncFinalize'
+  | 'syncExecutionFailed'
   | 'exportStream'
   | 'sweeper';
 
@@ -38,6 +39,7 @@ export const FUNCTIONS: Record<FunctionName, FunctionSpec> = {
   syncList: { entry: 'functions/sync/list.ts', description: 'sync job: time-boxed listing step that stores chunk references', timeout: 300, memoryMb: 1024 },
   syncChunk: { entry: 'functions/sync/chunk.ts', description: 'sync job: turn one chunk of objects (or annotations) into tasks (or exported objects)', timeout: 300, memoryMb: 1024 },
   syncFinalize: { entry: 'functions/sync/finalize.ts', description: 'sync job: deletions, final status and counters', timeout: 300, memoryMb: 1024 },
+  syncExecutionFailed: { entry: 'functions/sync/execution-failed.ts', description: 'sync job: mark the storage failed when its execution fails, times out or is stopped', timeout: 60, memoryMb: 256 },
   exportStream: { entry: 'functions/export/stream.ts', description: 'DynamoDB stream consumer: annotation changes to target storages', timeout: 120, memoryMb: 1024 },
   // 4 min: a run ends before the next one starts.
   sweeper: { entry: 'functions/ops/sweeper.ts', description: 'finishes deleting projects whose delete request ran out of time', timeout: 240, memoryMb: 512, everyMinutes: 5 },

@@ -17,6 +17,7 @@ import {
   type TableAccess,
 } from './constructs/node-function';
 import { Schedules } from './constructs/schedules';
+import { SyncFailureRule } from './constructs/sync-failure-rule';
 import { SyncStateMachine } from './constructs/sync-state-machine';
 
 /** What each function may touch. Anything not listed here is denied. */
@@ -38,6 +39,8 @@ const GRANTS: Record<FunctionName, Grants> = {
   syncList: { table: { read: true, write: true }, kms: 'decrypt', storage: 'read' },
   syncChunk: { table: { read: true, write: true }, kms: 'decrypt', storage: 'write' },
   syncFinalize: { table: { read: true, write: true }, kms: 'decrypt', storage: 'write' },
+  // Reads the storage and writes its status; decrypts its config only to scrub secrets from the traceback.
+  syncExecutionFailed: { table: { read: true, write: true }, kms: 'decrypt' },
   exportStream: { table: { read: true, write: true, stream: true }, kms: 'decrypt', storage: 'write' },
   // Deletes what deleted projects left: table items only.
   sweeper: { table: { read: true, write: true } },
@@ -87,6 +90,7 @@ export class LabelsyncStack extends Stack {
       logRetention: config.logRetentionDays as logs.RetentionDays,
     });
     bindStateMachine(fns.storages, sync.stateMachine);
+    new SyncFailureRule(this, 'SyncFailed', { stateMachine: sync.stateMachine, fn: fns.syncExecutionFailed });
 
     const exportPipeline = new ExportPipeline(this, 'Export', { fn: fns.exportStream, table: data.table });
 

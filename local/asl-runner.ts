@@ -13,12 +13,20 @@
  *   (ItemReader/ItemBatcher/ResultWriter are refused when the definition is loaded: the sync machine
  *   does not use them); `ToleratedFailurePercentage: 100` is reproduced by a Catch around each item;
  * - results over Step Functions' 256 KiB payload limit fail with `States.DataLimitExceeded`;
+ *   in AWS-strict mode (LABELSYNC_AWS_STRICT) a Task's input after Parameters and every state's
+ *   output are checked too, and the error is terminal as in AWS: a Retry or Catch on `States.ALL`
+ *   does not match it (nor `States.Runtime`, which the library already treats so). The library
+ *   cannot match those two only when named explicitly, so strict mode refuses a definition that
+ *   names them rather than run it differently; a terminal error inside a tolerated Map item fails
+ *   the execution here (a Distributed Map child would just count as a failed item);
  * - `ResultPath: "$"` is dropped (same meaning in ASL): the library would write a key named "$".
  */
 import { randomUUID } from 'node:crypto';
-import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
+import { ExecutionError, StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import { FUNCTIONS, type FunctionName } from '../functions/manifest';
 import { LOCAL_ACCOUNT_ID } from './apigw-event';
+import { awsStrictOf } from '../shared/config/env';
+import { STATE_PAYLOAD_LIMIT_BYTES } from '../shared/sync/list-step-limit';
 import { importHandler, invokeLocal, LambdaInvocationError, localFunctionName, type HandlerResolver } from './lambda-functions';
 import { validateDefinition } from './state-machine-definition';
 
@@ -39,8 +47,10 @@ if (typeof P.withResolvers !== 'function') {
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 type AnyState = Record<string, unknown> & { Type: string };
 
-/** Step Functions' maximum size of a state's input or output. */
-const MAX_PAYLOAD_BYTES = 256 * 1024;
+/** Step Functions' maximum size of a state's input or output (UTF-8 bytes of its JSON). */
+const MAX_PAYLOAD_BYTES = STATE_PAYLOAD_LIMIT_BYTES;
+/** Errors a Retry or Catch on `States.ALL` does not match in Step Functions. */
+const TERMINAL_ERRORS = ['States.DataLimitExceeded', 'States.Runtime'];
 /** Task timeout given to Tasks that have none (Step Functions has no default); below setTimeout's 2^31 ms cap. */
 const UNBOUNDED_TASK_SECONDS = 1_000_000;
 /** Step Functions' history limit of a Standard execution (for a warning: the library has no history). */
@@ -59,6 +69,33 @@ class TaskError extends Error {
     super(cause);
     this.name = name;
   }
+}
+
+/**
+ * An error Step Functions fails the execution with whatever the Retry and Catch fields say
+ * (`isRetryable`/`isCatchable` are what aws-local-stepfunctions' matching reads).
+ */
+class TerminalError extends TaskError {
+  readonly isRetryable = false;
+  readonly isCatchable = false;
+}
+
+function payloadBytes(value: unknown): number {
+  return Buffer.byteLength(value === undefined ? 'null' : JSON.stringify(value));
+}
+
+function dataLimitExceeded(stateName: string, what: 'input' | 'output', terminal: boolean): TaskError {
+  const message =
+    what === 'input'
+      ? `The state/task '${stateName}' has an input with a size exceeding the maximum number of bytes service limit.`
+      : `The state/task '${stateName}' returned a result with a size exceeding the maximum number of bytes service limit.`;
+  return terminal ? new TerminalError('States.DataLimitExceeded', message) : new TaskError('States.DataLimitExceeded', message);
+}
+
+/** What one execution's Task states and event reader share: the first terminal error seen. */
+interface ExecutionGuard {
+  terminal?: TaskError;
+  abort(): void;
 }
 
 function functionFromArnOrName(ref: string): FunctionName | undefined {
@@ -87,10 +124,11 @@ function* allStates(def: { States: Record<string, unknown> }): Generator<[string
  * of `definition`. Throws for a Task the local runtime cannot run (not a Lambda, dynamic function
  * name, callback pattern) and for Map features it cannot reproduce.
  */
-export function prepareDefinition(definition: StateMachineDefinition): { definition: StateMachineDefinition; tasks: Map<string, TaskBinding> } {
+export function prepareDefinition(definition: StateMachineDefinition, opts: { strict?: boolean } = {}): { definition: StateMachineDefinition; tasks: Map<string, TaskBinding> } {
   const def = structuredClone(definition) as unknown as { States: Record<string, unknown> };
   const tasks = new Map<string, TaskBinding>();
   for (const [name, state] of allStates(def)) {
+    if (opts.strict) refuseNamedTerminalErrors(name, state);
     // The library writes `ResultPath: "$"` into a key named "$" instead of replacing the input;
     // an absent ResultPath means the same thing in ASL and the library gets that right.
     if (state.ResultPath === '$') delete state.ResultPath;
@@ -119,6 +157,16 @@ export function prepareDefinition(definition: StateMachineDefinition): { definit
     if (state.TimeoutSeconds === undefined && state.TimeoutSecondsPath === undefined) state.TimeoutSeconds = UNBOUNDED_TASK_SECONDS;
   }
   return { definition: def as unknown as StateMachineDefinition, tasks };
+}
+
+/** See the file comment: explicit matches of terminal errors cannot be reproduced. */
+function refuseNamedTerminalErrors(name: string, state: AnyState): void {
+  for (const field of ['Retry', 'Catch'] as const) {
+    for (const entry of (state[field] ?? []) as { ErrorEquals: string[] }[]) {
+      const named = entry.ErrorEquals.find((e) => TERMINAL_ERRORS.includes(e));
+      if (named) throw new Error(`State '${name}' names ${named} in its ${field}, which the local runner cannot match only when named`);
+    }
+  }
 }
 
 /**
@@ -164,6 +212,8 @@ export interface LocalStateMachineOptions {
   retryIntervalOverrides?: Record<string, number | number[]>;
   /** Receives one line per failed or retried state (default console.error). */
   log?: (message: string) => void;
+  /** Step Functions' payload rules in full (see the file comment). @default LABELSYNC_AWS_STRICT */
+  strict?: boolean;
 }
 
 export interface LocalExecution {
@@ -180,10 +230,12 @@ export class LocalStateMachine {
   readonly stateMachineArn: string;
   private readonly machine: StateMachine;
   private readonly resolveHandler: HandlerResolver;
+  readonly strict: boolean;
 
   constructor(private readonly opts: LocalStateMachineOptions) {
     validateDefinition(opts.definition);
-    const prepared = prepareDefinition(opts.definition);
+    this.strict = opts.strict ?? awsStrictOf(process.env);
+    const prepared = prepareDefinition(opts.definition, { strict: this.strict });
     this.tasks = prepared.tasks;
     // Validated above on the original; the library's own (older) validator knows no DISTRIBUTED fields.
     this.machine = new StateMachine(prepared.definition, { validationOptions: { noValidate: true } });
@@ -192,8 +244,14 @@ export class LocalStateMachine {
   }
 
   /** The override of one Task state: Lambda invoke semantics around the local handler. */
-  private taskHandler(stateName: string, b: TaskBinding): (input: unknown) => Promise<Json> {
+  private taskHandler(stateName: string, b: TaskBinding, guard: ExecutionGuard): (input: unknown) => Promise<Json> {
     return async (input) => {
+      if (this.strict) {
+        // Lets the event reader see every state that exited before this Task (events are promise-queued).
+        await new Promise((r) => setImmediate(r));
+        if (guard.terminal) throw guard.terminal;
+        if (payloadBytes(input) > MAX_PAYLOAD_BYTES) throw dataLimitExceeded(stateName, 'input', true);
+      }
       const payload = b.integration === 'invoke' ? ((input as Record<string, unknown>)?.Payload ?? {}) : input;
       const handler = await this.resolveHandler(b.fn);
       let result: unknown;
@@ -204,9 +262,7 @@ export class LocalStateMachine {
         throw new TaskError(err.errorType ?? 'Error', err instanceof LambdaInvocationError ? err.stepFunctionsCause() : String(e));
       }
       const json = result === undefined ? 'null' : JSON.stringify(result);
-      if (Buffer.byteLength(json) > MAX_PAYLOAD_BYTES) {
-        throw new TaskError('States.DataLimitExceeded', `The state/task '${stateName}' returned a result with a size exceeding the maximum number of bytes service limit.`);
-      }
+      if (Buffer.byteLength(json) > MAX_PAYLOAD_BYTES) throw dataLimitExceeded(stateName, 'output', this.strict);
       const payloadOut = JSON.parse(json) as Json;
       if (b.integration === 'direct') return payloadOut;
       return {
@@ -219,10 +275,16 @@ export class LocalStateMachine {
     };
   }
 
+  /** Invokes a manifest function outside the machine (as an EventBridge target would), with Lambda's semantics. */
+  async invokeFunction(fn: FunctionName, event: unknown): Promise<unknown> {
+    return invokeLocal(fn, await this.resolveHandler(fn), event, { region: this.opts.region });
+  }
+
   /** Starts an execution named `name` (unique names are the caller's business: see LocalSyncStarter). */
   start(input: unknown, name: string = randomUUID()): LocalExecution {
+    const guard: ExecutionGuard = { abort: () => {} };
     const overrides: Record<string, (input: unknown) => Promise<Json>> = {};
-    for (const [stateName, b] of this.tasks) overrides[stateName] = this.taskHandler(stateName, b);
+    for (const [stateName, b] of this.tasks) overrides[stateName] = this.taskHandler(stateName, b, guard);
     const executionArn = this.stateMachineArn.replace(':stateMachine:', ':execution:') + `:${name}`;
     const run = this.machine.run(input as Json, {
       overrides: {
@@ -234,12 +296,13 @@ export class LocalStateMachine {
         StateMachine: { Id: this.stateMachineArn, Name: 'labelsync-sync' },
       },
     });
-    void this.drainEvents(run.eventLogs, name);
-    return { executionArn, name, result: run.result, abort: run.abort };
+    guard.abort = run.abort;
+    void this.drainEvents(run.eventLogs, name, guard);
+    return { executionArn, name, result: this.strict ? terminalOutcome(run.result, guard) : run.result, abort: run.abort };
   }
 
   /** The library queues events until read: read them, keep only failures for the log. */
-  private async drainEvents(events: AsyncGenerator<{ type: string; state?: { name: string }; Error?: string; Cause?: unknown }>, name: string): Promise<void> {
+  private async drainEvents(events: AsyncGenerator<StateEvent>, name: string, guard: ExecutionGuard): Promise<void> {
     const log = this.opts.log ?? ((m: string) => console.error(m));
     let count = 0;
     let warned = false;
@@ -250,6 +313,11 @@ export class LocalStateMachine {
           warned = true;
           log(`[sfn] ${name}: over ${HISTORY_LIMIT} events — a Standard execution in AWS would hit its history limit`);
         }
+        if (this.strict && ev.type === 'StateExited' && !guard.terminal && payloadBytes(ev.state?.output) > MAX_PAYLOAD_BYTES) {
+          guard.terminal = dataLimitExceeded(ev.state!.name, 'output', true);
+          log(`[sfn] ${name}: ${guard.terminal.name}: ${guard.terminal.message}`);
+          guard.abort();
+        }
         if (ev.type === 'StateFailed' || ev.type === 'ExecutionFailed') log(`[sfn] ${name}: ${ev.type} ${ev.state?.name ?? ''} ${ev.Error ?? ''}: ${causeMessage(ev.Cause)}`);
         else if (ev.type === 'StateRetried') log(`[sfn] ${name}: retrying ${ev.state?.name ?? ''}`);
       }
@@ -257,6 +325,26 @@ export class LocalStateMachine {
       // the execution's own promise carries the outcome
     }
   }
+}
+
+type StateEvent = { type: string; state?: { name: string; output?: unknown }; Error?: string; Cause?: unknown };
+
+/**
+ * The execution's outcome once a terminal error was seen: it fails with that error, whatever the
+ * states after it did (only Pass and Choice states can have run: Task states check the guard first).
+ */
+async function terminalOutcome(result: Promise<unknown>, guard: ExecutionGuard): Promise<unknown> {
+  let output: unknown;
+  try {
+    output = await result;
+  } catch (e) {
+    if (guard.terminal) throw new ExecutionError(guard.terminal as never);
+    throw e;
+  }
+  // The event reader may still hold the last state's exit.
+  await new Promise((r) => setImmediate(r));
+  if (guard.terminal) throw new ExecutionError(guard.terminal as never);
+  return output;
 }
 
 /** The readable part of a Cause: Lambda's errorMessage when it is Lambda's JSON, without the trace. */

@@ -8,10 +8,18 @@
  * `journalFile`, executions that were queued or running when the runtime stopped are started again
  * (same name and input, from the first state: every step is idempotent) by `resume()` on the next
  * start, so a storage is never left `queued`/`in_progress` by a Ctrl-C.
+ *
+ * An execution that ends FAILED is reported as EventBridge reports it in AWS: the
+ * `syncExecutionFailed` function gets the "Step Functions Execution Status Change" event (through
+ * the machine's handler resolver) before the execution counts as settled. Executions aborted by a
+ * stop are not reported: they run again on the next start.
  */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { ExecutionStatusDetail } from '../shared/sync/execution-failed';
 import type { SyncExecutionInput, SyncStarter } from '../shared/sync/starter';
+import { LOCAL_ACCOUNT_ID } from './apigw-event';
 import type { LocalStateMachine } from './asl-runner';
 
 export type SyncInput = SyncExecutionInput;
@@ -25,6 +33,7 @@ export interface ExecutionRecord {
   output?: unknown;
   /** Why it failed, as Step Functions reports it (`Error` name and `Cause`). */
   error?: { Error: string; Cause: string };
+  executionArn?: string;
   startedAt?: number;
   stoppedAt?: number;
   /** Settles (never rejects) when the execution stops. */
@@ -41,7 +50,50 @@ export interface LocalSyncStarterOptions {
   /** Where unfinished executions are remembered across restarts (JSON). */
   journalFile?: string;
   log?: (message: string) => void;
+  /** Receives failed executions. @default the machine invokes `syncExecutionFailed` with EventBridge's event */
+  onFailed?: (event: ExecutionStatusEvent, machine: LocalStateMachine) => Promise<unknown>;
 }
+
+/** EventBridge's event for an execution's status change (what the execution-failed rule delivers). */
+export interface ExecutionStatusEvent {
+  version: '0';
+  id: string;
+  'detail-type': 'Step Functions Execution Status Change';
+  source: 'aws.states';
+  account: string;
+  time: string;
+  region: string;
+  resources: string[];
+  detail: ExecutionStatusDetail & { stateMachineArn: string; startDate?: number; stopDate?: number };
+}
+
+/** The status-change event of a stopped execution `e` of `machine`. */
+export function executionStatusEvent(e: ExecutionRecord, machine: LocalStateMachine): ExecutionStatusEvent {
+  const executionArn = e.executionArn ?? machine.stateMachineArn.replace(':stateMachine:', ':execution:') + `:${e.name}`;
+  return {
+    version: '0',
+    id: randomUUID(),
+    'detail-type': 'Step Functions Execution Status Change',
+    source: 'aws.states',
+    account: LOCAL_ACCOUNT_ID,
+    time: new Date(e.stoppedAt ?? Date.now()).toISOString(),
+    region: machine.stateMachineArn.split(':')[3],
+    resources: [executionArn],
+    detail: {
+      executionArn,
+      stateMachineArn: machine.stateMachineArn,
+      name: e.name,
+      status: e.status,
+      startDate: e.startedAt,
+      stopDate: e.stoppedAt,
+      input: JSON.stringify(e.input),
+      error: e.error?.Error ?? null,
+      cause: e.error?.Cause ?? null,
+    },
+  };
+}
+
+const reportToFunction = (event: ExecutionStatusEvent, machine: LocalStateMachine) => machine.invokeFunction('syncExecutionFailed', event);
 
 export class LocalSyncStarter implements SyncStarter {
   private readonly executions = new Map<string, ExecutionRecord & { abort?: () => void; settle: () => void }>();
@@ -164,9 +216,11 @@ export class LocalSyncStarter implements SyncStarter {
       this.running++;
       e.status = 'RUNNING';
       e.startedAt = Date.now();
+      let loaded: LocalStateMachine | undefined;
       void this.opts
         .machine()
         .then((machine) => {
+          loaded = machine;
           if (this.stopped) {
             const aborted = new Error('Execution aborted');
             aborted.name = 'ExecutionAbortedError';
@@ -174,6 +228,7 @@ export class LocalSyncStarter implements SyncStarter {
           }
           const exec = machine.start(e.input, name);
           e.abort = exec.abort;
+          e.executionArn = exec.executionArn;
           return exec.result;
         })
         .then(
@@ -193,6 +248,7 @@ export class LocalSyncStarter implements SyncStarter {
               this.log(`[sfn] execution ${name} not started, the state machine is unavailable (retried on next start): ${e.error.Cause.slice(0, 500)}`);
             }
             if (e.status === 'FAILED') this.log(`[sfn] execution ${name} failed: ${e.error.Error}: ${e.error.Cause.slice(0, 1000)}`);
+            if (e.status === 'FAILED' && loaded) return this.reportFailure(e, loaded);
           },
         )
         .finally(() => {
@@ -204,6 +260,16 @@ export class LocalSyncStarter implements SyncStarter {
           if (!this.stopped) this.saveJournal();
           this.pump();
         });
+    }
+  }
+
+  private async reportFailure(e: ExecutionRecord, machine: LocalStateMachine): Promise<void> {
+    e.stoppedAt = Date.now();
+    try {
+      await (this.opts.onFailed ?? reportToFunction)(executionStatusEvent(e, machine), machine);
+    } catch (err) {
+      // EventBridge would retry and then dead-letter the event; locally the log is the record.
+      this.log(`[sfn] execution ${e.name}: reporting the failure failed: ${String(err)}`);
     }
   }
 

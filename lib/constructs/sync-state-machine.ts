@@ -36,6 +36,41 @@ const TRANSIENT_LAMBDA_ERRORS = [
 ];
 
 /**
+ * Errors the sync handlers throw after deciding the job cannot go on (a missing bucket, revoked
+ * credentials, a storage that is not synchronizable): retrying them only delays the failure.
+ * Storage SDK calls retry their own transient errors before a StorageError leaves the handler.
+ */
+export const PERMANENT_HANDLER_ERRORS = ['StorageError', 'ValidationError', 'NotSynchronizableError', 'NotFoundError', 'ForbiddenError', 'AuthError'];
+
+/**
+ * Retries of one idempotent step: Lambda's own invocation errors, then anything else the handler
+ * threw (a DynamoDB conflict or throttle beyond the SDK's retries, a crash, a Lambda timeout is
+ * `States.Timeout` and not retried), with full jitter so parallel executions do not retry in step.
+ * Bounded: at most 6 + 3 extra attempts, ~2.5 min of waiting in the worst case.
+ * `States.DataLimitExceeded` and `States.Runtime` are not matched by these (nor by States.ALL).
+ */
+export function retryIdempotentStep(task: sfn.TaskStateBase): sfn.TaskStateBase {
+  return task
+    .addRetry({
+      errors: TRANSIENT_LAMBDA_ERRORS,
+      interval: Duration.seconds(2),
+      maxAttempts: 6,
+      backoffRate: 2,
+      maxDelay: Duration.seconds(60),
+      jitterStrategy: sfn.JitterType.FULL,
+    })
+    .addRetry({ errors: PERMANENT_HANDLER_ERRORS, maxAttempts: 0 })
+    .addRetry({
+      errors: [sfn.Errors.TASKS_FAILED],
+      interval: Duration.seconds(3),
+      maxAttempts: 3,
+      backoffRate: 2,
+      maxDelay: Duration.seconds(30),
+      jitterStrategy: sfn.JitterType.FULL,
+    });
+}
+
+/**
  * The sync job workflow (Standard). Input `{storageId, jobId, role}`; every state carries only ids,
  * the listing token, flags, counts and chunk references `{jobId, chunk}` — chunk contents live in the
  * table — so payloads stay far below the 256 KiB limit.
@@ -47,13 +82,18 @@ const TRANSIENT_LAMBDA_ERRORS = [
  *                                                                    └─no──► Finalize
  * Start/Loop failures ─Catch─► Finalize with {error: {Error, Cause}}
  * ```
+ * Finalize has no Catch on purpose: when it fails for good (or the execution fails with an error
+ * no Catch may match: States.DataLimitExceeded, States.Runtime; or times out, or is stopped), the
+ * execution ends FAILED/TIMED_OUT/ABORTED and the execution-failed rule (sync-failure-rule.ts)
+ * marks the storage failed with that error.
  * Listing of step N+1 overlaps writing of step N's chunks. Lambda contracts (payloads are the task input):
  * - syncStart `{storageId, jobId, role}` → anything (ignored)
  * - syncList `{storageId, jobId, role, token: string|null}` → `{token: string|null, done: boolean, chunks: {jobId, chunk}[], listed: number}`
  * - syncChunk `{storageId, role, jobId, chunk}` → anything (discarded); records its own failures
  *
- * Limits the Lambdas must respect: a listing step's `chunks` must stay well under 256 KiB (~2,500
- * refs), and each loop iteration costs ~25 history events of the 25,000 a Standard execution may
+ * Limits the Lambdas must respect: the Loop's output holds two steps' `chunks` and must stay under
+ * 256 KiB (past it: States.DataLimitExceeded, which no Catch here matches), so a listing step
+ * returns at most MAX_CHUNK_REFS_PER_STEP refs (shared/sync/list-step-limit.ts), and each loop iteration costs ~25 history events of the 25,000 a Standard execution may
  * have, so a listing step should cover many pages (time-box it near the Lambda timeout), not one.
  * - syncFinalize `{storageId, jobId, role, listed: number, error: {Error, Cause}|null}` → anything
  */
@@ -69,22 +109,19 @@ export class SyncStateMachine extends Construct {
       'role.$': '$.role',
     };
 
+    // Every step is idempotent (Start re-reads the job, listing steps rewrite the same chunk
+    // numbers, counters are exactly-once per step/chunk, Finalize is conditional), so all retry.
     const invoke = (stateId: string, fn: lambda.IFunction, payload: Record<string, unknown>, resultPath: string | undefined) =>
-      new tasks.LambdaInvoke(this, stateId, {
-        lambdaFunction: fn,
-        payload: sfn.TaskInput.fromObject(payload),
-        payloadResponseOnly: true,
-        // Replaced by the explicit, jittered retry below (which also covers throttling).
-        retryOnServiceExceptions: false,
-        resultPath,
-      }).addRetry({
-        errors: TRANSIENT_LAMBDA_ERRORS,
-        interval: Duration.seconds(2),
-        maxAttempts: 6,
-        backoffRate: 2,
-        maxDelay: Duration.seconds(60),
-        jitterStrategy: sfn.JitterType.FULL,
-      });
+      retryIdempotentStep(
+        new tasks.LambdaInvoke(this, stateId, {
+          lambdaFunction: fn,
+          payload: sfn.TaskInput.fromObject(payload),
+          payloadResponseOnly: true,
+          // Replaced by the explicit, jittered retries (which also cover throttling).
+          retryOnServiceExceptions: false,
+          resultPath,
+        }),
+      );
 
     const finalize = invoke(
       'Finalize',
@@ -118,32 +155,18 @@ export class SyncStateMachine extends Construct {
       .otherwise(list);
 
     // Branch 2: write the chunks the previous listing step produced.
-    const writeChunk = new tasks.LambdaInvoke(this, 'WriteChunk', {
-      lambdaFunction: syncChunk,
-      payloadResponseOnly: true,
-      retryOnServiceExceptions: false,
-      resultPath: sfn.JsonPath.DISCARD,
-      // The map collects every child's output in memory (no ResultWriter): keep each one a number.
-      outputPath: '$.chunk',
-    })
-      .addRetry({
-        errors: TRANSIENT_LAMBDA_ERRORS,
-        interval: Duration.seconds(2),
-        maxAttempts: 6,
-        backoffRate: 2,
-        maxDelay: Duration.seconds(60),
-        jitterStrategy: sfn.JitterType.FULL,
-      })
-      // syncChunk records per-object problems itself and only throws for infrastructure errors
-      // (a DynamoDB timeout, throttling beyond the SDK's retries); the step is idempotent (id
-      // plans, exactly-once counters), so retrying any failure a few times is safe.
-      .addRetry({
-        errors: [sfn.Errors.TASKS_FAILED],
-        interval: Duration.seconds(3),
-        maxAttempts: 3,
-        backoffRate: 2,
-        jitterStrategy: sfn.JitterType.FULL,
-      });
+    // syncChunk records per-object problems itself and only throws for infrastructure errors
+    // (a DynamoDB timeout, throttling beyond the SDK's retries).
+    const writeChunk = retryIdempotentStep(
+      new tasks.LambdaInvoke(this, 'WriteChunk', {
+        lambdaFunction: syncChunk,
+        payloadResponseOnly: true,
+        retryOnServiceExceptions: false,
+        resultPath: sfn.JsonPath.DISCARD,
+        // The map collects every child's output in memory (no ResultWriter): keep each one a number.
+        outputPath: '$.chunk',
+      }),
+    );
     const writeBranch = new sfn.DistributedMap(this, 'Write', {
       itemsPath: '$.pending',
       itemSelector: {

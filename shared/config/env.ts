@@ -95,6 +95,17 @@ function documentRootVar(source: Source): string {
 }
 
 /**
+ * LABELSYNC_AWS_STRICT alone, for local components built before (or without) a whole environment
+ * (the local state machine runner).
+ */
+export function awsStrictOf(source: Source): boolean {
+  const problems: Problems = [];
+  const strict = booleanVar('LABELSYNC_AWS_STRICT', source.LABELSYNC_AWS_STRICT, false, problems);
+  if (problems.length) throw new Error(`invalid environment: ${problems.join('; ')}`);
+  return strict;
+}
+
+/**
  * Parses and validates `source`.
  * @throws Error `invalid environment: <problem>; <problem>…`, each problem naming its variable
  *         (a non-integer or non-positive count, a malformed boolean, URL, port or allowlist entry, a

@@ -56,7 +56,8 @@ export function tracebackOf(error: { Error?: string; Cause?: string }, secrets: 
   return out.slice(0, 4_000);
 }
 
-async function secretValues(deps: SyncDeps, storage: StorageItem): Promise<string[]> {
+/** Secret values of a storage's config, to scrub from tracebacks. */
+export async function secretValues(deps: SyncDeps, storage: StorageItem): Promise<string[]> {
   try {
     const config = await deps.storageConfig(storage);
     return SECRET_FIELDS.map((f) => config[f]).filter((v): v is string => typeof v === 'string' && v !== '');

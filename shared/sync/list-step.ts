@@ -21,6 +21,7 @@ import { readAhead } from '../storage/common';
 import type { ListPage } from '../storage/types';
 import type { SyncDeps, SyncSettings } from './deps';
 import { loadLiveJob } from './job-context';
+import { MAX_STEP_CHUNK_BUDGET } from './list-step-limit';
 import { ChunkCutter } from './listing/chunk-cutter';
 import { ChunkWriter, type ChunkRef } from './listing/chunk-writer';
 import { listedProgress, type ListedProgress } from './listing/listed-progress';
@@ -65,7 +66,7 @@ function stepBounds(s: SyncSettings, step: number, deadline: number): StepBounds
   return {
     softEnd: Math.min(deadline, started + Math.min(s.listStepMs, s.firstStepMs * 2 ** Math.min(step, 30))),
     hardEnd: Math.min(deadline, started + s.listStepMs),
-    chunkBudget: step === 0 ? Math.max(1, s.firstStepChunks) : s.maxChunksPerStep,
+    chunkBudget: Math.min(MAX_STEP_CHUNK_BUDGET, step === 0 ? Math.max(1, s.firstStepChunks) : s.maxChunksPerStep),
   };
 }
 

@@ -9,7 +9,8 @@ beforeAll(() => {
   const mappings = ofType(s.resources, 'AWS::Lambda::EventSourceMapping');
   expect(mappings).toHaveLength(1);
   mapping = mappings[0][1].Properties;
-  const queues = ofType(s.resources, 'AWS::SQS::Queue');
+  // The export pipeline's queue (the execution-failed rule has its own dead-letter queue).
+  const queues = ofType(s.resources, 'AWS::SQS::Queue').filter(([id]) => id.startsWith('Export'));
   expect(queues).toHaveLength(1);
   queueId = queues[0][0];
 });
@@ -55,7 +56,7 @@ describe('export pipeline: dead-letter queue', () => {
   });
 
   it('refuses non-TLS access', () => {
-    const [[, policy]] = ofType(s.resources, 'AWS::SQS::QueuePolicy');
+    const [[, policy]] = ofType(s.resources, 'AWS::SQS::QueuePolicy').filter(([id]) => id.startsWith('Export'));
     expect(policy.Properties.Queues).toEqual([{ Ref: queueId }]);
     expect(policy.Properties.PolicyDocument.Statement).toContainEqual(
       expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),

@@ -1,6 +1,8 @@
 import aslValidator from 'asl-validator';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ofType, stateMachineDefinition, synth, type Synthesized } from './synth';
+import { FAILED_EXECUTION_STATUSES } from '../../lib/constructs/sync-failure-rule';
+import { PERMANENT_HANDLER_ERRORS } from '../../lib/constructs/sync-state-machine';
+import { lambdaId, ofType, stateMachineDefinition, synth, type Synthesized } from './synth';
 
 let s: Synthesized;
 let asl: any;
@@ -138,5 +140,53 @@ describe('sync state machine: shape', () => {
       expect(t.Parameters, t.Resource).toBeDefined();
       expect(Object.values(t.Parameters)).not.toContain('$');
     }
+  });
+
+  it('retries every step (all idempotent) on any task failure, bounded and jittered, after the permanent errors', () => {
+    const tasks = allStates(asl);
+    for (const name of ['Start', 'ListStep', 'WriteChunk', 'Finalize']) {
+      const retry: any[] = tasks[name].Retry;
+      const i = retry.findIndex((r) => r.ErrorEquals.includes('States.TaskFailed'));
+      expect(i, name).toBeGreaterThan(0);
+      expect(retry[i]).toMatchObject({ JitterStrategy: 'FULL' });
+      expect(retry[i].MaxAttempts).toBeGreaterThanOrEqual(2);
+      expect(retry[i].MaxAttempts).toBeLessThanOrEqual(5);
+      expect(retry[i].BackoffRate).toBeGreaterThan(1);
+      expect(retry[i].MaxDelaySeconds).toBeLessThanOrEqual(60);
+      // Handler errors that mean "this job cannot go on" fail at once (a retrier with 0 attempts matches first).
+      const permanent = retry.findIndex((r) => r.ErrorEquals.includes('StorageError'));
+      expect(permanent, name).toBeLessThan(i);
+      expect(retry[permanent]).toMatchObject({ ErrorEquals: PERMANENT_HANDLER_ERRORS, MaxAttempts: 0 });
+    }
+  });
+
+  it('lets a failed Finalize fail the execution (no Catch swallows it: the execution-failed rule finalizes)', () => {
+    expect(asl.States.Finalize.Catch).toBeUndefined();
+    expect(asl.States.Finalize.End).toBe(true);
+  });
+});
+
+describe('sync state machine: execution-failed rule', () => {
+  it('sends FAILED / TIMED_OUT / ABORTED executions of the sync machine to syncExecutionFailed, with retries and a DLQ', () => {
+    const rules = ofType(s.resources, 'AWS::Events::Rule');
+    const [smId] = ofType(s.resources, 'AWS::StepFunctions::StateMachine')[0];
+    const rule = rules.find(([, r]) => r.Properties.EventPattern?.source?.includes('aws.states'));
+    expect(rule).toBeDefined();
+    const p = rule![1].Properties;
+    expect(p.State ?? 'ENABLED').toBe('ENABLED');
+    expect(p.EventPattern).toEqual({
+      source: ['aws.states'],
+      'detail-type': ['Step Functions Execution Status Change'],
+      detail: { status: ['FAILED', 'TIMED_OUT', 'ABORTED'], stateMachineArn: [{ Ref: smId }] },
+    });
+    expect(FAILED_EXECUTION_STATUSES).toEqual(['FAILED', 'TIMED_OUT', 'ABORTED']);
+    const fnId = lambdaId(s.resources, 'syncExecutionFailed');
+    expect(p.Targets).toHaveLength(1);
+    expect(p.Targets[0].Arn).toEqual({ 'Fn::GetAtt': [fnId, 'Arn'] });
+    expect(p.Targets[0].RetryPolicy).toMatchObject({ MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 7200 });
+    expect(p.Targets[0].DeadLetterConfig?.Arn).toBeDefined();
+    // EventBridge may invoke the finalizer (resource policy on the function, scoped to the rule).
+    const perms = ofType(s.resources, 'AWS::Lambda::Permission').map(([, r]) => r.Properties);
+    expect(perms).toContainEqual(expect.objectContaining({ Principal: 'events.amazonaws.com', FunctionName: { 'Fn::GetAtt': [fnId, 'Arn'] }, SourceArn: { 'Fn::GetAtt': [rule![0], 'Arn'] } }));
   });
 });

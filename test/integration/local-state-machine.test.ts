@@ -19,6 +19,14 @@ import type { LambdaHandler } from '../../local/lambda-functions';
 import { LOCAL_SYNC_CONCURRENCY, resolveStateMachine, synthesizeStateMachine, type CfnTemplate } from '../../local/state-machine-definition';
 import { synth } from '../infra/synth';
 import { LocalSyncStarter } from '../../local/sync-starter';
+import { importHandler } from '../../local/lambda-functions';
+import { updateStorageStatus } from '../../shared/db/repo-storage-sync-state';
+import { finalizeFailedExecution } from '../../shared/sync/execution-failed';
+import { MAX_CHUNK_REFS_PER_STEP, MAX_CHUNK_REF_BYTES, MAX_STEP_CHUNK_BUDGET, STATE_OVERHEAD_BYTES } from '../../shared/sync/list-step-limit';
+import { DEFAULT_SYNC_SETTINGS } from '../../shared/sync/deps';
+import { processApp } from '../../shared/process-app';
+import { newTenant, useTestEnvironment } from './api-harness';
+import { newProject, newStorage, storageOf } from './sync-helpers';
 
 let definition: StateMachineDefinition;
 let logicalId: string;
@@ -40,6 +48,9 @@ function machine(stubs: Stubs, maxConcurrency?: number): LocalStateMachine {
     definition: def,
     region: 'us-east-1',
     log: () => {},
+    strict: true,
+    // Every step retries States.TaskFailed with jittered backoff of seconds: keep the tests fast.
+    retryIntervalOverrides: { Start: 1, ListStep: 1, WriteChunk: 1, Finalize: 1 },
     resolveHandler: async (fn) => {
       const h = stubs[fn];
       if (!h) throw new Error(`no stub for ${fn}`);
@@ -115,7 +126,7 @@ describe('local ASL runner on the synthesized sync definition', () => {
     expect(fnName).toBe('labelsync-syncList');
   });
 
-  it('tolerates failing chunks (ToleratedFailurePercentage 100) and hands a failed listing to Finalize with Lambda’s error shape', async () => {
+  it('tolerates failing chunks (ToleratedFailurePercentage 100) and hands a failed listing to Finalize with Lambda’s error shape', { timeout: 20_000 }, async () => {
     const finals: any[] = [];
     let chunkCalls = 0;
     const m = machine({
@@ -137,9 +148,11 @@ describe('local ASL runner on the synthesized sync definition', () => {
     class ListingError extends Error {
       override name = 'ListingError';
     }
+    let listCalls = 0;
     const failing = machine({
       syncStart: async () => ({}),
       syncList: async () => {
+        listCalls++;
         throw new ListingError('bucket gone');
       },
       syncChunk: async () => ({}),
@@ -149,6 +162,28 @@ describe('local ASL runner on the synthesized sync definition', () => {
     const last = finals.at(-1);
     expect(last.error.Error).toBe('ListingError');
     expect(JSON.parse(last.error.Cause)).toMatchObject({ errorType: 'ListingError', errorMessage: 'bucket gone' });
+    // The listing step is idempotent: an unknown failure is retried 3 times before the Catch.
+    expect(listCalls).toBe(4);
+  });
+
+  it('fails a listing StorageError at once (a permanent handler error is not retried)', async () => {
+    class StorageError extends Error {
+      override name = 'StorageError';
+    }
+    let listCalls = 0;
+    const finals: any[] = [];
+    const m = machine({
+      syncStart: async () => ({}),
+      syncList: async () => {
+        listCalls++;
+        throw new StorageError("bucket 'x' does not exist");
+      },
+      syncChunk: async () => ({}),
+      syncFinalize: async (e) => finals.push(e),
+    });
+    await m.start({ storageId: 2, jobId: 'permanent', role: 'import' }).result;
+    expect(listCalls).toBe(1);
+    expect(finals[0].error.Error).toBe('StorageError');
   });
 
   it('keeps at most MaxConcurrency chunk writers running at once', async () => {
@@ -310,5 +345,168 @@ describe('definition loading', () => {
     } as unknown as StateMachineDefinition;
     const m = new LocalStateMachine({ definition: def, region: 'us-east-1', log: () => {}, resolveHandler: async () => (async (e: any) => ({ got: e.x ?? 'none' })) as LambdaHandler });
     expect(await m.start({ x: 1 }).result).toEqual({ x: 1, r: { p: { got: 1 }, code: 200 }, d: { got: 1 } });
+  });
+});
+
+/** `n` chunk refs of the largest size the limit is computed for (uuid job id, 9-digit chunk numbers). */
+function bigRefs(jobId: string, n: number, from: number) {
+  return Array.from({ length: n }, (_, k) => ({ jobId, chunk: 100_000_000 + from + k }));
+}
+
+describe('AWS-strict payload limit (256 KiB) and terminal errors', () => {
+  useTestEnvironment();
+  let orgId: string;
+  beforeAll(async () => {
+    ({ orgId } = await newTenant('sfn-strict'));
+  });
+  const realFinalizer = async (e: unknown, c: Context) => (await importHandler('syncExecutionFailed'))(e, c);
+
+  /** A storage in progress with job `jobId`, as syncStart leaves it. */
+  async function runningStorage(jobId: string): Promise<number> {
+    const projectId = await newProject(orgId);
+    const storage = await newStorage(orgId, projectId, { type: 'localfiles', role: 'import', path: '/tmp', recursive_scan: true, use_blob_urls: false });
+    await updateStorageStatus(processApp().db, storage.id, { status: 'in_progress', last_sync_job: jobId, meta: {} });
+    return storage.id;
+  }
+
+  it('fails the execution with States.DataLimitExceeded when a ListStep returns 6,000 refs: no Catch on States.ALL sees it, Finalize is not reached, the finalizer marks the storage failed', async () => {
+    const jobId = randomUUID();
+    const storageId = await runningStorage(jobId);
+    let listCalls = 0;
+    let finalized = 0;
+    const m = machine({
+      syncStart: async () => ({}),
+      syncList: async (e) => {
+        listCalls++;
+        return { token: null, done: true, chunks: bigRefs(e.jobId, 6_000, 0), listed: 6_000_000 };
+      },
+      syncChunk: async () => ({}),
+      syncFinalize: async () => void finalized++,
+      syncExecutionFailed: realFinalizer,
+    });
+    const starter = new LocalSyncStarter({ machine: async () => m, log: () => {} });
+    await starter.start({ storageId, jobId, role: 'import' }, `${storageId}-${jobId}`);
+    await starter.idle();
+    const rec = starter.get(`${storageId}-${jobId}`)!;
+    expect(rec.status).toBe('FAILED');
+    expect(rec.error).toMatchObject({ Error: 'States.DataLimitExceeded', Cause: expect.stringContaining("'ListStep'") });
+    expect(listCalls).toBe(1); // not retried either (States.TaskFailed does not match it)
+    expect(finalized).toBe(0);
+    const storage = await storageOf(storageId);
+    expect(storage.status).toBe('failed');
+    expect(storage.traceback).toContain('ended FAILED');
+    expect(storage.traceback).toContain('States.DataLimitExceeded');
+    expect(storage.meta.time_failure).toBeTruthy();
+  });
+
+  it('checks every state’s output, not only task results: two steps of 2,500 refs overflow the loop state (pending + listed)', async () => {
+    let step = 0;
+    let finalized = 0;
+    const m = machine({
+      syncStart: async () => ({}),
+      syncList: async (e) => {
+        step++;
+        return { token: step < 3 ? `t${step}` : null, done: step >= 3, chunks: bigRefs(e.jobId, 2_500, step * 10_000), listed: 1 };
+      },
+      syncChunk: async () => ({}),
+      syncFinalize: async () => void finalized++,
+    });
+    const err = await m.start({ storageId: 7, jobId: randomUUID(), role: 'import' }).result.then(
+      () => undefined,
+      (e: any) => e,
+    );
+    expect(err?.cause?.name).toBe('States.DataLimitExceeded');
+    expect(err.cause.message).toContain("'Loop'");
+    expect(finalized).toBe(0);
+  });
+
+  it('runs listing steps of MAX_CHUNK_REFS_PER_STEP refs of the largest size with a long token through the loop', async () => {
+    // The list step stops at its chunk budget between pages: half the refs stay free for the last page.
+    expect(MAX_STEP_CHUNK_BUDGET).toBeLessThanOrEqual(MAX_CHUNK_REFS_PER_STEP / 2);
+    expect(DEFAULT_SYNC_SETTINGS.maxChunksPerStep).toBeGreaterThanOrEqual(MAX_STEP_CHUNK_BUDGET);
+    expect(MAX_CHUNK_REF_BYTES).toBe(JSON.stringify({ jobId: randomUUID(), chunk: 999_999_999 }).length + 1);
+    expect(MAX_CHUNK_REFS_PER_STEP).toBe(1_803);
+    const jobId = randomUUID();
+    // A token of a third of the overhead budget (it appears twice in the loop state).
+    const token = 'x'.repeat(Math.floor(STATE_OVERHEAD_BYTES / 3));
+    let step = 0;
+    let written = 0;
+    const m = machine({
+      syncStart: async () => ({}),
+      syncList: async () => {
+        step++;
+        return { token: step < 3 ? token : null, done: step >= 3, chunks: bigRefs(jobId, MAX_CHUNK_REFS_PER_STEP, step * 10_000), listed: 1 };
+      },
+      syncChunk: async () => void written++,
+      syncFinalize: async () => ({}),
+    });
+    const out = (await m.start({ storageId: 8, jobId, role: 'import' }).result) as any;
+    expect(out.listed).toBe(3);
+    expect(written).toBe(3 * MAX_CHUNK_REFS_PER_STEP);
+  }, 60_000);
+
+  it('refuses (strict) a definition that names a terminal error: only an explicit match may catch it in AWS, which the library cannot tell apart', () => {
+    const def = (errors: string[]) =>
+      ({ StartAt: 'T', States: { T: { Type: 'Pass', Next: 'P' }, P: { Type: 'Parallel', Branches: [{ StartAt: 'X', States: { X: { Type: 'Pass', End: true } } }], Catch: [{ ErrorEquals: errors, Next: 'T' }], End: true } } }) as any;
+    expect(() => prepareDefinition(def(['States.DataLimitExceeded']), { strict: true })).toThrow(/States.DataLimitExceeded/);
+    expect(() => prepareDefinition(def(['States.Runtime']), { strict: true })).toThrow(/States.Runtime/);
+    expect(() => prepareDefinition(def(['States.ALL']), { strict: true })).not.toThrow();
+  });
+
+  it('a Finalize that keeps failing ends the execution FAILED and the storage failed with the error, not in_progress', async () => {
+    const jobId = randomUUID();
+    const storageId = await runningStorage(jobId);
+    let finalizeCalls = 0;
+    const m = machine({
+      syncStart: async () => ({}),
+      syncList: lister([1]),
+      syncChunk: async () => ({}),
+      syncFinalize: async () => {
+        finalizeCalls++;
+        throw new Error('finalize lost its table');
+      },
+      syncExecutionFailed: realFinalizer,
+    });
+    const starter = new LocalSyncStarter({ machine: async () => m, log: () => {} });
+    await starter.start({ storageId, jobId, role: 'import' }, `${storageId}-${jobId}`);
+    await starter.idle();
+    expect(starter.get(`${storageId}-${jobId}`)?.status).toBe('FAILED');
+    expect(finalizeCalls).toBe(4); // retried 3 times (idempotent), then the execution fails
+    const storage = await storageOf(storageId);
+    expect(storage.status).toBe('failed');
+    expect(storage.traceback).toMatch(/ended FAILED: Error: finalize lost its table/);
+  });
+
+  it('the finalizer is conditional and idempotent: a final status, a newer job and chunk-map children are left alone', async () => {
+    const deps = processApp().syncDeps();
+    const jobId = randomUUID();
+    const storageId = await runningStorage(jobId);
+    const detail = (over: Record<string, unknown> = {}) => ({
+      executionArn: `arn:aws:states:us-east-1:000000000000:execution:labelsync-sync:${storageId}-${jobId}`,
+      name: `${storageId}-${jobId}`,
+      status: 'TIMED_OUT',
+      input: JSON.stringify({ storageId, jobId, role: 'import' }),
+      error: null,
+      cause: null,
+      ...over,
+    });
+    const child = await finalizeFailedExecution(deps, detail({ executionArn: 'arn:aws:states:us-east-1:000000000000:execution:labelsync-sync/SyncChunks:abc', input: JSON.stringify({ storageId, jobId, role: 'import', chunk: 3 }) }));
+    expect(child).toMatchObject({ marked: false });
+    expect(await finalizeFailedExecution(deps, detail({ input: JSON.stringify({ storageId, jobId: 'older-job', role: 'import' }) }))).toMatchObject({ marked: false });
+    expect((await storageOf(storageId)).status).toBe('in_progress');
+
+    expect(await finalizeFailedExecution(deps, detail())).toMatchObject({ marked: true, storageId, jobId });
+    const failed = await storageOf(storageId);
+    expect(failed.traceback).toContain('ended TIMED_OUT: States.Timeout');
+    // A second delivery of the same event (EventBridge is at-least-once) changes nothing.
+    expect(await finalizeFailedExecution(deps, detail({ status: 'ABORTED' }))).toMatchObject({ marked: false });
+    expect((await storageOf(storageId)).traceback).toBe(failed.traceback);
+
+    const done = randomUUID();
+    const completed = await runningStorage(done);
+    await updateStorageStatus(deps.db, completed, { status: 'completed' });
+    const r = await finalizeFailedExecution(deps, { ...detail(), status: 'FAILED', input: JSON.stringify({ storageId: completed, jobId: done, role: 'import' }) });
+    expect(r).toMatchObject({ marked: false });
+    expect((await storageOf(completed)).status).toBe('completed');
   });
 });
