@@ -15,7 +15,8 @@ export type FunctionName =
   | 'syncList'
   | 'syncChunk'
   | 'syncFinalize'
-  | 'exportStream';
+  | 'exportStream'
+  | 'exportReplay';
 
 export interface FunctionSpec {
   /** Path of the handler module, relative to the repo root; it exports `handler`. */
@@ -36,6 +37,7 @@ export const FUNCTIONS: Record<FunctionName, FunctionSpec> = {
   syncChunk: { entry: 'functions/sync/chunk.ts', description: 'sync job: turn one chunk of objects (or annotations) into tasks (or exported objects)', timeout: 300, memoryMb: 1024 },
   syncFinalize: { entry: 'functions/sync/finalize.ts', description: 'sync job: deletions, final status and counters', timeout: 300, memoryMb: 1024 },
   exportStream: { entry: 'functions/export/stream.ts', description: 'DynamoDB stream consumer: annotation changes to target storages', timeout: 120, memoryMb: 1024 },
+  exportReplay: { entry: 'functions/export/replay.ts', description: 'export DLQ to recorded failures; scheduled replay of recorded failures', timeout: 300, memoryMb: 1024 },
 };
 
 export interface RouteSpec {

@@ -37,6 +37,8 @@ const GRANTS: Record<FunctionName, Grants> = {
   syncChunk: { table: { read: true, write: true }, kms: 'decrypt', storage: 'write' },
   syncFinalize: { table: { read: true, write: true }, kms: 'decrypt', storage: 'write' },
   exportStream: { table: { read: true, write: true, stream: true }, kms: 'decrypt', storage: 'write' },
+  // Reads dead-lettered batches back from the stream, re-exports recorded failures.
+  exportReplay: { table: { read: true, write: true, stream: true }, kms: 'decrypt', storage: 'write' },
 };
 
 /**
@@ -84,7 +86,7 @@ export class LabelsyncStack extends Stack {
     });
     bindStateMachine(fns.storages, sync.stateMachine);
 
-    const exportPipeline = new ExportPipeline(this, 'Export', { fn: fns.exportStream, table: data.table });
+    const exportPipeline = new ExportPipeline(this, 'Export', { fn: fns.exportStream, replayFn: fns.exportReplay, table: data.table });
 
     const api = new HttpApi(this, 'Http', {
       functions: fns,

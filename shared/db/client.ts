@@ -4,6 +4,7 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 
 /** A document client on `endpoint` (DynamoDB Local) or the default AWS endpoint of `region`. */
@@ -18,5 +19,16 @@ export function createDocumentClient(opts: { endpoint?: string; region: string }
   });
   return DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: true },
+  });
+}
+
+/** A DynamoDB Streams client with the same endpoint, timeouts and retries (export DLQ replay). */
+export function createStreamsClient(opts: { endpoint?: string; region: string }): DynamoDBStreamsClient {
+  return new DynamoDBStreamsClient({
+    region: opts.region,
+    endpoint: opts.endpoint,
+    maxAttempts: 5,
+    requestHandler: new NodeHttpHandler({ connectionTimeout: 3_000, requestTimeout: 15_000 }),
+    ...(opts.endpoint ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
   });
 }
