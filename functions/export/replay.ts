@@ -6,6 +6,7 @@
  * - the schedule (EventBridge, every EXPORT_REPLAY_EVERY_MINUTES): every recorded failure is
  *   re-exported from the table; delivered ones are forgotten, the rest wait for the next run.
  */
+import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { createStreamsClient } from '../../shared/db/client';
 import { getLogger } from '../../shared/logging';
@@ -13,8 +14,16 @@ import { recordDlqMessages, reexportRecordedFailures, type SweepResult } from '.
 import { processApp } from '../../shared/process-app';
 
 // At module scope: a bad environment fails the cold start, naming the variable.
-const app = processApp();
-const streams = createStreamsClient({ endpoint: app.env.dynamodbEndpoint, region: app.env.region });
+processApp();
+
+/** One streams client per endpoint (the local runtime and tests install apps of their own). */
+const streamsClients = new Map<string, DynamoDBStreamsClient>();
+function streamsOf(env: { dynamodbEndpoint?: string; region: string }): DynamoDBStreamsClient {
+  const key = `${env.dynamodbEndpoint ?? ''}|${env.region}`;
+  let c = streamsClients.get(key);
+  if (!c) streamsClients.set(key, (c = createStreamsClient({ endpoint: env.dynamodbEndpoint, region: env.region })));
+  return c;
+}
 
 /** Time kept back from the Lambda timeout: the page in flight must finish. */
 const SWEEP_MARGIN_MS = 30_000;
@@ -25,7 +34,7 @@ export const handler = async (event: SQSEvent | Record<string, unknown>, context
   const log = getLogger('export');
   const a = processApp();
   if (isSqsEvent(event)) {
-    const retry = await recordDlqMessages(a.db, streams, event.Records.map((r) => ({ messageId: r.messageId, body: r.body })));
+    const retry = await recordDlqMessages(a.db, streamsOf(a.env), event.Records.map((r) => ({ messageId: r.messageId, body: r.body })));
     return { batchItemFailures: retry.map((itemIdentifier) => ({ itemIdentifier })) };
   }
   const remaining = context?.getRemainingTimeInMillis?.();
