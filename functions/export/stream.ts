@@ -17,7 +17,7 @@ export const handler = async (event: DynamoDBStreamEvent): Promise<DynamoDBBatch
   const records = (event.Records ?? []) as StreamRecordLike[];
   const r = await processAnnotationRecords(processApp().exportDeps(), records);
   if (r.failures.length || r.outcomes.failed) {
-    getLogger('export').warn('export batch with failures', { records: records.length, failures: r.failures.length, outcomes: r.outcomes });
+    getLogger('export').warn('export batch with failures', { records: records.length, failures: r.failures.length, recorded: r.recorded.length, outcomes: r.outcomes });
   }
   return { batchItemFailures: r.failures.map((itemIdentifier) => ({ itemIdentifier })) };
 };

@@ -23,7 +23,7 @@ import { decodeAnnotationRecord, type AnnotationChange, type StreamRecordLike } 
 import { clearTargetFailure, isConfigurationFailure, reportTargetFailure, type ExportTarget } from './targets';
 import { deleteAnnotationFromTarget, writeAnnotationToTarget, type TargetOutcome } from './write-target';
 import { DEFAULT_EXPORT_CONCURRENCY, type ExportDeps } from './deps';
-import { recordExportFailure } from '../db/repo-export-failures';
+import { recordExportFailure, type ExportFailure } from '../db/repo-export-failures';
 
 /** Result of one batch. */
 export interface BatchResult {
@@ -41,10 +41,17 @@ export interface BatchResult {
   outcomes: Record<TargetOutcome | 'failed', number>;
 }
 
-interface Group {
+export interface Group {
   annotationId: number;
   projectId: number;
   changes: AnnotationChange[];
+}
+
+/** The failure record of a group: its annotation, its last version, `remove` if a REMOVE is in it (it wins). */
+export function failureOf(g: Group): Omit<ExportFailure, 'failed_at'> {
+  const last = g.changes[g.changes.length - 1];
+  const op = g.changes.some((c) => c.op === 'remove') ? 'remove' : 'upsert';
+  return { annotationId: g.annotationId, projectId: g.projectId, op, version: last.version };
 }
 
 /** Groups decoded changes per annotation, keeping the order of first appearance. */
@@ -149,10 +156,8 @@ class ChangeBatch {
 
   /** Records the annotation as failed (shared/db/repo-export-failures.ts); false when that write failed. */
   private async recordGroupFailure(g: Group): Promise<boolean> {
-    const last = g.changes[g.changes.length - 1];
-    const op = g.changes.some((c) => c.op === 'remove') ? 'remove' : 'upsert';
     try {
-      await recordExportFailure(this.deps.db, { annotationId: g.annotationId, projectId: g.projectId, op, version: last.version });
+      await recordExportFailure(this.deps.db, failureOf(g));
       return true;
     } catch (e) {
       this.log.error('could not record the failed export', { annotationId: g.annotationId, error: (e as Error).message });

@@ -1,5 +1,7 @@
 /**
- * DLQ replay of the export stream.
+ * DLQ replay of the export stream. `recordDlqMessages` (the replay function on the DLQ) turns each
+ * dead-lettered batch into failure records; `reexportRecordedFailures` (the replay function on its
+ * schedule, and the script) delivers them; `replaySqsDlq` is the script's manual path.
  *
  * AWS: the event source mapping's on-failure destination (SQS) receives, per batch given up, only
  * metadata (`DDBStreamBatchInfo`: stream, shard, first/last sequence number, batch size), not the
@@ -16,7 +18,7 @@ import type { ExportDeps } from './deps';
 import { clearExportFailure, listExportFailures, recordExportFailure, type ExportFailure } from '../db/repo-export-failures';
 import type { Db } from '../db/repo-common';
 import { getLogger } from '../logging';
-import { groupChanges, processAnnotationChanges, processAnnotationRecords } from './process-records';
+import { failureOf, groupChanges, processAnnotationChanges, processAnnotationRecords } from './process-records';
 import { decodeAnnotationRecord, type AnnotationChange, type StreamRecordLike } from './stream-record';
 
 /** The part of Lambda's on-failure record for a DynamoDB stream source that replay needs. */
@@ -208,11 +210,7 @@ export async function recordChangesAsFailures(db: Db, records: readonly StreamRe
     }
   }
   const groups = groupChanges(changes);
-  for (const g of groups) {
-    const last = g.changes[g.changes.length - 1];
-    const op = g.changes.some((c) => c.op === 'remove') ? 'remove' : 'upsert';
-    await recordExportFailure(db, { annotationId: g.annotationId, projectId: g.projectId, op, version: last.version });
-  }
+  for (const g of groups) await recordExportFailure(db, failureOf(g));
   return groups.length;
 }
 
