@@ -204,3 +204,27 @@ describe('a batch the handler never finishes', () => {
 });
 
 afterAll(() => replay.stop());
+
+describe('the replay function on DLQ messages it cannot use', () => {
+  const sqsEvent = (body: string) => ({
+    Records: [{ messageId: `m-${Math.random()}`, receiptHandle: 'r', body, attributes: {}, messageAttributes: {}, md5OfBody: '', eventSource: 'aws:sqs', eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:dlq', awsRegion: 'us-east-1' }],
+  });
+
+  it('drops a message that is no on-failure record, or whose records the stream no longer has (retrying cannot help)', async () => {
+    const tap = new StreamTap();
+    await tap.start();
+    try {
+      const p = await project();
+      const a = await annotate(p.project.id, p.taskIds[0]);
+      const [rec] = await tap.readFor([a.id]);
+      const seq = rec.dynamodb!.SequenceNumber!;
+      const trimmed = JSON.stringify({ DDBStreamBatchInfo: { streamArn: tap.arn, shardId: 'shardId-00000000000000000000-gone', startSequenceNumber: seq, endSequenceNumber: seq, batchSize: 1 } });
+      for (const body of ['not json', '{"version":"1.0"}', trimmed]) {
+        expect(await invokeLocal('exportReplay', replayHandler as never, sqsEvent(body), { region: 'us-east-1' })).toEqual({ batchItemFailures: [] });
+      }
+      expect(await failureRecord(a.id)).toBeUndefined();
+    } finally {
+      tap.destroy();
+    }
+  });
+});
