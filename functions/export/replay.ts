@@ -5,6 +5,7 @@
  *   read back from the stream and recorded as failures (shared/db/repo-export-failures.ts);
  * - the schedule (EventBridge, every EXPORT_REPLAY_EVERY_MINUTES): every recorded failure is
  *   re-exported from the table; delivered ones are forgotten, the rest wait for the next run.
+ *   Invoked by hand with `{"detail": {"projectIds": [<id>, …]}}` it replays those projects only.
  */
 import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
@@ -39,7 +40,9 @@ export const handler = async (event: SQSEvent | Record<string, unknown>, context
   }
   const remaining = context?.getRemainingTimeInMillis?.();
   const deadline = remaining !== undefined ? Date.now() + Math.max(0, remaining - SWEEP_MARGIN_MS) : undefined;
-  const r = await reexportRecordedFailures(a.exportDeps(), { deadline });
+  const projectIds = (event as { detail?: { projectIds?: unknown } }).detail?.projectIds;
+  const only = Array.isArray(projectIds) ? (f: { projectId: number }) => projectIds.includes(f.projectId) : undefined;
+  const r = await reexportRecordedFailures(a.exportDeps(), { deadline, only });
   if (r.failed) log.warn('export replay: failures remain', { ...r });
   else if (r.reexported) log.info('export replay: recorded failures delivered', { ...r });
   return r;

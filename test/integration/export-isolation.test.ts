@@ -25,7 +25,7 @@ import { FAILURE_PK } from '../../shared/db/repo-export-failures';
 import { processAnnotationRecords } from '../../shared/export/process-records';
 import { reexportRecordedFailures } from '../../shared/export/replay';
 import { LocalDlq } from '../../local/dlq';
-import { LocalExportReplay } from '../../local/export-replay';
+import { LocalExportReplay, scheduledEvent } from '../../local/export-replay';
 import { invokeLocal, LambdaInvocationError } from '../../local/lambda-functions';
 import { isAnnotationRecord, StreamPoller } from '../../local/stream-poller';
 import { freePort } from '../../local/emulators/process';
@@ -197,7 +197,9 @@ describe('a batch the handler never finishes', () => {
     expect(await failureRecord(a.id)).toMatchObject({ annotationId: a.id, projectId: p.project.id, op: 'upsert', version: 1 });
     expect(await fileOf(target, a.id)).toBeUndefined();
 
-    await replay.runScheduled();
+    // The scheduled event, limited to this file's projects (other files' failures are theirs to replay).
+    const r = await invokeLocal('exportReplay', replayHandler as never, { ...scheduledEvent('us-east-1'), detail: { projectIds: [...mine] } }, { region: 'us-east-1' });
+    expect(r).toMatchObject({ reexported: expect.any(Number) });
     expect(JSON.parse((await fileOf(target, a.id))!)).toMatchObject({ id: a.id, result: [{ ok: a.id }] });
     expect(await failureRecord(a.id)).toBeUndefined();
   }, 30_000);
@@ -226,5 +228,29 @@ describe('the replay function on DLQ messages it cannot use', () => {
     } finally {
       tap.destroy();
     }
+  });
+});
+
+describe('npm start: the replay schedule', () => {
+  it('invokes the replay function with a scheduled event on its timer, one run at a time', async () => {
+    const events: { source?: string; 'detail-type'?: string }[] = [];
+    let inFlight = 0;
+    let overlapped = false;
+    const timer = new LocalExportReplay({
+      invoke: async (e) => {
+        overlapped ||= inFlight > 0;
+        inFlight++;
+        events.push(e as never);
+        await new Promise((r) => setTimeout(r, 80));
+        inFlight--;
+      },
+      region: 'us-east-1',
+      everyMs: 20,
+      log: () => {},
+    }).start();
+    await waitFor(async () => (events.length >= 2 ? true : undefined), 5_000);
+    await timer.stop();
+    expect(events[0]).toMatchObject({ source: 'aws.events', 'detail-type': 'Scheduled Event' });
+    expect(overlapped).toBe(false);
   });
 });
