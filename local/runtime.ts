@@ -125,7 +125,7 @@ export async function runningRuntime(dataDir: string): Promise<RuntimeState | un
  * the stream consumer (its first batch must not pay the module load).
  */
 const WARM_FUNCTIONS: FunctionName[] = [...new Set<FunctionName>(['meta', ...ROUTES.map((r) => r.fn), 'exportStream'])];
-/** Imported in the background after start: the state machine's steps. */
+/** Imported in the background after start: the state machine's steps and the export replay. */
 const LATER_FUNCTIONS: FunctionName[] = ['syncStart', 'syncList', 'syncChunk', 'syncFinalize', 'exportReplay'];
 
 /**
