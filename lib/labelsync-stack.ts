@@ -44,6 +44,8 @@ const GRANTS: Record<FunctionName, Grants> = {
   exportStream: { table: { read: true, write: true, stream: true }, kms: 'decrypt', storage: 'write' },
   // Deletes what deleted projects left: table items only.
   sweeper: { table: { read: true, write: true } },
+  // Reads dead-lettered batches back from the stream, re-exports recorded failures.
+  exportReplay: { table: { read: true, write: true, stream: true }, kms: 'decrypt', storage: 'write' },
 };
 
 /**
@@ -92,7 +94,7 @@ export class LabelsyncStack extends Stack {
     bindStateMachine(fns.storages, sync.stateMachine);
     new SyncFailureRule(this, 'SyncFailed', { stateMachine: sync.stateMachine, fn: fns.syncExecutionFailed });
 
-    const exportPipeline = new ExportPipeline(this, 'Export', { fn: fns.exportStream, table: data.table });
+    const exportPipeline = new ExportPipeline(this, 'Export', { fn: fns.exportStream, replayFn: fns.exportReplay, table: data.table });
 
     new Schedules(this, 'Schedules', { functions: fns });
 

@@ -27,6 +27,7 @@ import { startLocalSchedules } from './schedules';
 import { importHandler, invokeLocal, type HandlerResolver } from './lambda-functions';
 import { loadStateMachine, LOCAL_SYNC_CONCURRENCY, LOCAL_SYNC_WRITE_CONCURRENCY } from './state-machine-definition';
 import { StreamPoller, type StreamPollerOptions } from './stream-poller';
+import { LocalExportReplay } from './export-replay';
 import { LocalSyncStarter } from './sync-starter';
 
 export interface RuntimeOptions {
@@ -125,8 +126,8 @@ export async function runningRuntime(dataDir: string): Promise<RuntimeState | un
  * the stream consumer (its first batch must not pay the module load).
  */
 const WARM_FUNCTIONS: FunctionName[] = [...new Set<FunctionName>(['meta', ...ROUTES.map((r) => r.fn), 'exportStream'])];
-/** Imported in the background after start: the state machine's steps. */
-const LATER_FUNCTIONS: FunctionName[] = ['syncStart', 'syncList', 'syncChunk', 'syncFinalize'];
+/** Imported in the background after start: the state machine's steps and the export replay. */
+const LATER_FUNCTIONS: FunctionName[] = ['syncStart', 'syncList', 'syncChunk', 'syncFinalize', 'exportReplay'];
 
 /**
  * Points the handlers' configuration at this runtime: sets `vars` in the environment, builds the
@@ -218,7 +219,8 @@ async function startServices(ctx: StartContext): Promise<LabelsyncRuntime> {
   const { token, created } = await ensureLocalToken(dataDir, opts.apiToken, processApp().db);
   const dlq = new LocalDlq(dlqFile(dataDir));
   const exportHandler = streamHandler(ctx);
-  const poller = opts.stream !== false ? await startPoller(ctx, { endpoint, dlq, exportHandler, owned: !!owned }) : undefined;
+  const replay = startExportReplay(ctx);
+  const poller = opts.stream !== false ? await startPoller(ctx, { endpoint, dlq, exportHandler, owned: !!owned, onDeadLetter: (e) => replay.onDeadLetter(e) }) : undefined;
   await preloaded;
   const http = await startHttpServer({ port: opts.port ?? 8080, host: opts.host ?? '127.0.0.1', region, resolveHandler: ctx.resolveHandler, log: ctx.log, awsStrict: processApp().env.awsStrict });
   cleanups.push(() => http.close());
@@ -358,9 +360,16 @@ function streamHandler({ opts, resolveHandler, region }: StartContext): StreamBa
   );
 }
 
+/** The exportReplay function on the DLQ and on its schedule (local/export-replay.ts). */
+function startExportReplay({ resolveHandler, region, log, cleanups }: StartContext): LocalExportReplay {
+  const replay = new LocalExportReplay({ invoke: async (event) => invokeLocal('exportReplay', await resolveHandler('exportReplay'), event, { region }), region, log }).start();
+  cleanups.push(() => replay.stop());
+  return replay;
+}
+
 async function startPoller(
   { opts, region, tableName, dataDir, log, cleanups }: StartContext,
-  { endpoint, dlq, exportHandler, owned }: { endpoint: string; dlq: LocalDlq; exportHandler: StreamBatchHandler; owned: boolean },
+  { endpoint, dlq, exportHandler, owned, onDeadLetter }: { endpoint: string; dlq: LocalDlq; exportHandler: StreamBatchHandler; owned: boolean; onDeadLetter: StreamPollerOptions['onDeadLetter'] },
 ): Promise<StreamPoller> {
   const poller = new StreamPoller({
     endpoint,
@@ -368,6 +377,7 @@ async function startPoller(
     tableName,
     handler: exportHandler,
     dlq,
+    onDeadLetter,
     checkpointFile: join(dataDir, 'stream-checkpoint.json'),
     startingPosition: opts.streamStartingPosition ?? (owned ? 'TRIM_HORIZON' : 'LATEST'),
     log,

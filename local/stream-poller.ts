@@ -6,9 +6,9 @@
  * from the first failed record), bisection of a batch whose invocation throws, at most 5 retries
  * with backoff, records older than 6 h given up, and whatever still fails appended to the local DLQ.
  *
- * Differences from AWS, on purpose: one batch at a time per shard (the mapping's
- * parallelizationFactor 4 only adds throughput; ordering per item is kept either way) and a short
- * batching window (200 ms instead of 2 s) so a saved annotation shows up in a target within 1–2 s.
+ * The numbers come from shared/export/stream-settings.ts, the same module the CDK construct reads.
+ * Difference from AWS, on purpose: one batch at a time per shard (the mapping's
+ * parallelizationFactor only adds throughput; ordering per item is kept either way).
  * Progress is checkpointed under the data dir, so a restart resumes after the last delivered record.
  */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
@@ -27,17 +27,18 @@ import {
 import type { AttributeValue as LambdaAttributeValue, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { ITEM_KINDS } from '../shared/db/schema';
-import { LocalDlq, type StreamBatchHandler } from './dlq';
+import { EXPORT_STREAM_SETTINGS } from '../shared/export/stream-settings';
+import { LocalDlq, type DlqEntry, type StreamBatchHandler } from './dlq';
 
 export type { StreamBatchHandler } from './dlq';
 
-/** The mapping's numbers (lib/constructs/export-pipeline.ts) plus the local batching window. */
+/** The mapping's numbers (shared/export/stream-settings.ts, also synthesized by lib/constructs/export-pipeline.ts). */
 export const EXPORT_MAPPING = {
-  batchSize: 100,
-  batchingWindowMs: 200,
-  retryAttempts: 5,
-  maxRecordAgeSeconds: 6 * 3600,
-  bisectOnError: true,
+  batchSize: EXPORT_STREAM_SETTINGS.batchSize,
+  batchingWindowMs: EXPORT_STREAM_SETTINGS.batchingWindowSeconds * 1000,
+  retryAttempts: EXPORT_STREAM_SETTINGS.retryAttempts,
+  maxRecordAgeSeconds: EXPORT_STREAM_SETTINGS.maxRecordAgeSeconds,
+  bisectOnError: EXPORT_STREAM_SETTINGS.bisectOnError,
 } as const;
 
 export interface StreamPollerOptions {
@@ -63,6 +64,11 @@ export interface StreamPollerOptions {
   idlePollMs?: number;
   /** Records the mapping's filter lets through. @default kind = annotation (new or old image) */
   filter?: (record: DynamoDBRecord) => boolean;
+  /**
+   * Called with every dead-lettered batch once it is in the DLQ file: the SQS on-failure
+   * destination in AWS triggers the replay function the same way (errors are logged, the file keeps the batch).
+   */
+  onDeadLetter?: (entry: DlqEntry) => Promise<void>;
   log?: (message: string) => void;
 }
 
@@ -146,7 +152,7 @@ export class StreamPoller {
   private inFlight = 0;
   /** A batch is being collected (records read, not yet delivered). */
   private pending = false;
-  private readonly o: Required<Omit<StreamPollerOptions, 'checkpointFile' | 'log'>> & Pick<StreamPollerOptions, 'checkpointFile'>;
+  private readonly o: Required<Omit<StreamPollerOptions, 'checkpointFile' | 'log' | 'onDeadLetter'>> & Pick<StreamPollerOptions, 'checkpointFile' | 'onDeadLetter'>;
   private readonly log: (m: string) => void;
   /** Counters for tests and the log. */
   readonly stats = { batches: 0, records: 0, retries: 0, bisections: 0, deadLettered: 0 };
@@ -174,6 +180,12 @@ export class StreamPoller {
     };
     this.streams = new DynamoDBStreamsClient(common);
     this.ddb = new DynamoDBClient(common);
+  }
+
+  /** The batching and retry settings in effect. */
+  get settings(): Pick<Required<StreamPollerOptions>, 'batchSize' | 'batchingWindowMs' | 'retryAttempts' | 'maxRecordAgeSeconds' | 'bisectOnError'> {
+    const { batchSize, batchingWindowMs, retryAttempts, maxRecordAgeSeconds, bisectOnError } = this.o;
+    return { batchSize, batchingWindowMs, retryAttempts, maxRecordAgeSeconds, bisectOnError };
   }
 
   async start(): Promise<void> {
@@ -428,7 +440,7 @@ export class StreamPoller {
 
   private async deadLetter(shardId: string, records: DynamoDBRecord[], condition: string, attempts: number, error: string): Promise<void> {
     this.log(`[stream] ${records.length} record(s) of ${shardId} sent to the DLQ (${condition}): ${error.slice(0, 300)}`);
-    await this.o.dlq.append({
+    const entry = await this.o.dlq.append({
       condition,
       error,
       attempts,
@@ -440,5 +452,6 @@ export class StreamPoller {
       records,
     });
     this.stats.deadLettered += records.length; // after the write: a reader of the DLQ finds them
+    await this.o.onDeadLetter?.(entry).catch((e) => this.log(`[stream] dead-letter hook failed: ${String(e)}`));
   }
 }

@@ -20,7 +20,7 @@ export const handler = lambdaHandler('export', processApp, async (event: DynamoD
   const r = await processAnnotationRecords(processApp().exportDeps(), records);
   recordExportBatch(records, r.failures);
   if (r.failures.length || r.outcomes.failed) {
-    getLogger('export').warn('export batch with failures', { records: records.length, failures: r.failures.length, outcomes: r.outcomes });
+    getLogger('export').warn('export batch with failures', { records: records.length, failures: r.failures.length, recorded: r.recorded.length, outcomes: r.outcomes });
   }
   return { batchItemFailures: r.failures.map((itemIdentifier) => ({ itemIdentifier })) };
 });

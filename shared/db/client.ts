@@ -4,6 +4,7 @@
  */
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { traced } from '../tracing';
 import { installStrictMiddleware, type StrictDbOptions } from './strict-middleware';
@@ -39,4 +40,15 @@ export function createDocumentClient(opts: {
   });
   if (opts.strict) installStrictMiddleware(doc, opts.strict);
   return doc;
+}
+
+/** A DynamoDB Streams client with the same endpoint, timeouts and retries (export DLQ replay). */
+export function createStreamsClient(opts: { endpoint?: string; region: string }): DynamoDBStreamsClient {
+  return new DynamoDBStreamsClient({
+    region: opts.region,
+    endpoint: opts.endpoint,
+    maxAttempts: 5,
+    requestHandler: new NodeHttpHandler({ connectionTimeout: 3_000, requestTimeout: 15_000 }),
+    ...(opts.endpoint ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
+  });
 }

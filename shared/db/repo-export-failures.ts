@@ -1,10 +1,12 @@
 /**
- * Failed annotation exports, remembered in the table: whenever the stream handler reports an
- * annotation's records as failed it also records `{pk: "XFAIL", sk: "ANN#<id>"}` with the project
- * and the operation. The SQS on-failure message of the AWS mapping carries only shard and sequence
- * metadata, and stream records expire after 24 h; these items are what lets a DLQ replay still
- * re-export the right annotations from the table after that. Items of annotations that succeeded
- * on a later retry are harmless (re-exporting is version-guarded) and expire after 15 days.
+ * Failed annotation exports, remembered in the table as `{pk: "XFAIL", sk: "ANN#<id>"}` with the
+ * project and the operation: written by the stream handler whenever an annotation is not delivered
+ * to every target (reported for retry, or recorded instead because a target is misconfigured),
+ * and by the replay function for every annotation of a dead-lettered batch (an invocation that
+ * crashed or timed out recorded nothing). The SQS on-failure message of the AWS mapping carries
+ * only shard and sequence metadata, and stream records expire after 24 h; these items are what
+ * the scheduled replay re-exports from the table. Items of annotations that succeeded on a later
+ * retry are harmless (re-exporting is version-guarded) and expire after 15 days.
  */
 import { DeleteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { isConditionalFailure, queryPages, type Db } from './repo-common';

@@ -6,8 +6,12 @@
  * wins (ids are never reused), otherwise the annotation is re-read from the table and its newest
  * version written to every target (a stale or repeated record thus costs at most a skipped write).
  * Groups run concurrently; targets of one annotation run concurrently, each with its own outcome.
- * A group with any failed target fails as a whole: all its records are reported, so the stream
- * retries from its first record and targets already at that version skip by the version guard.
+ * A group with a target that failed transiently (timeout, 5xx, throttle) fails as a whole: all its
+ * records are reported, so the stream retries from its first record and targets already at that
+ * version skip by the version guard. A target that failed for a configuration reason (credentials
+ * refused, bucket missing, endpoint refused: `isConfigurationFailure`) does not fail the records:
+ * the annotation is recorded as a failure and the scheduled replay retries it, so one tenant's
+ * bad target does not hold its shard in retries and bisection.
  * A target that fails in a batch is not tried again in the same batch (a down endpoint costs one
  * timeout per batch, not one per record). Failed annotations are also recorded in the table
  * (shared/db/repo-export-failures.ts) so a DLQ replay can re-export them after the stream records expired.
@@ -16,15 +20,20 @@ import { mapLimit } from '../storage/common';
 import { getLogger } from '../logging';
 import { ExportSourceLoader } from './source';
 import { decodeAnnotationRecord, type AnnotationChange, type StreamRecordLike } from './stream-record';
-import { clearTargetFailure, reportTargetFailure, type ExportTarget } from './targets';
+import { clearTargetFailure, isConfigurationFailure, reportTargetFailure, type ExportTarget } from './targets';
 import { deleteAnnotationFromTarget, writeAnnotationToTarget, type TargetOutcome } from './write-target';
 import { DEFAULT_EXPORT_CONCURRENCY, type ExportDeps } from './deps';
-import { recordExportFailure } from '../db/repo-export-failures';
+import { recordExportFailure, type ExportFailure } from '../db/repo-export-failures';
 
 /** Result of one batch. */
 export interface BatchResult {
   /** Sequence numbers to report as `batchItemFailures`, in record order. */
   failures: string[];
+  /**
+   * Sequence numbers of changes not delivered to a target that failed for a configuration reason:
+   * recorded as export failures (for the scheduled replay) instead of being reported.
+   */
+  recorded: string[];
   /** Annotation changes handled (groups), and records ignored as not about annotations. */
   annotations: number;
   ignored: number;
@@ -32,10 +41,17 @@ export interface BatchResult {
   outcomes: Record<TargetOutcome | 'failed', number>;
 }
 
-interface Group {
+export interface Group {
   annotationId: number;
   projectId: number;
   changes: AnnotationChange[];
+}
+
+/** The failure record of a group: its annotation, its last version, `remove` if a REMOVE is in it (it wins). */
+export function failureOf(g: Group): Omit<ExportFailure, 'failed_at'> {
+  const last = g.changes[g.changes.length - 1];
+  const op = g.changes.some((c) => c.op === 'remove') ? 'remove' : 'upsert';
+  return { annotationId: g.annotationId, projectId: g.projectId, op, version: last.version };
 }
 
 /** Groups decoded changes per annotation, keeping the order of first appearance. */
@@ -78,6 +94,7 @@ export async function processAnnotationRecords(deps: ExportDeps, records: readon
     const seq = r.dynamodb?.SequenceNumber;
     if (seq && failed.has(seq)) result.failures.push(seq);
   }
+  result.recorded = result.recorded.filter((seq) => !failed.has(seq));
   result.ignored = ignored;
   return result;
 }
@@ -92,15 +109,23 @@ export async function processAnnotationChanges(deps: ExportDeps, changes: readon
   const groups = groupChanges(changes);
   run.result.annotations = groups.length;
   await mapLimit(groups, deps.concurrency ?? DEFAULT_EXPORT_CONCURRENCY, (g) => run.exportGroup(g));
-  for (const c of changes) if (run.failed.has(c.sequenceNumber)) run.result.failures.push(c.sequenceNumber);
+  for (const c of changes) {
+    if (run.failed.has(c.sequenceNumber)) run.result.failures.push(c.sequenceNumber);
+    else if (run.recorded.has(c.sequenceNumber)) run.result.recorded.push(c.sequenceNumber);
+  }
   return run.result;
 }
 
+/** How one annotation (or one target of it) came out: delivered, failed for good until reconfigured, or to retry. */
+type Delivery = 'ok' | 'misconfigured' | 'failed';
+
 /** The state one batch shares across its groups: targets per project, targets broken in this batch. */
 class ChangeBatch {
-  readonly result: BatchResult = { failures: [], annotations: 0, ignored: 0, outcomes: { written: 0, up_to_date: 0, deleted: 0, skipped: 0, failed: 0 } };
+  readonly result: BatchResult = { failures: [], recorded: [], annotations: 0, ignored: 0, outcomes: { written: 0, up_to_date: 0, deleted: 0, skipped: 0, failed: 0 } };
   /** Sequence numbers of the changes that failed. */
   readonly failed = new Set<string>();
+  /** Sequence numbers of the changes recorded as failures instead (misconfigured targets only). */
+  readonly recorded = new Set<string>();
   private readonly log = getLogger('export');
   private readonly loader: ExportSourceLoader;
   private readonly targetsOf = new Map<number, Promise<ExportTarget[]>>();
@@ -115,22 +140,29 @@ class ChangeBatch {
 
   /** Exports one annotation's changes; on failure marks its records failed and records the failure. */
   async exportGroup(g: Group): Promise<void> {
-    let ok = false;
+    let delivery: Delivery = 'failed';
     try {
-      ok = await this.handle(g);
+      delivery = await this.handle(g);
     } catch (e) {
       this.log.error('annotation export failed', { annotationId: g.annotationId, error: (e as Error).message });
     }
-    if (!ok) await this.recordGroupFailure(g);
+    if (delivery === 'ok') return;
+    const recorded = await this.recordGroupFailure(g);
+    // Records of a misconfigured target are done once their failure is recorded; if even that
+    // failed, the stream must retry them or they are lost.
+    const into = delivery === 'misconfigured' && recorded ? this.recorded : this.failed;
+    for (const c of g.changes) into.add(c.sequenceNumber);
   }
 
-  private async recordGroupFailure(g: Group): Promise<void> {
-    for (const c of g.changes) this.failed.add(c.sequenceNumber);
-    const last = g.changes[g.changes.length - 1];
-    const op = g.changes.some((c) => c.op === 'remove') ? 'remove' : 'upsert';
-    await recordExportFailure(this.deps.db, { annotationId: g.annotationId, projectId: g.projectId, op, version: last.version }).catch((e) =>
-      this.log.error('could not record the failed export', { annotationId: g.annotationId, error: (e as Error).message }),
-    );
+  /** Records the annotation as failed (shared/db/repo-export-failures.ts); false when that write failed. */
+  private async recordGroupFailure(g: Group): Promise<boolean> {
+    try {
+      await recordExportFailure(this.deps.db, failureOf(g));
+      return true;
+    } catch (e) {
+      this.log.error('could not record the failed export', { annotationId: g.annotationId, error: (e as Error).message });
+      return false;
+    }
   }
 
   private targets(projectId: number): Promise<ExportTarget[]> {
@@ -143,44 +175,46 @@ class ChangeBatch {
     return p;
   }
 
-  private async handle(g: Group): Promise<boolean> {
+  private async handle(g: Group): Promise<Delivery> {
     const { deps, loader } = this;
     const links = deps.links;
     const targets = await this.targets(g.projectId);
-    if (!targets.length) return true;
+    if (!targets.length) return 'ok';
     const remove = g.changes.find((c) => c.op === 'remove');
     if (remove) {
-      const ok = await Promise.all(
-        targets.map((t) =>
-          this.onTarget(t, async () => deleteAnnotationFromTarget({ links, provider: await deps.provider(t.config) }, t, g.annotationId, remove.version)),
+      return worst(
+        await Promise.all(
+          targets.map((t) =>
+            this.onTarget(t, async () => deleteAnnotationFromTarget({ links, provider: await deps.provider(t.config) }, t, g.annotationId, remove.version)),
+          ),
         ),
       );
-      return ok.every(Boolean);
     }
     const src = await loader.load(g.annotationId);
-    if (!src) return true; // deleted since: its REMOVE record does the rest
-    const ok = await Promise.all(
-      targets.map((t) =>
-        this.onTarget(t, async () =>
-          writeAnnotationToTarget({ links, provider: await deps.provider(t.config), reload: (id) => loader.load(id), now: this.now }, t, src),
+    if (!src) return 'ok'; // deleted since: its REMOVE record does the rest
+    return worst(
+      await Promise.all(
+        targets.map((t) =>
+          this.onTarget(t, async () =>
+            writeAnnotationToTarget({ links, provider: await deps.provider(t.config), reload: (id) => loader.load(id), now: this.now }, t, src),
+          ),
         ),
       ),
     );
-    return ok.every(Boolean);
   }
 
-  /** Runs one target's write unless the target already failed in this batch; false when it fails. */
-  private async onTarget(target: ExportTarget, run: () => Promise<TargetOutcome>): Promise<boolean> {
+  /** Runs one target's write unless the target already failed in this batch. */
+  private async onTarget(target: ExportTarget, run: () => Promise<TargetOutcome>): Promise<Delivery> {
     const { result, log } = this;
     if (this.broken.has(target.id)) {
       result.outcomes.failed++;
-      return false;
+      return isConfigurationFailure(this.broken.get(target.id)) ? 'misconfigured' : 'failed';
     }
     try {
       const outcome = await run();
       result.outcomes[outcome]++;
       if (outcome !== 'skipped') await clearTargetFailure(this.deps.db, target);
-      return true;
+      return 'ok';
     } catch (e) {
       result.outcomes.failed++;
       this.broken.set(target.id, e);
@@ -191,7 +225,13 @@ class ChangeBatch {
           log.error('could not record the target failure', { storageId: target.id, error: (err as Error).message }),
         );
       }
-      return false;
+      return isConfigurationFailure(e) ? 'misconfigured' : 'failed';
     }
   }
+}
+
+/** The outcome of an annotation over its targets: any transient failure makes it retried. */
+function worst(deliveries: readonly Delivery[]): Delivery {
+  if (deliveries.includes('failed')) return 'failed';
+  return deliveries.includes('misconfigured') ? 'misconfigured' : 'ok';
 }

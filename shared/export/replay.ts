@@ -1,5 +1,7 @@
 /**
- * DLQ replay of the export stream.
+ * DLQ replay of the export stream. `recordDlqMessages` (the replay function on the DLQ) turns each
+ * dead-lettered batch into failure records; `reexportRecordedFailures` (the replay function on its
+ * schedule, and the script) delivers them; `replaySqsDlq` is the script's manual path.
  *
  * AWS: the event source mapping's on-failure destination (SQS) receives, per batch given up, only
  * metadata (`DDBStreamBatchInfo`: stream, shard, first/last sequence number, batch size), not the
@@ -13,9 +15,11 @@ import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { DeleteMessageCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { readStreamRange } from '../db/stream-batches';
 import type { ExportDeps } from './deps';
-import { clearExportFailure, listExportFailures, type ExportFailure } from '../db/repo-export-failures';
-import { processAnnotationChanges, processAnnotationRecords } from './process-records';
-import type { AnnotationChange, StreamRecordLike } from './stream-record';
+import { clearExportFailure, listExportFailures, recordExportFailure, type ExportFailure } from '../db/repo-export-failures';
+import type { Db } from '../db/repo-common';
+import { getLogger } from '../logging';
+import { failureOf, groupChanges, processAnnotationChanges, processAnnotationRecords } from './process-records';
+import { decodeAnnotationRecord, type AnnotationChange, type StreamRecordLike } from './stream-record';
 
 /** The part of Lambda's on-failure record for a DynamoDB stream source that replay needs. */
 export interface StreamBatchInfo {
@@ -76,9 +80,13 @@ export interface SweepResult {
  * and tombstone again. Page by page; never holds the whole list. `only` limits the sweep (e.g.
  * to one project).
  */
-export async function reexportRecordedFailures(deps: ExportDeps, opts: { only?: (f: ExportFailure) => boolean } = {}): Promise<SweepResult> {
+export async function reexportRecordedFailures(
+  deps: ExportDeps,
+  opts: { only?: (f: ExportFailure) => boolean; /** Epoch ms after which no new page is started (a Lambda's timeout). */ deadline?: number } = {},
+): Promise<SweepResult> {
   const res: SweepResult = { reexported: 0, failed: 0 };
   for await (const all of listExportFailures(deps.db)) {
+    if (opts.deadline !== undefined && Date.now() > opts.deadline) break;
     const page = opts.only ? all.filter(opts.only) : all;
     if (!page.length) continue;
     const changes: AnnotationChange[] = page.map((f) => ({
@@ -89,7 +97,8 @@ export async function reexportRecordedFailures(deps: ExportDeps, opts: { only?: 
       version: f.version,
     }));
     const r = await processAnnotationChanges(deps, changes);
-    const failed = new Set(r.failures);
+    // A change recorded again (its target is still misconfigured) is not re-exported either.
+    const failed = new Set([...r.failures, ...r.recorded]);
     for (const f of page) {
       if (failed.has(`xfail-${f.annotationId}`)) res.failed++;
       else {
@@ -170,4 +179,76 @@ export async function replaySqsDlq(opts: {
   res.sweep = await reexportRecordedFailures(opts.deps, { only: opts.only });
   if (res.sweep.failed === 0) for (const h of expired) await del(h);
   return res;
+}
+
+/**
+ * Turns a dead-lettered batch into recorded failures (one per annotation, its last change), so
+ * the scheduled replay re-exports it from the table: what a crashed or timed-out invocation never
+ * recorded itself. The SQS message holds only the shard and sequence range, so the records are
+ * read back from the stream (24 h retention: the on-failure destination triggers this at once).
+ * @returns the annotations recorded, or `expired` when the stream no longer has the records
+ */
+export async function recordDeadLetteredBatch(
+  db: Db,
+  streams: Pick<DynamoDBStreamsClient, 'send'>,
+  info: StreamBatchInfo,
+): Promise<number | 'expired'> {
+  const records = await readFailedBatch(streams, info);
+  if (records === 'expired') return 'expired';
+  return recordChangesAsFailures(db, records);
+}
+
+/** Records every annotation changed by `records` as a failed export; undecodable records are skipped. */
+export async function recordChangesAsFailures(db: Db, records: readonly StreamRecordLike[]): Promise<number> {
+  const changes: AnnotationChange[] = [];
+  for (const r of records) {
+    try {
+      const c = decodeAnnotationRecord(r);
+      if (c) changes.push(c);
+    } catch {
+      // Not an annotation change this code can read: nothing to re-export.
+    }
+  }
+  const groups = groupChanges(changes);
+  for (const g of groups) await recordExportFailure(db, failureOf(g));
+  return groups.length;
+}
+
+/** An SQS message as the replay function receives it (SQS event source). */
+export interface DlqMessage {
+  messageId: string;
+  body: string;
+}
+
+/**
+ * The DLQ consumer: records the failures of every dead-lettered batch. Returns the ids of the
+ * messages to retry (SQS partial batch response): a table or stream error. A message that cannot
+ * be parsed, or whose records the stream no longer has, is logged and dropped: retrying cannot
+ * bring it back, and the failures the handler recorded itself are still swept.
+ */
+export async function recordDlqMessages(
+  db: Db,
+  streams: Pick<DynamoDBStreamsClient, 'send'>,
+  messages: readonly DlqMessage[],
+): Promise<string[]> {
+  const log = getLogger('export');
+  const retry: string[] = [];
+  for (const m of messages) {
+    let info: StreamBatchInfo;
+    try {
+      info = parseOnFailureMessage(m.body);
+    } catch (e) {
+      log.error('export DLQ message dropped', { messageId: m.messageId, error: (e as Error).message });
+      continue;
+    }
+    try {
+      const n = await recordDeadLetteredBatch(db, streams, info);
+      if (n === 'expired') log.error('export DLQ batch no longer in the stream: only failures the handler recorded are replayed', { messageId: m.messageId, ...info });
+      else log.info('export DLQ batch recorded for replay', { messageId: m.messageId, annotations: n });
+    } catch (e) {
+      log.error('export DLQ batch not recorded; retried', { messageId: m.messageId, error: (e as Error).message });
+      retry.push(m.messageId);
+    }
+  }
+  return retry;
 }

@@ -40,6 +40,20 @@ export function exportFailureReason(e: unknown): { code: string; reason: string 
   return { code: 'failed', reason: 'unexpected error while writing the annotation (see the function logs)' };
 }
 
+/**
+ * Errors that retrying cannot fix until someone changes the storage or its bucket: credentials
+ * refused, bucket/container missing, an endpoint the SSRF guard refuses, a configuration the
+ * backend cannot use. The stream records them as failures instead of retrying the batch (5 retries
+ * with bisection would delay every other tenant on the shard). Timeouts, 5xx and throttles
+ * (`unreachable`, `failed`, anything not a StorageError) stay retryable.
+ */
+const CONFIGURATION_CODES: ReadonlySet<string> = new Set(['access_denied', 'not_found', 'forbidden_endpoint', 'invalid', 'unsupported']);
+
+/** True when a target failed for a reason only a configuration change fixes (see CONFIGURATION_CODES). */
+export function isConfigurationFailure(e: unknown): boolean {
+  return e instanceof StorageError && CONFIGURATION_CODES.has(e.code);
+}
+
 /** Meta entries of a failing target: the last error, and when the target began failing. */
 export const EXPORT_FAILURE_META = ['export_error', 'export_failing_since'] as const;
 

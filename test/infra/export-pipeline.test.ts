@@ -1,14 +1,19 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { getAtt, lambdaId, ofType, statementsOf, synth, type Synthesized } from './synth';
+import { EXPORT_DLQ_BATCH_SIZE, EXPORT_REPLAY_EVERY_MINUTES, EXPORT_STREAM_SETTINGS } from '../../shared/export/stream-settings';
+import { EXPORT_MAPPING, StreamPoller } from '../../local/stream-poller';
+import { LocalDlq } from '../../local/dlq';
 
 let s: Synthesized;
 let mapping: any;
+let dlqMapping: any;
 let queueId: string;
 beforeAll(() => {
   s = synth();
-  const mappings = ofType(s.resources, 'AWS::Lambda::EventSourceMapping');
-  expect(mappings).toHaveLength(1);
-  mapping = mappings[0][1].Properties;
+  const mappings = ofType(s.resources, 'AWS::Lambda::EventSourceMapping').map(([, r]) => r.Properties);
+  expect(mappings).toHaveLength(2);
+  mapping = mappings.find((m) => m.StartingPosition);
+  dlqMapping = mappings.find((m) => !m.StartingPosition);
   // The export pipeline's queue (the execution-failed rule has its own dead-letter queue).
   const queues = ofType(s.resources, 'AWS::SQS::Queue').filter(([id]) => id.startsWith('Export'));
   expect(queues).toHaveLength(1);
@@ -43,6 +48,34 @@ describe('export pipeline: stream mapping', () => {
     expect(mapping.MaximumBatchingWindowInSeconds).toBeGreaterThan(0);
   });
 
+  it('synthesizes exactly the shared stream settings, which the local poller runs with too', () => {
+    const S = EXPORT_STREAM_SETTINGS;
+    expect({
+      BatchSize: mapping.BatchSize,
+      MaximumBatchingWindowInSeconds: mapping.MaximumBatchingWindowInSeconds,
+      ParallelizationFactor: mapping.ParallelizationFactor,
+      MaximumRetryAttempts: mapping.MaximumRetryAttempts,
+      BisectBatchOnFunctionError: mapping.BisectBatchOnFunctionError,
+      MaximumRecordAgeInSeconds: mapping.MaximumRecordAgeInSeconds,
+    }).toEqual({
+      BatchSize: S.batchSize,
+      MaximumBatchingWindowInSeconds: S.batchingWindowSeconds,
+      ParallelizationFactor: S.parallelizationFactor,
+      MaximumRetryAttempts: S.retryAttempts,
+      BisectBatchOnFunctionError: S.bisectOnError,
+      MaximumRecordAgeInSeconds: S.maxRecordAgeSeconds,
+    });
+    const poller = new StreamPoller({ endpoint: 'http://127.0.0.1:9', region: 'us-east-1', tableName: 't', handler: async () => undefined, dlq: new LocalDlq('/nonexistent') });
+    expect(poller.settings).toEqual({
+      batchSize: mapping.BatchSize,
+      batchingWindowMs: mapping.MaximumBatchingWindowInSeconds * 1000,
+      retryAttempts: mapping.MaximumRetryAttempts,
+      maxRecordAgeSeconds: mapping.MaximumRecordAgeInSeconds,
+      bisectOnError: mapping.BisectBatchOnFunctionError,
+    });
+    expect(EXPORT_MAPPING.batchingWindowMs).toBe(mapping.MaximumBatchingWindowInSeconds * 1000);
+  });
+
   it('sends what still fails to the dead-letter queue', () => {
     expect(mapping.DestinationConfig).toEqual({ OnFailure: { Destination: getAtt(queueId, 'Arn') } });
   });
@@ -63,14 +96,32 @@ describe('export pipeline: dead-letter queue', () => {
     );
   });
 
-  it('is known to the export function, which may send to it and read it back for replay', () => {
-    const vars = s.resources[lambdaId(s.resources, 'exportStream')].Properties.Environment.Variables;
-    expect(vars.LABELSYNC_EXPORT_DLQ_URL).toEqual({ Ref: queueId });
-    const onQueue = statementsOf(s.resources, 'exportStream')
+  const onQueue = (name: 'exportStream' | 'exportReplay') =>
+    statementsOf(s.resources, name)
       .filter((st) => JSON.stringify(st.resource) === JSON.stringify(getAtt(queueId, 'Arn')))
       .map((st) => st.action);
-    expect(onQueue).toEqual(expect.arrayContaining(['sqs:SendMessage', 'sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes']));
-    expect(onQueue).not.toContain('sqs:*');
+
+  it('is sent to by the stream function only (the mapping sends with its role); the replay function consumes it', () => {
+    expect(onQueue('exportStream')).toContain('sqs:SendMessage');
+    expect(onQueue('exportStream')).not.toEqual(expect.arrayContaining(['sqs:ReceiveMessage']));
+    expect(onQueue('exportStream')).not.toEqual(expect.arrayContaining(['sqs:DeleteMessage']));
+    expect(onQueue('exportReplay')).toEqual(expect.arrayContaining(['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes']));
+    expect(onQueue('exportReplay')).not.toContain('sqs:SendMessage');
+    expect(dlqMapping.FunctionName).toEqual({ Ref: lambdaId(s.resources, 'exportReplay') });
+    expect(dlqMapping.EventSourceArn).toEqual(getAtt(queueId, 'Arn'));
+    expect(dlqMapping.BatchSize).toBe(EXPORT_DLQ_BATCH_SIZE);
+    expect(dlqMapping.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
+    // SQS refuses a mapping whose queue hides messages for less than the function may run.
+    const timeout = s.resources[lambdaId(s.resources, 'exportReplay')].Properties.Timeout;
+    expect(s.resources[queueId].Properties.VisibilityTimeout).toBeGreaterThanOrEqual(timeout);
+  });
+
+  it('recorded failures are replayed on a schedule by the replay function', () => {
+    const rules = ofType(s.resources, 'AWS::Events::Rule').filter(([, r]) => r.Properties.ScheduleExpression);
+    const replay = rules.filter(([, r]) => JSON.stringify(r.Properties.Targets).includes(lambdaId(s.resources, 'exportReplay')));
+    expect(replay).toHaveLength(1);
+    expect(replay[0][1].Properties.ScheduleExpression).toBe(`rate(${EXPORT_REPLAY_EVERY_MINUTES} minutes)`);
+    expect(replay[0][1].Properties.State).toBe('ENABLED');
   });
 
   it('is reachable by no other function', () => {

@@ -4,7 +4,7 @@ import { actionsOf, getAtt, lambdaId, ofType, roleStatements, statementsOf, synt
 
 const NAMES = Object.keys(FUNCTIONS) as FunctionName[];
 const TABLE_WRITES = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
-const STORAGE_FUNCTIONS: FunctionName[] = ['storages', 'resolve', 'syncStart', 'syncList', 'syncChunk', 'syncFinalize', 'exportStream'];
+const STORAGE_FUNCTIONS: FunctionName[] = ['storages', 'resolve', 'syncStart', 'syncList', 'syncChunk', 'syncFinalize', 'exportStream', 'exportReplay'];
 
 let s: Synthesized;
 let tableArn: unknown;
@@ -68,9 +68,9 @@ describe('iam: table', () => {
     expect(management).toEqual([]);
   });
 
-  it('only exportStream reads the table stream', () => {
+  it('only exportStream and exportReplay (dead-lettered batches) read the table stream', () => {
     for (const name of NAMES) {
-      expect(actionsOf(s.resources, name).has('dynamodb:GetRecords'), name).toBe(name === 'exportStream');
+      expect(actionsOf(s.resources, name).has('dynamodb:GetRecords'), name).toBe(name === 'exportStream' || name === 'exportReplay');
     }
   });
 });
