@@ -92,7 +92,7 @@ export class LabelsyncStack extends Stack {
       logRetention: config.logRetentionDays as logs.RetentionDays,
     });
     bindStateMachine(fns.storages, sync.stateMachine);
-    new SyncFailureRule(this, 'SyncFailed', { stateMachine: sync.stateMachine, fn: fns.syncExecutionFailed });
+    const syncFailed = new SyncFailureRule(this, 'SyncFailed', { stateMachine: sync.stateMachine, fn: fns.syncExecutionFailed });
 
     const exportPipeline = new ExportPipeline(this, 'Export', { fn: fns.exportStream, replayFn: fns.exportReplay, table: data.table });
 
@@ -110,7 +110,7 @@ export class LabelsyncStack extends Stack {
       functions: fns,
       stateMachine: sync.stateMachine,
       table: data.table,
-      deadLetterQueues: { export: exportPipeline.deadLetterQueue },
+      deadLetterQueues: { export: exportPipeline.deadLetterQueue, syncFailed: syncFailed.deadLetterQueue },
       streamConsumer: fns.exportStream,
       alarmEmail: config.alarmEmail,
     });

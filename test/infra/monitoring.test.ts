@@ -57,11 +57,12 @@ describe('monitoring: alarms', () => {
     }
   });
 
-  it('fires on any message in the export dead-letter queue', () => {
-    const [[queueId]] = ofType(s.resources, 'AWS::SQS::Queue');
-    const [a] = alarmsOn('AWS/SQS', 'ApproximateNumberOfMessagesVisible');
-    expect(dims(a)).toEqual({ QueueName: { 'Fn::GetAtt': [queueId, 'QueueName'] } });
-    expect(a.Properties).toMatchObject({ Threshold: 0, ComparisonOperator: 'GreaterThanThreshold', Statistic: 'Maximum' });
+  it('fires on any message in each dead-letter queue (export records, undelivered execution-failed events)', () => {
+    const queueIds = ofType(s.resources, 'AWS::SQS::Queue').map(([id]) => id).sort();
+    expect(queueIds).toHaveLength(2);
+    const alarms = alarmsOn('AWS/SQS', 'ApproximateNumberOfMessagesVisible');
+    expect(alarms.map((a) => dims(a).QueueName['Fn::GetAtt'][0]).sort()).toEqual(queueIds);
+    for (const a of alarms) expect(a.Properties).toMatchObject({ Threshold: 0, ComparisonOperator: 'GreaterThanThreshold', Statistic: 'Maximum' });
   });
 
   it("fires when the export stream consumer's iterator age passes an hour", () => {
