@@ -29,6 +29,8 @@ export interface LabelsyncConfig {
   ambientGrants?: string;
   /** Roles of the deploying account s3s storages may assume (all others of this account are denied). */
   assumableRoleArns: string[];
+  /** Ship source maps with the bundles and run with --enable-source-maps (costs cold start). */
+  sourceMaps: boolean;
 }
 
 /** Context values arrive as arrays (cdk.json) or strings (CLI): accept JSON arrays and comma lists. */
@@ -45,6 +47,12 @@ function positiveInt(name: string, v: unknown, d: number): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n <= 0) throw new Error(`context ${name} must be a positive integer, got '${String(v)}'`);
   return n;
+}
+
+function bool(name: string, v: unknown): boolean {
+  if (v === undefined || v === null || v === '' || v === false || v === 'false') return false;
+  if (v === true || v === 'true') return true;
+  throw new Error(`context ${name} must be true or false, got '${String(v)}'`);
 }
 
 const BUCKET_ARN = /^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
@@ -93,5 +101,6 @@ export function readConfig(node: Node): LabelsyncConfig {
     logRetentionDays: positiveInt('logRetentionDays', ctx('logRetentionDays'), 30),
     ambientGrants: ambientGrants(ctx('ambientGrants')),
     assumableRoleArns: roleArns(ctx('assumableRoleArns')),
+    sourceMaps: bool('sourceMaps', ctx('sourceMaps')),
   };
 }
