@@ -114,18 +114,18 @@ const KIB = 1024;
 
 /**
  * Budget of each bundle's cold bytes. meta and projects never build a provider at init and must
- * stay under 1 MB; the others are set from the measurement in docs/deploy.md with ~20% headroom.
- * A bundle over budget fails test/infra/bundle-budget.test.ts: find the static import that pulls
- * an SDK into the init phase (`npm run bundle-sizes`) and make it lazy.
+ * stay under 1 MB; the others are the cold bytes measured in test/infra/bundle-budget.test.ts's
+ * build (docs/deploy.md) plus ~20%. A bundle over budget fails that test: find the static import
+ * that pulls an SDK into the init phase (`npm run bundle-sizes`) and make it lazy.
  */
 export const COLD_BUDGET_BYTES: Record<FunctionName, number> = {
   meta: 1_000_000,
   projects: 1_000_000,
-  storages: 880 * KIB,
-  resolve: 880 * KIB,
-  syncStart: 860 * KIB,
-  syncList: 860 * KIB,
-  syncChunk: 890 * KIB,
-  syncFinalize: 870 * KIB,
-  exportStream: 860 * KIB,
+  storages: 890 * KIB,
+  resolve: 895 * KIB,
+  syncStart: 890 * KIB,
+  syncList: 900 * KIB,
+  syncChunk: 910 * KIB,
+  syncFinalize: 905 * KIB,
+  exportStream: 880 * KIB,
 };

@@ -1,0 +1,83 @@
+/**
+ * The deployed bundles stay small at cold start: every function is built with the construct's own
+ * esbuild options (lib/constructs/bundle.ts), in one build of all entries (shared code is then
+ * split into common chunks, but what each entry reaches statically is the same module set as in
+ * its own bundle). Per-function builds and import timings: `npm run bundle-sizes`.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { build, type Metafile } from 'esbuild';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FUNCTIONS, type FunctionName } from '../../functions/manifest';
+import { COLD_BUDGET_BYTES, bundleOptions, bundleSize } from '../../lib/constructs/bundle';
+import { PROJECT_ROOT } from '../../lib/constructs/node-function';
+
+const NAMES = Object.keys(FUNCTIONS) as FunctionName[];
+/** Packages only a storage provider needs: none of them may be parsed at a function's cold start. */
+const PROVIDER_PACKAGES = ['@aws-sdk/client-s3', '@aws-sdk/s3-request-presigner', '@aws-sdk/client-sts', '@google-cloud/storage', '@azure/storage-blob', '@azure/identity', 'ioredis'];
+
+let outdir: string;
+let metafile: Metafile;
+
+const entryOf = (name: FunctionName): string => Object.keys(metafile.outputs).find((f) => f.endsWith(`/${name}.mjs`))!;
+
+/** Output files the entry of `name` imports statically (itself included). */
+function coldFiles(name: FunctionName): string[] {
+  const seen = new Set<string>();
+  const todo = [entryOf(name)];
+  for (let f = todo.pop(); f !== undefined; f = todo.pop()) {
+    if (seen.has(f)) continue;
+    seen.add(f);
+    for (const i of metafile.outputs[f].imports) if (i.kind === 'import-statement' && metafile.outputs[i.path]) todo.push(i.path);
+  }
+  return [...seen];
+}
+
+beforeAll(async () => {
+  outdir = mkdtempSync(join(tmpdir(), 'labelsync-budget-'));
+  const entries = Object.fromEntries(NAMES.map((n) => [n, join(PROJECT_ROOT, FUNCTIONS[n].entry)]));
+  metafile = (await build(bundleOptions(entries, outdir, { sourceMaps: false }))).metafile!;
+}, 60_000);
+
+afterAll(() => {
+  if (outdir) rmSync(outdir, { recursive: true, force: true });
+});
+
+describe('bundle budget', () => {
+  it.each(NAMES)('%s: cold bytes (entry + static imports) within its budget', (name) => {
+    const { coldBytes } = bundleSize(metafile, entryOf(name));
+    expect(coldBytes, `${name} cold bytes ${coldBytes} > budget ${COLD_BUDGET_BYTES[name]}: run npm run bundle-sizes`).toBeLessThanOrEqual(COLD_BUDGET_BYTES[name]);
+  });
+
+  it('meta and projects stay under 1 MB at cold start', () => {
+    for (const name of ['meta', 'projects'] as const) expect(bundleSize(metafile, entryOf(name)).coldBytes).toBeLessThan(1_000_000);
+  });
+
+  it.each(NAMES)('%s: no provider SDK is parsed at cold start (loaded by storage type on first use)', (name) => {
+    const inputs = coldFiles(name).flatMap((f) => Object.keys(metafile.outputs[f].inputs));
+    const eager = PROVIDER_PACKAGES.filter((p) => inputs.some((i) => i.includes(`node_modules/${p}/`)));
+    expect(eager).toEqual([]);
+    // ...and they are still in the bundle, reachable lazily.
+    const lazy = Object.keys(metafile.outputs).flatMap((f) => Object.keys(metafile.outputs[f].inputs));
+    expect(lazy.some((i) => i.includes('node_modules/@aws-sdk/client-s3/'))).toBe(true);
+  });
+
+  it('ships no source maps by default', () => {
+    expect(Object.keys(metafile.outputs).filter((f) => f.endsWith('.map'))).toEqual([]);
+  });
+
+  it('every entry exports a handler and every lazy chunk evaluates (ESM/CJS interop of the bundled SDKs)', () => {
+    const files = [...NAMES.map((n) => `${n}.mjs`), ...readdirSync(join(outdir, 'chunks')).map((f) => join('chunks', f))];
+    const urls = files.map((f) => pathToFileURL(resolve(outdir, f)).href);
+    const code = `for (const u of ${JSON.stringify(urls)}) { const m = await import(u); if (!u.includes('/chunks/') && typeof m.handler !== 'function') throw new Error('no handler in ' + u); } console.log('LOADED');`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], {
+      env: { PATH: process.env.PATH, LABELSYNC_TABLE: 'bundle-check', AWS_REGION: 'us-east-1', AWS_LAMBDA_FUNCTION_NAME: 'bundle-check' },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(r.stdout.trim(), r.stderr).toBe('LOADED');
+  });
+});
