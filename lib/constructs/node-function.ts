@@ -5,7 +5,6 @@ import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -39,7 +38,7 @@ export interface NodeFunctionProps {
  * role that may only write its own log group. Access to anything else is added with the `bind*` helpers.
  * The construct id is the manifest name (`new NodeFunction(scope, name, ...)`).
  */
-export class NodeFunction extends NodejsFunction {
+export class NodeFunction extends lambda.Function {
   readonly manifestName: FunctionName;
 
   constructor(scope: Construct, id: FunctionName, props: NodeFunctionProps) {
@@ -93,7 +92,7 @@ export class NodeFunction extends NodejsFunction {
 
 /**
  * The function's code: `bundle-cli.ts` run locally at synth (no Docker; the image is never pulled).
- * NodejsFunction's own bundling passes `--outfile`, which rules out code splitting.
+ * Not NodejsFunction: its bundling passes esbuild `--outfile`, which rules out code splitting.
  * The asset hash is the bundle's, so an unchanged bundle is not re-uploaded.
  */
 function bundledCode(entry: string, sourceMaps: boolean): lambda.Code {
