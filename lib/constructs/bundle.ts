@@ -8,7 +8,6 @@
  * reads only when a request first needs it. Lambda's init phase therefore parses only the entry
  * and its static imports ("cold" bytes below), not every provider SDK.
  */
-import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { BuildOptions, Metafile, Plugin } from 'esbuild';
 import type { FunctionName } from '../../functions/manifest';
@@ -84,30 +83,30 @@ export interface BundleSize {
 }
 
 /**
- * Sizes of the bundle whose entry is `entryFile` (a key of `metafile.outputs`). In a build of
- * several entries, "total" counts the chunks reachable from this entry, static or dynamic.
+ * Output files reachable from `entryFile` (a key of `metafile.outputs`, itself included) through
+ * static imports, or with `lazyToo` also through dynamic `import()`.
  */
-export function bundleSize(metafile: Metafile, entryFile: string): BundleSize {
+export function reachableOutputs(metafile: Metafile, entryFile: string, lazyToo = false): Set<string> {
   const outputs = metafile.outputs;
-  const reach = (lazyToo: boolean): Set<string> => {
-    const seen = new Set<string>();
-    const todo = [entryFile];
-    for (let f = todo.pop(); f !== undefined; f = todo.pop()) {
-      if (seen.has(f) || !outputs[f]) continue;
-      seen.add(f);
-      for (const i of outputs[f].imports) if (i.kind === 'import-statement' || (lazyToo && i.kind === 'dynamic-import')) todo.push(i.path);
-    }
-    return seen;
-  };
-  const sum = (files: Iterable<string>): number => [...files].reduce((s, f) => s + outputs[f].bytes, 0);
-  const all = reach(true);
-  const maps = Object.keys(outputs).filter((f) => f.endsWith('.map') && all.has(f.slice(0, -'.map'.length)));
-  return { coldBytes: sum(reach(false)), totalBytes: sum(all), mapBytes: sum(maps) };
+  const seen = new Set<string>();
+  const todo = [entryFile];
+  for (let f = todo.pop(); f !== undefined; f = todo.pop()) {
+    if (seen.has(f) || !outputs[f]) continue;
+    seen.add(f);
+    for (const i of outputs[f].imports) if (i.kind === 'import-statement' || (lazyToo && i.kind === 'dynamic-import')) todo.push(i.path);
+  }
+  return seen;
 }
 
-/** The metafile a build wrote next to its output (`bundle-cli.ts` keeps it out of the asset). */
-export function readMetafile(file: string): Metafile {
-  return JSON.parse(readFileSync(file, 'utf8')) as Metafile;
+/**
+ * Sizes of the bundle whose entry is `entryFile`. In a build of several entries, "total" counts
+ * the chunks reachable from this entry, static or dynamic.
+ */
+export function bundleSize(metafile: Metafile, entryFile: string): BundleSize {
+  const sum = (files: Iterable<string>): number => [...files].reduce((s, f) => s + metafile.outputs[f].bytes, 0);
+  const all = reachableOutputs(metafile, entryFile, true);
+  const maps = Object.keys(metafile.outputs).filter((f) => f.endsWith('.map') && all.has(f.slice(0, -'.map'.length)));
+  return { coldBytes: sum(reachableOutputs(metafile, entryFile)), totalBytes: sum(all), mapBytes: sum(maps) };
 }
 
 const KIB = 1024;

@@ -13,7 +13,7 @@ import { build, type Metafile } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { handler as projects } from '../../functions/api/projects';
 import { FUNCTIONS, type FunctionName } from '../../functions/manifest';
-import { COLD_BUDGET_BYTES, bundleOptions, bundleSize } from '../../lib/constructs/bundle';
+import { COLD_BUDGET_BYTES, bundleOptions, bundleSize, reachableOutputs } from '../../lib/constructs/bundle';
 import { PROJECT_ROOT } from '../../lib/constructs/node-function';
 import { createS3Buckets } from '../contract/helpers';
 import { client, newTenant, useTestEnvironment, v2Event } from '../integration/api-harness';
@@ -34,18 +34,6 @@ function runNode(code: string, env: NodeJS.ProcessEnv): { stdout: string; stderr
 }
 
 const entryOf = (name: FunctionName): string => Object.keys(metafile.outputs).find((f) => f.endsWith(`/${name}.mjs`))!;
-
-/** Output files the entry of `name` imports statically (itself included). */
-function coldFiles(name: FunctionName): string[] {
-  const seen = new Set<string>();
-  const todo = [entryOf(name)];
-  for (let f = todo.pop(); f !== undefined; f = todo.pop()) {
-    if (seen.has(f)) continue;
-    seen.add(f);
-    for (const i of metafile.outputs[f].imports) if (i.kind === 'import-statement' && metafile.outputs[i.path]) todo.push(i.path);
-  }
-  return [...seen];
-}
 
 beforeAll(async () => {
   outdir = mkdtempSync(join(tmpdir(), 'labelsync-budget-'));
@@ -68,7 +56,7 @@ describe('bundle budget', () => {
   });
 
   it.each(NAMES)('%s: no provider SDK is parsed at cold start (loaded by storage type on first use)', (name) => {
-    const inputs = coldFiles(name).flatMap((f) => Object.keys(metafile.outputs[f].inputs));
+    const inputs = [...reachableOutputs(metafile, entryOf(name))].flatMap((f) => Object.keys(metafile.outputs[f].inputs));
     const eager = PROVIDER_PACKAGES.filter((p) => inputs.some((i) => i.includes(`node_modules/${p}/`)));
     expect(eager).toEqual([]);
     // ...and they are still in the bundle, reachable lazily.
