@@ -89,7 +89,7 @@ function print(rows: Row[], runs: number): boolean {
     console.log(`${r.name.padEnd(14)} ${kb(r.coldBytes)} ${kb(r.totalBytes)} ${kb(r.mapBytes)} ${ms} ${kb(budget).padStart(10)}${over ? '  OVER BUDGET' : ''}`);
   }
   console.log('-'.repeat(header.length));
-  console.log(`cold = entry + its static imports (parsed at init); total = every file shipped${runs ? `; import = median of ${runs} fresh processes` : ""}`);
+  console.log(`cold = entry + its static imports (parsed at init); total = every file shipped${runs ? `; import = median of ${runs} fresh processes` : ''}`);
   return ok;
 }
 
