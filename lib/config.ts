@@ -34,6 +34,8 @@ export interface LabelsyncConfig {
   tableWarmReads?: number;
   /** Email subscribed to the alarm topic (confirmation mail on deploy); unset → no subscription. */
   alarmEmail?: string;
+  /** Ship source maps with the bundles and run with --enable-source-maps (costs cold start). */
+  sourceMaps: boolean;
 }
 
 /** Context values arrive as arrays (cdk.json) or strings (CLI): accept JSON arrays and comma lists. */
@@ -50,6 +52,12 @@ function positiveInt(name: string, v: unknown, d: number): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n <= 0) throw new Error(`context ${name} must be a positive integer, got '${String(v)}'`);
   return n;
+}
+
+function bool(name: string, v: unknown): boolean {
+  if (v === undefined || v === null || v === '' || v === false || v === 'false') return false;
+  if (v === true || v === 'true') return true;
+  throw new Error(`context ${name} must be true or false, got '${String(v)}'`);
 }
 
 const BUCKET_ARN = /^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
@@ -119,5 +127,6 @@ export function readConfig(node: Node): LabelsyncConfig {
     tableWarmWrites: warm('tableWarmWrites', ctx('tableWarmWrites'), 4_000),
     tableWarmReads: warm('tableWarmReads', ctx('tableWarmReads'), 12_000),
     alarmEmail: alarmEmail(ctx('alarmEmail')),
+    sourceMaps: bool('sourceMaps', ctx('sourceMaps')),
   };
 }

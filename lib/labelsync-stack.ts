@@ -73,6 +73,7 @@ export class LabelsyncStack extends Stack {
         spec: FUNCTIONS[name],
         environment: common,
         logRetentionDays: config.logRetentionDays,
+        sourceMaps: config.sourceMaps,
       });
       const g = GRANTS[name];
       bindTable(fn, data.table, g.table);

@@ -1,131 +1,109 @@
 /**
- * `npm run bundle-sizes`: bundles every function the way `cdk synth` does and prints each bundle's
- * size (the handler file, gzip of it as a proxy for the deployment zip, and its source map).
+ * `npm run bundle-sizes`: builds every function's bundle exactly as `cdk synth` does
+ * (lib/constructs/bundle.ts) and prints per function its cold bytes (entry + static imports: what
+ * Lambda's init phase parses), all bytes shipped, source-map bytes, the median cold import time of
+ * the bundle in a fresh Node process, and its budget.
  *
- *   npm run bundle-sizes                 # synthesize into a temp dir (runs esbuild, offline)
- *   npm run bundle-sizes -- --cdk-out    # read an existing ./cdk.out (after `npx cdk synth`)
- *   npm run bundle-sizes -- --cdk-out=path/to/cdk.out
- *   npm run bundle-sizes -- --load       # also import each bundle in a fresh Node process
- *                                          (catches ESM/CJS interop breakage before a deploy)
+ *   npm run bundle-sizes                   # build, 5 cold imports per function
+ *   npm run bundle-sizes -- --runs=9       # more samples
+ *   npm run bundle-sizes -- --runs=0       # sizes only
+ *   npm run bundle-sizes -- --source-maps  # as deployed with context sourceMaps=true
+ *                                            (maps shipped, imported with --enable-source-maps)
  *
- * Exit code 1 when a bundle is missing or (with --load) fails to import.
+ * Exit code 1 when a bundle fails to import, has no `handler` export, or exceeds its budget.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { gzipSync } from 'node:zlib';
-import { App } from 'aws-cdk-lib';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { build } from 'esbuild';
 import { FUNCTIONS, type FunctionName } from '../functions/manifest';
-import { FUNCTION_METADATA_KEY } from '../lib/constructs/node-function';
-import { LabelsyncStack } from '../lib/labelsync-stack';
+import { BUNDLE_ENTRY, BUNDLE_ENTRY_FILE, COLD_BUDGET_BYTES, bundleOptions, bundleSize, type BundleSize } from '../lib/constructs/bundle';
+import { PROJECT_ROOT } from '../lib/constructs/node-function';
 
-const STACK = 'Labelsync';
-
-interface Row {
+interface Row extends BundleSize {
   name: FunctionName;
-  file: string;
-  bytes: number;
-  gzip: number;
-  mapBytes: number;
-  load?: string;
+  importMs?: number;
+  error?: string;
 }
 
-function args(): { cdkOut?: string; load: boolean } {
-  let cdkOut: string | undefined;
-  let load = false;
+function args(): { runs: number; sourceMaps: boolean } {
+  let runs = 5;
+  let sourceMaps = false;
   for (const a of process.argv.slice(2)) {
-    if (a === '--cdk-out') cdkOut = 'cdk.out';
-    else if (a.startsWith('--cdk-out=')) cdkOut = a.slice('--cdk-out='.length);
-    else if (a === '--load') load = true;
+    if (a === '--source-maps') sourceMaps = true;
+    else if (/^--runs=\d+$/.test(a)) runs = Number(a.slice('--runs='.length));
     else throw new Error(`unknown argument ${a}`);
   }
-  return { cdkOut, load };
+  return { runs, sourceMaps };
 }
 
-/** Synthesizes the app (with bundling) into a temp dir; returns the directory. */
-function synthesize(): string {
-  const outdir = mkdtempSync(join(tmpdir(), 'labelsync-bundles-'));
-  const app = new App({ outdir });
-  new LabelsyncStack(app, STACK);
-  app.synth();
-  return outdir;
-}
-
-/** Asset directory of each manifest function, from the template's Code.S3Key (`<hash>.zip` ↔ `asset.<hash>`). */
-function assetDirs(cdkOut: string): Map<FunctionName, string> {
-  const template = JSON.parse(readFileSync(join(cdkOut, `${STACK}.template.json`), 'utf8')) as {
-    Resources: Record<string, { Type: string; Properties?: { Code?: { S3Key?: unknown } }; Metadata?: Record<string, unknown> }>;
-  };
-  const out = new Map<FunctionName, string>();
-  for (const r of Object.values(template.Resources)) {
-    if (r.Type !== 'AWS::Lambda::Function') continue;
-    const name = r.Metadata?.[FUNCTION_METADATA_KEY];
-    if (typeof name !== 'string' || !(name in FUNCTIONS)) continue;
-    const assetPath = r.Metadata?.['aws:asset:path'];
-    const key = r.Properties?.Code?.S3Key;
-    const dir = typeof assetPath === 'string' ? assetPath : typeof key === 'string' ? `asset.${key.replace(/\.zip$/, '')}` : undefined;
-    if (!dir) throw new Error(`${name}: cannot find its asset in the template`);
-    out.set(name as FunctionName, resolve(cdkOut, dir));
-  }
-  return out;
-}
-
-/** Imports a bundle in a child process with a minimal environment; returns 'ok' or the first error line. */
-function tryLoad(file: string): string {
-  const code = `import(${JSON.stringify(file)}).then((m) => { if (typeof m.handler !== 'function') { console.error('no handler export'); process.exit(1); } }, (e) => { console.error(String(e && e.stack || e).split('\\n')[0]); process.exit(1); })`;
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], {
+/**
+ * Milliseconds one fresh Node process takes to import `file` (module evaluation included: the
+ * handler modules build the app at module scope, as in Lambda's init). Minimal environment.
+ */
+function coldImportMs(file: string, sourceMaps: boolean): number {
+  const code = `const t = performance.now(); const m = await import(${JSON.stringify(pathToFileURL(file).href)}); const ms = performance.now() - t;
+if (typeof m.handler !== 'function') { console.error('no handler export'); process.exit(1); }
+console.log('IMPORT_MS ' + ms);`;
+  const r = spawnSync(process.execPath, [...(sourceMaps ? ['--enable-source-maps'] : []), '--input-type=module', '-e', code], {
     env: { PATH: process.env.PATH, LABELSYNC_TABLE: 'bundle-check', AWS_REGION: 'us-east-1', AWS_LAMBDA_FUNCTION_NAME: 'bundle-check' },
     encoding: 'utf8',
-    timeout: 30_000,
+    timeout: 60_000,
   });
-  return r.status === 0 ? 'ok' : `FAILED: ${(r.stderr || r.stdout).trim().split('\n').filter((l) => !/NodeVersionSupportWarning|^$/.test(l))[0] ?? `exit ${r.status}`}`;
+  const ms = /IMPORT_MS (\S+)/.exec(r.stdout)?.[1];
+  if (r.status !== 0 || !ms) {
+    throw new Error((r.stderr || r.stdout).split('\n').find((l) => /Error|no handler/.test(l) && !/NodeVersionSupportWarning/.test(l)) ?? `exit ${r.status}`);
+  }
+  return Number(ms);
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function measure(name: FunctionName, dir: string, runs: number, sourceMaps: boolean): Promise<Row> {
+  const outdir = join(dir, name);
+  const result = await build(bundleOptions({ [BUNDLE_ENTRY]: join(PROJECT_ROOT, FUNCTIONS[name].entry) }, outdir, { sourceMaps }));
+  const entry = Object.keys(result.metafile!.outputs).find((f) => f.endsWith(`/${name}/${BUNDLE_ENTRY_FILE}`))!;
+  const row: Row = { name, ...bundleSize(result.metafile!, entry) };
+  try {
+    if (runs > 0) row.importMs = median(Array.from({ length: runs }, () => coldImportMs(join(outdir, BUNDLE_ENTRY_FILE), sourceMaps)));
+  } catch (e) {
+    row.error = (e as Error).message;
+  }
+  return row;
 }
 
 const kb = (n: number): string => (n / 1024).toFixed(1).padStart(9);
 
-function main(): void {
-  const { cdkOut, load } = args();
-  const started = Date.now();
-  const dir = cdkOut ? resolve(cdkOut) : synthesize();
-  const synthMs = Date.now() - started;
+function print(rows: Row[], runs: number): boolean {
+  let ok = true;
+  const header = `${'function'.padEnd(14)} ${'cold KiB'.padStart(9)} ${'total KiB'.padStart(9)} ${'map KiB'.padStart(9)} ${'import ms'.padStart(10)} ${'budget KiB'.padStart(10)}`;
+  console.log(header);
+  console.log('-'.repeat(header.length));
+  for (const r of rows) {
+    const budget = COLD_BUDGET_BYTES[r.name];
+    const over = r.coldBytes > budget;
+    if (over || r.error) ok = false;
+    const ms = r.error ? `FAILED: ${r.error}` : runs ? r.importMs!.toFixed(0).padStart(10) : '-'.padStart(10);
+    console.log(`${r.name.padEnd(14)} ${kb(r.coldBytes)} ${kb(r.totalBytes)} ${kb(r.mapBytes)} ${ms} ${kb(budget).padStart(10)}${over ? '  OVER BUDGET' : ''}`);
+  }
+  console.log('-'.repeat(header.length));
+  console.log(`cold = entry + its static imports (parsed at init); total = every file shipped${runs ? `; import = median of ${runs} fresh processes` : ''}`);
+  return ok;
+}
+
+async function main(): Promise<void> {
+  const { runs, sourceMaps } = args();
+  const dir = mkdtempSync(join(tmpdir(), 'labelsync-bundles-'));
   try {
-    const dirs = assetDirs(dir);
     const rows: Row[] = [];
-    let failed = false;
-    for (const name of Object.keys(FUNCTIONS) as FunctionName[]) {
-      const d = dirs.get(name);
-      const file = d && existsSync(d) ? readdirSync(d).find((f) => /^index\.(mjs|js|cjs)$/.test(f)) : undefined;
-      if (!d || !file) {
-        console.error(`${name}: no bundle found${d ? ` in ${d}` : ''}`);
-        failed = true;
-        continue;
-      }
-      const path = join(d, file);
-      const body = readFileSync(path);
-      const map = join(d, `${file}.map`);
-      const row: Row = { name, file, bytes: body.length, gzip: gzipSync(body).length, mapBytes: existsSync(map) ? statSync(map).size : 0 };
-      if (load) {
-        row.load = tryLoad(path);
-        if (row.load !== 'ok') failed = true;
-      }
-      rows.push(row);
-    }
-    rows.sort((a, b) => b.bytes - a.bytes);
-    const header = `${'function'.padEnd(14)} ${'file'.padEnd(9)} ${'KiB'.padStart(9)} ${'gzip KiB'.padStart(9)} ${'map KiB'.padStart(9)}${load ? '  import' : ''}`;
-    console.log(header);
-    console.log('-'.repeat(header.length));
-    for (const r of rows) {
-      console.log(`${r.name.padEnd(14)} ${r.file.padEnd(9)} ${kb(r.bytes)} ${kb(r.gzip)} ${kb(r.mapBytes)}${r.load ? `  ${r.load}` : ''}`);
-    }
-    const total = rows.reduce((s, r) => s + r.bytes, 0);
-    console.log('-'.repeat(header.length));
-    console.log(`${'total'.padEnd(24)} ${kb(total)}   (bytes of the handler file: ${rows.map((r) => `${r.name}=${r.bytes}`).join(' ')})`);
-    if (!cdkOut) console.log(`synthesized with bundling in ${(synthMs / 1000).toFixed(1)} s`);
-    if (failed) process.exitCode = 1;
+    // One at a time: the import timings must not compete with a parallel esbuild.
+    for (const name of Object.keys(FUNCTIONS) as FunctionName[]) rows.push(await measure(name, dir, runs, sourceMaps));
+    if (!print(rows, runs)) process.exitCode = 1;
   } finally {
-    if (!cdkOut) rmSync(dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
-main();
+await main();

@@ -1,10 +1,10 @@
+import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
-import { Arn, ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Arn, ArnFormat, AssetHashType, DockerImage, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -13,6 +13,7 @@ import { acknowledge, acknowledgeWildcardResources } from '../nag';
 import type { FunctionName, FunctionSpec } from '../../functions/manifest';
 import { TABLE_ENV } from '../../shared/db/schema';
 import { METRICS_NAMESPACE } from '../../shared/metric-names';
+import { BUNDLE_ENTRY } from './bundle';
 
 /** Repository root: entries in the manifest are relative to it. */
 export const PROJECT_ROOT = path.resolve(import.meta.dirname, '..', '..');
@@ -26,16 +27,19 @@ export interface NodeFunctionProps {
   /** Extra environment on top of the defaults. */
   environment?: Record<string, string>;
   logRetentionDays: number;
+  /** Ship source maps and run with --enable-source-maps (context `sourceMaps`; off by default). */
+  sourceMaps?: boolean;
 }
 
 /**
  * One Lambda of the manifest with the service's defaults set once: Node.js 22 on arm64, per-handler
- * esbuild bundle (ESM, minified, source maps, AWS SDK v3 bundled and tree-shaken), timeout and memory
+ * esbuild bundle (`bundle.ts`: ESM, minified, split so provider SDKs load on first use, AWS SDK v3
+ * bundled and tree-shaken, source maps only with `sourceMaps`), timeout and memory
  * from the manifest, its own log group with retention, X-Ray tracing, Powertools env, and its own
  * role that may only write its own log group. Access to anything else is added with the `bind*` helpers.
  * The construct id is the manifest name (`new NodeFunction(scope, name, ...)`).
  */
-export class NodeFunction extends NodejsFunction {
+export class NodeFunction extends lambda.Function {
   readonly manifestName: FunctionName;
 
   constructor(scope: Construct, id: FunctionName, props: NodeFunctionProps) {
@@ -50,11 +54,10 @@ export class NodeFunction extends NodejsFunction {
       removalPolicy: RemovalPolicy.DESTROY,
     });
     logGroup.grantWrite(role);
+    const sourceMaps = props.sourceMaps ?? false;
     super(scope, id, {
-      entry: path.join(PROJECT_ROOT, props.spec.entry),
-      handler: 'handler',
-      projectRoot: PROJECT_ROOT,
-      depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
+      code: bundledCode(props.spec.entry, sourceMaps),
+      handler: `${BUNDLE_ENTRY}.handler`,
       description: `labelsync ${id}: ${props.spec.description}`,
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
@@ -66,28 +69,11 @@ export class NodeFunction extends NodejsFunction {
       environment: {
         POWERTOOLS_SERVICE_NAME: 'labelsync',
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
-        NODE_OPTIONS: '--enable-source-maps',
+        // Parsing maps costs cold start (measured in docs/deploy.md): only when they are shipped.
+        ...(sourceMaps ? { NODE_OPTIONS: '--enable-source-maps' } : {}),
         // Local-file storages only make sense on a developer machine.
         LABELSYNC_LOCAL_FILES_STORAGE_ENABLED: 'false',
         ...props.environment,
-      },
-      bundling: {
-        minify: true,
-        sourceMap: true,
-        sourceMapMode: SourceMapMode.DEFAULT,
-        // File:line mapping is what stack traces need; embedding the sources would make maps ~4x larger
-        // and --enable-source-maps parses them at cold start.
-        sourcesContent: false,
-        target: 'node22',
-        // ESM: @aws-sdk v3 and most deps ship ES modules, which esbuild tree-shakes better than their CJS builds.
-        format: OutputFormat.ESM,
-        mainFields: ['module', 'main'],
-        // Bundled CJS dependencies still call require(); ESM has none, so provide one.
-        banner: "import { createRequire as __labelsyncCreateRequire } from 'node:module'; const require = __labelsyncCreateRequire(import.meta.url);",
-        // Bundle everything, including @aws-sdk v3: a pinned, tree-shaken SDK instead of the runtime's.
-        externalModules: [],
-        // Local esbuild only: synth must work offline and without Docker.
-        forceDockerBundling: false,
       },
     });
     this.manifestName = id;
@@ -103,6 +89,34 @@ export class NodeFunction extends NodejsFunction {
       'nodejs22.x is the runtime the bundles are built (target node22) and tested for; moving to a newer runtime is a deliberate upgrade, not a default.',
     );
   }
+}
+
+/**
+ * The function's code: `bundle-cli.ts` run locally at synth (no Docker; the image is never pulled).
+ * Not NodejsFunction: its bundling passes esbuild `--outfile`, which rules out code splitting.
+ * The asset hash is the bundle's, so an unchanged bundle is not re-uploaded.
+ */
+function bundledCode(entry: string, sourceMaps: boolean): lambda.Code {
+  const cli = ['--import', 'tsx', path.join('lib', 'constructs', 'bundle-cli.ts'), entry];
+  return lambda.Code.fromAsset(PROJECT_ROOT, {
+    assetHashType: AssetHashType.OUTPUT,
+    bundling: {
+      image: DockerImage.fromRegistry('public.ecr.aws/sam/build-nodejs22.x'),
+      // Never run (local bundling always succeeds or throws), but CDK caches staged assets by these
+      // options, so they must name the entry: the same command as the local one, in the image's paths.
+      command: ['node', ...cli, '/asset-output', String(sourceMaps)],
+      local: {
+        tryBundle(outputDir) {
+          const r = spawnSync(process.execPath, [...cli, outputDir, String(sourceMaps)], {
+            cwd: PROJECT_ROOT,
+            stdio: ['ignore', 'inherit', 'inherit'],
+          });
+          if (r.status !== 0) throw new Error(`bundling ${entry} failed (exit ${r.status ?? r.signal})`);
+          return true;
+        },
+      },
+    },
+  });
 }
 
 function retention(days: number): logs.RetentionDays {
@@ -179,16 +193,6 @@ export function bindStateMachine(fn: lambda.Function, stateMachine: sfn.IStateMa
     [executions],
     'Execution names (<storageId>-<jobId>) are chosen at run time; DescribeExecution is limited to executions of this one state machine.',
   );
-}
-
-/**
- * Sets `LABELSYNC_EXPORT_DLQ_URL` and allows sending to the export dead-letter queue and reading it
- * back (receive/delete/attributes) so failed records can be replayed.
- */
-export function bindExportDlq(fn: lambda.Function, queue: sqs.IQueue): void {
-  fn.addEnvironment('LABELSYNC_EXPORT_DLQ_URL', queue.queueUrl);
-  queue.grantSendMessages(fn);
-  queue.grantConsumeMessages(fn);
 }
 
 /**

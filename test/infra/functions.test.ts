@@ -30,12 +30,17 @@ describe('functions', () => {
     expect(fn.TracingConfig).toEqual({ Mode: 'Active' });
   });
 
-  it.each(NAMES)('%s gets the table, Powertools and source-map environment', (name) => {
+  it.each(NAMES)('%s gets the table and Powertools environment, no source maps by default', (name) => {
     const vars = s.resources[lambdaId(s.resources, name)].Properties.Environment.Variables;
     expect(vars[TABLE_ENV]).toEqual({ Ref: ofType(s.resources, 'AWS::DynamoDB::Table')[0][0] });
     expect(vars.POWERTOOLS_SERVICE_NAME).toBe('labelsync');
-    expect(vars.NODE_OPTIONS).toBe('--enable-source-maps');
+    expect(vars.NODE_OPTIONS).toBeUndefined();
     expect(vars.LABELSYNC_LOCAL_FILES_STORAGE_ENABLED).toBe('false');
+  });
+
+  it('context sourceMaps=true runs every function with --enable-source-maps', () => {
+    const withMaps = synth({ sourceMaps: 'true' });
+    for (const name of NAMES) expect(withMaps.resources[lambdaId(withMaps.resources, name)].Properties.Environment.Variables.NODE_OPTIONS).toBe('--enable-source-maps');
   });
 
   it.each(NAMES)('%s logs to its own log group with a retention', (name) => {
