@@ -12,6 +12,7 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { SyncExecutionInput, SyncStarter } from '../shared/sync/starter';
+import { recordStandIn } from '../shared/aws/call-recorder';
 import type { LocalStateMachine } from './asl-runner';
 
 export type SyncInput = SyncExecutionInput;
@@ -34,6 +35,8 @@ export interface ExecutionRecord {
 export interface LocalSyncStarterOptions {
   /** Loads the state machine (memoized by the caller); awaited by the first start. */
   machine: () => Promise<LocalStateMachine>;
+  /** ARN a StartExecution would name in AWS (recorded for the IAM evaluation). */
+  stateMachineArn?: string;
   /** @default 4 */
   maxConcurrent?: number;
   /** Names remembered for de-duplication once finished. @default 10,000 */
@@ -66,6 +69,7 @@ export class LocalSyncStarter implements SyncStarter {
    */
   async start(input: SyncInput, executionName: string): Promise<void> {
     if (this.stopped) throw new Error('the local runtime is stopping; no new executions');
+    if (this.opts.stateMachineArn) recordStandIn({ action: 'states:StartExecution', resource: this.opts.stateMachineArn });
     if (this.executions.has(executionName)) return;
     this.enqueue(executionName, input);
     this.saveJournal();

@@ -5,6 +5,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { recordCalls } from '../aws/call-recorder';
 
 /** A document client on `endpoint` (DynamoDB Local) or the default AWS endpoint of `region`. */
 export function createDocumentClient(opts: { endpoint?: string; region: string }): DynamoDBDocumentClient {
@@ -16,7 +17,8 @@ export function createDocumentClient(opts: { endpoint?: string; region: string }
     // DynamoDB Local accepts any credentials; AWS uses the default chain.
     ...(opts.endpoint ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
   });
-  return DynamoDBDocumentClient.from(client, {
+  // The document client shares the base client's middleware stack: one recorder sees every command.
+  return DynamoDBDocumentClient.from(recordCalls(client, 'dynamodb'), {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: true },
   });
 }

@@ -5,6 +5,7 @@
  * nothing (Step Functions answers ExecutionAlreadyExists for a different input, and returns the
  * running execution for an identical one).
  */
+import { recordCalls } from '../aws/call-recorder';
 
 /** Input of the sync state machine. */
 export interface SyncExecutionInput {
@@ -33,11 +34,14 @@ export class StepFunctionsSyncStarter implements SyncStarter {
     const sdk = await import('@aws-sdk/client-sfn');
     this.client ??= import('@smithy/node-http-handler').then(
       ({ NodeHttpHandler }) =>
-        new sdk.SFNClient({
-          region: this.region,
-          maxAttempts: 4,
-          requestHandler: new NodeHttpHandler({ connectionTimeout: 3_000, requestTimeout: 10_000 }),
-        }),
+        recordCalls(
+          new sdk.SFNClient({
+            region: this.region,
+            maxAttempts: 4,
+            requestHandler: new NodeHttpHandler({ connectionTimeout: 3_000, requestTimeout: 10_000 }),
+          }),
+          'states',
+        ),
     );
     const client = await this.client;
     try {
