@@ -11,12 +11,13 @@
  * reads and DLQ sends of the event source mapping (made by the Lambda service with the role), X-Ray,
  * logs, and KMS (the local secret box needs no key).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { FunctionName } from '../../functions/manifest';
+import { REPO_ROOT } from '../../local/lambda-functions';
 import { startRuntime, type LabelsyncRuntime } from '../../local/runtime';
 import { installCallRecorder, type AwsCall } from '../../shared/aws/call-recorder';
 import { LOCAL_ACCOUNT_ID } from '../../local/apigw-event';
@@ -28,6 +29,8 @@ const RUN = Date.now().toString(36);
 const SOURCE = `iam-src-${RUN}`;
 const TARGET = `iam-tgt-${RUN}`;
 const REGION = 'us-east-1';
+// The runtime's synthesized state machine, kept between runs (the runtime checks its source hash).
+const MACHINE_CACHE = join(REPO_ROOT, '.labelsync', 'iam-evaluation-state-machine.json');
 const ENV_KEYS = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'LABELSYNC_AMBIENT_GRANTS'];
 
 const calls: AwsCall[] = [];
@@ -85,6 +88,8 @@ beforeAll(async () => {
 
   installCallRecorder({ accountId: LOCAL_ACCOUNT_ID, record: (c) => calls.push(c) });
   dir = await mkdtemp(join(tmpdir(), 'labelsync-iam-'));
+  await mkdir(join(dir, 'data'), { recursive: true });
+  await copyFile(MACHINE_CACHE, join(dir, 'data', 'state-machine.json')).catch(() => {});
   runtime = await startRuntime({
     port: 0,
     dataDir: join(dir, 'data'),
@@ -99,6 +104,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await runtime?.stop();
+  if (dir) await copyFile(join(dir, 'data', 'state-machine.json'), MACHINE_CACHE).catch(() => {});
   installCallRecorder(undefined);
   s3?.destroy();
   for (const [k, v] of Object.entries(saved)) {
