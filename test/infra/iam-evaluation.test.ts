@@ -13,7 +13,7 @@
  */
 import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { FunctionName } from '../../functions/manifest';
@@ -104,7 +104,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await runtime?.stop();
-  if (dir) await copyFile(join(dir, 'data', 'state-machine.json'), MACHINE_CACHE).catch(() => {});
+  if (dir) await mkdir(dirname(MACHINE_CACHE), { recursive: true }).then(() => copyFile(join(dir, 'data', 'state-machine.json'), MACHINE_CACHE)).catch(() => {});
   installCallRecorder(undefined);
   s3?.destroy();
   for (const [k, v] of Object.entries(saved)) {
