@@ -12,6 +12,7 @@ import { createApp, withParts, type AppContext, type AppParts } from '../../shar
 import { installApp, processApp } from '../../shared/process-app';
 import { createOrgWithToken } from '../../shared/api/tokens';
 import { functionForPath } from '../../functions/manifest';
+import { runAsFunction } from '../../shared/aws/call-recorder';
 
 export type ApiHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 
@@ -85,7 +86,8 @@ export function client(handler: ApiHandler, token?: string) {
   return async (method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<ApiResult> => {
     const raw = body === undefined ? undefined : typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
     const event = v2Event(method, url, { body: raw as string | Buffer | undefined, headers: { ...(token ? { authorization: `Token ${token}` } : {}), ...headers } });
-    const res = await handler(event, {} as Context);
+    // AWS calls are attributed to the function API Gateway would route the path to (IAM recorder).
+    const res = await runAsFunction(functionForPath(event.rawPath), () => handler(event, {} as Context));
     const text = res.body === undefined ? '' : res.isBase64Encoded ? Buffer.from(res.body, 'base64').toString('utf8') : res.body;
     responseBodies.push(text);
     let parsed: unknown;
