@@ -25,7 +25,7 @@ export interface AwsCall {
 }
 
 export interface CallRecorderOptions {
-  /** Account of the ARNs built from names (table, queue); the local runtime's account by default. */
+  /** Account of the ARNs built from names (table, KMS key id): the local runtime's in tests. */
   accountId: string;
   record(call: AwsCall): void;
 }
@@ -121,7 +121,7 @@ function authorizationsOf(service: AwsService, command: string, input: Record<st
 const tableArn = (table: string, w: Where) => `arn:aws:dynamodb:${w.region}:${w.account}:table/${table}`;
 const kmsKeyArn = (id: string, w: Where) => (id.startsWith('arn:') ? id : `arn:aws:kms:${w.region}:${w.account}:key/${id}`);
 const queueArn = (url: string, w: Where) => {
-  const [account, name] = new URL(url).pathname.split('/').filter(Boolean);
+  const [account, name] = (URL.canParse(url) ? new URL(url).pathname : '').split('/').filter(Boolean);
   return `arn:aws:sqs:${w.region}:${account ?? w.account}:${name}`;
 };
 
