@@ -10,6 +10,7 @@ import { Monitoring } from './constructs/monitoring';
 import {
   NodeFunction,
   bindAssumeRole,
+  bindBucketListing,
   bindBuckets,
   bindKmsKey,
   bindStateMachine,
@@ -19,33 +20,66 @@ import {
 import { Schedules } from './constructs/schedules';
 import { SyncFailureRule } from './constructs/sync-failure-rule';
 import { SyncStateMachine } from './constructs/sync-state-machine';
+import { keys } from '../shared/db/keys';
+import { syncKeys } from '../shared/db/sync-keys';
+import { exportLinkKey } from '../shared/db/repo-export-links';
+import { FAILURE_PK } from '../shared/db/repo-export-failures';
+import { SIGNING_KEY_ITEM } from '../shared/db/repo-config';
 
 /** What each function may touch. Anything not listed here is denied. */
 interface Grants {
   table: TableAccess;
   /** `decrypt`: read secrets; `encrypt`: also wrap new data keys (GenerateDataKey). */
   kms?: 'decrypt' | 'encrypt';
-  /** Reads/writes customer buckets (assume a user-supplied role; the deployer's readable/writable buckets). */
-  storage?: 'read' | 'write';
+  /**
+   * Customer storages (assume a user-supplied role; the deployer's readable/writable buckets):
+   * `read` lists and reads sources; `validate` also lists targets (a target storage is validated
+   * when it is created and when its sync is requested); `write` also writes targets.
+   */
+  storage?: 'read' | 'validate' | 'write';
 }
 
+/** The partition-key family of a key builder's `pk` (`JOB#` of `JOB#<id>`), so the grants follow shared/db. */
+const family = (pk: string): string => (pk.includes('#') ? pk.slice(0, pk.indexOf('#') + 1) : pk);
+const PK = {
+  org: family(keys.org('o').pk),
+  storage: family(keys.storage(1).pk),
+  job: family(syncKeys.job('j').pk),
+  config: family(SIGNING_KEY_ITEM.pk),
+  exportLink: family(exportLinkKey(1, 1).pk),
+  exportFailure: FAILURE_PK,
+  // Last-run digests and the link-page run registry of a storage (repo-digests, repo-link-pages).
+  storageRuns: 'SUM#',
+};
+// Any function that builds an s3s provider may create its organization's external id (ORG#).
+const STEP_WRITES = [PK.job, PK.storageRuns, PK.storage, PK.org];
+
+/**
+ * Write scopes: functions whose writes stay in a few item families are limited to them with
+ * dynamodb:LeadingKeys. projects, storages, syncChunk and syncFinalize keep table-wide writes:
+ * task import and project/storage deletion reach every family of a project (tasks, annotations,
+ * links, pages, tombstones, digests, export links), and the ids are not known at deploy time.
+ */
 const GRANTS: Record<FunctionName, Grants> = {
   // Health and the OpenAPI document: at most a token lookup.
   meta: { table: { read: true } },
   projects: { table: { read: true, write: true }, kms: 'encrypt' },
-  storages: { table: { read: true, write: true }, kms: 'encrypt', storage: 'read' },
-  resolve: { table: { read: true, write: true }, kms: 'encrypt', storage: 'read' },
-  syncStart: { table: { read: true, write: true }, kms: 'decrypt', storage: 'read' },
-  syncList: { table: { read: true, write: true }, kms: 'decrypt', storage: 'read' },
+  storages: { table: { read: true, write: true }, kms: 'encrypt', storage: 'validate' },
+  // The signing key is created on first use; the rest is reads.
+  resolve: { table: { read: true, write: true, writeKeys: [PK.config, PK.org] }, kms: 'encrypt', storage: 'read' },
+  syncStart: { table: { read: true, write: true, writeKeys: STEP_WRITES }, kms: 'decrypt', storage: 'read' },
+  syncList: { table: { read: true, write: true, writeKeys: STEP_WRITES }, kms: 'decrypt', storage: 'read' },
   syncChunk: { table: { read: true, write: true }, kms: 'decrypt', storage: 'write' },
-  syncFinalize: { table: { read: true, write: true }, kms: 'decrypt', storage: 'write' },
+  // Final status and counters only: it decrypts a storage's secrets to redact them from the error.
+  syncFinalize: { table: { read: true, write: true }, kms: 'decrypt' },
+  // Export links, failure records, a failing target's status.
+  exportStream: { table: { read: true, write: true, stream: true, writeKeys: [PK.exportLink, PK.exportFailure, PK.storage, PK.org] }, kms: 'decrypt', storage: 'write' },
   // Reads the storage and writes its status; decrypts its config only to scrub secrets from the traceback.
   syncExecutionFailed: { table: { read: true, write: true }, kms: 'decrypt' },
-  exportStream: { table: { read: true, write: true, stream: true }, kms: 'decrypt', storage: 'write' },
   // Deletes what deleted projects left: table items only.
   sweeper: { table: { read: true, write: true } },
-  // Reads dead-lettered batches back from the stream, re-exports recorded failures.
-  exportReplay: { table: { read: true, write: true, stream: true }, kms: 'decrypt', storage: 'write' },
+  // Reads dead-lettered batches back from the stream and re-exports recorded failures: the export's item families.
+  exportReplay: { table: { read: true, write: true, stream: true, writeKeys: [PK.exportLink, PK.exportFailure, PK.storage, PK.org] }, kms: 'decrypt', storage: 'write' },
 };
 
 /**
@@ -81,6 +115,7 @@ export class LabelsyncStack extends Stack {
       if (g.storage) {
         bindAssumeRole(fn, config.assumableRoleArns);
         bindBuckets(fn, config.readableBuckets, { write: false });
+        if (g.storage === 'validate') bindBucketListing(fn, config.writableBuckets);
         if (g.storage === 'write') bindBuckets(fn, config.writableBuckets, { write: true });
       }
       fns[name] = fn;

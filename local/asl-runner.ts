@@ -224,6 +224,9 @@ export interface LocalExecution {
   abort(): void;
 }
 
+/** ARN of the local state machine (the name the stack's would have locally). */
+export const localStateMachineArn = (region: string): string => `arn:aws:states:${region}:${LOCAL_ACCOUNT_ID}:stateMachine:labelsync-sync`;
+
 /** The state machine, ready to run executions locally. */
 export class LocalStateMachine {
   readonly tasks: ReadonlyMap<string, TaskBinding>;
@@ -240,7 +243,7 @@ export class LocalStateMachine {
     // Validated above on the original; the library's own (older) validator knows no DISTRIBUTED fields.
     this.machine = new StateMachine(prepared.definition, { validationOptions: { noValidate: true } });
     this.resolveHandler = opts.resolveHandler ?? importHandler;
-    this.stateMachineArn = `arn:aws:states:${opts.region}:${LOCAL_ACCOUNT_ID}:stateMachine:labelsync-sync`;
+    this.stateMachineArn = localStateMachineArn(opts.region);
   }
 
   /** The override of one Task state: Lambda invoke semantics around the local handler. */

@@ -10,6 +10,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
 import { FUNCTIONS, type FunctionName } from '../functions/manifest';
+import { runAsFunction } from '../shared/aws/call-recorder';
 import { LOCAL_ACCOUNT_ID } from './apigw-event';
 
 /** Repository root (the manifest's entry paths are relative to it). */
@@ -111,7 +112,8 @@ export async function invokeLocal(
     timer.unref();
   });
   try {
-    return await Promise.race([Promise.resolve().then(() => handler(event, context)), timedOut]);
+    // The AWS calls of the invocation are attributed to `name` (the IAM evaluation's recorder).
+    return await Promise.race([runAsFunction(name, () => Promise.resolve().then(() => handler(event, context))), timedOut]);
   } catch (e) {
     if (e instanceof LambdaInvocationError) throw e;
     const err = e instanceof Error ? e : new Error(String(e));

@@ -15,7 +15,7 @@ import { createApp } from '../shared/app';
 import { installApp, processApp } from '../shared/process-app';
 import type { StorageTestHooks } from '../shared/storage/registry';
 import { ROUTES, type FunctionName } from '../functions/manifest';
-import { LocalStateMachine } from './asl-runner';
+import { LocalStateMachine, localStateMachineArn } from './asl-runner';
 import { PROGRESS_EVERY_MS, ProgressReporter } from './progress-reporter';
 import { CleanupStack } from './cleanup-stack';
 import { dlqFile, LocalDlq, replayDlq, type ReplayResult, type StreamBatchHandler } from './dlq';
@@ -276,6 +276,7 @@ function configureHandlers(ctx: StartContext, endpoint: string, machine: LazySta
   const { opts, dataDir, log, cleanups } = ctx;
   const syncStarter = new LocalSyncStarter({
     machine: machine.get,
+    stateMachineArn: localStateMachineArn(ctx.region),
     maxConcurrent: opts.maxConcurrentExecutions,
     journalFile: join(dataDir, 'executions.json'),
     log,

@@ -20,6 +20,7 @@ import { randomUUID } from 'node:crypto';
 import type { ExecutionStatusDetail } from '../shared/sync/execution-failed';
 import type { SyncExecutionInput, SyncStarter } from '../shared/sync/starter';
 import { LOCAL_ACCOUNT_ID } from './apigw-event';
+import { recordStandIn } from '../shared/aws/call-recorder';
 import type { LocalStateMachine } from './asl-runner';
 
 export type SyncInput = SyncExecutionInput;
@@ -43,6 +44,8 @@ export interface ExecutionRecord {
 export interface LocalSyncStarterOptions {
   /** Loads the state machine (memoized by the caller); awaited by the first start. */
   machine: () => Promise<LocalStateMachine>;
+  /** ARN a StartExecution would name in AWS (recorded for the IAM evaluation). */
+  stateMachineArn?: string;
   /** @default 4 */
   maxConcurrent?: number;
   /** Names remembered for de-duplication once finished. @default 10,000 */
@@ -118,6 +121,7 @@ export class LocalSyncStarter implements SyncStarter {
    */
   async start(input: SyncInput, executionName: string): Promise<void> {
     if (this.stopped) throw new Error('the local runtime is stopping; no new executions');
+    if (this.opts.stateMachineArn) recordStandIn({ action: 'states:StartExecution', resource: this.opts.stateMachineArn });
     if (this.executions.has(executionName)) return;
     this.enqueue(executionName, input);
     this.saveJournal();

@@ -129,6 +129,11 @@ function retention(days: number): logs.RetentionDays {
 export interface TableAccess {
   read?: boolean;
   write?: boolean;
+  /**
+   * Partition-key prefixes (`JOB#`, `XFAIL`) the writes are limited to, through
+   * `dynamodb:LeadingKeys`; absent: any item of the table.
+   */
+  writeKeys?: readonly string[];
   stream?: boolean;
 }
 
@@ -138,17 +143,18 @@ export interface TableAccess {
  */
 export function bindTable(fn: lambda.Function, table: dynamodb.ITable, access: TableAccess): void {
   fn.addEnvironment(TABLE_ENV, table.tableName);
-  const actions: string[] = [];
+  const indexes = `${table.tableArn}/index/*`;
   if (access.read) {
-    actions.push('dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem', 'dynamodb:DescribeTable');
-  }
-  if (access.write) {
-    actions.push('dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem');
-  }
-  if (actions.length) {
-    const indexes = `${table.tableArn}/index/*`;
+    const actions = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem', 'dynamodb:DescribeTable'];
     fn.addToRolePolicy(new iam.PolicyStatement({ actions, resources: [table.tableArn, indexes] }));
     acknowledgeWildcardResources(fn.role!, [indexes], "Queries use the table's GSIs (gsi1, gsi2); <table>/index/* names only this table's indexes.");
+  }
+  if (access.write) {
+    // Items are written through the table only (GSIs are maintained by DynamoDB). ForAllValues:
+    // every item of a BatchWriteItem must match; each item of a transaction is authorized alone.
+    const conditions = access.writeKeys && { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': access.writeKeys.map((k) => `${k}*`) } };
+    const actions = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions, resources: [table.tableArn], ...(conditions ? { conditions } : {}) }));
   }
   if (access.stream) table.grantStreamRead(fn);
 }
@@ -228,6 +234,14 @@ export function bindAssumeRole(fn: lambda.Function, assumableRoleArns: readonly 
     ['*'],
     "Role-based S3 storages carry a user-supplied cross-account role ARN unknown at deploy time; AssumeRole requires an external id (the organization's) and this account's own roles are denied unless allow-listed.",
   );
+}
+
+/**
+ * Grants listing (no object access) of the given bucket ARNs: what `validate` of a keyless target
+ * storage needs (HeadBucket and a one-key ListObjectsV2 both authorize as s3:ListBucket).
+ */
+export function bindBucketListing(fn: lambda.Function, bucketArns: string[]): void {
+  if (bucketArns.length) fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket', 's3:GetBucketLocation'], resources: bucketArns }));
 }
 
 /**

@@ -8,6 +8,7 @@ import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { traced } from '../tracing';
 import { installStrictMiddleware, type StrictDbOptions } from './strict-middleware';
+import { recordCalls } from '../aws/call-recorder';
 
 /**
  * Attempts per DynamoDB call in the SDK (throttling and transient errors are retried with the
@@ -35,7 +36,8 @@ export function createDocumentClient(opts: {
     // DynamoDB Local accepts any credentials; AWS uses the default chain.
     ...(opts.endpoint ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
   }));
-  const doc = DynamoDBDocumentClient.from(client, {
+  // The document client shares the base client's middleware stack: one recorder sees every command.
+  const doc = DynamoDBDocumentClient.from(recordCalls(client, 'dynamodb'), {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: true },
   });
   if (opts.strict) installStrictMiddleware(doc, opts.strict);

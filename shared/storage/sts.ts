@@ -6,6 +6,7 @@
  */
 import { AssumeRoleCommand, STSClient, type STSClientConfig } from '@aws-sdk/client-sts';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import { recordCalls } from '../aws/call-recorder';
 import { StorageError } from '../errors';
 import { traced } from '../tracing';
 
@@ -96,5 +97,5 @@ export function assumeRoleProvider(o: AssumeRoleOptions): AwsCredentialIdentityP
 
 /** An STS client with bounded timeouts (region and optional endpoint, e.g. moto in tests). */
 export function createStsClient(config: STSClientConfig): STSClient {
-  return traced(new STSClient({ maxAttempts: 3, ...config }));
+  return recordCalls(traced(new STSClient({ maxAttempts: 3, ...config })), 'sts');
 }

@@ -6,6 +6,7 @@
  * running execution for an identical one).
  */
 import { traced } from '../tracing';
+import { recordCalls } from '../aws/call-recorder';
 
 /** Input of the sync state machine. */
 export interface SyncExecutionInput {
@@ -34,12 +35,15 @@ export class StepFunctionsSyncStarter implements SyncStarter {
     const sdk = await import('@aws-sdk/client-sfn');
     this.client ??= import('@smithy/node-http-handler').then(
       ({ NodeHttpHandler }) =>
-        traced(
+        recordCalls(
+          traced(
           new sdk.SFNClient({
             region: this.region,
             maxAttempts: 4,
             requestHandler: new NodeHttpHandler({ connectionTimeout: 3_000, requestTimeout: 10_000 }),
           }),
+          ),
+          'states',
         ),
     );
     const client = await this.client;

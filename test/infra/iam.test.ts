@@ -4,7 +4,8 @@ import { actionsOf, getAtt, lambdaId, ofType, roleStatements, statementsOf, synt
 
 const NAMES = Object.keys(FUNCTIONS) as FunctionName[];
 const TABLE_WRITES = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
-const STORAGE_FUNCTIONS: FunctionName[] = ['storages', 'resolve', 'syncStart', 'syncList', 'syncChunk', 'syncFinalize', 'exportStream', 'exportReplay'];
+// syncFinalize only decrypts a storage's secrets (to redact them from the error): no storage access.
+const STORAGE_FUNCTIONS: FunctionName[] = ['storages', 'resolve', 'syncStart', 'syncList', 'syncChunk', 'exportStream', 'exportReplay'];
 
 let s: Synthesized;
 let tableArn: unknown;
@@ -56,16 +57,32 @@ describe('iam: table', () => {
     for (const w of TABLE_WRITES) expect(a.has(w)).toBe(false);
   });
 
-  it.each(NAMES.filter((n) => n !== 'meta'))('%s reads and writes the table and its indexes only', (name) => {
+  it.each(NAMES.filter((n) => n !== 'meta'))('%s reads the table and its indexes and writes items of the table only', (name) => {
     const dynamo = statementsOf(s.resources, name).filter((st) => st.action.startsWith('dynamodb:'));
-    for (const w of [...TABLE_WRITES, 'dynamodb:Query', 'dynamodb:GetItem']) {
-      const resources = dynamo.filter((st) => st.action === w).map((st) => JSON.stringify(st.resource));
-      expect(resources, w).toEqual(
+    for (const r of ['dynamodb:Query', 'dynamodb:GetItem']) {
+      const resources = dynamo.filter((st) => st.action === r).map((st) => JSON.stringify(st.resource));
+      expect(resources, r).toEqual(
         expect.arrayContaining([JSON.stringify(tableArn), JSON.stringify({ 'Fn::Join': ['', [tableArn, '/index/*']] })]),
       );
     }
+    for (const w of TABLE_WRITES) {
+      expect(dynamo.filter((st) => st.action === w).map((st) => st.resource), w).toEqual([tableArn]);
+    }
     const management = dynamo.filter((st) => /Create|DeleteTable|UpdateTable|Restore|Backup|Scan|PartiQL/.test(st.action));
     expect(management).toEqual([]);
+  });
+
+  it.each([
+    ['resolve', ['CONFIG#*', 'ORG#*']],
+    ['syncStart', ['JOB#*', 'SUM#*', 'STORAGE#*', 'ORG#*']],
+    ['syncList', ['JOB#*', 'SUM#*', 'STORAGE#*', 'ORG#*']],
+    ['exportStream', ['XLINK#*', 'XFAIL*', 'STORAGE#*', 'ORG#*']],
+    ['exportReplay', ['XLINK#*', 'XFAIL*', 'STORAGE#*', 'ORG#*']],
+  ] as const)('%s writes only the item families it owns (dynamodb:LeadingKeys)', (name, prefixes) => {
+    const writes = fullStatementsOf(s.resources, name).filter((st) => st.Effect === 'Allow' && asList(st.Action).some((a) => TABLE_WRITES.includes(a)));
+    expect(writes.length).toBe(1);
+    expect(asList(writes[0].Action).sort()).toEqual([...TABLE_WRITES].sort());
+    expect(writes[0].Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': prefixes } });
   });
 
   it('only exportStream and exportReplay (dead-lettered batches) read the table stream', () => {
@@ -186,14 +203,17 @@ describe('iam: state machine and storages', () => {
       expect(on(name, 's3:GetObject'), name).toEqual(expect.arrayContaining(['arn:aws:s3:::source-a/*', 'arn:aws:s3:::source-b/*']));
       expect(on(name, 's3:PutObject').filter((r) => String(r).startsWith('arn:aws:s3:::source')), name).toEqual([]);
     }
-    for (const name of ['syncChunk', 'syncFinalize', 'exportStream'] as const) {
+    for (const name of ['syncChunk', 'exportStream'] as const) {
       expect(on(name, 's3:PutObject'), name).toEqual(['arn:aws:s3:::target/*']);
       expect(on(name, 's3:DeleteObject'), name).toEqual(['arn:aws:s3:::target/*']);
     }
-    for (const name of ['storages', 'resolve', 'syncStart', 'syncList', 'meta', 'projects'] as const) {
+    for (const name of ['storages', 'resolve', 'syncStart', 'syncList', 'syncFinalize', 'meta', 'projects'] as const) {
       expect(on(name, 's3:PutObject'), name).toEqual([]);
     }
-    for (const name of ['meta', 'projects'] as const) {
+    // Validating a keyless target storage (create, sync request) lists its bucket: no object access.
+    expect(on('storages', 's3:ListBucket')).toContain('arn:aws:s3:::target');
+    expect(on('storages', 's3:GetObject')).not.toContain('arn:aws:s3:::target/*');
+    for (const name of ['meta', 'projects', 'syncFinalize'] as const) {
       expect([...actionsOf(t.resources, name)].filter((a) => a.startsWith('s3:')), name).toEqual([]);
     }
   });

@@ -14,6 +14,7 @@ import { createOrgWithToken } from '../../shared/api/tokens';
 import { functionForPath } from '../../functions/manifest';
 import { lambdaResponseBytes } from '../../local/apigw-event';
 import { LAMBDA_MAX_RESPONSE_BYTES } from '../../shared/http/limits';
+import { runAsFunction } from '../../shared/aws/call-recorder';
 
 export type ApiHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 
@@ -87,7 +88,8 @@ export function client(handler: ApiHandler, token?: string) {
   return async (method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<ApiResult> => {
     const raw = body === undefined ? undefined : typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
     const event = v2Event(method, url, { body: raw as string | Buffer | undefined, headers: { ...(token ? { authorization: `Token ${token}` } : {}), ...headers } });
-    let res = await handler(event, {} as Context);
+    // AWS calls are attributed to the function API Gateway would route the path to (IAM recorder).
+    let res = await runAsFunction(functionForPath(event.rawPath), () => handler(event, {} as Context));
     // What API Gateway answers when Lambda refuses the response (Function.ResponseSizeTooLarge).
     if (processApp().env.awsStrict && lambdaResponseBytes(res) > LAMBDA_MAX_RESPONSE_BYTES) res = { statusCode: 500, body: '{"message":"Internal Server Error"}' };
     const text = res.body === undefined ? '' : res.isBase64Encoded ? Buffer.from(res.body, 'base64').toString('utf8') : res.body;

@@ -36,6 +36,7 @@ import type {
 import { compileKeyFilter, isFolderPlaceholder, normalizePrefix, pageSizeOf, type KeyMatcher } from '../key-filter';
 import { bareEtag, describeEndpoint, encodeKeyPath, isNetworkError, streamedReadResult, unreachable } from '../common';
 import type { LookupFunction } from 'node:net';
+import { recordCalls, recordSignedRequest } from '../../aws/call-recorder';
 
 export interface S3ProviderOptions {
   type: Extract<StorageType, 's3' | 's3s'>;
@@ -72,6 +73,8 @@ export function createS3Client(o: S3ProviderOptions): S3Client {
       httpsAgent: new https.Agent(agentOpts),
     }),
   }));
+  // Without credentials of its own the default chain signs: the function's role in AWS.
+  recordCalls(client, 's3', { identity: o.credentials ? 'storage' : 'role' });
   if (o.endpoint) {
     // Path-style bucket-level requests go out as `/bucket/`; S3-compatible servers such as
     // s3rver sign the path without the trailing slash and answer SignatureDoesNotMatch.
@@ -222,6 +225,7 @@ export class S3Provider implements StorageProvider {
     const query: Record<string, string> = {};
     if (options.contentType) query['response-content-type'] = options.contentType;
     const host = port ? `${hostname}:${port}` : hostname;
+    recordSignedRequest(this.client, { action: 's3:GetObject', resource: `arn:aws:s3:::${this.bucket}/${key}` });
     try {
       const signed = await this.presigner.presign(
         { method: 'GET', protocol, hostname, port, path, query, headers: { host } },
