@@ -17,7 +17,7 @@ import { dirname, join } from 'node:path';
 import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { FunctionName } from '../../functions/manifest';
-import { REPO_ROOT } from '../../local/lambda-functions';
+import { importHandler, invokeLocal, REPO_ROOT } from '../../local/lambda-functions';
 import { startRuntime, type LabelsyncRuntime } from '../../local/runtime';
 import { installCallRecorder, type AwsCall } from '../../shared/aws/call-recorder';
 import { LOCAL_ACCOUNT_ID } from '../../local/apigw-event';
@@ -145,6 +145,27 @@ async function runScenarios(): Promise<void> {
 
   expect((await api('DELETE', `/api/storages/export/s3/${target.json.id}`)).status).toBe(204);
   expect((await api('DELETE', `/api/projects/${pid}`)).status).toBe(204);
+  await runEventFunctions(source.json.id as number);
+}
+
+/**
+ * The functions no HTTP request reaches, invoked as EventBridge would: the sweeper and the export
+ * replay on their schedules, the execution-failed finalizer on a FAILED event of a job that is not
+ * the storage's current one (it reads the storage and leaves it).
+ */
+async function runEventFunctions(storageId: number): Promise<void> {
+  const base = { version: '0', id: 'iam-evaluation', source: 'aws.events', account: LOCAL_ACCOUNT_ID, time: new Date().toISOString(), region: REGION, resources: [] };
+  for (const name of ['sweeper', 'exportReplay'] as const) {
+    await invokeLocal(name, await importHandler(name), { ...base, 'detail-type': 'Scheduled Event', detail: {} }, { region: REGION });
+  }
+  const name = `${storageId}-not-its-job`;
+  const detail = {
+    executionArn: `arn:aws:states:${REGION}:${LOCAL_ACCOUNT_ID}:execution:labelsync-sync:${name}`,
+    name,
+    status: 'FAILED',
+    input: JSON.stringify({ storageId, jobId: 'not-its-job', role: 'import' }),
+  };
+  await invokeLocal('syncExecutionFailed', await importHandler('syncExecutionFailed'), { ...base, 'detail-type': 'Step Functions Execution Status Change', source: 'aws.states', detail }, { region: REGION });
 }
 
 describe('iam: every recorded AWS call against its function\'s synthesized role', () => {
@@ -160,7 +181,7 @@ describe('iam: every recorded AWS call against its function\'s synthesized role'
     }
     const fns = new Set(byRole.map((c) => c.fn));
     // The scenarios reach every function that makes AWS calls of its own.
-    expect([...fns].sort()).toEqual(expect.arrayContaining(['exportStream', 'projects', 'resolve', 'storages', 'syncChunk', 'syncFinalize', 'syncList', 'syncStart']));
+    expect([...fns].sort()).toEqual(expect.arrayContaining(['exportReplay', 'exportStream', 'projects', 'resolve', 'storages', 'sweeper', 'syncChunk', 'syncExecutionFailed', 'syncFinalize', 'syncList', 'syncStart']));
     expect(calls.filter((c) => c.identity === 'role' && c.fn === 'unknown').map((c) => `${c.action} ${c.resource}`)).toEqual([]);
     const excess = Object.entries(policies).flatMap(([fn, p]) => unexercised(p, byRole.filter((c) => c.fn === fn)).map((e) => `${fn}: ${e}`));
     console.log(`[iam] ${byRole.length} calls evaluated, ${denied.length} denied\n[iam] granted, never exercised:\n  ${excess.join('\n  ')}`);
