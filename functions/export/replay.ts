@@ -11,7 +11,7 @@ import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { createStreamsClient } from '../../shared/db/client';
 import { getLogger } from '../../shared/logging';
-import { recordDlqMessages, reexportRecordedFailures, type SweepResult } from '../../shared/export/replay';
+import { measureDlqDepth, recordDlqMessages, reexportRecordedFailures, type SweepResult } from '../../shared/export/replay';
 import { processApp } from '../../shared/process-app';
 
 // At module scope: a bad environment fails the cold start, naming the variable.
@@ -24,6 +24,16 @@ function streamsOf(env: { dynamodbEndpoint?: string; region: string }): DynamoDB
   let c = streamsClients.get(key);
   if (!c) streamsClients.set(key, (c = createStreamsClient({ endpoint: env.dynamodbEndpoint, region: env.region })));
   return c;
+}
+
+/** The DLQ's SQS client, loaded on first use (the scheduled run measures the queue's depth). */
+let sqsClient: Promise<import('@aws-sdk/client-sqs').SQSClient> | undefined;
+async function sqsOf(region: string): Promise<import('@aws-sdk/client-sqs').SQSClient> {
+  sqsClient ??= Promise.all([import('@aws-sdk/client-sqs'), import('@smithy/node-http-handler')]).then(
+    ([{ SQSClient }, { NodeHttpHandler }]) =>
+      new SQSClient({ region, maxAttempts: 3, requestHandler: new NodeHttpHandler({ connectionTimeout: 3_000, requestTimeout: 5_000 }) }),
+  );
+  return sqsClient;
 }
 
 /** Time kept back from the Lambda timeout: the page in flight must finish. */
@@ -42,6 +52,8 @@ export const handler = async (event: SQSEvent | Record<string, unknown>, context
   const deadline = remaining !== undefined ? Date.now() + Math.max(0, remaining - SWEEP_MARGIN_MS) : undefined;
   const projectIds = (event as { detail?: { projectIds?: unknown } }).detail?.projectIds;
   const only = Array.isArray(projectIds) ? (f: { projectId: number }) => projectIds.includes(f.projectId) : undefined;
+  // AWS only (CDK sets the URL); a failed measurement must not stop the replay.
+  if (a.env.exportDlqUrl) await measureDlqDepth(await sqsOf(a.env.region), a.env.exportDlqUrl).catch((e) => log.warn('export DLQ depth not measured', { error: String(e) }));
   const r = await reexportRecordedFailures(a.exportDeps(), { deadline, only });
   if (r.failed) log.warn('export replay: failures remain', { ...r });
   else if (r.reexported) log.info('export replay: recorded failures delivered', { ...r });

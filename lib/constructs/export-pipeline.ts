@@ -70,6 +70,8 @@ export class ExportPipeline extends Construct {
 
     // The stream's records live 24 h: the DLQ is consumed at once, while they can still be read back.
     props.replayFn.addEventSource(new SqsEventSource(this.deadLetterQueue, { batchSize: EXPORT_DLQ_BATCH_SIZE, reportBatchItemFailures: true }));
+    // The scheduled run measures the queue's depth (ExportDlqDepth metric); consuming grants GetQueueAttributes.
+    props.replayFn.addEnvironment('LABELSYNC_EXPORT_DLQ_URL', this.deadLetterQueue.queueUrl);
     this.replaySchedule = new events.Rule(this, 'ReplaySchedule', {
       description: 'Re-exports recorded export failures (targets fixed since)',
       schedule: events.Schedule.rate(Duration.minutes(EXPORT_REPLAY_EVERY_MINUTES)),

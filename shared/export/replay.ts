@@ -12,12 +12,13 @@
  * Either way the handler is the normal one: version-guarded, so replaying twice is harmless.
  */
 import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
-import { DeleteMessageCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { readStreamRange } from '../db/stream-batches';
 import type { ExportDeps } from './deps';
 import { clearExportFailure, listExportFailures, recordExportFailure, type ExportFailure } from '../db/repo-export-failures';
 import type { Db } from '../db/repo-common';
 import { getLogger } from '../logging';
+import { recordDlqDepth } from '../metrics';
 import { failureOf, groupChanges, processAnnotationChanges, processAnnotationRecords } from './process-records';
 import { decodeAnnotationRecord, type AnnotationChange, type StreamRecordLike } from './stream-record';
 
@@ -251,4 +252,16 @@ export async function recordDlqMessages(
     }
   }
   return retry;
+}
+
+/**
+ * The export DLQ's depth (SQS's approximate count of visible messages), recorded as the
+ * ExportDlqDepth metric. The DLQ alarm reads SQS's own metric; this puts the depth beside the
+ * export metrics of the dashboard at each scheduled replay.
+ */
+export async function measureDlqDepth(sqs: Pick<SQSClient, 'send'>, queueUrl: string): Promise<number> {
+  const r = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }));
+  const depth = Number(r.Attributes?.ApproximateNumberOfMessages ?? 0);
+  recordDlqDepth(depth);
+  return depth;
 }

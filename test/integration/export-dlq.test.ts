@@ -23,7 +23,8 @@ import { createAnnotation } from '../../shared/db/repo-annotations';
 import type { AnnotationItem, StorageItem } from '../../shared/db/items';
 import { FAILURE_PK } from '../../shared/db/repo-export-failures';
 import { processAnnotationRecords } from '../../shared/export/process-records';
-import { replaySqsDlq } from '../../shared/export/replay';
+import { measureDlqDepth, replaySqsDlq } from '../../shared/export/replay';
+import { METRIC, metricValues, publishMetrics, setMetricsSink } from '../../shared/metrics';
 import { LocalDlq, replayDlq } from '../../local/dlq';
 import { isAnnotationRecord, StreamPoller } from '../../local/stream-poller';
 import { freePort } from '../../local/emulators/process';
@@ -225,4 +226,19 @@ describe('AWS DLQ replay (SQS on-failure messages)', () => {
     );
     expect(left.Items?.filter((i) => i.annotationId === a.id || i.annotationId === b.id)).toEqual([]);
   }, 60_000);
+
+  it('the scheduled replay measures the queue depth as the ExportDlqDepth metric', async () => {
+    const emitted: Parameters<Parameters<typeof setMetricsSink>[0] & object>[0][] = [];
+    setMetricsSink((emf) => emitted.push(emf));
+    try {
+      const before = await measureDlqDepth(sqs, queueUrl);
+      for (const body of ['{"a":1}', '{"b":2}']) await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body }));
+      expect(await measureDlqDepth(sqs, queueUrl)).toBe(before + 2);
+      publishMetrics(false);
+      const depths = emitted.map(metricValues).map((v) => v[METRIC.dlqDepth]).flat();
+      expect(depths).toContain(before + 2);
+    } finally {
+      setMetricsSink(undefined);
+    }
+  });
 });
