@@ -15,21 +15,14 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startRuntime, type LabelsyncRuntime } from '../../local/runtime';
 import { processApp } from '../../shared/process-app';
 import { addChunkPlan, completeChunk, getChunk, putChunks, type ChunkEntry } from '../../shared/db/repo-chunks';
+import { runtimeApi } from '../integration/runtime-client';
 
 let runtime: LabelsyncRuntime;
 let dir: string;
 let root: string;
 const saved: Record<string, string | undefined> = {};
 
-async function api(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const r = await fetch(`${runtime.url}${path}`, {
-    method,
-    headers: { authorization: `Token ${runtime.token}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await r.text();
-  return { status: r.status, json: text ? JSON.parse(text) : undefined };
-}
+const api = runtimeApi(() => runtime);
 
 async function syncToEnd(type: string, id: number): Promise<any> {
   const r = await api('POST', `/api/storages/${type}/${id}/sync`);

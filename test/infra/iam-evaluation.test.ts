@@ -24,6 +24,7 @@ import { LOCAL_ACCOUNT_ID } from '../../local/apigw-event';
 import { createEmulatorS3Client } from '../emulators/s3-client';
 import { evaluate, functionPolicies, unexercised, type PolicyDocument } from './iam-policies';
 import { synth } from './synth';
+import { runtimeApi } from '../integration/runtime-client';
 
 const RUN = Date.now().toString(36);
 const SOURCE = `iam-src-${RUN}`;
@@ -40,15 +41,7 @@ let dir: string;
 let s3: S3Client;
 let policies: Record<FunctionName, PolicyDocument>;
 
-async function api(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const r = await fetch(`${runtime.url}${path}`, {
-    method,
-    headers: { authorization: `Token ${runtime.token}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await r.text();
-  return { status: r.status, json: text ? JSON.parse(text) : undefined };
-}
+const api = runtimeApi(() => runtime);
 
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
   const until = Date.now() + timeoutMs;

@@ -10,17 +10,15 @@
  *   the failures the handler recorded in the table. SQS runs on moto's server (the same process as
  *   the STS emulator); when moto is absent an in-memory queue stands in, as for STS.
  */
-import { mkdtemp, readFile, stat } from 'node:fs/promises';
+import { mkdtemp, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateQueueCommand, GetQueueAttributesCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { reserveIds } from '../../shared/db/counters';
 import { keys } from '../../shared/db/keys';
-import { createAnnotation } from '../../shared/db/repo-annotations';
-import type { AnnotationItem, StorageItem } from '../../shared/db/items';
+import type { StorageItem } from '../../shared/db/items';
 import { FAILURE_PK } from '../../shared/db/repo-export-failures';
 import { processAnnotationRecords } from '../../shared/export/process-records';
 import { measureDlqDepth, replaySqsDlq } from '../../shared/export/replay';
@@ -29,7 +27,7 @@ import { LocalDlq, replayDlq } from '../../local/dlq';
 import { isAnnotationRecord, StreamPoller } from '../../local/stream-poller';
 import { freePort } from '../../local/emulators/process';
 import { handler as exportHandler } from '../../functions/export/stream';
-import { createProjectWithTask, createTarget, exportEnv, StreamTap, targetConfigs, type ExportEnv } from './export-helpers';
+import { annotate, createProjectWithTask, fileOf, waitFor, createTarget, exportEnv, StreamTap, targetConfigs, type ExportEnv } from './export-helpers';
 
 let env: ExportEnv;
 let dir: string;
@@ -46,26 +44,8 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'labelsync-export-dlq-'));
 });
 
-async function annotate(projectId: number, taskId: number): Promise<AnnotationItem> {
-  const id = await reserveIds(env.db, 'annotation', 1);
-  const now = new Date().toISOString();
-  return createAnnotation(env.db, {
-    kind: 'annotation', id, taskId, projectId, orgId: 'org-export-test', result: [{ ok: id }], completed_by: 1, ground_truth: false,
-    lead_time: 1, was_cancelled: false, version: 1, created_at: now, updated_at: now,
-  });
-}
 
-async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
-const fileOf = (s: StorageItem, id: number) => readFile(join(String(s.fields.path), String(id)), 'utf8').catch(() => undefined);
 
 async function fixEndpoint(s: StorageItem, endpoint: string) {
   await env.db.doc.send(
@@ -118,7 +98,7 @@ describe('local mode: stream poller → export handler', () => {
     const p = await project();
     const target = await createTarget(env, p.project.id, (await targetConfigs(env, `local-${p.project.id}`)).localfiles);
     for (let i = 0; i < 3; i++) {
-      const a = await annotate(p.project.id, p.taskIds[0]);
+      const a = await annotate(env, p.project.id, p.taskIds[0]);
       const text = await waitFor(() => fileOf(target, a.id));
       expect(JSON.parse(text)).toMatchObject({ id: a.id, result: [{ ok: a.id }] });
     }
@@ -129,7 +109,7 @@ describe('local mode: stream poller → export handler', () => {
     const c = await targetConfigs(env, `dlq-${p.project.id}`);
     const down = await createTarget(env, p.project.id, { ...c.s3, s3_endpoint: `http://127.0.0.1:${await freePort()}` });
     const healthy = await createTarget(env, p.project.id, c.localfiles);
-    const a = await annotate(p.project.id, p.taskIds[0]);
+    const a = await annotate(env, p.project.id, p.taskIds[0]);
     await waitFor(() => fileOf(healthy, a.id)); // the other target is not blocked
     const entry = await waitFor(async () => {
       const d = new LocalDlq(dlqFile());
@@ -197,8 +177,8 @@ describe('AWS DLQ replay (SQS on-failure messages)', () => {
     const p = await project();
     const c = await targetConfigs(env, `sqs-${p.project.id}`);
     const target = await createTarget(env, p.project.id, { ...c.s3, s3_endpoint: `http://127.0.0.1:${await freePort()}` });
-    const a = await annotate(p.project.id, p.taskIds[0]);
-    const b = await annotate(p.project.id, p.taskIds[0]);
+    const a = await annotate(env, p.project.id, p.taskIds[0]);
+    const b = await annotate(env, p.project.id, p.taskIds[0]);
     const recs = await tap.readFor([a.id, b.id]);
     expect(recs.length).toBe(2);
     // The mapping gives up on both batches (the target is down).

@@ -37,6 +37,9 @@ import type { StreamRecordLike } from '../../shared/export/stream-record';
 import { fakeAzureAdCredential } from '../emulators/azure-helpers';
 import { SECRET_FIELDS } from '../../shared/api/storage-schemas';
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import type { AnnotationItem } from '../../shared/db/items';
+import { createAnnotation } from '../../shared/db/repo-annotations';
 
 export interface ExportEnv {
   db: Db;
@@ -255,3 +258,28 @@ export async function readObject(p: StorageProvider, key: string): Promise<strin
     throw e;
   }
 }
+
+/** Saves an annotation of `taskId` straight into the table (its stream record drives the export). */
+export async function annotate(env: ExportEnv, projectId: number, taskId: number): Promise<AnnotationItem> {
+  const id = await reserveIds(env.db, 'annotation', 1);
+  const now = new Date().toISOString();
+  return createAnnotation(env.db, {
+    kind: 'annotation', id, taskId, projectId, orgId: 'org-export-test', result: [{ ok: id }], completed_by: 1, ground_truth: false,
+    lead_time: 1, was_cancelled: false, version: 1, created_at: now, updated_at: now,
+  });
+}
+
+/** Polls `probe` until it returns a value, or fails after `timeoutMs`. */
+export async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** The exported object of annotation `id` in a local-files target, or undefined while absent. */
+export const fileOf = (s: StorageItem, id: number): Promise<string | undefined> =>
+  readFile(join(String(s.fields.path), String(id)), 'utf8').catch(() => undefined);

@@ -10,15 +10,13 @@
  *   scheduled replay writes them once the target works, then forgets them.
  * The replay function is the real module invoked as in `npm start` (local/export-replay.ts).
  */
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { reserveIds } from '../../shared/db/counters';
 import { keys } from '../../shared/db/keys';
-import { createAnnotation } from '../../shared/db/repo-annotations';
 import { getStorage } from '../../shared/db/repo-storages';
 import type { AnnotationItem, StorageItem } from '../../shared/db/items';
 import { FAILURE_PK } from '../../shared/db/repo-export-failures';
@@ -31,7 +29,7 @@ import { isAnnotationRecord, StreamPoller } from '../../local/stream-poller';
 import { freePort } from '../../local/emulators/process';
 import { handler as exportHandler } from '../../functions/export/stream';
 import { handler as replayHandler } from '../../functions/export/replay';
-import { createProjectWithTask, createTarget, exportEnv, readObject, StreamTap, targetConfigs, type ExportEnv } from './export-helpers';
+import { annotate, createProjectWithTask, fileOf, waitFor, createTarget, exportEnv, readObject, StreamTap, targetConfigs, type ExportEnv } from './export-helpers';
 
 let env: ExportEnv;
 let dir: string;
@@ -48,26 +46,8 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'labelsync-export-isolation-'));
 });
 
-async function annotate(projectId: number, taskId: number): Promise<AnnotationItem> {
-  const id = await reserveIds(env.db, 'annotation', 1);
-  const now = new Date().toISOString();
-  return createAnnotation(env.db, {
-    kind: 'annotation', id, taskId, projectId, orgId: 'org-export-test', result: [{ ok: id }], completed_by: 1, ground_truth: false,
-    lead_time: 1, was_cancelled: false, version: 1, created_at: now, updated_at: now,
-  });
-}
 
-async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
-const fileOf = (s: StorageItem, id: number) => readFile(join(String(s.fields.path), String(id)), 'utf8').catch(() => undefined);
 const failureRecord = async (annotationId: number) =>
   (await env.db.doc.send(new GetCommand({ TableName: env.db.table, Key: { pk: FAILURE_PK, sk: `ANN#${annotationId}` }, ConsistentRead: true }))).Item;
 const s3Object = async (s: StorageItem, key: string) => readObject(await env.providerOf((await getStorage(env.db, s.id))!), key);
@@ -125,8 +105,8 @@ describe('a target failing for a configuration reason', () => {
     const { p: mapping, calls } = poller(exportHandler as never); // the mapping's own retry settings
     await mapping.start();
     try {
-      const a = await annotate(p.project.id, p.taskIds[0]);
-      const b = await annotate(p.project.id, p.taskIds[0]);
+      const a = await annotate(env, p.project.id, p.taskIds[0]);
+      const b = await annotate(env, p.project.id, p.taskIds[0]);
       await waitFor(() => fileOf(good, b.id));
       expect(JSON.parse((await fileOf(good, a.id))!)).toMatchObject({ id: a.id });
       await waitFor(() => failureRecord(b.id));
@@ -162,7 +142,7 @@ describe('a target failing for a configuration reason', () => {
       await createTarget(env, p1.project.id, { ...c.s3, aws_access_key_id: 'AKIAREVOKEDREVOKED02', aws_secret_access_key: 'revoked' });
       await createTarget(env, p2.project.id, { ...c.s3, s3_endpoint: 'http://169.254.169.254' });
       await createTarget(env, p3.project.id, { ...c.s3, s3_endpoint: `http://127.0.0.1:${await freePort()}` });
-      const [x, y, z] = [await annotate(p1.project.id, p1.taskIds[0]), await annotate(p2.project.id, p2.taskIds[0]), await annotate(p3.project.id, p3.taskIds[0])];
+      const [x, y, z] = [await annotate(env, p1.project.id, p1.taskIds[0]), await annotate(env, p2.project.id, p2.taskIds[0]), await annotate(env, p3.project.id, p3.taskIds[0])];
       const records = await tap.readFor([x.id, y.id, z.id]);
       const seq = (id: number) => records.find((r) => r.dynamodb?.NewImage?.id?.N === String(id))!.dynamodb!.SequenceNumber;
       const r = await processAnnotationRecords(env.deps, records);
@@ -186,7 +166,7 @@ describe('a batch the handler never finishes', () => {
     await mapping.start();
     let a: AnnotationItem;
     try {
-      a = await annotate(p.project.id, p.taskIds[0]);
+      a = await annotate(env, p.project.id, p.taskIds[0]);
       await waitFor(() => failureRecord(a.id));
       await mapping.drained();
     } finally {
@@ -217,7 +197,7 @@ describe('the replay function on DLQ messages it cannot use', () => {
     await tap.start();
     try {
       const p = await project();
-      const a = await annotate(p.project.id, p.taskIds[0]);
+      const a = await annotate(env, p.project.id, p.taskIds[0]);
       const [rec] = await tap.readFor([a.id]);
       const seq = rec.dynamodb!.SequenceNumber!;
       const trimmed = JSON.stringify({ DDBStreamBatchInfo: { streamArn: tap.arn, shardId: 'shardId-00000000000000000000-gone', startSequenceNumber: seq, endSequenceNumber: seq, batchSize: 1 } });

@@ -10,21 +10,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startRuntime, type LabelsyncRuntime } from '../../local/runtime';
+import { runtimeApi } from './runtime-client';
 
 let runtime: LabelsyncRuntime;
 let dir: string;
 let root: string;
 const saved: Record<string, string | undefined> = {};
 
-async function api(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const r = await fetch(`${runtime.url}${path}`, {
-    method,
-    headers: { authorization: `Token ${runtime.token}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await r.text();
-  return { status: r.status, json: text ? JSON.parse(text) : undefined };
-}
+const api = runtimeApi(() => runtime);
 
 async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
   const until = Date.now() + timeoutMs;
