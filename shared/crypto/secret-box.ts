@@ -16,8 +16,7 @@ import { mkdir, open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DecryptCommand, GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { traced } from '../tracing';
-import { recordCalls } from '../aws/call-recorder';
+import { instrumented } from '../aws/instrument';
 
 /** Encrypts and decrypts short secrets (JSON of a storage's secret fields). */
 export interface SecretBox {
@@ -91,16 +90,14 @@ export function createLocalSecretBox(dataDir: string): SecretBox {
 
 /** AWS mode: KMS envelope encryption. `client` is injectable for tests against an emulator. */
 export function createKmsSecretBox(opts: { keyId: string; region: string; endpoint?: string; client?: KMSClient }): SecretBox {
-  const kms = recordCalls(
+  const kms = instrumented(
     opts.client ??
-      traced(
       new KMSClient({
         region: opts.region,
         endpoint: opts.endpoint,
         maxAttempts: 3,
         requestHandler: new NodeHttpHandler({ connectionTimeout: 3_000, requestTimeout: 5_000 }),
       }),
-      ),
     'kms',
     { kmsKeyId: opts.keyId },
   );

@@ -6,9 +6,8 @@ import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynam
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { traced } from '../tracing';
+import { instrumented } from '../aws/instrument';
 import { installStrictMiddleware, type StrictDbOptions } from './strict-middleware';
-import { recordCalls } from '../aws/call-recorder';
 
 /**
  * Attempts per DynamoDB call in the SDK (throttling and transient errors are retried with the
@@ -27,7 +26,8 @@ export function createDocumentClient(opts: {
   strict?: StrictDbOptions;
   retryStrategy?: DynamoDBClientConfig['retryStrategy'];
 }): DynamoDBDocumentClient {
-  const client = traced(new DynamoDBClient({
+  // The document client shares the base client's middleware stack: one recorder sees every command.
+  const client = instrumented(new DynamoDBClient({
     region: opts.region,
     endpoint: opts.endpoint,
     maxAttempts: SDK_MAX_ATTEMPTS,
@@ -35,9 +35,8 @@ export function createDocumentClient(opts: {
     requestHandler: new NodeHttpHandler({ connectionTimeout: 3_000, requestTimeout: 15_000 }),
     // DynamoDB Local accepts any credentials; AWS uses the default chain.
     ...(opts.endpoint ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
-  }));
-  // The document client shares the base client's middleware stack: one recorder sees every command.
-  const doc = DynamoDBDocumentClient.from(recordCalls(client, 'dynamodb'), {
+  }), 'dynamodb');
+  const doc = DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: true },
   });
   if (opts.strict) installStrictMiddleware(doc, opts.strict);

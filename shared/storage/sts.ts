@@ -6,9 +6,8 @@
  */
 import { AssumeRoleCommand, STSClient, type STSClientConfig } from '@aws-sdk/client-sts';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
-import { recordCalls } from '../aws/call-recorder';
+import { instrumented } from '../aws/instrument';
 import { StorageError } from '../errors';
-import { traced } from '../tracing';
 
 /** The part of STSClient we use (tests inject their own). */
 export interface StsLike {
@@ -97,5 +96,5 @@ export function assumeRoleProvider(o: AssumeRoleOptions): AwsCredentialIdentityP
 
 /** An STS client with bounded timeouts (region and optional endpoint, e.g. moto in tests). */
 export function createStsClient(config: STSClientConfig): STSClient {
-  return recordCalls(traced(new STSClient({ maxAttempts: 3, ...config })), 'sts');
+  return instrumented(new STSClient({ maxAttempts: 3, ...config }), 'sts');
 }

@@ -5,8 +5,7 @@
  * nothing (Step Functions answers ExecutionAlreadyExists for a different input, and returns the
  * running execution for an identical one).
  */
-import { traced } from '../tracing';
-import { recordCalls } from '../aws/call-recorder';
+import { instrumented } from '../aws/instrument';
 
 /** Input of the sync state machine. */
 export interface SyncExecutionInput {
@@ -35,14 +34,12 @@ export class StepFunctionsSyncStarter implements SyncStarter {
     const sdk = await import('@aws-sdk/client-sfn');
     this.client ??= import('@smithy/node-http-handler').then(
       ({ NodeHttpHandler }) =>
-        recordCalls(
-          traced(
+        instrumented(
           new sdk.SFNClient({
             region: this.region,
             maxAttempts: 4,
             requestHandler: new NodeHttpHandler({ connectionTimeout: 3_000, requestTimeout: 10_000 }),
           }),
-          ),
           'states',
         ),
     );

@@ -18,7 +18,6 @@ import {
 } from '@aws-sdk/client-s3';
 import { S3RequestPresigner } from '@aws-sdk/s3-request-presigner';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { traced } from '../../tracing';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import { StorageError } from '../../errors';
 import type {
@@ -36,7 +35,8 @@ import type {
 import { compileKeyFilter, isFolderPlaceholder, normalizePrefix, pageSizeOf, type KeyMatcher } from '../key-filter';
 import { bareEtag, describeEndpoint, encodeKeyPath, isNetworkError, streamedReadResult, unreachable } from '../common';
 import type { LookupFunction } from 'node:net';
-import { recordCalls, recordSignedRequest } from '../../aws/call-recorder';
+import { recordSignedRequest } from '../../aws/call-recorder';
+import { instrumented } from '../../aws/instrument';
 
 export interface S3ProviderOptions {
   type: Extract<StorageType, 's3' | 's3s'>;
@@ -60,7 +60,9 @@ export interface S3ProviderOptions {
 /** Builds the S3 client with bounded timeouts and retries. */
 export function createS3Client(o: S3ProviderOptions): S3Client {
   const agentOpts = { keepAlive: true, maxSockets: 64, ...(o.lookup ? { lookup: o.lookup } : {}) };
-  const client = traced(new S3Client({
+  // Without credentials of its own the default chain signs: the function's role in AWS.
+  const identity = o.credentials ? 'storage' : 'role';
+  const client = instrumented(new S3Client({
     region: o.region,
     endpoint: o.endpoint,
     forcePathStyle: !!o.endpoint,
@@ -72,9 +74,7 @@ export function createS3Client(o: S3ProviderOptions): S3Client {
       httpAgent: new http.Agent(agentOpts),
       httpsAgent: new https.Agent(agentOpts),
     }),
-  }));
-  // Without credentials of its own the default chain signs: the function's role in AWS.
-  recordCalls(client, 's3', { identity: o.credentials ? 'storage' : 'role' });
+  }), 's3', { identity });
   if (o.endpoint) {
     // Path-style bucket-level requests go out as `/bucket/`; S3-compatible servers such as
     // s3rver sign the path without the trailing slash and answer SignatureDoesNotMatch.
