@@ -42,7 +42,7 @@ export const FUNCTIONS: Record<FunctionName, FunctionSpec> = {
   syncFinalize: { entry: 'functions/sync/finalize.ts', description: 'sync job: deletions, final status and counters', timeout: 300, memoryMb: 1024 },
   syncExecutionFailed: { entry: 'functions/sync/execution-failed.ts', description: 'sync job: mark the storage failed when its execution fails, times out or is stopped', timeout: 60, memoryMb: 256 },
   exportStream: { entry: 'functions/export/stream.ts', description: 'DynamoDB stream consumer: annotation changes to target storages', timeout: 120, memoryMb: 1024 },
-  exportReplay: { entry: 'functions/export/replay.ts', description: 'export DLQ to recorded failures; scheduled replay of recorded failures', timeout: 300, memoryMb: 1024 },
+  exportReplay: { entry: 'functions/export/replay.ts', description: 'export DLQ to recorded failures; scheduled replay of recorded failures', timeout: 300, memoryMb: 1024, everyMinutes: 15 },
   // 4 min: a run ends before the next one starts.
   sweeper: { entry: 'functions/ops/sweeper.ts', description: 'finishes deleting projects whose delete request ran out of time', timeout: 240, memoryMb: 512, everyMinutes: 5 },
 };

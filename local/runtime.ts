@@ -18,7 +18,7 @@ import { ROUTES, type FunctionName } from '../functions/manifest';
 import { LocalStateMachine, localStateMachineArn } from './asl-runner';
 import { PROGRESS_EVERY_MS, ProgressReporter } from './progress-reporter';
 import { CleanupStack } from './cleanup-stack';
-import { dlqFile, LocalDlq, replayDlq, type ReplayResult, type StreamBatchHandler } from './dlq';
+import { dlqFile, LocalDlq, replayDlq, type DlqEntry, type ReplayResult, type StreamBatchHandler } from './dlq';
 import { ensureTable } from './dynamodb-table';
 import { startDynamoDbLocal, type RunningDynamoDb } from './emulators/dynamodb';
 import { freePort } from './emulators/process';
@@ -27,7 +27,7 @@ import { startLocalSchedules } from './schedules';
 import { importHandler, invokeLocal, type HandlerResolver } from './lambda-functions';
 import { loadStateMachine, LOCAL_SYNC_CONCURRENCY, LOCAL_SYNC_WRITE_CONCURRENCY } from './state-machine-definition';
 import { StreamPoller, type StreamPollerOptions } from './stream-poller';
-import { LocalExportReplay } from './export-replay';
+import { dlqEvent } from './export-replay';
 import { LocalSyncStarter } from './sync-starter';
 
 export interface RuntimeOptions {
@@ -219,8 +219,11 @@ async function startServices(ctx: StartContext): Promise<LabelsyncRuntime> {
   const { token, created } = await ensureLocalToken(dataDir, opts.apiToken, processApp().db);
   const dlq = new LocalDlq(dlqFile(dataDir));
   const exportHandler = streamHandler(ctx);
-  const replay = startExportReplay(ctx);
-  const poller = opts.stream !== false ? await startPoller(ctx, { endpoint, dlq, exportHandler, owned: !!owned, onDeadLetter: (e) => replay.onDeadLetter(e) }) : undefined;
+  // A dead-lettered batch goes to exportReplay as the SQS event of the on-failure destination.
+  const onDeadLetter = async (e: DlqEntry) => {
+    await invokeLocal('exportReplay', await ctx.resolveHandler('exportReplay'), dlqEvent(e, region), { region });
+  };
+  const poller = opts.stream !== false ? await startPoller(ctx, { endpoint, dlq, exportHandler, owned: !!owned, onDeadLetter }) : undefined;
   await preloaded;
   const http = await startHttpServer({ port: opts.port ?? 8080, host: opts.host ?? '127.0.0.1', region, resolveHandler: ctx.resolveHandler, log: ctx.log, awsStrict: processApp().env.awsStrict });
   cleanups.push(() => http.close());
@@ -361,12 +364,6 @@ function streamHandler({ opts, resolveHandler, region }: StartContext): StreamBa
   );
 }
 
-/** The exportReplay function on the DLQ and on its schedule (local/export-replay.ts). */
-function startExportReplay({ resolveHandler, region, log, cleanups }: StartContext): LocalExportReplay {
-  const replay = new LocalExportReplay({ invoke: async (event) => invokeLocal('exportReplay', await resolveHandler('exportReplay'), event, { region }), region, log }).start();
-  cleanups.push(() => replay.stop());
-  return replay;
-}
 
 async function startPoller(
   { opts, region, tableName, dataDir, log, cleanups }: StartContext,

@@ -24,7 +24,7 @@ export interface LocalSchedules {
 }
 
 /** The scheduled event EventBridge sends a rate rule's target. */
-function scheduledEvent(region: string): Record<string, unknown> {
+export function scheduledEvent(region: string): Record<string, unknown> {
   return { version: '0', id: randomUUID(), 'detail-type': 'Scheduled Event', source: 'aws.events', account: '000000000000', time: new Date().toISOString(), region, resources: [], detail: {} };
 }
 

@@ -3,7 +3,7 @@
  * - the export DLQ (SQS event source): each message describes a batch the stream mapping gave up
  *   on (crash, timeout, retries exhausted) by shard and sequence range only; its annotations are
  *   read back from the stream and recorded as failures (shared/db/repo-export-failures.ts);
- * - the schedule (EventBridge, every EXPORT_REPLAY_EVERY_MINUTES): every recorded failure is
+ * - the schedule (EventBridge, the manifest's `everyMinutes`): every recorded failure is
  *   re-exported from the table; delivered ones are forgotten, the rest wait for the next run.
  *   Invoked by hand with `{"detail": {"projectIds": [<id>, …]}}` it replays those projects only.
  */

@@ -1,14 +1,12 @@
 import { Duration } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
-import * as events from 'aws-cdk-lib/aws-events';
-import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { acknowledge } from '../nag';
 import { ITEM_KINDS } from '../../shared/db/schema';
-import { EXPORT_DLQ_BATCH_SIZE, EXPORT_REPLAY_EVERY_MINUTES, EXPORT_STREAM_SETTINGS as S } from '../../shared/export/stream-settings';
+import { EXPORT_DLQ_BATCH_SIZE, EXPORT_STREAM_SETTINGS as S } from '../../shared/export/stream-settings';
 
 export interface ExportPipelineProps {
   /** The exportStream function (returns `{batchItemFailures}`). */
@@ -25,12 +23,12 @@ export interface ExportPipelineProps {
  * retries are bounded (shared/export/stream-settings.ts), and what still fails lands in an
  * encrypted SQS dead-letter queue. The replay function consumes that queue (the message holds only
  * the shard and sequence range: it reads the records back from the stream and records their
- * annotations as failures) and, on a schedule, re-exports every recorded failure.
+ * annotations as failures); its schedule (re-exporting every recorded failure) comes from the
+ * manifest's `everyMinutes`, like every scheduled function (lib/constructs/schedules.ts).
  */
 export class ExportPipeline extends Construct {
   readonly deadLetterQueue: sqs.Queue;
   readonly eventSource: DynamoEventSource;
-  readonly replaySchedule: events.Rule;
 
   constructor(scope: Construct, id: string, props: ExportPipelineProps) {
     super(scope, id);
@@ -72,10 +70,5 @@ export class ExportPipeline extends Construct {
     props.replayFn.addEventSource(new SqsEventSource(this.deadLetterQueue, { batchSize: EXPORT_DLQ_BATCH_SIZE, reportBatchItemFailures: true }));
     // The scheduled run measures the queue's depth (ExportDlqDepth metric); consuming grants GetQueueAttributes.
     props.replayFn.addEnvironment('LABELSYNC_EXPORT_DLQ_URL', this.deadLetterQueue.queueUrl);
-    this.replaySchedule = new events.Rule(this, 'ReplaySchedule', {
-      description: 'Re-exports recorded export failures (targets fixed since)',
-      schedule: events.Schedule.rate(Duration.minutes(EXPORT_REPLAY_EVERY_MINUTES)),
-      targets: [new targets.LambdaFunction(props.replayFn, { retryAttempts: 0 })],
-    });
   }
 }

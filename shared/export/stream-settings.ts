@@ -19,8 +19,5 @@ export const EXPORT_STREAM_SETTINGS = {
   maxRecordAgeSeconds: 6 * 3600,
 } as const;
 
-/** The replay of recorded export failures runs this often (EventBridge schedule; a timer in `npm start`). */
-export const EXPORT_REPLAY_EVERY_MINUTES = 15;
-
 /** DLQ messages handed to the replay function at once (SQS event source). */
 export const EXPORT_DLQ_BATCH_SIZE = 10;

@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { getAtt, lambdaId, ofType, statementsOf, synth, type Synthesized } from './synth';
-import { EXPORT_DLQ_BATCH_SIZE, EXPORT_REPLAY_EVERY_MINUTES, EXPORT_STREAM_SETTINGS } from '../../shared/export/stream-settings';
+import { FUNCTIONS } from '../../functions/manifest';
+import { EXPORT_DLQ_BATCH_SIZE, EXPORT_STREAM_SETTINGS } from '../../shared/export/stream-settings';
 import { EXPORT_MAPPING, StreamPoller } from '../../local/stream-poller';
 import { LocalDlq } from '../../local/dlq';
 
@@ -120,7 +121,7 @@ describe('export pipeline: dead-letter queue', () => {
     const rules = ofType(s.resources, 'AWS::Events::Rule').filter(([, r]) => r.Properties.ScheduleExpression);
     const replay = rules.filter(([, r]) => JSON.stringify(r.Properties.Targets).includes(lambdaId(s.resources, 'exportReplay')));
     expect(replay).toHaveLength(1);
-    expect(replay[0][1].Properties.ScheduleExpression).toBe(`rate(${EXPORT_REPLAY_EVERY_MINUTES} minutes)`);
+    expect(replay[0][1].Properties.ScheduleExpression).toBe(`rate(${FUNCTIONS.exportReplay.everyMinutes} minutes)`);
     expect(replay[0][1].Properties.State).toBe('ENABLED');
   });
 

@@ -23,7 +23,10 @@ import { FAILURE_PK } from '../../shared/db/repo-export-failures';
 import { processAnnotationRecords } from '../../shared/export/process-records';
 import { reexportRecordedFailures } from '../../shared/export/replay';
 import { LocalDlq } from '../../local/dlq';
-import { LocalExportReplay, scheduledEvent } from '../../local/export-replay';
+import { FUNCTIONS, type FunctionName } from '../../functions/manifest';
+import { dlqEvent } from '../../local/export-replay';
+import { scheduledEvent, startLocalSchedules } from '../../local/schedules';
+import type { DlqEntry } from '../../local/dlq';
 import { invokeLocal, LambdaInvocationError } from '../../local/lambda-functions';
 import { isAnnotationRecord, StreamPoller } from '../../local/stream-poller';
 import { freePort } from '../../local/emulators/process';
@@ -90,11 +93,10 @@ function poller(handler: (e: DynamoDBStreamEvent) => Promise<unknown>, extra: Pa
   return { p, calls };
 }
 
-const replay = new LocalExportReplay({
-  invoke: (event) => invokeLocal('exportReplay', replayHandler as never, event, { region: 'us-east-1' }),
-  region: 'us-east-1',
-  log: () => {},
-});
+/** What `npm start` does with a dead-lettered batch: exportReplay gets the on-failure destination's SQS event. */
+const onDeadLetter = async (e: DlqEntry) => {
+  await invokeLocal('exportReplay', replayHandler as never, dlqEvent(e, 'us-east-1'), { region: 'us-east-1' });
+};
 
 describe('a target failing for a configuration reason', () => {
   it('does not hold the batch: the good target is written at once, the bad one gets a failure record, no retry', async () => {
@@ -162,7 +164,7 @@ describe('a batch the handler never finishes', () => {
     const timedOut = async () => {
       throw new LambdaInvocationError('Sandbox.Timedout', 'Task timed out after 120.00 seconds');
     };
-    const { p: mapping, calls } = poller(timedOut, { retryAttempts: 1, retryBaseMs: 20, onDeadLetter: (e) => replay.onDeadLetter(e) });
+    const { p: mapping, calls } = poller(timedOut, { retryAttempts: 1, retryBaseMs: 20, onDeadLetter });
     await mapping.start();
     let a: AnnotationItem;
     try {
@@ -185,7 +187,6 @@ describe('a batch the handler never finishes', () => {
   }, 30_000);
 });
 
-afterAll(() => replay.stop());
 
 describe('the replay function on DLQ messages it cannot use', () => {
   const sqsEvent = (body: string) => ({
@@ -212,25 +213,34 @@ describe('the replay function on DLQ messages it cannot use', () => {
 });
 
 describe('npm start: the replay schedule', () => {
-  it('invokes the replay function with a scheduled event on its timer, one run at a time', async () => {
-    const events: { source?: string; 'detail-type'?: string }[] = [];
+  it('runs the replay function with a scheduled event from its manifest schedule, one run at a time', async () => {
+    const events: Record<FunctionName, { source?: string; 'detail-type'?: string }[]> = {} as never;
     let inFlight = 0;
     let overlapped = false;
-    const timer = new LocalExportReplay({
-      invoke: async (e) => {
+    const schedules = startLocalSchedules({
+      resolveHandler: async (name) => async (e: unknown) => {
+        if (name !== 'exportReplay') return;
         overlapped ||= inFlight > 0;
         inFlight++;
-        events.push(e as never);
+        (events[name] ??= []).push(e as never);
         await new Promise((r) => setTimeout(r, 80));
         inFlight--;
       },
       region: 'us-east-1',
-      everyMs: 20,
       log: () => {},
-    }).start();
-    await waitFor(async () => (events.length >= 2 ? true : undefined), 5_000);
-    await timer.stop();
-    expect(events[0]).toMatchObject({ source: 'aws.events', 'detail-type': 'Scheduled Event' });
-    expect(overlapped).toBe(false);
+      runAtStart: true,
+    });
+    try {
+      expect(FUNCTIONS.exportReplay.everyMinutes).toBeGreaterThan(0);
+      await waitFor(async () => (events.exportReplay?.length ? true : undefined), 5_000);
+      await waitFor(async () => (inFlight === 0 ? true : undefined), 5_000);
+      // A second run asked for while one is going is not started.
+      await Promise.all([schedules.run('exportReplay'), schedules.run('exportReplay')]);
+      expect(events.exportReplay).toHaveLength(2);
+      expect(events.exportReplay[0]).toMatchObject({ source: 'aws.events', 'detail-type': 'Scheduled Event' });
+      expect(overlapped).toBe(false);
+    } finally {
+      schedules.stop();
+    }
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { FunctionName } from '../../functions/manifest';
+import { FUNCTIONS, type FunctionName } from '../../functions/manifest';
 import type { LambdaHandler } from '../../local/lambda-functions';
 import { startLocalSchedules } from '../../local/schedules';
 
@@ -19,15 +19,18 @@ const waitFor = async (ok: () => boolean, ms = 5_000) => {
 
 describe('local schedules (npm start runs scheduled functions like EventBridge)', () => {
   it('runAtStart runs exactly the scheduled functions at once, with a scheduled event and a Lambda context of the manifest timeout', async () => {
-    const calls: { event: any; remaining: number }[] = [];
-    const r = resolver(async (event, context) => (calls.push({ event, remaining: context.getRemainingTimeInMillis() }), 'ok'));
+    const calls: { event: any; remaining: number; fn: string }[] = [];
+    const r = resolver(async (event, context) => (calls.push({ event, remaining: context.getRemainingTimeInMillis(), fn: context.functionName }), 'ok'));
     const s = startLocalSchedules({ resolveHandler: r.resolveHandler, region: 'eu-west-1', log: () => {}, runAtStart: true });
     try {
-      await waitFor(() => calls.length === 1);
-      expect(r.asked).toEqual(['sweeper']);
-      expect(calls[0].event).toMatchObject({ 'detail-type': 'Scheduled Event', source: 'aws.events', region: 'eu-west-1' });
-      expect(calls[0].remaining).toBeGreaterThan(200_000);
-      expect(calls[0].remaining).toBeLessThanOrEqual(240_000);
+      await waitFor(() => calls.length === 2);
+      expect(r.asked.sort()).toEqual(['exportReplay', 'sweeper']);
+      for (const c of calls) {
+        const name = r.asked.find((n) => c.fn.endsWith(n))!;
+        expect(c.event).toMatchObject({ 'detail-type': 'Scheduled Event', source: 'aws.events', region: 'eu-west-1' });
+        expect(c.remaining).toBeGreaterThan(FUNCTIONS[name].timeout * 1000 - 40_000);
+        expect(c.remaining).toBeLessThanOrEqual(FUNCTIONS[name].timeout * 1000);
+      }
     } finally {
       s.stop();
     }
@@ -64,9 +67,9 @@ describe('local schedules (npm start runs scheduled functions like EventBridge)'
       throw new Error('boom');
     });
     const s = startLocalSchedules({ resolveHandler: r.resolveHandler, region: 'us-east-1', log: (m) => logs.push(m), runAtStart: true });
-    await waitFor(() => logs.length === 1);
+    await waitFor(() => logs.length === 2);
     s.stop();
-    expect(logs[0]).toBe('[runtime] scheduled sweeper failed: boom');
-    expect(r.asked).toEqual(['sweeper']);
+    expect(logs.sort()).toEqual(['[runtime] scheduled exportReplay failed: boom', '[runtime] scheduled sweeper failed: boom']);
+    expect(r.asked.sort()).toEqual(['exportReplay', 'sweeper']);
   });
 });
