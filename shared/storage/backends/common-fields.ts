@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { MAX_SHORT_FIELD_CHARS, MAX_TEXT_FIELD_CHARS } from '../../http/limits';
+import { MAX_SCHEDULE_EXPRESSION_CHARS, scheduleExpressionProblem } from '../../sync/schedule-expression';
 import { normalizePrefix } from '../key-filter';
 import type { StorageConfig } from '../types';
 import type { FieldSpec, FieldTable } from './definition';
@@ -34,6 +35,19 @@ export const IMPORT_TAIL: FieldTable = {
     default: false,
   },
 };
+
+/**
+ * `sync_schedule`: null or blank (off), else a rate or cron expression in EventBridge Scheduler
+ * syntax (UTC) that must fire again; the refusal names the problem.
+ */
+export const syncScheduleSchema = z
+  .string()
+  .max(MAX_SCHEDULE_EXPRESSION_CHARS, `Ensure this field has no more than ${MAX_SCHEDULE_EXPRESSION_CHARS} characters.`)
+  .nullable()
+  .superRefine((v, ctx) => {
+    const problem = v === null || !v.trim() ? undefined : scheduleExpressionProblem(v);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
 
 /** Fields every export storage ends with. */
 export const EXPORT_TAIL: FieldTable = {
