@@ -26,16 +26,6 @@ export const IDENTITY_FIELDS: FieldTable = {
   synchronizable: { schema: z.boolean(), default: true },
 };
 
-/** Fields every import storage ends with. */
-export const IMPORT_TAIL: FieldTable = {
-  sync_deletions: { schema: z.enum(['keep', 'remove', 'flag']), description: 'What import sync does for tasks whose source object is gone.', default: 'keep' },
-  sync_deletions_remove_annotated: {
-    schema: z.boolean(),
-    description: 'With sync_deletions "remove", also delete tasks that have annotations or predictions (and their annotations). Off: such tasks are kept and flagged object_exists=false.',
-    default: false,
-  },
-};
-
 /**
  * `sync_schedule`: null or blank (off), else a rate or cron expression in EventBridge Scheduler
  * syntax (UTC) that must fire again; the refusal names the problem.
@@ -48,6 +38,21 @@ export const syncScheduleSchema = z
     const problem = v === null || !v.trim() ? undefined : scheduleExpressionProblem(v);
     if (problem) ctx.addIssue({ code: 'custom', message: problem });
   });
+
+/** Fields every import storage ends with. */
+export const IMPORT_TAIL: FieldTable = {
+  sync_deletions: { schema: z.enum(['keep', 'remove', 'flag']), description: 'What import sync does for tasks whose source object is gone.', default: 'keep' },
+  sync_deletions_remove_annotated: {
+    schema: z.boolean(),
+    description: 'With sync_deletions "remove", also delete tasks that have annotations or predictions (and their annotations). Off: such tasks are kept and flagged object_exists=false.',
+    default: false,
+  },
+  sync_schedule: {
+    schema: syncScheduleSchema,
+    description:
+      'Automatic full sync: null (off), rate(N minute|minutes|hour|hours|day|days) or cron(minutes hours day-of-month month day-of-week year), EventBridge Scheduler syntax, UTC. A run while a sync is queued or running is skipped and counted (meta.scheduled_runs_skipped).',
+  },
+};
 
 /** Fields every export storage ends with. */
 export const EXPORT_TAIL: FieldTable = {
