@@ -74,7 +74,7 @@ export class EventBridgeSyncScheduler implements SyncScheduler {
         await client.send(new sdk.UpdateScheduleCommand(input));
       }
     } catch (e) {
-      throw new ScheduleError(`The sync schedule ${name} could not be saved (${(e as Error).name ?? 'error'}); the storage was not changed, try again.`, { cause: e });
+      throw new ScheduleError(`The sync schedule ${name} could not be saved (${(e as Error).name ?? 'error'}); nothing was saved, try again.`, { cause: e });
     }
   }
 

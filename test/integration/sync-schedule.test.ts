@@ -32,7 +32,7 @@ class RecordingScheduler implements SyncScheduler {
   calls: string[] = [];
   failing = false;
   async put(storageId: number, expression: string): Promise<void> {
-    if (this.failing) throw new ScheduleError(`The sync schedule labelsync-test-storage-${storageId} could not be saved (ThrottlingException); the storage was not changed, try again.`);
+    if (this.failing) throw new ScheduleError(`The sync schedule labelsync-test-storage-${storageId} could not be saved (ThrottlingException); nothing was saved, try again.`);
     this.calls.push(`put ${storageId} ${expression}`);
   }
   async remove(storageId: number): Promise<void> {
