@@ -18,6 +18,7 @@ import {
   type TableAccess,
 } from './constructs/node-function';
 import { Schedules } from './constructs/schedules';
+import { SyncSchedules } from './constructs/sync-schedules';
 import { SyncFailureRule } from './constructs/sync-failure-rule';
 import { SyncStateMachine } from './constructs/sync-state-machine';
 import { keys } from '../shared/db/keys';
@@ -80,6 +81,8 @@ const GRANTS: Record<FunctionName, Grants> = {
   sweeper: { table: { read: true, write: true } },
   // Reads dead-lettered batches back from the stream and re-exports recorded failures: the export's item families.
   exportReplay: { table: { read: true, write: true, stream: true, writeKeys: [PK.exportLink, PK.exportFailure, PK.storage, PK.org] }, kms: 'decrypt', storage: 'write' },
+  // Requests a sync as the API does (connection check, status, run counters) and starts its execution.
+  scheduledSync: { table: { read: true, write: true, writeKeys: [PK.storage, PK.org] }, kms: 'decrypt', storage: 'validate' },
 };
 
 /**
@@ -128,6 +131,11 @@ export class LabelsyncStack extends Stack {
       logRetention: config.logRetentionDays as logs.RetentionDays,
     });
     bindStateMachine(fns.storages, sync.stateMachine);
+    bindStateMachine(fns.scheduledSync, sync.stateMachine);
+    const syncSchedules = new SyncSchedules(this, 'SyncSchedules', { target: fns.scheduledSync });
+    syncSchedules.bindManage(fns.storages);
+    // Project deletion (the request's pass and the sweeper's) and a run of a storage gone since remove schedules.
+    for (const name of ['projects', 'sweeper', 'scheduledSync'] as const) syncSchedules.bindRemove(fns[name]);
     const syncFailed = new SyncFailureRule(this, 'SyncFailed', { stateMachine: sync.stateMachine, fn: fns.syncExecutionFailed });
 
     const exportPipeline = new ExportPipeline(this, 'Export', { fn: fns.exportStream, replayFn: fns.exportReplay, table: data.table });
@@ -156,6 +164,7 @@ export class LabelsyncStack extends Stack {
     new CfnOutput(this, 'TableName', { value: data.table.tableName, description: 'DynamoDB table (LABELSYNC_TABLE)' });
     new CfnOutput(this, 'SecretsKeyArn', { value: data.secretsKey.keyArn, description: 'KMS key wrapping storage secrets (LABELSYNC_KMS_KEY_ID)' });
     new CfnOutput(this, 'AlarmTopicArn', { value: monitoring.topic.topicArn, description: 'SNS topic every alarm notifies (subscribe to it, or set context alarmEmail)' });
+    new CfnOutput(this, 'SyncScheduleGroup', { value: syncSchedules.groupName, description: "EventBridge Scheduler group of the storages' sync_schedule schedules" });
     new CfnOutput(this, 'ExportDeadLetterQueueUrl', { value: exportPipeline.deadLetterQueue.queueUrl, description: 'Export records that could not be delivered' });
   }
 }

@@ -24,6 +24,7 @@ import { startDynamoDbLocal, type RunningDynamoDb } from './emulators/dynamodb';
 import { freePort } from './emulators/process';
 import { startHttpServer } from './http-server';
 import { startLocalSchedules } from './schedules';
+import { LocalSyncScheduler } from './sync-schedule-timer';
 import { importHandler, invokeLocal, type HandlerResolver } from './lambda-functions';
 import { loadStateMachine, LOCAL_SYNC_CONCURRENCY, LOCAL_SYNC_WRITE_CONCURRENCY } from './state-machine-definition';
 import { StreamPoller, type StreamPollerOptions } from './stream-poller';
@@ -88,6 +89,8 @@ export interface LabelsyncRuntime {
   tableName: string;
   dynamodb: { endpoint: string; region: string };
   syncStarter: LocalSyncStarter;
+  /** Storages' `sync_schedule`s on timers. */
+  syncSchedules: LocalSyncScheduler;
   poller?: StreamPoller;
   dlq: LocalDlq;
   /** The state machine (synthesized in a child process or read from the cache, once, on first use). */
@@ -208,7 +211,7 @@ async function startServices(ctx: StartContext): Promise<LabelsyncRuntime> {
   const ddbPort = opts.dynamodbEndpoint ? undefined : (opts.dynamodbPort ?? (await freePort()));
   const endpoint = opts.dynamodbEndpoint || `http://127.0.0.1:${ddbPort}`;
   const machine = lazyStateMachine(ctx);
-  const syncStarter = configureHandlers(ctx, endpoint, machine);
+  const { syncStarter, syncSchedules } = configureHandlers(ctx, endpoint, machine);
   const ddbStarting = ddbPort !== undefined ? startOwnDynamoDb(ctx, ddbPort) : undefined;
   const preloaded = opts.preloadStateMachine ? preloadStateMachine(ctx, machine) : undefined;
   const imports = warmHandlers(ctx);
@@ -231,6 +234,8 @@ async function startServices(ctx: StartContext): Promise<LabelsyncRuntime> {
   ctx.log(`[runtime] started: ${ctx.phases.summary()}`);
   await publishState(ctx, http.url, endpoint);
   startBackgroundWork(ctx, machine, syncStarter);
+  const armed = await syncSchedules.start();
+  if (armed) ctx.log(`[runtime] ${armed} storage sync schedule(s) armed`);
   const schedules = startLocalSchedules({ resolveHandler: ctx.resolveHandler, region, log: ctx.log, runAtStart: !!owned });
   cleanups.push(async () => schedules.stop());
   if (opts.progressEveryMs !== 0) {
@@ -248,6 +253,7 @@ async function startServices(ctx: StartContext): Promise<LabelsyncRuntime> {
     tableName,
     dynamodb: { endpoint, region },
     syncStarter,
+    syncSchedules,
     poller,
     dlq,
     stateMachine: machine.get,
@@ -274,9 +280,14 @@ function lazyStateMachine({ region, dataDir, resolveHandler, log }: StartContext
   return { get, abort };
 }
 
-/** Builds the sync starter and installs the app the handlers run with, pointed at this runtime. */
-function configureHandlers(ctx: StartContext, endpoint: string, machine: LazyStateMachine): LocalSyncStarter {
+/** Builds the sync starter and the schedule timer and installs the app the handlers run with, pointed at this runtime. */
+function configureHandlers(ctx: StartContext, endpoint: string, machine: LazyStateMachine): { syncStarter: LocalSyncStarter; syncSchedules: LocalSyncScheduler } {
   const { opts, dataDir, log, cleanups } = ctx;
+  const syncSchedules = new LocalSyncScheduler({
+    db: () => processApp().db,
+    run: async (storageId) => invokeLocal('scheduledSync', await ctx.resolveHandler('scheduledSync'), { storageId }, { region: ctx.region }),
+    log,
+  });
   const syncStarter = new LocalSyncStarter({
     machine: machine.get,
     stateMachineArn: localStateMachineArn(ctx.region),
@@ -294,16 +305,17 @@ function configureHandlers(ctx: StartContext, endpoint: string, machine: LazySta
       LABELSYNC_DATA_DIR: dataDir,
       AWS_REGION: ctx.region,
     },
-    { syncStarter, storageHooks: opts.storageHooks },
+    { syncStarter, syncScheduler: syncSchedules, storageHooks: opts.storageHooks },
   );
   cleanups.push(async () => {
+    syncSchedules.stop();
     await syncStarter.stop();
     installApp(undefined);
   });
   // Runs before the starter's stop (cleanups run in reverse): executions waiting for the
   // definition must not wait for a synthesis that nobody needs any more.
   cleanups.push(async () => machine.abort.abort());
-  return syncStarter;
+  return { syncStarter, syncSchedules };
 }
 
 function startOwnDynamoDb(ctx: StartContext, port: number): Promise<RunningDynamoDb> {

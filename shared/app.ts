@@ -26,6 +26,8 @@ import type { StorageConfig } from './storage/types';
 import { buildRequestSyncDeps, buildSyncDeps } from './sync/context';
 import type { SyncDeps } from './sync/deps';
 import { StepFunctionsSyncStarter, type SyncStarter } from './sync/starter';
+import { EventBridgeSyncScheduler } from './sync/eventbridge-scheduler';
+import type { SyncScheduler } from './sync/sync-scheduler';
 
 export type { AppContext, AppParts } from './context';
 
@@ -77,6 +79,10 @@ function defaultStarter(env: Env): SyncStarter | undefined {
   return env.stateMachineArn ? new StepFunctionsSyncStarter(env.stateMachineArn, env.region) : undefined;
 }
 
+function defaultScheduler(env: Env): SyncScheduler | undefined {
+  return env.syncSchedules ? new EventBridgeSyncScheduler({ region: env.region, ...env.syncSchedules }) : undefined;
+}
+
 /**
  * Builds an app from `source` (default `process.env`) and injected `parts`.
  * @throws Error `invalid environment: …` naming every bad variable (see parseEnv)
@@ -97,6 +103,7 @@ export function createApp(source: Record<string, string | undefined> = process.e
     db,
     secretBox,
     getProvider,
+    syncScheduler: parts.syncScheduler ?? defaultScheduler(env),
     authenticate: createTokenAuthenticator(db),
     signingKey: memoised(() => loadSigningKey({ env, db, secretBox })),
     storageConfig,

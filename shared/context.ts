@@ -16,6 +16,7 @@ import type { SyncDeps, SyncSettings } from './sync/deps';
 import type { ExportSyncHooks } from './sync/export-hooks';
 import type { RequestSyncDeps } from './sync/request-sync';
 import type { SyncStarter } from './sync/starter';
+import type { SyncScheduler } from './sync/sync-scheduler';
 
 /** Builds a provider for a (decrypted) storage config: validated, endpoint-guarded, cached. */
 export type GetProvider = (config: StorageConfig, opts?: GetProviderOptions) => Promise<StorageProvider>;
@@ -30,6 +31,11 @@ export interface AppParts {
   storageHooks?: StorageTestHooks;
   /** How sync executions start (default: Step Functions when LABELSYNC_STATE_MACHINE_ARN is set). */
   syncStarter?: SyncStarter;
+  /**
+   * Where storages' `sync_schedule`s live (default: EventBridge Scheduler when the scheduler
+   * variables are set; `npm start` installs its timer, tests a recording double).
+   */
+  syncScheduler?: SyncScheduler;
   /** Replaces the full export sync a new target storage gets at once (default: requestSync). */
   onExportStorageCreated?: (storage: StorageItem) => Promise<void>;
 }
@@ -51,6 +57,8 @@ export interface AppContext {
   storageConfig(storage: StorageItem): Promise<StorageConfig>;
   /** The provider of a stored storage, cached per (storage id, updated_at) for resolve. */
   providerForStorage(storage: StorageItem): Promise<StorageProvider>;
+  /** The schedules of storages' `sync_schedule`; undefined where none is configured (a schedule is then refused). */
+  syncScheduler?: SyncScheduler;
   /** The export implementation of the sync steps (`role: "export"`). */
   exporter: ExportSyncHooks;
   /** Dependencies of the export stream handler and the DLQ replay (built once per app). */

@@ -58,6 +58,12 @@ export class PayloadTooLargeError extends LabelsyncError {}
 export class UpstreamError extends LabelsyncError {}
 
 /**
+ * A storage's sync schedule could not be created, updated or deleted (the scheduler failed or
+ * is not configured): 502, the message names the schedule. Nothing of the storage was saved.
+ */
+export class ScheduleError extends LabelsyncError {}
+
+/**
  * A storage backend refused or failed an operation. `reason` is a readable, secret-free
  * sentence ("bucket 'x' does not exist"). `code` lets callers branch without parsing text.
  */

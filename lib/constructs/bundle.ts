@@ -149,4 +149,5 @@ export const COLD_BUDGET_BYTES: Record<FunctionName, number> = {
   syncExecutionFailed: 980 * KIB,
   exportStream: 975 * KIB,
   exportReplay: 960 * KIB,
+  scheduledSync: 980 * KIB,
 };

@@ -10,6 +10,7 @@ import { dropImportState } from '../db/repo-import-state';
 import { tombstoneStorage } from '../db/repo-storages';
 import { clearPendingSweep, listPendingSweeps, type ProjectSweep } from '../db/repo-sweep';
 import { deleteProjectTasks } from '../db/repo-tasks';
+import { getLogger } from '../logging';
 
 /** Pending sweeps one sweeper run reads (each resumes where the last pass stopped). */
 const SWEEPS_PER_RUN = 25;
@@ -29,6 +30,7 @@ export const SYNC_SETTLE_MS = 10 * 60 * 1000;
  */
 export async function finishProjectDeletion(app: AppContext, sweep: ProjectSweep, deadline: number): Promise<{ deleted: number; done: boolean }> {
   for (const s of sweep.storages) await tombstoneStorage(app.db, s.id);
+  if (!(await removeImportSchedules(app, sweep))) return { deleted: 0, done: false };
   const tasks = await deleteProjectTasks(app.db, sweep.projectId, deadline);
   if (!tasks.done) return tasks;
   for (const s of sweep.storages) {
@@ -40,6 +42,22 @@ export async function finishProjectDeletion(app: AppContext, sweep: ProjectSweep
   if (sweep.syncing && Date.now() - Date.parse(sweep.created_at) < SYNC_SETTLE_MS) return { deleted: tasks.deleted, done: false };
   await clearPendingSweep(app.db, sweep.projectId);
   return tasks;
+}
+
+/**
+ * Removes the sync schedules the project's import storages may have (their fields are gone with
+ * the project item, so every one is asked; a storage without one is no error).
+ * @returns false when the scheduler failed (a later pass retries)
+ */
+async function removeImportSchedules(app: AppContext, sweep: ProjectSweep): Promise<boolean> {
+  if (!app.syncScheduler) return true;
+  try {
+    for (const s of sweep.storages) if (s.role === 'import') await app.syncScheduler.remove(s.id);
+    return true;
+  } catch (e) {
+    getLogger('sweeper').warn('sync schedules of a deleted project not removed yet', { projectId: sweep.projectId, error: e as Error });
+    return false;
+  }
 }
 
 export interface SweepResult {

@@ -27,9 +27,12 @@ import { previewKey, typeEnabled } from '../storage/backends/capabilities';
 import { connectionFieldsOf } from '../storage/backends/derive';
 import { parseConfigErrors } from '../storage/registry';
 import { STORAGE_TYPES, type StorageConfig, type StorageRole, type StorageType } from '../storage/types';
+import { scheduledRunsMeta } from '../db/repo-scheduled-runs';
 import { assertDirAvailable, claimDir, hostDirOf } from './local-dirs';
+import { removeSchedule, withScheduleChange } from './storage-schedule';
 import { SECRET_FIELDS, storageBodySchema, storageDefaults, storageFields, TYPE_TITLES } from './storage-schemas';
 import { parseId, parseWith } from './validation';
+import { syncScheduleOf } from '../sync/sync-scheduler';
 
 /**
  * The storage types available in this deployment, in the definitions' title order (Label
@@ -64,7 +67,7 @@ export function serializeStorage(s: StorageItem): Record<string, unknown> {
     last_sync_count: s.last_sync_count,
     last_sync_job: s.last_sync_job,
     traceback: s.traceback,
-    meta: s.meta ?? {},
+    meta: { ...(s.meta ?? {}), ...scheduledRunsMeta(s) },
     created_at: s.created_at,
     updated_at: s.updated_at,
   });
@@ -100,7 +103,7 @@ function splitBody(type: StorageType, body: Record<string, unknown>): { fields: 
   for (const [k, v] of Object.entries(body)) {
     if (k === 'project' || k === 'id' || v === undefined) continue;
     if (secretNames.has(k)) secrets[k] = v === null || v === '' ? null : String(v);
-    else fields[k] = k === 'path' ? savedPathForm(v) : v;
+    else fields[k] = k === 'path' ? savedPathForm(v) : k === 'sync_schedule' ? syncScheduleOf({ sync_schedule: v }) : v;
   }
   return { fields, secrets };
 }
@@ -236,7 +239,7 @@ export async function createStorage(app: AppContext, principal: Principal, role:
     created_at: now,
     updated_at: now,
   };
-  await putStorage(app.db, item);
+  await withScheduleChange(app, item.id, undefined, item.fields, () => putStorage(app.db, item).then(() => item));
   if (role === 'export' && app.onExportStorageCreated) {
     try {
       await app.onExportStorageCreated(item);
@@ -273,12 +276,13 @@ export async function updateStorage(
   const secrets = await boundSecrets(app, existing, given, changes);
   const hostDir = await checkConfig(app, { ...fields, ...secrets, type, role, orgId: principal.orgId } as StorageConfig & { orgId: string }, existing.id);
   if (hostDir) await claimDir(app.db, hostDir, principal.orgId);
-  const updated = await updateStorageConfig(app.db, existing.id, {
+  const patch = {
     fields: await withOrgExternalId(app.db, principal.orgId, type, fields),
     secrets: Object.keys(secrets).length ? await app.secretBox.encrypt(JSON.stringify(secrets)) : undefined,
     secretFields: Object.keys(secrets),
     synchronizable: synchronizable === undefined ? undefined : synchronizable !== false && synchronizable !== null,
-  });
+  };
+  const updated = await withScheduleChange(app, existing.id, existing.fields, patch.fields, () => updateStorageConfig(app.db, existing.id, patch));
   if (!updated) throw new NotFoundError('Storage not found.');
   return updated;
 }
@@ -305,9 +309,14 @@ export async function validateStorage(app: AppContext, principal: Principal, rol
   await checkConfig(app, { ...storageDefaults(type, role), ...given, ...mergeSecrets({}, changes), type, role, orgId: principal.orgId } as StorageConfig & { orgId: string });
 }
 
-/** Deletes (tombstones) the caller's storage; tasks stay; a running sync sees `cancelled`. */
+/**
+ * Deletes (tombstones) the caller's storage, its sync schedule first; tasks stay; a running sync
+ * sees `cancelled`.
+ * @throws ScheduleError (502) when the schedule could not be removed (the storage is kept)
+ */
 export async function deleteStorage(app: AppContext, principal: Principal, role: StorageRole, type: StorageType, id: number | undefined): Promise<void> {
   const s = await getOwnedStorage(app, principal, role, type, id);
+  await removeSchedule(app, s.id, s.fields);
   if (!(await tombstoneStorage(app.db, s.id))) throw new NotFoundError('Storage not found.');
 }
 

@@ -30,7 +30,7 @@ export interface CallRecorderOptions {
   record(call: AwsCall): void;
 }
 
-export type AwsService = 'dynamodb' | 's3' | 'sqs' | 'states' | 'sts' | 'kms';
+export type AwsService = 'dynamodb' | 's3' | 'sqs' | 'states' | 'sts' | 'kms' | 'scheduler';
 
 type Ctx = Record<string, string | string[]>;
 type Auth = { action: string; resource: string; context?: Ctx };
@@ -115,7 +115,16 @@ function authorizationsOf(service: AwsService, command: string, input: Record<st
       return [{ action: `states:${command}`, resource: String(input.stateMachineArn ?? input.executionArn ?? '*') }];
     case 'sqs':
       return [{ action: `sqs:${command}`, resource: queueArn(String(input.QueueUrl ?? ''), where) }];
+    case 'scheduler':
+      return schedulerAuths(command, input, where);
   }
+}
+
+/** A schedule call is authorized on the schedule's ARN; creating or updating one also passes its target role. */
+function schedulerAuths(command: string, input: Record<string, unknown>, w: Where): Auth[] {
+  const arn = `arn:aws:scheduler:${w.region}:${w.account}:schedule/${String(input.GroupName ?? 'default')}/${String(input.Name ?? '')}`;
+  const role = (input.Target as { RoleArn?: string } | undefined)?.RoleArn;
+  return [{ action: `scheduler:${command}`, resource: arn }, ...(role ? [{ action: 'iam:PassRole', resource: role }] : [])];
 }
 
 const tableArn = (table: string, w: Where) => `arn:aws:dynamodb:${w.region}:${w.account}:table/${table}`;

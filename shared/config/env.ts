@@ -76,9 +76,37 @@ export interface Env {
   strictTransactionHoldMs: number;
   /** AWS_LAMBDA_FUNCTION_NAME: set by the Lambda runtime; only then do metrics go to stdout as EMF. */
   lambdaFunctionName?: string;
+  /**
+   * Where storages' `sync_schedule`s live in AWS (EventBridge Scheduler; set by CDK):
+   * LABELSYNC_SCHEDULE_GROUP and LABELSYNC_SCHEDULE_NAME_PREFIX (together) let a function remove
+   * schedules; LABELSYNC_SCHEDULED_SYNC_ARN and LABELSYNC_SCHEDULER_ROLE_ARN (together, with the
+   * first two) also let it create them. Unset: no AWS scheduler.
+   */
+  syncSchedules?: { groupName: string; namePrefix: string; targetArn?: string; roleArn?: string };
 }
 
 type Source = Record<string, string | undefined>;
+
+/** Variables that must be set together (a partial set names the missing ones); undefined when none is set. */
+function together<N extends string>(source: Source, names: readonly N[], problems: Problems): Record<N, string> | undefined {
+  const missing = names.filter((n) => !source[n]);
+  if (missing.length === names.length) return undefined;
+  if (missing.length) problems.push(`${missing.join(', ')} must be set together with ${names.filter((n) => source[n]).join(', ')}`);
+  return missing.length ? undefined : (Object.fromEntries(names.map((n) => [n, source[n]])) as Record<N, string>);
+}
+
+/** The scheduler variables (see `Env.syncSchedules`). */
+function syncSchedulesVar(source: Source, problems: Problems): Env['syncSchedules'] {
+  const where = together(source, ['LABELSYNC_SCHEDULE_GROUP', 'LABELSYNC_SCHEDULE_NAME_PREFIX'], problems);
+  const target = together(source, ['LABELSYNC_SCHEDULED_SYNC_ARN', 'LABELSYNC_SCHEDULER_ROLE_ARN'], problems);
+  if (target && !where) problems.push('LABELSYNC_SCHEDULED_SYNC_ARN and LABELSYNC_SCHEDULER_ROLE_ARN need LABELSYNC_SCHEDULE_GROUP and LABELSYNC_SCHEDULE_NAME_PREFIX');
+  if (!where) return undefined;
+  return {
+    groupName: where.LABELSYNC_SCHEDULE_GROUP,
+    namePrefix: where.LABELSYNC_SCHEDULE_NAME_PREFIX,
+    ...(target ? { targetArn: target.LABELSYNC_SCHEDULED_SYNC_ARN, roleArn: target.LABELSYNC_SCHEDULER_ROLE_ARN } : {}),
+  };
+}
 
 /** The variable `name`, or the first of its aliases that is set. */
 const first = (source: Source, ...names: string[]): [string, string | undefined] => {
@@ -146,6 +174,7 @@ export function parseEnv(source: Source): Env {
     strictThrottleRate: fractionVar('LABELSYNC_STRICT_THROTTLE_RATE', source.LABELSYNC_STRICT_THROTTLE_RATE, 0, problems),
     strictTransactionHoldMs: nonNegativeIntVar('LABELSYNC_STRICT_TRANSACTION_HOLD_MS', source.LABELSYNC_STRICT_TRANSACTION_HOLD_MS, 0, problems),
     lambdaFunctionName: source.AWS_LAMBDA_FUNCTION_NAME || undefined,
+    syncSchedules: syncSchedulesVar(source, problems),
   };
   if (!e.table) problems.push('LABELSYNC_TABLE is required');
   if (e.localFilesServingEnabled && e.localFilesStorageEnabled && resolve(e.localFilesDocumentRoot) === '/') {

@@ -96,6 +96,12 @@ export interface StorageItem {
    */
   cancelled?: boolean;
   deleted_at?: string;
+  /** Scheduled-sync counters (shared/db/repo-scheduled-runs.ts), shown inside `meta`. */
+  scheduled_runs?: number;
+  scheduled_runs_skipped?: number;
+  scheduled_runs_failed?: number;
+  last_scheduled_run_at?: string;
+  last_scheduled_run_error?: string;
   created_at: string;
   updated_at: string;
 }

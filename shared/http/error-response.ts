@@ -16,6 +16,7 @@ import {
   PayloadTooLargeError,
   StorageError,
   UpstreamError,
+  ScheduleError,
   ValidationError,
 } from '../errors';
 import { getLogger } from '../logging';
@@ -34,6 +35,7 @@ function statusOf(err: unknown): number | undefined {
   if (err instanceof ConflictError) return 409;
   if (err instanceof PayloadTooLargeError) return 413;
   if (err instanceof UpstreamError) return 424;
+  if (err instanceof ScheduleError) return 502;
   return undefined;
 }
 
@@ -71,6 +73,6 @@ export function toHttpResponse(err: unknown, requestId?: string): HttpResponse {
 
 function defaultDetail(status: number): string {
   return (
-    { 401: 'Authentication credentials were not provided.', 403: 'Forbidden.', 404: 'Not found.', 405: 'Method not allowed.', 409: 'Conflict.', 413: 'Request body too large.', 424: 'Upstream storage failed.' } as Record<number, string>
+    { 401: 'Authentication credentials were not provided.', 403: 'Forbidden.', 404: 'Not found.', 405: 'Method not allowed.', 409: 'Conflict.', 413: 'Request body too large.', 424: 'Upstream storage failed.', 502: 'The sync schedule could not be saved.' } as Record<number, string>
   )[status] ?? 'Error';
 }

@@ -57,13 +57,22 @@ export function isStaleSync(s: Pick<StorageItem, 'status' | 'meta'>, now = Date.
  *         the starter's error when the execution could not be started (the storage is then failed)
  */
 export async function requestSync(deps: RequestSyncDeps, storage: StorageItem): Promise<StorageItem> {
+  return (await queueSync(deps, storage)).storage;
+}
+
+/**
+ * `requestSync` that also says whether this call queued the job (`queued: false`: a sync was
+ * already queued or running, or a concurrent request queued first).
+ * @throws as requestSync
+ */
+export async function queueSync(deps: RequestSyncDeps, storage: StorageItem): Promise<{ storage: StorageItem; queued: boolean }> {
   // Re-read strongly consistent: the caller's copy may predate a concurrent queueing.
   const s = await getStorage(deps.db, storage.id, { consistent: true });
   if (!s) throw new NotFoundError('Storage not found.');
   const role = s.role;
   if (s.synchronizable === false) throw new NotSynchronizableError(`Storage ${s.id} is not synchronizable`);
   const stale = isStaleSync(s);
-  if ((s.status === 'queued' || s.status === 'in_progress') && !stale) return s;
+  if ((s.status === 'queued' || s.status === 'in_progress') && !stale) return { storage: s, queued: false };
 
   const config = await deps.storageConfig(s);
   const provider = await deps.getProvider(config, s.id);
@@ -94,7 +103,7 @@ export async function requestSync(deps: RequestSyncDeps, storage: StorageItem): 
     // Another request queued a job first (or the storage was deleted meanwhile).
     const current = await getStorage(deps.db, s.id, { consistent: true });
     if (!current) throw new NotFoundError('Storage not found.');
-    return current;
+    return { storage: current, queued: false };
   }
   try {
     await deps.starter.start({ storageId: s.id, jobId, role }, executionNameOf({ storageId: s.id, jobId }));
@@ -107,5 +116,5 @@ export async function requestSync(deps: RequestSyncDeps, storage: StorageItem): 
     );
     throw e;
   }
-  return queued;
+  return { storage: queued, queued: true };
 }

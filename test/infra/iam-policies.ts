@@ -60,6 +60,8 @@ export function resolver(resources: Record<string, CfnResource>, local: LocalNam
         return `arn:aws:logs:${region}:${LOCAL_ACCOUNT_ID}:log-group:${id}:*`;
       case 'AWS::Lambda::Function.Arn':
         return localFunctionArn(r.Metadata?.[FUNCTION_METADATA_KEY] as FunctionName, region);
+      case 'AWS::IAM::Role.Arn':
+        return `arn:aws:iam::${LOCAL_ACCOUNT_ID}:role/${id}`;
     }
     throw new Error(`no local equivalent of GetAtt ${id}.${attr} (${r?.Type})`);
   };

@@ -5,7 +5,9 @@ import { actionsOf, getAtt, lambdaId, ofType, roleStatements, statementsOf, synt
 const NAMES = Object.keys(FUNCTIONS) as FunctionName[];
 const TABLE_WRITES = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
 // syncFinalize only decrypts a storage's secrets (to redact them from the error): no storage access.
-const STORAGE_FUNCTIONS: FunctionName[] = ['storages', 'resolve', 'syncStart', 'syncList', 'syncChunk', 'exportStream', 'exportReplay'];
+const STORAGE_FUNCTIONS: FunctionName[] = ['storages', 'resolve', 'syncStart', 'syncList', 'syncChunk', 'exportStream', 'exportReplay', 'scheduledSync'];
+// A scheduled run requests a sync as the API does.
+const SYNC_STARTERS: FunctionName[] = ['storages', 'scheduledSync'];
 
 let s: Synthesized;
 let tableArn: unknown;
@@ -118,11 +120,11 @@ describe('iam: KMS key', () => {
 });
 
 describe('iam: state machine and storages', () => {
-  it('only storages can start (and describe) sync executions', () => {
+  it('only storages and scheduledSync can start (and describe) sync executions', () => {
     const [[smId]] = ofType(s.resources, 'AWS::StepFunctions::StateMachine');
     for (const name of NAMES) {
       const states = statementsOf(s.resources, name).filter((st) => st.action.startsWith('states:'));
-      if (name !== 'storages') {
+      if (!SYNC_STARTERS.includes(name)) {
         expect(states, name).toEqual([]);
         continue;
       }
@@ -130,8 +132,10 @@ describe('iam: state machine and storages', () => {
       expect(states.find((st) => st.action === 'states:StartExecution')!.resource).toEqual({ Ref: smId });
       expect(JSON.stringify(states.find((st) => st.action === 'states:DescribeExecution')!.resource)).toContain(':execution:');
     }
-    const vars = s.resources[lambdaId(s.resources, 'storages')].Properties.Environment.Variables;
-    expect(vars.LABELSYNC_STATE_MACHINE_ARN).toEqual({ Ref: smId });
+    for (const name of SYNC_STARTERS) {
+      const vars = s.resources[lambdaId(s.resources, name)].Properties.Environment.Variables;
+      expect(vars.LABELSYNC_STATE_MACHINE_ARN).toEqual({ Ref: smId });
+    }
   });
 
   it('the state machine invokes exactly the four sync functions', () => {

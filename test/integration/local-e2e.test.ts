@@ -58,6 +58,19 @@ afterAll(async () => {
 });
 
 describe('local runtime end to end with the real handlers', () => {
+  it("arms a storage's sync_schedule on the runtime's timer when it is set and disarms it when cleared", async () => {
+    const pid = (await api('POST', '/api/projects/', { title: 'scheduled' })).json.id as number;
+    const created = await api('POST', '/api/storages/localfiles/', { project: pid, path: join(root, 'in'), sync_schedule: 'rate(1 day)' });
+    expect(created.status).toBe(201);
+    const id = created.json.id as number;
+    const next = runtime.syncSchedules.nextFireOf(id);
+    expect(next!.getTime() - Date.now()).toBeGreaterThan(23 * 3_600_000);
+    expect((await api('PATCH', `/api/storages/localfiles/${id}`, { sync_schedule: 'cron(0 6 ? * MON-FRI *)' })).status).toBe(200);
+    expect(runtime.syncSchedules.nextFireOf(id)!.getUTCHours()).toBe(6);
+    expect((await api('PATCH', `/api/storages/localfiles/${id}`, { sync_schedule: null })).status).toBe(200);
+    expect(runtime.syncSchedules.nextFireOf(id)).toBeUndefined();
+  });
+
   it('syncs a local-files source through the local state machine and exports saved annotations to a local-files target', async () => {
     const project = await api('POST', '/api/projects/', { title: 'local e2e', label_config: '<View><Text name="t" value="$text"/></View>' });
     expect(project.status).toBe(201);

@@ -121,7 +121,7 @@ describe('a new definition is the only step', () => {
 
   it('derives fields, defaults, secrets and schemes from it', () => {
     expect(fieldsOf(fake, 'import').map(([n]) => n)).toEqual([
-      'title', 'description', 'synchronizable', 'regex_filter', 'use_blob_urls', 'shelf', 'api_key', 'mode', 'sync_deletions', 'sync_deletions_remove_annotated',
+      'title', 'description', 'synchronizable', 'regex_filter', 'use_blob_urls', 'shelf', 'api_key', 'mode', 'sync_deletions', 'sync_deletions_remove_annotated', 'sync_schedule',
     ]);
     expect(fieldsOf(fake, 'export').map(([n]) => n)).not.toContain('mode');
     expect(defaultsOf(fake, 'import')).toEqual({ synchronizable: true, use_blob_urls: false, mode: 'a', sync_deletions: 'keep', sync_deletions_remove_annotated: false });

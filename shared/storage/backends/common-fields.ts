@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { MAX_SHORT_FIELD_CHARS, MAX_TEXT_FIELD_CHARS } from '../../http/limits';
+import { MAX_SCHEDULE_EXPRESSION_CHARS, scheduleExpressionProblem } from '../../sync/schedule-expression';
 import { normalizePrefix } from '../key-filter';
 import type { StorageConfig } from '../types';
 import type { FieldSpec, FieldTable } from './definition';
@@ -25,6 +26,19 @@ export const IDENTITY_FIELDS: FieldTable = {
   synchronizable: { schema: z.boolean(), default: true },
 };
 
+/**
+ * `sync_schedule`: null or blank (off), else a rate or cron expression in EventBridge Scheduler
+ * syntax (UTC) that must fire again; the refusal names the problem.
+ */
+export const syncScheduleSchema = z
+  .string()
+  .max(MAX_SCHEDULE_EXPRESSION_CHARS, `Ensure this field has no more than ${MAX_SCHEDULE_EXPRESSION_CHARS} characters.`)
+  .nullable()
+  .superRefine((v, ctx) => {
+    const problem = v === null || !v.trim() ? undefined : scheduleExpressionProblem(v);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
 /** Fields every import storage ends with. */
 export const IMPORT_TAIL: FieldTable = {
   sync_deletions: { schema: z.enum(['keep', 'remove', 'flag']), description: 'What import sync does for tasks whose source object is gone.', default: 'keep' },
@@ -32,6 +46,11 @@ export const IMPORT_TAIL: FieldTable = {
     schema: z.boolean(),
     description: 'With sync_deletions "remove", also delete tasks that have annotations or predictions (and their annotations). Off: such tasks are kept and flagged object_exists=false.',
     default: false,
+  },
+  sync_schedule: {
+    schema: syncScheduleSchema,
+    description:
+      'Automatic full sync: null (off), rate(N minute|minutes|hour|hours|day|days) or cron(minutes hours day-of-month month day-of-week year), EventBridge Scheduler syntax, UTC. A run while a sync is queued or running is skipped and counted (meta.scheduled_runs_skipped).',
   },
 };
 
