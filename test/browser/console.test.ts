@@ -1,0 +1,261 @@
+/**
+ * The console in headless Chromium against `npm start`'s runtime on the emulators: a user's
+ * journey through the guide's steps (sign in, create a project, add a local-files and an S3
+ * source through the dialog, check the connection, sync, watch the progress, see the tasks and an
+ * image, add a target, see its counters move, delete a storage), axe-core on every page and
+ * dialog, and the keyboard path to the add-storage dialog. One runtime and one browser per file,
+ * a page (fresh session storage) per test.
+ */
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Browser, Locator, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seriousViolations } from './axe';
+import { launchChromium, skipBrowserSuite, skipReason } from './chromium';
+import { accessibleDescription, deleteStorage, openDialog, openProjectPage, signIn, storageRow } from './console-nav';
+import { openConsolePage, type ConsolePage } from './console-page';
+import { startConsoleRuntime, type ConsoleRuntime } from './console-runtime';
+
+// Evaluated in the page: the project's TypeScript has no DOM library.
+declare const document: { activeElement: { innerText?: string; closest(s: string): unknown } | null };
+
+let env: ConsoleRuntime;
+let browser: Browser;
+const WAIT = { timeout: 45_000, interval: 250 };
+
+async function open(name: string): Promise<ConsolePage> {
+  return openConsolePage(browser, env.runtime.url, name);
+}
+
+async function newProject(title: string): Promise<number> {
+  const r = await env.api('POST', '/api/projects/', { title, label_config: '<View><Image name="image" value="$image"/><Choices name="c" toName="image"><Choice value="a"/></Choices></View>' });
+  expect(r.status).toBe(201);
+  return r.json.id as number;
+}
+
+async function expectAccessible(page: Page, what: string, scope?: string): Promise<void> {
+  expect(await seriousViolations(page, scope), `axe on ${what}`).toEqual([]);
+}
+
+/** Picks the option of a <select> whose text matches. */
+async function selectByText(select: Locator, text: RegExp): Promise<void> {
+  const value = await select.locator('option', { hasText: text }).first().getAttribute('value');
+  await select.selectOption(value ?? '');
+}
+
+/** Fills the add-storage dialog's fields by their labels; checkboxes take booleans. */
+async function fillStorageDialog(page: Page, type: string, fields: [RegExp, string | boolean][]): Promise<void> {
+  const dialog = openDialog(page);
+  await dialog.getByLabel(/storage type/i).selectOption(type);
+  for (const [label, value] of fields) {
+    const input = dialog.getByLabel(label).first();
+    if (typeof value === 'boolean') await input.setChecked(value);
+    else await input.fill(value);
+  }
+}
+
+async function checkConnectionOk(page: Page): Promise<void> {
+  const dialog = openDialog(page);
+  await dialog.getByRole('button', { name: 'Check Connection' }).click();
+  await dialog.getByText(/connection (is )?ok|connection succeeded|successful/i).first().waitFor();
+}
+
+async function addStorage(page: Page): Promise<void> {
+  await openDialog(page).getByRole('button', { name: 'Add Storage' }).click();
+  await openDialog(page).waitFor({ state: 'hidden' });
+}
+
+async function syncToCompletion(page: Page, title: string): Promise<string> {
+  const row = storageRow(page, title);
+  await row.getByRole('button', { name: /^sync/i }).click();
+  await expect.poll(() => row.innerText(), WAIT).toMatch(/100\s*%/);
+  await expect.poll(() => row.innerText(), WAIT).toMatch(/\bcompleted\b/i);
+  return row.innerText();
+}
+
+describe.skipIf(skipBrowserSuite)(`console in headless Chromium${skipBrowserSuite ? ` (skipped: ${skipReason})` : ''}`, () => {
+  beforeAll(async () => {
+    [env, browser] = await Promise.all([startConsoleRuntime(), launchChromium()]);
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await env?.stop();
+  });
+
+  it('sign-in: a wrong token shows the 401 message, the right one opens the projects list; both pages pass axe', async (ctx) => {
+    const cp = await open(ctx.task.name);
+    const { page } = cp;
+    cp.allowStatus(401, /^\/api\//);
+    await page.goto('/');
+    await page.getByRole('heading').first().waitFor();
+    await cp.step('sign-in page');
+    await expectAccessible(page, 'sign-in');
+
+    await page.getByLabel(/api token/i).fill('not-a-token');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    const alert = page.getByRole('alert').filter({ hasText: /invalid token|401/i });
+    await alert.waitFor();
+    await cp.step('wrong token');
+    // The token is kept in the tab's session storage, never in the address bar.
+    expect(page.url()).not.toContain('not-a-token');
+
+    await signIn(page, env.runtime.token!);
+    expect(page.url()).not.toContain(env.runtime.token!);
+    await cp.step('projects');
+    await expectAccessible(page, 'projects list');
+    expect(cp.problems()).toEqual([]);
+  });
+
+  it('journey: project, local-files and S3 sources through the dialog, sync to 100%, tasks and images, target counters, delete', async (ctx) => {
+    const cp = await open(ctx.task.name);
+    const { page } = cp;
+    const { s3, bucket, root } = env;
+    await signIn(page, env.runtime.token!);
+
+    // Create a project from the image classification template.
+    await page.getByRole('button', { name: 'Create Project' }).click();
+    const title = `Journey ${Date.now().toString(36)}`;
+    await page.getByLabel(/title/i).first().fill(title);
+    await selectByText(page.getByLabel(/template/i).first(), /image classification/i);
+    await cp.step('create project');
+    await page.getByRole('button', { name: /^create( project)?$/i }).last().click();
+    await openProjectPage(page, title, /cloud storage/i);
+    await page.getByRole('heading', { name: /source storage/i }).first().waitFor();
+    await cp.step('storage settings');
+    await expectAccessible(page, 'storage settings');
+
+    // Local-files source.
+    await page.getByRole('button', { name: 'Add Source Storage' }).click();
+    await openDialog(page).waitFor();
+    await expectAccessible(page, 'add-storage dialog', '[role=dialog]');
+    await fillStorageDialog(page, 'localfiles', [
+      [/storage title/i, 'local images'],
+      [/absolute local path/i, join(root, 'images')],
+      [/file filter regex/i, '.*\\.png'],
+      [/treat every bucket object as a source file/i, true],
+    ]);
+    await checkConnectionOk(page);
+    await cp.step('local-files dialog');
+    await addStorage(page);
+
+    // S3 source on the emulator: a wrong bucket name first, the server's error beside the field.
+    cp.allowStatus(400, /^\/api\/storages\/s3\/validate$/);
+    await page.getByRole('button', { name: 'Add Source Storage' }).click();
+    await openDialog(page).waitFor();
+    await fillStorageDialog(page, 's3', [
+      [/storage title/i, 's3 images'],
+      [/bucket/i, 'Wrong_Bucket'],
+      [/prefix/i, 'images'],
+      [/file filter regex/i, '.*\\.png'],
+      [/region/i, s3.region],
+      [/s3 endpoint/i, s3.endpoint],
+      [/access key id/i, s3.accessKeyId],
+      [/secret access key/i, s3.secretAccessKey],
+      [/treat every bucket object as a source file/i, true],
+    ]);
+    const bucketInput = openDialog(page).getByLabel(/bucket/i).first();
+    await openDialog(page).getByRole('button', { name: 'Check Connection' }).click();
+    await expect.poll(() => accessibleDescription(bucketInput), WAIT).toMatch(/Invalid bucket name/);
+    expect(await bucketInput.getAttribute('aria-invalid')).toBe('true');
+    await cp.step('wrong bucket');
+    await expectAccessible(page, 'add-storage dialog with a field error', '[role=dialog]');
+    await bucketInput.fill(bucket);
+    await checkConnectionOk(page);
+    await addStorage(page);
+    await cp.step('two sources');
+
+    // Sync both; the rows show the progress reaching 100 % and the counts.
+    expect(await syncToCompletion(page, 'local images')).toMatch(/\b2\b/);
+    expect(await syncToCompletion(page, 's3 images')).toMatch(/\b3\b/);
+    await cp.step('synced');
+
+    // Tasks: one row per image, and each source's image renders in the task view.
+    await openProjectPage(page, title, /^tasks$/i);
+    const rows = page.getByRole('table').first().getByRole('row');
+    await expect.poll(() => rows.count(), WAIT).toBe(6); // header + 5 tasks
+    await cp.step('tasks');
+    await expectAccessible(page, 'tasks');
+    for (const [file, width] of [['l1.png', 32], ['s2.png', 16]] as const) {
+      await rows.filter({ hasText: file }).first().getByRole('link').first().click();
+      const img = page.locator('main img').first();
+      await expect.poll(() => img.evaluate((i) => (i as { complete: boolean; naturalWidth: number }).complete && (i as { naturalWidth: number }).naturalWidth), WAIT).toBe(width);
+      await cp.step(`task view ${file}`);
+      await expectAccessible(page, `task view of ${file}`);
+      await page.goBack();
+      await rows.first().waitFor();
+    }
+
+    // Target storage (local files): created, then an annotation made through the API is counted by its next sync.
+    await openProjectPage(page, title, /cloud storage/i);
+    await page.getByRole('button', { name: 'Add Target Storage' }).click();
+    await openDialog(page).waitFor();
+    await fillStorageDialog(page, 'localfiles', [
+      [/storage title/i, 'results'],
+      [/absolute local path/i, join(root, 'out')],
+    ]);
+    await addStorage(page);
+    const target = storageRow(page, 'results');
+    await expect.poll(() => target.innerText(), WAIT).toMatch(/\bcompleted\b/i);
+    const before = await target.innerText();
+    const pid = (await env.api('GET', '/api/projects/')).json.results.find((p: { title: string }) => p.title === title).id as number;
+    const taskId = (await env.api('GET', `/api/tasks?project=${pid}`)).json.tasks[0].id as number;
+    const ann = await env.api('POST', `/api/tasks/${taskId}/annotations/`, { result: [{ from_name: 'c', to_name: 'image', type: 'choices', value: { choices: ['a'] } }] });
+    expect(ann.status).toBe(201);
+    const after = await syncToCompletion(page, 'results');
+    expect(after).not.toEqual(before);
+    expect(after).toMatch(/\b1\b/);
+    expect(await readdir(join(root, 'out'))).toContain(String(ann.json.id));
+    await cp.step('target synced');
+
+    // Delete the S3 source: its row goes, the API agrees, the tasks stay.
+    await deleteStorage(page, storageRow(page, 's3 images'));
+    await storageRow(page, 's3 images').waitFor({ state: 'detached' });
+    const left = (await env.api('GET', `/api/storages?project=${pid}`)).json as { title: string }[];
+    expect(left.map((s) => s.title)).toEqual(['local images']);
+    await cp.step('deleted');
+    expect(cp.problems()).toEqual([]);
+  }, 180_000);
+
+  it('keyboard: Tab reaches Add Source Storage, Enter opens the dialog, Escape closes it and focus returns', async (ctx) => {
+    const title = `Keys ${Date.now().toString(36)}`;
+    await newProject(title);
+    const cp = await open(ctx.task.name);
+    const { page } = cp;
+    await signIn(page, env.runtime.token!);
+    await page.getByRole('link', { name: title, exact: true }).first().click();
+    await openProjectPage(page, title, /cloud storage/i);
+    await page.getByRole('button', { name: 'Add Source Storage' }).waitFor();
+    await page.locator('body').focus();
+    const focusedName = () => page.evaluate(() => document.activeElement?.innerText?.trim() ?? '');
+    let reached = false;
+    for (let i = 0; i < 60 && !reached; i++) {
+      await page.keyboard.press('Tab');
+      reached = (await focusedName()) === 'Add Source Storage';
+    }
+    expect(reached, 'Tab reaches Add Source Storage').toBe(true);
+    await page.keyboard.press('Enter');
+    await openDialog(page).waitFor();
+    // Focus moves into the dialog.
+    expect(await page.evaluate(() => !!document.activeElement?.closest('[role=dialog]'))).toBe(true);
+    await cp.step('dialog open by keyboard');
+    await page.keyboard.press('Escape');
+    await openDialog(page).waitFor({ state: 'hidden' });
+    expect(await focusedName()).toBe('Add Source Storage');
+    expect(cp.problems()).toEqual([]);
+  });
+
+  it('webhooks page of a project passes axe', async (ctx) => {
+    const title = `Hooks ${Date.now().toString(36)}`;
+    await newProject(title);
+    const cp = await open(ctx.task.name);
+    const { page } = cp;
+    await signIn(page, env.runtime.token!);
+    await page.getByRole('link', { name: title, exact: true }).first().click();
+    await openProjectPage(page, title, /webhooks/i);
+    await page.getByRole('heading', { name: /webhooks/i }).first().waitFor();
+    await cp.step('webhooks');
+    await expectAccessible(page, 'webhooks');
+    expect(cp.problems()).toEqual([]);
+  });
+});
