@@ -57,6 +57,8 @@ export interface RouteSpec {
 export const ROUTES: RouteSpec[] = [
   { path: '/health', fn: 'meta' },
   { path: '/api/openapi.json', fn: 'meta' },
+  // The browser console's page and assets (`/` itself: see lib/constructs/http-api.ts).
+  { path: '/console', fn: 'meta' },
   { path: '/api/projects', fn: 'projects' },
   { path: '/api/tasks', fn: 'projects' },
   { path: '/api/annotations', fn: 'projects' },

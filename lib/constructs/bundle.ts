@@ -44,6 +44,23 @@ export const zodEnglishOnly: Plugin = {
 };
 
 /**
+ * The meta function serves the browser console from its own bundle: console/assets.ts (which
+ * builds the console with esbuild on first use, for `npm start` and tests) is replaced by a module
+ * holding the assets built here, so a deployed function never runs esbuild. meta imports it
+ * lazily, so the assets are a chunk parsed on the first console request, not at cold start.
+ */
+export const consoleEmbedded: Plugin = {
+  name: 'console-embedded',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]console[\\/]assets\.ts$/ }, async () => {
+      const { buildConsole } = await import('../../console/build');
+      const assets = await buildConsole();
+      return { contents: `const assets = ${JSON.stringify(assets)};\nexport async function loadConsoleAssets() { return assets; }\n`, loader: 'js' };
+    });
+  },
+};
+
+/**
  * esbuild options of one or more bundles written to `outdir` (one `<key>.mjs` per entry; shared
  * and lazily imported code under `chunks/`). Bundles everything, @aws-sdk v3 included: a pinned,
  * tree-shaken SDK instead of the runtime's.
@@ -67,7 +84,7 @@ export function bundleOptions(entryPoints: Record<string, string>, outdir: strin
     sourcemap: settings.sourceMaps,
     sourcesContent: false,
     banner: { js: BANNER },
-    plugins: [zodEnglishOnly],
+    plugins: [zodEnglishOnly, consoleEmbedded],
     metafile: true,
     logLevel: 'warning',
   };

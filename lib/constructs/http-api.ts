@@ -63,6 +63,9 @@ export class HttpApi extends Construct {
         this.api.addRoutes({ path, methods: [apigw.HttpMethod.ANY], integration });
       }
     }
+    // The console's page at the bare origin; `$default` would reach meta too, but an explicit
+    // route keeps `/` out of the catch-all's 404 traffic in the access log.
+    this.api.addRoutes({ path: '/', methods: [apigw.HttpMethod.GET, apigw.HttpMethod.HEAD], integration: integrationFor('meta') });
     const accessLogs = new logs.LogGroup(this, 'AccessLogs', {
       retention: props.logRetention,
       removalPolicy: RemovalPolicy.DESTROY,

@@ -25,10 +25,11 @@ function compile(pattern: string): { regex: RegExp; names: string[] } {
     .replace(/\/+$/, '')
     .split('/')
     .map((seg) => {
-      const m = /^\{(\w+)\}$/.exec(seg);
+      const m = /^\{(\w+)(\+?)\}$/.exec(seg);
       if (m) {
         names.push(m[1]);
-        return '([^/]+)';
+        // `{name+}` (last segment only) takes the rest of the path, slashes included.
+        return m[2] ? '(.+?)' : '([^/]+)';
       }
       return seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     })
