@@ -32,6 +32,8 @@ function indexPage(script: string, style: string): string {
     '<meta charset="utf-8">',
     '<meta name="viewport" content="width=device-width, initial-scale=1">',
     '<title>labelsync console</title>',
+    // No favicon request: /favicon.ico is not a console path and would answer 401.
+    '<link rel="icon" href="data:,">',
     `<link rel="stylesheet" href="${ASSET_PREFIX}${style}">`,
     `<script type="module" src="${ASSET_PREFIX}${script}"></script>`,
     '</head>',

@@ -1,5 +1,5 @@
 /** The console's frame: sign-in gate, banner with navigation and sign-out, the routed page. */
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { clearToken, getToken, setUnauthorizedListener } from './api';
 import { ProjectsPage } from './projects';
 import { ProjectPage } from './project';
@@ -10,8 +10,12 @@ export function App() {
   const [signedIn, setSignedIn] = useState(Boolean(getToken()));
   const [notice, setNotice] = useState<string | undefined>();
   const path = useLocation();
+  const signedInRef = useRef(signedIn);
+  signedInRef.current = signedIn;
   useEffect(() => {
     setUnauthorizedListener(() => {
+      // The sign-in form reports a refused token itself.
+      if (!signedInRef.current) return;
       clearToken();
       setNotice('Your session ended: the API refused the token (401). Sign in again.');
       setSignedIn(false);

@@ -1,7 +1,7 @@
 /** The project list (paged) and the Create Project form. */
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError } from './api';
-import { ErrorBanner, Loading, Pager, when } from './components';
+import { Dialog, ErrorBanner, Loading, Pager, when } from './components';
 import { navigate, paths } from './router';
 import { TEMPLATES } from './templates';
 import type { Project } from './types';
@@ -27,13 +27,17 @@ export function ProjectsPage() {
         else setError(e);
       });
   }, [page]);
+  const [creating, setCreating] = useState(false);
   const pages = data ? Math.max(1, Math.ceil(data.count / PAGE_SIZE)) : 1;
   return (
     <>
-      <h1 tabIndex={-1}>Projects</h1>
+      <div class="section-head">
+        <h1 tabIndex={-1}>Projects</h1>
+        <button type="button" class="primary" onClick={() => setCreating(true)}>Create Project</button>
+      </div>
       <ErrorBanner error={error} />
       {!data && !error && <Loading what="projects" />}
-      {data && data.results.length === 0 && <p>No projects yet: create one below.</p>}
+      {data && data.results.length === 0 && <p>No projects yet: press Create Project to make one.</p>}
       {data && data.results.length > 0 && (
         <>
           <table>
@@ -56,12 +60,12 @@ export function ProjectsPage() {
           <Pager label="Project pages" page={page} pages={pages} hasPrev={page > 1} hasNext={page < pages} onPrev={() => setPage(page - 1)} onNext={() => setPage(page + 1)} />
         </>
       )}
-      <CreateProject />
+      {creating && <CreateProject onClose={() => setCreating(false)} />}
     </>
   );
 }
 
-function CreateProject() {
+function CreateProject({ onClose }: { onClose: () => void }) {
   const [title, setTitle] = useState('');
   const [template, setTemplate] = useState(TEMPLATES[0].id);
   const [config, setConfig] = useState(TEMPLATES[0].config);
@@ -87,14 +91,13 @@ function CreateProject() {
     }
   };
   return (
-    <section aria-labelledby="create-project">
-      <h2 id="create-project">New project</h2>
+    <Dialog title="Create Project" onClose={onClose}>
       <form onSubmit={submit} noValidate class="form">
         {error instanceof ApiError && Object.keys(error.fields).length > 0 && error.general.length === 0 ? null : <ErrorBanner error={error} />}
         <div class="field">
           <label for="project-title">Title</label>
-          <input id="project-title" value={title} maxLength={50} onInput={(e) => setTitle((e.target as HTMLInputElement).value)}
-            aria-invalid={fieldErrors.title ? 'true' : undefined} aria-describedby={fieldErrors.title ? 'project-title-error' : undefined} />
+          <input id="project-title" autoFocus value={title} maxLength={50} onInput={(e) => setTitle((e.target as HTMLInputElement).value)}
+            aria-invalid={fieldErrors.title ? true : undefined} aria-describedby={fieldErrors.title ? 'project-title-error' : undefined} />
           {fieldErrors.title && <p class="field-error" id="project-title-error">{fieldErrors.title.join(' ')}</p>}
         </div>
         <div class="field">
@@ -106,11 +109,14 @@ function CreateProject() {
         <div class="field">
           <label for="project-config">Label config</label>
           <textarea id="project-config" rows={8} value={config} onInput={(e) => setConfig((e.target as HTMLTextAreaElement).value)} spellcheck={false}
-            aria-invalid={fieldErrors.label_config ? 'true' : undefined} aria-describedby={fieldErrors.label_config ? 'project-config-error' : undefined} />
+            aria-invalid={fieldErrors.label_config ? true : undefined} aria-describedby={fieldErrors.label_config ? 'project-config-error' : undefined} />
           {fieldErrors.label_config && <p class="field-error" id="project-config-error">{fieldErrors.label_config.join(' ')}</p>}
         </div>
-        <button type="submit" class="primary" disabled={busy}>Create Project</button>
+        <div class="actions">
+          <button type="submit" class="primary" disabled={busy}>Create</button>
+          <button type="button" onClick={onClose}>Cancel</button>
+        </div>
       </form>
-    </section>
+    </Dialog>
   );
 }
