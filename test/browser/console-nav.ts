@@ -18,7 +18,9 @@ export async function signIn(page: Page, token: string): Promise<void> {
 /** Opens a project from the projects list, then one of its pages ("Cloud Storage", "Tasks", "Webhooks"). */
 export async function openProjectPage(page: Page, projectTitle: string, pageName: RegExp): Promise<void> {
   const nav = page.getByRole('link', { name: pageName }).first();
-  if (!(await nav.isVisible())) await page.getByRole('link', { name: projectTitle, exact: true }).first().click();
+  const project = page.getByRole('link', { name: projectTitle, exact: true }).first();
+  await Promise.race([nav.waitFor(), project.waitFor()]);
+  if (!(await nav.isVisible())) await project.click();
   await nav.click();
 }
 

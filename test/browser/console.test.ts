@@ -65,12 +65,17 @@ async function addStorage(page: Page): Promise<void> {
   await openDialog(page).waitFor({ state: 'hidden' });
 }
 
+const COMPLETED = /\bcompleted\b(?! with)/i;
+
+/** Presses the row's Sync; waits for its progress panel to reach 100 % and its status to say completed. */
 async function syncToCompletion(page: Page, title: string): Promise<string> {
   const row = storageRow(page, title);
   await row.getByRole('button', { name: /^sync/i }).click();
-  await expect.poll(() => row.innerText(), WAIT).toMatch(/100\s*%/);
-  await expect.poll(() => row.innerText(), WAIT).toMatch(/\bcompleted\b/i);
-  return row.innerText();
+  const progress = page.getByRole('region', { name: `Sync of ${title}` });
+  await expect.poll(() => progress.getByRole('progressbar').getAttribute('aria-valuenow').catch(() => null), WAIT).toBe('100');
+  await expect.poll(() => progress.innerText(), WAIT).toMatch(/100\s*%/);
+  await expect.poll(() => row.innerText(), WAIT).toMatch(COMPLETED);
+  return `${await row.innerText()}\n${await progress.innerText()}`;
 }
 
 describe.skipIf(skipBrowserSuite)(`console in headless Chromium${skipBrowserSuite ? ` (skipped: ${skipReason})` : ''}`, () => {
@@ -117,10 +122,11 @@ describe.skipIf(skipBrowserSuite)(`console in headless Chromium${skipBrowserSuit
     const title = `Journey ${Date.now().toString(36)}`;
     const titleBox = page.getByLabel(/^title$/i).first();
     if (!(await titleBox.isVisible())) await page.getByRole('button', { name: 'Create Project' }).click();
-    await titleBox.fill(title);
-    await selectByText(page.getByLabel(/template/i).first(), /image classification/i);
+    const form = (await openDialog(page).count()) ? openDialog(page) : page.locator('main');
+    await form.getByLabel(/^title$/i).fill(title);
+    await selectByText(form.getByLabel(/template/i), /image classification/i);
     await cp.step('create project');
-    await page.getByRole('button', { name: /^create( project)?$/i }).last().click();
+    await form.getByRole('button', { name: /^create( project)?$/i }).last().click();
     await openProjectPage(page, title, /cloud storage/i);
     await page.getByRole('heading', { name: /source storage/i }).first().waitFor();
     await cp.step('storage settings');
@@ -146,8 +152,8 @@ describe.skipIf(skipBrowserSuite)(`console in headless Chromium${skipBrowserSuit
     await openDialog(page).waitFor();
     await fillStorageDialog(page, 's3', [
       [/storage title/i, 's3 images'],
-      [/bucket/i, 'Wrong_Bucket'],
-      [/prefix/i, 'images'],
+      [/bucket name/i, 'Wrong_Bucket'],
+      [/bucket prefix/i, 'images'],
       [/file filter regex/i, '.*\\.png'],
       [/region/i, s3.region],
       [/s3 endpoint/i, s3.endpoint],
@@ -155,10 +161,11 @@ describe.skipIf(skipBrowserSuite)(`console in headless Chromium${skipBrowserSuit
       [/secret access key/i, s3.secretAccessKey],
       [/treat every bucket object as a source file/i, true],
     ]);
-    const bucketInput = openDialog(page).getByLabel(/bucket/i).first();
+    const bucketInput = openDialog(page).getByLabel(/bucket name/i);
     await openDialog(page).getByRole('button', { name: 'Check Connection' }).click();
     await expect.poll(() => accessibleDescription(bucketInput), WAIT).toMatch(/Invalid bucket name/);
     expect(await bucketInput.getAttribute('aria-invalid')).toBe('true');
+    await bucketInput.scrollIntoViewIfNeeded();
     await cp.step('wrong bucket');
     await expectAccessible(page, 'add-storage dialog with a field error', '[role=dialog]');
     await bucketInput.fill(bucket);
@@ -167,8 +174,8 @@ describe.skipIf(skipBrowserSuite)(`console in headless Chromium${skipBrowserSuit
     await cp.step('two sources');
 
     // Sync both; the rows show the progress reaching 100 % and the counts.
-    expect(await syncToCompletion(page, 'local images')).toMatch(/\b2\b/);
-    expect(await syncToCompletion(page, 's3 images')).toMatch(/\b3\b/);
+    expect(await syncToCompletion(page, 'local images')).toMatch(/\b2 tasks\b[^]*Failed\s*0/);
+    expect(await syncToCompletion(page, 's3 images')).toMatch(/\b3 tasks\b[^]*Failed\s*0/);
     await cp.step('synced');
 
     // Tasks: one row per image, and each source's image renders in the task view.
@@ -197,7 +204,7 @@ describe.skipIf(skipBrowserSuite)(`console in headless Chromium${skipBrowserSuit
     ]);
     await addStorage(page);
     const target = storageRow(page, 'results');
-    await expect.poll(() => target.innerText(), WAIT).toMatch(/\bcompleted\b/i);
+    await expect.poll(() => target.innerText(), WAIT).toMatch(COMPLETED);
     const before = await target.innerText();
     const pid = (await env.api('GET', '/api/projects/')).json.results.find((p: { title: string }) => p.title === title).id as number;
     const taskId = (await env.api('GET', `/api/tasks?project=${pid}`)).json.tasks[0].id as number;
