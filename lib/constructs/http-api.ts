@@ -21,7 +21,8 @@ export interface HttpApiProps {
 /**
  * The public HTTP API (API Gateway HTTP API, payload v2). Routes come from `functions/manifest.ts`:
  * each prefix is registered as `ANY <path>` and `ANY <path>/{proxy+}` (handlers route on rawPath, so a
- * trailing slash works everywhere); everything else goes to `$default` → meta (404 JSON).
+ * trailing slash works everywhere); everything else goes to `$default` → meta: the console's page
+ * at `/` (the manifest's `/console` route carries its deep links and assets) and 404 JSON.
  * Authentication is the Label Studio `Authorization: Token` scheme, checked in the handlers.
  */
 export class HttpApi extends Construct {
@@ -63,9 +64,6 @@ export class HttpApi extends Construct {
         this.api.addRoutes({ path, methods: [apigw.HttpMethod.ANY], integration });
       }
     }
-    // The console's page at the bare origin; `$default` would reach meta too, but an explicit
-    // route keeps `/` out of the catch-all's 404 traffic in the access log.
-    this.api.addRoutes({ path: '/', methods: [apigw.HttpMethod.GET, apigw.HttpMethod.HEAD], integration: integrationFor('meta') });
     const accessLogs = new logs.LogGroup(this, 'AccessLogs', {
       retention: props.logRetention,
       removalPolicy: RemovalPolicy.DESTROY,
