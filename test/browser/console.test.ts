@@ -67,15 +67,33 @@ async function addStorage(page: Page): Promise<void> {
 
 const COMPLETED = /\bcompleted\b(?! with)/i;
 
-/** Presses the row's Sync; waits for its progress panel to reach 100 % and its status to say completed. */
-async function syncToCompletion(page: Page, title: string): Promise<string> {
+interface StorageState {
+  title: string;
+  status: string;
+  last_sync_job?: unknown;
+}
+
+/** A storage of the project as the API has it, found by title (`export`: the target list). */
+async function storageState(pid: number, title: string, role: 'import' | 'export'): Promise<StorageState | undefined> {
+  const list = (await env.api('GET', `/api/storages${role === 'export' ? '/export' : ''}?project=${pid}`)).json as StorageState[];
+  return list.find((s) => s.title === title);
+}
+
+/**
+ * Presses the row's Sync and waits for that sync (a new job, per the API) to complete; then for
+ * the row and its progress panel to show it: 100 %, completed, and `shows`. Returns their text.
+ */
+async function syncToCompletion(page: Page, pid: number, title: string, role: 'import' | 'export', shows: RegExp): Promise<string> {
   const row = storageRow(page, title);
+  const before = (await storageState(pid, title, role))?.last_sync_job;
   await row.getByRole('button', { name: /^sync/i }).click();
+  await expect.poll(async () => { const s = await storageState(pid, title, role); return s?.last_sync_job !== before && s?.status; }, WAIT).toBe('completed');
   const progress = page.getByRole('region', { name: `Sync of ${title}` });
   await expect.poll(() => progress.getByRole('progressbar').getAttribute('aria-valuenow').catch(() => null), WAIT).toBe('100');
-  await expect.poll(() => progress.innerText(), WAIT).toMatch(/100\s*%/);
-  await expect.poll(() => row.innerText(), WAIT).toMatch(COMPLETED);
-  return `${await row.innerText()}\n${await progress.innerText()}`;
+  const text = async () => `${await row.innerText()}\n${await progress.innerText()}`;
+  await expect.poll(text, WAIT).toMatch(COMPLETED);
+  await expect.poll(text, WAIT).toMatch(shows);
+  return text();
 }
 
 describe.skipIf(skipBrowserSuite)(`console in headless Chromium${skipBrowserSuite ? ` (skipped: ${skipReason})` : ''}`, () => {
@@ -86,6 +104,12 @@ describe.skipIf(skipBrowserSuite)(`console in headless Chromium${skipBrowserSuit
   afterAll(async () => {
     await browser?.close();
     await env?.stop();
+  });
+
+  it('the accessibility check reports a serious violation when there is one (an unlabelled input)', async (ctx) => {
+    const { page } = await open(ctx.task.name);
+    await page.setContent('<main><h1>t</h1><input type="text"></main>');
+    expect((await seriousViolations(page)).join('\n')).toMatch(/^label \(critical\)/m);
   });
 
   it('sign-in: a wrong token shows the 401 message, the right one opens the projects list; both pages pass axe', async (ctx) => {
@@ -174,8 +198,9 @@ describe.skipIf(skipBrowserSuite)(`console in headless Chromium${skipBrowserSuit
     await cp.step('two sources');
 
     // Sync both; the rows show the progress reaching 100 % and the counts.
-    expect(await syncToCompletion(page, 'local images')).toMatch(/\b2 tasks\b[^]*Failed\s*0/);
-    expect(await syncToCompletion(page, 's3 images')).toMatch(/\b3 tasks\b[^]*Failed\s*0/);
+    const pid = Number(/\/projects\/(\d+)\//.exec(page.url())?.[1]);
+    await syncToCompletion(page, pid, 'local images', 'import', /\b2 tasks\b[^]*Failed\s*0/);
+    await syncToCompletion(page, pid, 's3 images', 'import', /\b3 tasks\b[^]*Failed\s*0/);
     await cp.step('synced');
 
     // Tasks: one row per image, and each source's image renders in the task view.
@@ -205,14 +230,13 @@ describe.skipIf(skipBrowserSuite)(`console in headless Chromium${skipBrowserSuit
     await addStorage(page);
     const target = storageRow(page, 'results');
     await expect.poll(() => target.innerText(), WAIT).toMatch(COMPLETED);
+    await expect.poll(() => target.innerText(), WAIT).toMatch(/\b0 annotations\b/);
     const before = await target.innerText();
-    const pid = (await env.api('GET', '/api/projects/')).json.results.find((p: { title: string }) => p.title === title).id as number;
     const taskId = (await env.api('GET', `/api/tasks?project=${pid}`)).json.tasks[0].id as number;
     const ann = await env.api('POST', `/api/tasks/${taskId}/annotations/`, { result: [{ from_name: 'c', to_name: 'image', type: 'choices', value: { choices: ['a'] } }] });
     expect(ann.status).toBe(201);
-    const after = await syncToCompletion(page, 'results');
+    const after = await syncToCompletion(page, pid, 'results', 'export', /\b1 annotations?\b/);
     expect(after).not.toEqual(before);
-    expect(after).toMatch(/\b1\b/);
     expect(await readdir(join(root, 'out'))).toContain(String(ann.json.id));
     await cp.step('target synced');
 
@@ -255,9 +279,11 @@ describe.skipIf(skipBrowserSuite)(`console in headless Chromium${skipBrowserSuit
 
   it('webhooks page of a project passes axe', async (ctx) => {
     const title = `Hooks ${Date.now().toString(36)}`;
-    await newProject(title);
+    const pid = await newProject(title);
     const cp = await open(ctx.task.name);
     const { page } = cp;
+    // A build without the webhook routes answers 404; the page says so instead of failing.
+    if ((await env.api('GET', `/api/webhooks?project=${pid}`)).status === 404) cp.allowStatus(404, /^\/api\/webhooks/);
     await signIn(page, env.runtime.token!);
     await page.getByRole('link', { name: title, exact: true }).first().click();
     await openProjectPage(page, title, /webhooks/i);
