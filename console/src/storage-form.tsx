@@ -6,10 +6,10 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError } from './api';
 import { Dialog, ErrorBanner, Loading } from './components';
+import { buildBody, type Values } from './storage-body';
 import { storageBase, storageFields, storageTypes, type FieldSpec, type Role, type StorageType } from './storage-schema';
 import type { Project, Storage } from './types';
 
-type Values = Record<string, string | boolean>;
 
 interface PreviewFile {
   key: string | null;
@@ -26,32 +26,6 @@ function initialValues(fields: FieldSpec[], storage: Storage | undefined): Value
     else v[f.name] = current === null || current === undefined ? '' : String(current);
   }
   return v;
-}
-
-/** The request body for the form's values: empty text is null on edit and left out on create. */
-export function buildBody(fields: FieldSpec[], values: Values, replaced: Set<string>, editing: boolean): Record<string, unknown> {
-  const body: Record<string, unknown> = {};
-  for (const f of fields) {
-    if (f.widget === 'readonly') continue;
-    const v = values[f.name];
-    if (f.secret) {
-      // Omitted keeps the stored secret; a replaced one is sent as typed ("" clears it).
-      if (editing ? replaced.has(f.name) : v !== '') body[f.name] = v;
-      continue;
-    }
-    if (f.widget === 'checkbox') {
-      body[f.name] = v === true;
-      continue;
-    }
-    const text = String(v ?? '');
-    if (text.trim() === '') {
-      if (editing) body[f.name] = null;
-      continue;
-    }
-    // A number field with something else in it goes as typed: the server names the field.
-    body[f.name] = f.widget === 'number' && /^-?\d+$/.test(text.trim()) ? Number(text.trim()) : text;
-  }
-  return body;
 }
 
 export function StorageDialog(props: { role: Role; project: Project; storage?: Storage; externalId?: string; onClose: () => void; onSaved: () => void }) {

@@ -27,7 +27,7 @@ export interface StorageType {
   title: string;
 }
 
-type Schema = Record<string, unknown> & {
+export type Schema = Record<string, unknown> & {
   $ref?: string;
   type?: string | string[];
   anyOf?: Schema[];
@@ -146,10 +146,10 @@ function createSchema(root: Schema, role: Role, type: string): Schema | undefine
 }
 
 /**
- * The form fields of a storage type. Throws an Error when the server describes no such type.
+ * The form fields of a storage type from an OpenAPI document (pure: the console's tests run it on
+ * the server's own document). Throws an Error when the document describes no such type.
  */
-export async function storageFields(role: Role, type: string): Promise<FieldSpec[]> {
-  const root = await openApi();
+export function fieldsFromDocument(root: Schema, role: Role, type: string): FieldSpec[] {
   const schema = createSchema(root, role, type);
   if (!schema?.properties) throw new Error(`The server's API description has no ${role === 'export' ? 'target' : 'source'} storage type "${type}".`);
   const required = new Set(schema.required ?? []);
@@ -179,6 +179,11 @@ export async function storageFields(role: Role, type: string): Promise<FieldSpec
     });
   }
   return fields.sort((a, b) => rank(a.name) - rank(b.name));
+}
+
+/** The form fields of a storage type, from the server's OpenAPI document (fetched once). */
+export async function storageFields(role: Role, type: string): Promise<FieldSpec[]> {
+  return fieldsFromDocument(await openApi(), role, type);
 }
 
 /** The guide's names of the storage types (the server's titles are Label Studio's API titles). */

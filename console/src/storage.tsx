@@ -12,6 +12,8 @@ import { isRunning, SyncProgress } from './sync-progress';
 import type { Project, Storage } from './types';
 
 const POLL_MS = 1500;
+// Idle refresh: export writes from annotations and syncs started elsewhere show up without a reload.
+const IDLE_POLL_MS = 10_000;
 
 type Lists = { import: Storage[]; export: Storage[] };
 
@@ -53,8 +55,7 @@ export function StoragePage({ project }: { project: Project }) {
   }, [project.id]);
   const running = lists ? [...lists.import, ...lists.export].some(isRunning) : false;
   useEffect(() => {
-    if (!running) return;
-    const t = setInterval(() => void load(), POLL_MS);
+    const t = setInterval(() => void load(), running ? POLL_MS : IDLE_POLL_MS);
     return () => clearInterval(t);
   }, [running]);
 
