@@ -5,7 +5,7 @@
  *
  *   npx tsx scripts/console-screenshot.ts [output.png]
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRuntime } from '../local/runtime';
@@ -27,11 +27,14 @@ async function waitForStatus(api: ReturnType<typeof runtimeApi>, path: string): 
 }
 
 async function main(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'labelsync-screenshot-'));
+  // A fixed, readable path: it shows in the storages' Location column.
+  const dir = join(tmpdir(), 'labelsync-console-screenshot');
+  rmSync(dir, { recursive: true, force: true });
   const root = join(dir, 'label-studio-data');
   mkdirSync(join(root, 'set1'), { recursive: true });
   mkdirSync(join(root, 'annotations'), { recursive: true });
   for (let i = 0; i < 12; i++) writeFileSync(join(root, 'set1', `img-${String(i).padStart(3, '0')}.png`), png(64, 48, [30 + i * 15, 90, 160]));
+  process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
   Object.assign(process.env, { LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED: 'true', LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT: root, LABELSYNC_LOCAL_FILES_STORAGE_ENABLED: 'true' });
   const runtime = await startRuntime({ port: 0, dataDir: join(dir, 'data'), inMemory: true, preloadStateMachine: true, log: () => {} });
   const browser = await launchChromium();
@@ -42,6 +45,10 @@ async function main(): Promise<void> {
     const source = await api('POST', '/api/storages/localfiles', { project: pid, title: 'Camera set 1', path: join(root, 'set1'), regex_filter: '.*\\.png', use_blob_urls: true });
     await api('POST', `/api/storages/localfiles/${source.json.id}/sync`);
     await waitForStatus(api, `/api/storages/localfiles/${source.json.id}`);
+    const tasks = (await api('GET', `/api/tasks?project=${pid}&resolve_uri=false`)).json.tasks as { id: number }[];
+    for (const t of tasks.slice(0, 3)) {
+      await api('POST', `/api/tasks/${t.id}/annotations`, { result: [{ from_name: 'choice', to_name: 'image', type: 'choices', value: { choices: ['stop'] } }] });
+    }
     const target = await api('POST', '/api/storages/export/localfiles', { project: pid, title: 'Annotations', path: join(root, 'annotations') });
     await waitForStatus(api, `/api/storages/export/localfiles/${target.json.id}`);
 

@@ -212,7 +212,7 @@ describe.skipIf(skipBrowserSuite)(`console in headless Chromium${skipBrowserSuit
     for (const [file, width] of [['l1.png', 32], ['s2.png', 16]] as const) {
       await rows.filter({ hasText: file }).first().getByRole('link').first().click();
       const img = page.locator('main img').first();
-      await expect.poll(() => img.evaluate((i) => (i as { complete: boolean; naturalWidth: number }).complete && (i as { naturalWidth: number }).naturalWidth), WAIT).toBe(width);
+      await expect.poll(() => img.evaluate((i) => { const im = i as unknown as { complete: boolean; naturalWidth: number }; return im.complete && im.naturalWidth; }), WAIT).toBe(width);
       await cp.step(`task view ${file}`);
       await expectAccessible(page, `task view of ${file}`);
       await page.goBack();
