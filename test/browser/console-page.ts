@@ -32,7 +32,8 @@ export async function openConsolePage(browser: Browser, baseURL: string, testNam
   // bypassCSP: axe-core is injected as a script, which the console's CSP (rightly) refuses.
   const context = await browser.newContext({ baseURL, viewport: { width: 1280, height: 800 }, bypassCSP: true });
   const page = await context.newPage();
-  page.setDefaultTimeout(20_000);
+  // Generous: the machine is shared, and a wait that times out fails with the locator it waited for.
+  page.setDefaultTimeout(30_000);
   const dir = join(ARTIFACTS_DIR, slug(testName));
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });

@@ -150,6 +150,7 @@ describe.skipIf(skipBrowserSuite)(`console in headless Chromium${skipBrowserSuit
     await form.getByLabel(/^title$/i).fill(title);
     await selectByText(form.getByLabel(/template/i), /image classification/i);
     await cp.step('create project');
+    await expectAccessible(page, 'create-project form');
     await form.getByRole('button', { name: /^create( project)?$/i }).last().click();
     await openProjectPage(page, title, /cloud storage/i);
     await page.getByRole('heading', { name: /source storage/i }).first().waitFor();
@@ -202,6 +203,18 @@ describe.skipIf(skipBrowserSuite)(`console in headless Chromium${skipBrowserSuit
     await syncToCompletion(page, pid, 'local images', 'import', /\b2 tasks\b[^]*Failed\s*0/);
     await syncToCompletion(page, pid, 's3 images', 'import', /\b3 tasks\b[^]*Failed\s*0/);
     await cp.step('synced');
+
+    // Edit shows the stored secrets as "stored" with a Replace control, never their values.
+    await storageRow(page, 's3 images').getByRole('button', { name: /^edit/i }).click();
+    const edit = openDialog(page);
+    await edit.getByRole('button', { name: 'Replace Secret Access Key' }).waitFor();
+    expect(await edit.innerText()).toMatch(/\bstored\b/);
+    expect(await page.content()).not.toContain(s3.secretAccessKey);
+    expect(await edit.getByLabel(/bucket name/i).inputValue()).toBe(bucket);
+    await cp.step('edit dialog');
+    await expectAccessible(page, 'edit-storage dialog', '[role=dialog]');
+    await page.keyboard.press('Escape');
+    await edit.waitFor({ state: 'hidden' });
 
     // Tasks: one row per image, and each source's image renders in the task view.
     await openProjectPage(page, title, /^tasks$/i);
