@@ -56,6 +56,7 @@ async function main(): Promise<void> {
   console.log(`labelsync is running at ${runtime.url} (ready in ${Date.now() - started} ms)`);
   console.log(`  data:  ${runtime.dataDir}`);
   console.log(`  token: ${runtime.token}${runtime.tokenCreated ? '  (new; stored in the data dir)' : ''}`);
+  console.log(`  open:  ${runtime.url}/ (the console; sign in with the token)`);
   console.log(`  try:   curl -H "Authorization: Token ${runtime.token}" ${runtime.url}/api/projects/`);
   for (const n of notes) console.log(`  note:  ${n}`);
 }

@@ -57,34 +57,44 @@ const FOCUSABLE = 'a[href], button:not([disabled]), input:not([disabled]), selec
 export function Dialog(props: { title: string; onClose: () => void; children: ComponentChildren; wide?: boolean }) {
   const ref = useRef<HTMLDivElement>(null);
   const headingId = useRef(`dlg-${Math.random().toString(36).slice(2)}`).current;
+  const onClose = useRef(props.onClose);
+  onClose.current = props.onClose;
   useEffect(() => {
     const before = document.activeElement as HTMLElement | null;
     const first = ref.current?.querySelector<HTMLElement>('[autofocus]') ?? ref.current?.querySelector<HTMLElement>(FOCUSABLE);
     (first ?? ref.current)?.focus();
-    return () => before?.focus?.();
+    // On the document, not the dialog: a control that unmounts (Replace) leaves focus on the body.
+    const onKeyDown = (ev: KeyboardEvent) => {
+      const box = ref.current;
+      if (!box) return;
+      if (ev.key === 'Escape') {
+        ev.preventDefault();
+        onClose.current();
+        return;
+      }
+      if (ev.key !== 'Tab') return;
+      const items = [...box.querySelectorAll<HTMLElement>(FOCUSABLE)].filter((e) => e.offsetParent !== null);
+      if (items.length === 0) return;
+      const first = items[0];
+      const last = items[items.length - 1];
+      const inside = box.contains(document.activeElement);
+      if (!inside || (ev.shiftKey && document.activeElement === first)) {
+        ev.preventDefault();
+        (ev.shiftKey ? last : first).focus();
+      } else if (!ev.shiftKey && document.activeElement === last) {
+        ev.preventDefault();
+        first.focus();
+      }
+    };
+    document.addEventListener('keydown', onKeyDown);
+    return () => {
+      document.removeEventListener('keydown', onKeyDown);
+      if (before?.isConnected) before.focus();
+    };
   }, []);
-  const onKeyDown = (ev: KeyboardEvent) => {
-    if (ev.key === 'Escape') {
-      ev.stopPropagation();
-      props.onClose();
-      return;
-    }
-    if (ev.key !== 'Tab' || !ref.current) return;
-    const items = [...ref.current.querySelectorAll<HTMLElement>(FOCUSABLE)].filter((e) => e.offsetParent !== null);
-    if (items.length === 0) return;
-    const first = items[0];
-    const last = items[items.length - 1];
-    if (ev.shiftKey && document.activeElement === first) {
-      ev.preventDefault();
-      last.focus();
-    } else if (!ev.shiftKey && document.activeElement === last) {
-      ev.preventDefault();
-      first.focus();
-    }
-  };
   return (
     <div class="backdrop">
-      <div ref={ref} class={props.wide ? 'dialog wide' : 'dialog'} role="dialog" aria-modal="true" aria-labelledby={headingId} tabIndex={-1} onKeyDown={onKeyDown}>
+      <div ref={ref} class={props.wide ? 'dialog wide' : 'dialog'} role="dialog" aria-modal="true" aria-labelledby={headingId} tabIndex={-1}>
         <h2 id={headingId}>{props.title}</h2>
         {props.children}
       </div>

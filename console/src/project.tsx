@@ -17,6 +17,10 @@ export function ProjectPage({ route }: { route: ProjectRoute }) {
   useEffect(() => {
     api<Project>('GET', `/api/projects/${route.projectId}`).then(setProject, setError);
   }, [route.projectId]);
+  // The heading appears only once the project is loaded: move focus to it then (as on navigation).
+  useEffect(() => {
+    if (project || error) document.querySelector<HTMLElement>('main h1')?.focus();
+  }, [project !== null, error !== null]);
   if (error) {
     return (
       <>

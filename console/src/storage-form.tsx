@@ -154,10 +154,10 @@ function FieldInput(props: {
   if (f.widget === 'readonly') {
     const value = props.externalId ?? '';
     return (
-      <div class="field">
+      <div class="field" role="group" aria-labelledby={id}>
         <span class="label-like" id={id}>{f.label}</span>
         <div class="copy">
-          <code aria-labelledby={id}>{value || 'unknown'}</code>
+          <code>{value || 'unknown'}</code>
           <button type="button" onClick={() => void navigator.clipboard?.writeText(value)} disabled={!value}>Copy External ID</button>
         </div>
         <p class="help">Your organization's external id: put it in the role's trust policy (<code>sts:ExternalId</code>).</p>
@@ -177,11 +177,11 @@ function FieldInput(props: {
   }
   if (f.secret && props.stored && !props.replacing) {
     return (
-      <div class="field">
+      <div class="field" role="group" aria-labelledby={id}>
         <span class="label-like" id={id}>{f.label}</span>
         <div class="secret-stored">
-          <span aria-labelledby={id}>stored</span>
-          <button type="button" onClick={props.onReplace} aria-describedby={describedBy}>Replace {f.label}</button>
+          <span>stored</span>
+          <button type="button" onClick={() => { props.onReplace(); setTimeout(() => document.getElementById(id)?.focus(), 0); }} aria-describedby={describedBy}>Replace {f.label}</button>
         </div>
         {errors}
       </div>

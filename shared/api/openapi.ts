@@ -10,7 +10,14 @@ import './task-schemas';
 import { registerAllStorageSchemas } from './storage-schemas';
 import { apiRegistry } from './validation';
 
-type Op = { summary: string; request?: string; response?: string | { array: string } | 'empty'; status?: number; query?: { name: string; required?: boolean; description: string }[] };
+type Op = {
+  summary: string;
+  request?: string;
+  /** `html`: the browser console's page (static, no token). */
+  response?: string | { array: string } | 'empty' | 'html';
+  status?: number;
+  query?: { name: string; required?: boolean; description: string }[];
+};
 const ref = (id: string) => ({ $ref: `#/components/schemas/${id}` });
 
 const pascal = (t: string, role: StorageRole) =>
@@ -25,6 +32,10 @@ export function operations(): Ops {
   const ops: Ops = {
     '/health': { get: { summary: 'Liveness check (no authentication).', response: 'Health' } },
     '/api/openapi.json': { get: { summary: 'This document.' } },
+    // The browser console: static files, no token (docs/console.md). `{path+}` is the rest of the path.
+    '/': { get: { summary: 'The browser console (no authentication).', response: 'html' } },
+    '/console': { get: { summary: 'The browser console (no authentication).', response: 'html' } },
+    '/console/{path+}': { get: { summary: 'A console page (deep link) or a hashed asset under /console/assets/ (no authentication).', response: 'html' } },
     '/api/organizations/current': {
       get: { summary: "The caller's organization: id, title and the external_id its s3s roles' trust policies must require (sts:ExternalId).", response: 'Organization' },
     },
@@ -176,26 +187,29 @@ export function openApiDocument(): Record<string, unknown> {
     paths[path] = {};
     for (const [method, op] of Object.entries(methods)) {
       const params = [
-        ...[...path.matchAll(/\{(\w+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'integer' } })),
+        ...[...path.matchAll(/\{(\w+)(\+?)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: m[2] ? 'string' : 'integer' } })),
         ...(op.query ?? []).map((q) => ({ name: q.name, in: 'query', required: !!q.required, description: q.description, schema: { type: 'string' } })),
       ];
       const status = String(op.status ?? 200);
+      const isPublic = path === '/health' || op.response === 'html';
       const success =
         op.response === 'empty'
           ? { description: 'No content.' }
+          : op.response === 'html'
+            ? { description: 'The console page (text/html), or an asset (text/javascript, text/css).', content: { 'text/html': { schema: { type: 'string' } } } }
           : op.response === undefined
             ? { description: 'OK', content: { 'application/json': { schema: {} } } }
             : { description: 'OK', content: { 'application/json': { schema: typeof op.response === 'string' ? ref(op.response) : { type: 'array', items: ref(op.response.array) } } } };
       paths[path][method] = {
         summary: op.summary,
-        ...(path === '/health' ? { security: [] } : {}),
+        ...(isPublic ? { security: [] } : {}),
         ...(params.length ? { parameters: params } : {}),
         ...(op.request ? { requestBody: { required: true, content: { 'application/json': { schema: ref(op.request) } } } } : {}),
         responses: {
           [status]: success,
           ...(op.request || op.query ? { 400: errorResponse('Validation error (per-field messages).') } : {}),
-          ...(path === '/health' ? {} : { 401: errorResponse('Missing or invalid token.') }),
-          ...(path.includes('{') ? { 404: errorResponse('Unknown id, or an id of another organization.') } : {}),
+          ...(isPublic ? {} : { 401: errorResponse('Missing or invalid token.') }),
+          ...(path.includes('{') ? { 404: errorResponse(op.response === 'html' ? 'Unknown asset.' : 'Unknown id, or an id of another organization.') } : {}),
         },
       };
     }
