@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seriousViolations } from './axe';
-import { launchChromium, skipBrowserSuite, skipReason } from './chromium';
+import { chromiumMissing, launchChromium, skipBrowserSuite, skipReason } from './chromium';
 import { accessibleDescription, deleteStorage, openDialog, openProjectPage, signIn, storageRow } from './console-nav';
 import { openConsolePage, type ConsolePage } from './console-page';
 import { startConsoleRuntime, type ConsoleRuntime } from './console-runtime';
@@ -95,6 +95,11 @@ async function syncToCompletion(page: Page, pid: number, title: string, role: 'i
   await expect.poll(text, WAIT).toMatch(shows);
   return text();
 }
+
+// In CI a missing browser is a failed test (not only a failed hook), so the run's counts say so.
+it.runIf(!!process.env.CI)('chromium is installed for the browser suite (CI)', () => {
+  expect(chromiumMissing, skipReason).toBe(false);
+});
 
 describe.skipIf(skipBrowserSuite)(`console in headless Chromium${skipBrowserSuite ? ` (skipped: ${skipReason})` : ''}`, () => {
   beforeAll(async () => {
