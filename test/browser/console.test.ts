@@ -18,6 +18,8 @@ import { startConsoleRuntime, type ConsoleRuntime } from './console-runtime';
 
 // Evaluated in the page: the project's TypeScript has no DOM library.
 declare const document: { activeElement: { innerText?: string; closest(s: string): unknown } | null };
+declare const sessionStorage: Record<string, string>;
+declare const localStorage: Record<string, string>;
 
 let env: ConsoleRuntime;
 let browser: Browser;
@@ -136,6 +138,9 @@ describe.skipIf(skipBrowserSuite)(`console in headless Chromium${skipBrowserSuit
 
     await signIn(page, env.runtime.token!);
     expect(page.url()).not.toContain(env.runtime.token!);
+    const stores = await page.evaluate(() => ({ session: JSON.stringify({ ...sessionStorage }), local: JSON.stringify({ ...localStorage }) }));
+    expect(stores.session).toContain(env.runtime.token!);
+    expect(stores.local).not.toContain(env.runtime.token!);
     await cp.step('projects');
     await expectAccessible(page, 'projects list');
     expect(cp.problems()).toEqual([]);
