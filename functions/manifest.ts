@@ -18,7 +18,9 @@ export type FunctionName =
   | 'syncExecutionFailed'
   | 'exportStream'
   | 'exportReplay'
-  | 'sweeper';
+  | 'sweeper'
+  | 'webhooks'
+  | 'webhookDeliver';
 
 export interface FunctionSpec {
   /** Path of the handler module, relative to the repo root; it exports `handler`. */
@@ -45,6 +47,9 @@ export const FUNCTIONS: Record<FunctionName, FunctionSpec> = {
   exportReplay: { entry: 'functions/export/replay.ts', description: 'export DLQ to recorded failures; scheduled replay of recorded failures', timeout: 300, memoryMb: 1024, everyMinutes: 15 },
   // 4 min: a run ends before the next one starts.
   sweeper: { entry: 'functions/ops/sweeper.ts', description: 'finishes deleting projects whose delete request ran out of time', timeout: 240, memoryMb: 512, everyMinutes: 5 },
+  webhooks: { entry: 'functions/api/webhooks.ts', description: 'webhook configuration (Label Studio routes) and delivery log', timeout: 29, memoryMb: 512 },
+  // 10 jobs a batch, each at most LABELSYNC_WEBHOOK_TIMEOUT_MS (10 s) plus the guard's DNS check, sent concurrently.
+  webhookDeliver: { entry: 'functions/webhooks/deliver.ts', description: 'webhook delivery worker: signed POST, retries with backoff, dead-letter records', timeout: 60, memoryMb: 512 },
 };
 
 export interface RouteSpec {
@@ -63,6 +68,7 @@ export const ROUTES: RouteSpec[] = [
   // The organization's external id is generated on first read: a function that writes the table.
   { path: '/api/organizations', fn: 'projects' },
   { path: '/api/storages', fn: 'storages' },
+  { path: '/api/webhooks', fn: 'webhooks' },
   { path: '/tasks', fn: 'resolve' },
   { path: '/projects', fn: 'resolve' },
   { path: '/data/local-files', fn: 'resolve' },

@@ -26,6 +26,7 @@ import type { StorageConfig } from './storage/types';
 import { buildRequestSyncDeps, buildSyncDeps } from './sync/context';
 import type { SyncDeps } from './sync/deps';
 import { StepFunctionsSyncStarter, type SyncStarter } from './sync/starter';
+import { buildWebhookRuntime } from './webhooks/runtime';
 
 export type { AppContext, AppParts } from './context';
 
@@ -110,6 +111,7 @@ export function createApp(source: Record<string, string | undefined> = process.e
     },
     // Label Studio syncs a new target storage at once.
     onExportStorageCreated: parts.onExportStorageCreated ?? ((s) => syncNewExportStorage(app.requestSyncDeps(), s)),
+    webhooks: buildWebhookRuntime(env, db, secretBox, parts),
   };
   return app;
 }

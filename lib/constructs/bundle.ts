@@ -132,4 +132,6 @@ export const COLD_BUDGET_BYTES: Record<FunctionName, number> = {
   syncExecutionFailed: 980 * KIB,
   exportStream: 975 * KIB,
   exportReplay: 960 * KIB,
+  webhooks: 1_000_000,
+  webhookDeliver: 1_000_000,
 };

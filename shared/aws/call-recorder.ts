@@ -30,7 +30,7 @@ export interface CallRecorderOptions {
   record(call: AwsCall): void;
 }
 
-export type AwsService = 'dynamodb' | 's3' | 'sqs' | 'states' | 'sts' | 'kms';
+export type AwsService = 'dynamodb' | 's3' | 'sqs' | 'states' | 'sts' | 'kms' | 'events';
 
 type Ctx = Record<string, string | string[]>;
 type Auth = { action: string; resource: string; context?: Ctx };
@@ -115,6 +115,10 @@ function authorizationsOf(service: AwsService, command: string, input: Record<st
       return [{ action: `states:${command}`, resource: String(input.stateMachineArn ?? input.executionArn ?? '*') }];
     case 'sqs':
       return [{ action: `sqs:${command}`, resource: queueArn(String(input.QueueUrl ?? ''), where) }];
+    case 'events': {
+      const buses = ((input.Entries ?? []) as { EventBusName?: string }[]).map((e) => e.EventBusName ?? 'default');
+      return [...new Set(buses)].map((b) => ({ action: `events:${command}`, resource: b.startsWith('arn:') ? b : `arn:aws:events:${where.region}:${where.account}:event-bus/${b}` }));
+    }
   }
 }
 
