@@ -170,7 +170,7 @@ export class Monitoring extends Construct {
       new cloudwatch.GraphWidget({
         title: 'Webhooks',
         left: [own(METRIC.webhookDelivered, 'Sum', 'delivered'), own(METRIC.webhookFailed, 'Sum', 'failed attempts'), own(METRIC.webhookDeadLettered, 'Sum', 'dead-lettered')],
-        right: [own(METRIC.webhookLatency, 'p50', 'latency p50 (ms)'), own(METRIC.webhookLatency, 'p99', 'latency p99 (ms)')],
+        right: [own(METRIC.webhookLatency, 'p50', 'latency p50 (ms)'), own(METRIC.webhookLatency, 'p99', 'latency p99 (ms)'), own(METRIC.eventEmitErrors, 'Sum', 'events not recorded')],
         width: 24,
       }),
     );
