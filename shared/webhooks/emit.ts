@@ -41,6 +41,7 @@ export interface EventSinkDeps {
 
 /** Records and enqueues the deliveries of `event`; returns how many were recorded. */
 async function recordDeliveries(deps: EventSinkDeps, event: LabelsyncEvent, eventId: string): Promise<number> {
+  // gsi1 is eventually consistent: a webhook created a moment before the event may not see it.
   const hooks = (await listOrgWebhooks(deps.db, event.orgId)).filter((w) => webhookMatches(w, event));
   const jobs: { job: DeliveryJob; delayMs: number }[] = [];
   const now = new Date().toISOString();

@@ -12,6 +12,9 @@ import { handler as webhooksHandler } from '../../functions/api/webhooks';
 import { processApp } from '../../shared/process-app';
 import { LOCAL_EVENTS_FILE } from '../../shared/webhooks/event-bus';
 import { verifySignature } from '../../shared/webhooks/signature';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { keys } from '../../shared/db/keys';
+import { finalizeFailedExecution } from '../../shared/sync/execution-failed';
 import { client, type ApiHandler } from './api-harness';
 import { newProject, newStorage, startSyncHarness, stopSyncHarness, type SyncHarness } from './sync-helpers';
 import { eventually, startReceiver, type Receiver } from './webhook-receiver';
@@ -69,4 +72,24 @@ it('a sync sends TASKS_CREATED per chunk and STORAGE_SYNC_COMPLETED with counter
   const lines = readFileSync(join(processApp().env.dataDir!, LOCAL_EVENTS_FILE), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   const mine = lines.find((l) => l['detail-type'] === 'labelsync.storage.sync.completed' && l.detail.storage_sync.job_id === res.json.last_sync_job);
   expect(mine).toMatchObject({ source: 'labelsync', detail: { action: 'STORAGE_SYNC_COMPLETED', organization: h.orgId } });
+});
+
+it('an execution that ends FAILED sends STORAGE_SYNC_FAILED with the job and a secret-free error', async () => {
+  const hooks = client(webhooksHandler as unknown as ApiHandler, h.token);
+  const dir = join(h.root, 'failing');
+  mkdirSync(dir, { recursive: true });
+  const projectId = await newProject(h.orgId, ['image']);
+  const storage = await newStorage(h.orgId, projectId, { type: 'localfiles', role: 'import', path: dir, recursive_scan: true, use_blob_urls: false });
+  const w = (await hooks('POST', '/api/webhooks', { project: projectId, url: rx.url('/failed'), actions: ['STORAGE_SYNC_FAILED'] })).json;
+  const { db } = processApp();
+  // The storage as a running job leaves it when its execution dies before Finalize.
+  await db.doc.send(new UpdateCommand({ TableName: db.table, Key: keys.storage(storage.id), UpdateExpression: 'SET #s = :s, last_sync_job = :j', ExpressionAttributeNames: { '#s': 'status' }, ExpressionAttributeValues: { ':s': 'in_progress', ':j': 'job-dead' } }));
+  const input = JSON.stringify({ storageId: storage.id, jobId: 'job-dead', role: 'import' });
+  const r = await finalizeFailedExecution(processApp().syncDeps(), { executionArn: 'arn:aws:states:us-east-1:123456789012:execution:sync:x', name: `${storage.id}-job-dead`, status: 'TIMED_OUT', input });
+  expect(r.marked).toBe(true);
+  const [req] = await rx.waitFor('/failed', 1);
+  expect(verifySignature(req.headers['x-labelsync-signature'] as string, req.body, w.secret)).toBe(true);
+  const body = JSON.parse(req.body);
+  expect(body).toMatchObject({ action: 'STORAGE_SYNC_FAILED', storage_sync: { storage: { id: storage.id, type: 'localfiles' }, job_id: 'job-dead', status: 'failed' }, project: { id: projectId } });
+  expect(body.storage_sync.errors[0].reason).toContain('TIMED_OUT');
 });
