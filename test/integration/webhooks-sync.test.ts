@@ -1,7 +1,8 @@
 /**
  * Sync events end to end: a local-files import sync on the real state machine (local ASL runner)
  * emits TASKS_CREATED per chunk of new tasks and STORAGE_SYNC_COMPLETED with the job's counters,
- * delivered to a real HTTP receiver; the same events land in the local event-bus file. The
+ * delivered to a real HTTP receiver; the same events land in the local event-bus file. An execution
+ * that dies sends STORAGE_SYNC_FAILED, a target that starts failing EXPORT_FAILED. The
  * in-process delivery queue stands in for SQS (no SQS emulator here).
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -16,7 +17,9 @@ import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { keys } from '../../shared/db/keys';
 import { finalizeFailedExecution } from '../../shared/sync/execution-failed';
 import { client, type ApiHandler } from './api-harness';
-import { newProject, newStorage, startSyncHarness, stopSyncHarness, type SyncHarness } from './sync-helpers';
+import { newProject, newStorage, startSyncHarness, stopSyncHarness, storageOf, type SyncHarness } from './sync-helpers';
+import { StorageError } from '../../shared/errors';
+import { reportTargetFailure, toExportTarget } from '../../shared/export/targets';
 import { eventually, startReceiver, type Receiver } from './webhook-receiver';
 
 let h: SyncHarness;
@@ -92,4 +95,22 @@ it('an execution that ends FAILED sends STORAGE_SYNC_FAILED with the job and a s
   const body = JSON.parse(req.body);
   expect(body).toMatchObject({ action: 'STORAGE_SYNC_FAILED', storage_sync: { storage: { id: storage.id, type: 'localfiles' }, job_id: 'job-dead', status: 'failed' }, project: { id: projectId } });
   expect(body.storage_sync.errors[0].reason).toContain('TIMED_OUT');
+});
+
+it('a target storage that starts failing sends EXPORT_FAILED once per failing spell', async () => {
+  const hooks = client(webhooksHandler as unknown as ApiHandler, h.token);
+  const dir = join(h.root, 'target');
+  mkdirSync(dir, { recursive: true });
+  const projectId = await newProject(h.orgId, ['image']);
+  const storage = await newStorage(h.orgId, projectId, { type: 'localfiles', role: 'export', path: dir });
+  const w = (await hooks('POST', '/api/webhooks', { project: projectId, url: rx.url('/export'), actions: ['EXPORT_FAILED'] })).json;
+  const app = processApp();
+  const load = (s: Parameters<typeof app.storageConfig>[0]) => app.storageConfig(s);
+  const denied = new StorageError('access_denied', 'write refused');
+  await reportTargetFailure(app.db, await toExportTarget(storage, load), denied, app.webhooks.events);
+  // Still failing: the next report is the same spell.
+  await reportTargetFailure(app.db, await toExportTarget(await storageOf(storage.id), load), denied, app.webhooks.events);
+  const [req] = await rx.waitFor('/export', 1);
+  expect(JSON.parse(req.body)).toMatchObject({ action: 'EXPORT_FAILED', export: { storage: { id: storage.id, role: 'export' }, error: { code: 'access_denied' }, failing_since: expect.any(String) }, project: { id: projectId } });
+  expect((await hooks('GET', `/api/webhooks/${w.id}/deliveries`)).json.results).toHaveLength(1);
 });
