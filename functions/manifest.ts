@@ -19,7 +19,9 @@ export type FunctionName =
   | 'exportStream'
   | 'exportReplay'
   | 'sweeper'
-  | 'scheduledSync';
+  | 'scheduledSync'
+  | 'webhooks'
+  | 'webhookDeliver';
 
 export interface FunctionSpec {
   /** Path of the handler module, relative to the repo root; it exports `handler`. */
@@ -48,6 +50,9 @@ export const FUNCTIONS: Record<FunctionName, FunctionSpec> = {
   sweeper: { entry: 'functions/ops/sweeper.ts', description: 'finishes deleting projects whose delete request ran out of time', timeout: 240, memoryMb: 512, everyMinutes: 5 },
   // Invoked by each storage's own schedule (EventBridge Scheduler; a timer in npm start), not by everyMinutes.
   scheduledSync: { entry: 'functions/sync/scheduled.ts', description: "a storage's sync_schedule fired: request its full sync, or count a skip while one runs", timeout: 60, memoryMb: 512 },
+  webhooks: { entry: 'functions/api/webhooks.ts', description: 'webhook configuration (Label Studio routes) and delivery log', timeout: 29, memoryMb: 512 },
+  // 10 jobs a batch, each at most LABELSYNC_WEBHOOK_TIMEOUT_MS (10 s) plus the guard's DNS check, sent concurrently.
+  webhookDeliver: { entry: 'functions/webhooks/deliver.ts', description: 'webhook delivery worker: signed POST, retries with backoff, dead-letter records', timeout: 60, memoryMb: 512 },
 };
 
 export interface RouteSpec {
@@ -68,6 +73,7 @@ export const ROUTES: RouteSpec[] = [
   // The organization's external id is generated on first read: a function that writes the table.
   { path: '/api/organizations', fn: 'projects' },
   { path: '/api/storages', fn: 'storages' },
+  { path: '/api/webhooks', fn: 'webhooks' },
   { path: '/tasks', fn: 'resolve' },
   { path: '/projects', fn: 'resolve' },
   { path: '/data/local-files', fn: 'resolve' },

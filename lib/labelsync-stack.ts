@@ -19,6 +19,8 @@ import {
 } from './constructs/node-function';
 import { Schedules } from './constructs/schedules';
 import { SyncSchedules } from './constructs/sync-schedules';
+import { EventBus } from './constructs/event-bus';
+import { WebhookDelivery } from './constructs/webhook-delivery';
 import { SyncFailureRule } from './constructs/sync-failure-rule';
 import { SyncStateMachine } from './constructs/sync-state-machine';
 import { keys } from '../shared/db/keys';
@@ -51,9 +53,14 @@ const PK = {
   exportFailure: FAILURE_PK,
   // Last-run digests and the link-page run registry of a storage (repo-digests, repo-link-pages).
   storageRuns: 'SUM#',
+  // Webhooks, their deliveries and event markers (shared/db/repo-webhooks.ts).
+  webhook: family(keys.webhook(1).pk),
+  counter: family(keys.counter('webhook').pk),
 };
 // Any function that builds an s3s provider may create its organization's external id (ORG#).
 const STEP_WRITES = [PK.job, PK.storageRuns, PK.storage, PK.org];
+/** Functions that emit webhook events (they record deliveries and send jobs to the delivery queue). */
+const EMITTERS: FunctionName[] = ['projects', 'syncChunk', 'syncFinalize', 'syncExecutionFailed', 'exportStream', 'exportReplay'];
 
 /**
  * Write scopes: functions whose writes stay in a few item families are limited to them with
@@ -74,15 +81,19 @@ const GRANTS: Record<FunctionName, Grants> = {
   // Final status and counters only: it decrypts a storage's secrets to redact them from the error.
   syncFinalize: { table: { read: true, write: true }, kms: 'decrypt' },
   // Export links, failure records, a failing target's status.
-  exportStream: { table: { read: true, write: true, stream: true, writeKeys: [PK.exportLink, PK.exportFailure, PK.storage, PK.org] }, kms: 'decrypt', storage: 'write' },
+  exportStream: { table: { read: true, write: true, stream: true, writeKeys: [PK.exportLink, PK.exportFailure, PK.storage, PK.org, PK.webhook] }, kms: 'decrypt', storage: 'write' },
   // Reads the storage and writes its status; decrypts its config only to scrub secrets from the traceback.
   syncExecutionFailed: { table: { read: true, write: true }, kms: 'decrypt' },
   // Deletes what deleted projects left: table items only.
   sweeper: { table: { read: true, write: true } },
   // Reads dead-lettered batches back from the stream and re-exports recorded failures: the export's item families.
-  exportReplay: { table: { read: true, write: true, stream: true, writeKeys: [PK.exportLink, PK.exportFailure, PK.storage, PK.org] }, kms: 'decrypt', storage: 'write' },
   // Requests a sync as the API does (connection check, status, run counters) and starts its execution.
   scheduledSync: { table: { read: true, write: true, writeKeys: [PK.storage, PK.org] }, kms: 'decrypt', storage: 'validate' },
+  exportReplay: { table: { read: true, write: true, stream: true, writeKeys: [PK.exportLink, PK.exportFailure, PK.storage, PK.org, PK.webhook] }, kms: 'decrypt', storage: 'write' },
+  // Webhook items and their id counter; encrypts secrets and header values.
+  webhooks: { table: { read: true, write: true, writeKeys: [PK.webhook, PK.counter] }, kms: 'encrypt' },
+  // Delivery records and the webhook's failure counter; decrypts the signing secret and headers.
+  webhookDeliver: { table: { read: true, write: true, writeKeys: [PK.webhook] }, kms: 'decrypt' },
 };
 
 /**
@@ -142,6 +153,10 @@ export class LabelsyncStack extends Stack {
 
     new Schedules(this, 'Schedules', { functions: fns });
 
+    const emitters = EMITTERS.map((n) => fns[n]);
+    const webhooks = new WebhookDelivery(this, 'Webhooks', { worker: fns.webhookDeliver, emitters });
+    const bus = new EventBus(this, 'Events', { emitters });
+
     const api = new HttpApi(this, 'Http', {
       functions: fns,
       corsOrigins: config.corsOrigins,
@@ -154,7 +169,8 @@ export class LabelsyncStack extends Stack {
       functions: fns,
       stateMachine: sync.stateMachine,
       table: data.table,
-      deadLetterQueues: { export: exportPipeline.deadLetterQueue, syncFailed: syncFailed.deadLetterQueue },
+      deadLetterQueues: { export: exportPipeline.deadLetterQueue, syncFailed: syncFailed.deadLetterQueue, webhookJobs: webhooks.deadLetterQueue },
+      webhookQueue: webhooks.queue,
       streamConsumer: fns.exportStream,
       alarmEmail: config.alarmEmail,
     });
@@ -165,6 +181,7 @@ export class LabelsyncStack extends Stack {
     new CfnOutput(this, 'SecretsKeyArn', { value: data.secretsKey.keyArn, description: 'KMS key wrapping storage secrets (LABELSYNC_KMS_KEY_ID)' });
     new CfnOutput(this, 'AlarmTopicArn', { value: monitoring.topic.topicArn, description: 'SNS topic every alarm notifies (subscribe to it, or set context alarmEmail)' });
     new CfnOutput(this, 'SyncScheduleGroup', { value: syncSchedules.groupName, description: "EventBridge Scheduler group of the storages' sync_schedule schedules" });
+    new CfnOutput(this, 'EventBusName', { value: bus.bus.eventBusName, description: 'EventBridge bus labelsync puts every event on (source labelsync)' });
     new CfnOutput(this, 'ExportDeadLetterQueueUrl', { value: exportPipeline.deadLetterQueue.queueUrl, description: 'Export records that could not be delivered' });
   }
 }

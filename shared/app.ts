@@ -28,6 +28,7 @@ import type { SyncDeps } from './sync/deps';
 import { StepFunctionsSyncStarter, type SyncStarter } from './sync/starter';
 import { EventBridgeSyncScheduler } from './sync/eventbridge-scheduler';
 import type { SyncScheduler } from './sync/sync-scheduler';
+import { buildWebhookRuntime } from './webhooks/runtime';
 
 export type { AppContext, AppParts } from './context';
 
@@ -117,6 +118,7 @@ export function createApp(source: Record<string, string | undefined> = process.e
     },
     // Label Studio syncs a new target storage at once.
     onExportStorageCreated: parts.onExportStorageCreated ?? ((s) => syncNewExportStorage(app.requestSyncDeps(), s)),
+    webhooks: buildWebhookRuntime(env, db, secretBox, parts),
   };
   return app;
 }

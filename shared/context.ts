@@ -17,6 +17,8 @@ import type { ExportSyncHooks } from './sync/export-hooks';
 import type { RequestSyncDeps } from './sync/request-sync';
 import type { SyncStarter } from './sync/starter';
 import type { SyncScheduler } from './sync/sync-scheduler';
+import type { DeliveryQueue, EventBus } from './webhooks/types';
+import type { WebhookRuntime } from './webhooks/runtime';
 
 /** Builds a provider for a (decrypted) storage config: validated, endpoint-guarded, cached. */
 export type GetProvider = (config: StorageConfig, opts?: GetProviderOptions) => Promise<StorageProvider>;
@@ -38,6 +40,10 @@ export interface AppParts {
   syncScheduler?: SyncScheduler;
   /** Replaces the full export sync a new target storage gets at once (default: requestSync). */
   onExportStorageCreated?: (storage: StorageItem) => Promise<void>;
+  /** Webhook delivery jobs (default: SQS on LABELSYNC_WEBHOOK_QUEUE_URL, else an in-process queue). */
+  deliveryQueue?: DeliveryQueue;
+  /** Where events also go (default: EventBridge on LABELSYNC_EVENT_BUS_NAME, else `<data dir>/events.jsonl`). */
+  eventBus?: EventBus;
 }
 
 export interface AppContext {
@@ -75,4 +81,6 @@ export interface AppContext {
    * Errors are logged, the create still answers 201.
    */
   onExportStorageCreated?: (storage: StorageItem) => Promise<void>;
+  /** Webhooks: the event sink use cases emit to, the delivery queue, the bus and the worker's dependencies. */
+  webhooks: WebhookRuntime;
 }

@@ -18,6 +18,16 @@ export const METRIC = {
   exportFailures: 'ExportFailures',
   /** Messages in the export dead-letter queue, when something measured it; Count. */
   dlqDepth: 'ExportDlqDepth',
+  /** Webhook POSTs answered 2xx; Count. */
+  webhookDelivered: 'WebhookDeliveriesSent',
+  /** Webhook attempts that failed (each retry counts); Count. */
+  webhookFailed: 'WebhookDeliveriesFailed',
+  /** Webhook deliveries that exhausted their attempts (dead-lettered); Count. */
+  webhookDeadLettered: 'WebhookDeliveriesDeadLettered',
+  /** Event time → successful POST of a webhook delivery; Milliseconds. */
+  webhookLatency: 'WebhookDeliveryLatency',
+  /** Events that could not be recorded for delivery or put on the event bus (logged); Count. */
+  eventEmitErrors: 'EventEmitErrors',
 } as const;
 
 export type MetricName = (typeof METRIC)[keyof typeof METRIC];

@@ -51,6 +51,21 @@ export function countExportFailures(n: number): void {
   if (n > 0) add(METRIC.exportFailures, MetricUnit.Count, n);
 }
 
+/** Outcome of one webhook attempt: delivered (with latency since the event), failed, or dead-lettered. */
+export function countWebhookAttempt(outcome: 'delivered' | 'failed' | 'dead_lettered', latencyMs?: number): void {
+  if (outcome === 'delivered') {
+    add(METRIC.webhookDelivered, MetricUnit.Count, 1);
+    if (latencyMs !== undefined) add(METRIC.webhookLatency, MetricUnit.Milliseconds, latencyMs);
+    return;
+  }
+  add(METRIC.webhookFailed, MetricUnit.Count, 1);
+  if (outcome === 'dead_lettered') add(METRIC.webhookDeadLettered, MetricUnit.Count, 1);
+}
+
+export function countEventEmitError(): void {
+  add(METRIC.eventEmitErrors, MetricUnit.Count, 1);
+}
+
 export function recordDlqDepth(messages: number): void {
   add(METRIC.dlqDepth, MetricUnit.Count, messages);
 }

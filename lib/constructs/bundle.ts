@@ -150,4 +150,6 @@ export const COLD_BUDGET_BYTES: Record<FunctionName, number> = {
   exportStream: 975 * KIB,
   exportReplay: 960 * KIB,
   scheduledSync: 980 * KIB,
+  webhooks: 1_000_000,
+  webhookDeliver: 1_000_000,
 };

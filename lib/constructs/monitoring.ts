@@ -22,7 +22,12 @@ export interface MonitoringProps {
   streamConsumer: lambda.IFunction;
   /** Subscribed to the alarm topic by email when set (context `alarmEmail`). */
   alarmEmail?: string;
+  /** The webhook delivery queue: its oldest message's age is the delivery backlog. */
+  webhookQueue?: sqs.IQueue;
 }
+
+/** Delivery jobs waiting longer than this (beyond the 15-minute retry delays) mean the worker is not keeping up. */
+export const WEBHOOK_QUEUE_AGE_ALARM_SECONDS = 30 * 60;
 
 /** Alarm periods: five minutes, one breaching period unless said otherwise. */
 const PERIOD = Duration.minutes(5);
@@ -69,6 +74,7 @@ export class Monitoring extends Construct {
     this.executionAlarms(props.stateMachine);
     for (const [name, fn] of Object.entries(props.functions)) this.functionAlarms(name, fn);
     this.tableAlarm(props.table);
+    if (props.webhookQueue) this.webhookAlarms(props.webhookQueue);
     this.dashboard = this.buildDashboard(props);
   }
 
@@ -112,6 +118,13 @@ export class Monitoring extends Construct {
     this.alarm(`${name}Throttles`, fn.metricThrottles(opts), 0, `The ${name} function was throttled (concurrency limit; see docs/deploy.md, Alarms).`);
   }
 
+  private webhookAlarms(queue: sqs.IQueue): void {
+    const age = queue.metricApproximateAgeOfOldestMessage({ period: PERIOD, statistic: 'Maximum' });
+    this.alarm('WebhookQueueAge', age, WEBHOOK_QUEUE_AGE_ALARM_SECONDS, 'Webhook delivery jobs wait for more than 30 minutes: the delivery worker is failing or throttled (see docs/deploy.md, Alarms).');
+    const dead = new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName: METRIC.webhookDeadLettered, dimensionsMap: { service: METRICS_SERVICE }, statistic: 'Sum', period: PERIOD });
+    this.alarm('WebhookDeadLettered', dead, 0, 'Webhook deliveries exhausted their attempts (GET /api/webhooks/{id}/deliveries?status=failed; see docs/deploy.md, Alarms).');
+  }
+
   private tableAlarm(table: dynamodb.ITable): void {
     const throttled = table.metricThrottledRequestsForOperations({ operations: TABLE_OPERATIONS, period: PERIOD });
     this.alarm('TableThrottles', throttled, 0, 'DynamoDB throttled requests on the table (see docs/deploy.md, Alarms).');
@@ -152,6 +165,14 @@ export class Monitoring extends Construct {
         width: 8,
       }),
       new cloudwatch.GraphWidget({ title: 'Lambda throttles', left: fns.map(([n, f]) => f.metricThrottles({ label: n })), width: 8 }),
+    );
+    d.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Webhooks',
+        left: [own(METRIC.webhookDelivered, 'Sum', 'delivered'), own(METRIC.webhookFailed, 'Sum', 'failed attempts'), own(METRIC.webhookDeadLettered, 'Sum', 'dead-lettered')],
+        right: [own(METRIC.webhookLatency, 'p50', 'latency p50 (ms)'), own(METRIC.webhookLatency, 'p99', 'latency p99 (ms)'), own(METRIC.eventEmitErrors, 'Sum', 'events not recorded')],
+        width: 24,
+      }),
     );
     d.addWidgets(
       new cloudwatch.GraphWidget({ title: 'Lambda errors', left: fns.map(([n, f]) => f.metricErrors({ label: n })), width: 12 }),

@@ -5,8 +5,11 @@
 import type { AppContext } from '../context';
 import { NotFoundError } from '../errors';
 import { nextId } from '../db/counters';
-import type { AnnotationItem } from '../db/items';
+import type { AnnotationItem, ProjectItem, TaskItem } from '../db/items';
+import type { LabelsyncEvent } from '../webhooks/types';
 import { getProject } from '../db/repo-projects';
+import { getTask } from '../db/repo-tasks';
+import { annotationEvent, annotationsDeleted } from '../webhooks/events';
 import { createAnnotation, deleteAnnotation, getAnnotation, listTaskAnnotations, updateAnnotation } from '../db/repo-annotations';
 import type { Principal } from '../http/auth';
 import { serializeAnnotation, toAnnotationFields } from './annotation-fields';
@@ -36,11 +39,11 @@ export async function listAnnotationsOfTask(app: AppContext, principal: Principa
 
 /** Creates an annotation on the caller's task. @throws ValidationError, NotFoundError */
 export async function createTaskAnnotation(app: AppContext, principal: Principal, taskId: number | undefined, body: unknown): Promise<AnnotationItem> {
-  const { task } = await getOwnedTask(app, principal, taskId);
+  const { task, project } = await getOwnedTask(app, principal, taskId);
   const input = parseWith(AnnotationInputSchema.omit({ id: true }), body ?? {});
   assertStorableFields(input);
   const now = new Date().toISOString();
-  return createAnnotation(app.db, {
+  const created = await createAnnotation(app.db, {
     kind: 'annotation',
     id: await nextId(app.db, 'annotation'),
     taskId: task.id,
@@ -51,6 +54,14 @@ export async function createTaskAnnotation(app: AppContext, principal: Principal
     created_at: now,
     updated_at: now,
   });
+  await app.webhooks.events.emit(annotationEvent('ANNOTATION_CREATED', project, (await getTask(app.db, task.id)) ?? task, created));
+  return created;
+}
+
+/** The project and task of an annotation for its event (skipped when either is gone meanwhile). */
+async function emitForAnnotation(app: AppContext, a: AnnotationItem, event: (p: ProjectItem, t: TaskItem) => LabelsyncEvent): Promise<void> {
+  const [project, task] = await Promise.all([getProject(app.db, a.projectId), getTask(app.db, a.taskId)]);
+  if (project && task) await app.webhooks.events.emit(event(project, task));
 }
 
 /** Partial update; bumps `version`. @throws ValidationError, NotFoundError, ConflictError */
@@ -58,11 +69,15 @@ export async function patchAnnotation(app: AppContext, principal: Principal, id:
   const a = await getOwnedAnnotation(app, principal, id);
   const input = parseWith(AnnotationPatchSchema, body ?? {});
   assertStorableFields(input);
-  return updateAnnotation(app.db, a.id, input);
+  const updated = await updateAnnotation(app.db, a.id, input);
+  await emitForAnnotation(app, updated, (p, t) => annotationEvent('ANNOTATION_UPDATED', p, t, updated));
+  return updated;
 }
 
 /** Deletes the caller's annotation. @throws NotFoundError */
 export async function deleteOwnedAnnotation(app: AppContext, principal: Principal, id: number | undefined): Promise<void> {
   const a = await getOwnedAnnotation(app, principal, id);
   await deleteAnnotation(app.db, a);
+  const project = await getProject(app.db, a.projectId);
+  if (project) await app.webhooks.events.emit(annotationsDeleted(project, [a.id]));
 }

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { STORAGE_TYPES, type StorageRole } from '../storage/types';
 import './project-schemas';
 import './task-schemas';
+import '../webhooks/schemas';
 import { registerAllStorageSchemas } from './storage-schemas';
 import { apiRegistry } from './validation';
 
@@ -41,6 +42,7 @@ export function operations(): Ops {
     },
     ...projectOperations(),
     ...taskOperations(),
+    ...webhookOperations(),
     '/api/storages': { get: { summary: 'All import storages of a project.', query: projectQ } },
     '/api/storages/types': { get: { summary: 'Import storage types.', response: { array: 'StorageType' } } },
     '/api/storages/export': { get: { summary: 'All export storages of a project.', query: projectQ } },
@@ -112,6 +114,32 @@ function taskOperations(): Ops {
       get: { summary: 'Get an annotation.', response: 'Annotation' },
       patch: { summary: 'Update an annotation (bumps version).', request: 'AnnotationPatch', response: 'Annotation' },
       delete: { summary: 'Delete an annotation.', response: 'empty', status: 204 },
+    },
+  };
+}
+
+function webhookOperations(): Ops {
+  return {
+    '/api/webhooks/info': { get: { summary: 'Webhook actions (no authentication); `organization-only=true` lists only organization-level ones.', query: [{ name: 'organization-only', description: 'true/1/yes: only organization-only actions; any other value: the others.' }] } },
+    '/api/webhooks': {
+      get: { summary: "The organization's webhooks (an array).", query: [{ name: 'project', description: 'Project id, or `null` for organization-level webhooks.' }] },
+      post: { summary: 'Create a webhook; the response carries its signing `secret`, shown only here.', request: 'WebhookWrite', status: 201 },
+    },
+    '/api/webhooks/{id}': {
+      get: { summary: 'Get a webhook (header values masked, no secret).' },
+      patch: { summary: 'Update a webhook; absent `actions` stay; `rotate_secret: true` returns a new `secret`.', request: 'WebhookWrite' },
+      put: { summary: 'Update a webhook (`url` required).', request: 'WebhookWrite' },
+      delete: { summary: 'Delete a webhook.', response: 'empty', status: 204 },
+    },
+    '/api/webhooks/{id}/deliveries': {
+      get: {
+        summary: 'Delivery log, newest first: `{results: [{id, action, status, attempts, response_status, error, created_at, updated_at}], next}`.',
+        query: [
+          { name: 'status', description: 'pending, delivered or failed (failed = dead-lettered).' },
+          { name: 'page_size', description: 'Default 50, max 200.' },
+          { name: 'cursor', description: 'From the `next` path of the previous page.' },
+        ],
+      },
     },
   };
 }

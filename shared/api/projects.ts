@@ -13,6 +13,8 @@ import { decodeCursor, encodeCursor } from '../db/repo-common';
 import type { Principal } from '../http/auth';
 import { countWithinResponseBudget } from '../http/limits';
 import { getLogger } from '../logging';
+import { deleteProjectWebhooks } from '../db/repo-webhooks';
+import { projectEvent } from '../webhooks/events';
 import { DEFAULT_LABEL_CONFIG, parseDataKeys } from './label-config';
 import { finishProjectDeletion } from './project-sweep';
 import { ProjectCreateSchema } from './project-schemas';
@@ -64,6 +66,7 @@ export async function createProject(app: AppContext, principal: Principal, body:
     updated_at: now,
   };
   await putProject(app.db, p);
+  await app.webhooks.events.emit(projectEvent('PROJECT_CREATED', p));
   return p;
 }
 
@@ -78,6 +81,7 @@ export async function patchProject(app: AppContext, principal: Principal, id: nu
     data_keys: input.label_config === undefined ? undefined : parseDataKeys(input.label_config),
   });
   if (!updated) throw new NotFoundError('Project not found.');
+  await app.webhooks.events.emit(projectEvent('PROJECT_UPDATED', updated));
   return updated;
 }
 
@@ -161,6 +165,9 @@ export async function deleteProject(
     created_at: new Date().toISOString(),
   };
   if (!(await deleteProjectLeavingSweep(app.db, sweep))) throw new NotFoundError('Project not found.');
+  // Label Studio deletes a project's webhooks with it (organization-level ones stay).
+  await deleteProjectWebhooks(app.db, p.orgId, p.id);
+  await app.webhooks.events.emit(projectEvent('PROJECT_DELETED', p));
   const result = await finishProjectDeletion(app, { kind: 'sweep', ...sweep }, Date.now() + budgetMs);
   if (!result.done) getLogger('api').info('project delete continues in the sweeper', { projectId: p.id, deleted: result.deleted });
   return result;

@@ -16,6 +16,7 @@ import { dropImportState } from '../db/repo-import-state';
 import { listProjectStorages } from '../db/repo-storages';
 import type { Principal } from '../http/auth';
 import { countWithinResponseBudget } from '../http/limits';
+import { tasksCreated, tasksDeleted } from '../webhooks/events';
 import type { HttpRequest } from '../http/types';
 import { resolveTaskDataForApi } from '../resolve/task-data';
 import { serializeAnnotation, toAnnotationFields } from './annotation-fields';
@@ -178,6 +179,7 @@ async function storeNewTasks(app: AppContext, project: ProjectItem, parsed: Impo
   await putAnnotations(app.db, annotations);
   await putTasks(app.db, tasks);
   if (labeledAnnotations) await adjustProjectCounters(app.db, project.id, { annotations: labeledAnnotations });
+  await app.webhooks.events.emit(tasksCreated(project, tasks));
   return { tasks, annotations, predictionCount };
 }
 
@@ -369,8 +371,9 @@ export async function getTaskDetail(app: AppContext, principal: Principal, id: n
 
 /** Deletes a task and its annotations. @throws NotFoundError */
 export async function deleteOwnedTask(app: AppContext, principal: Principal, id: number | undefined): Promise<void> {
-  const { task } = await getOwnedTask(app, principal, id);
+  const { task, project } = await getOwnedTask(app, principal, id);
   await deleteTask(app.db, task);
   // A synced task leaves a tombstone in its object's link, so the next sync does not bring it back.
   if (task.source) await recordTaskDeletion(app.db, task);
+  await app.webhooks.events.emit(tasksDeleted(project, [task.id]));
 }

@@ -30,7 +30,7 @@ export interface CallRecorderOptions {
   record(call: AwsCall): void;
 }
 
-export type AwsService = 'dynamodb' | 's3' | 'sqs' | 'states' | 'sts' | 'kms' | 'scheduler';
+export type AwsService = 'dynamodb' | 's3' | 'sqs' | 'states' | 'sts' | 'kms' | 'scheduler' | 'events';
 
 type Ctx = Record<string, string | string[]>;
 type Auth = { action: string; resource: string; context?: Ctx };
@@ -117,6 +117,10 @@ function authorizationsOf(service: AwsService, command: string, input: Record<st
       return [{ action: `sqs:${command}`, resource: queueArn(String(input.QueueUrl ?? ''), where) }];
     case 'scheduler':
       return schedulerAuths(command, input, where);
+    case 'events': {
+      const buses = ((input.Entries ?? []) as { EventBusName?: string }[]).map((e) => e.EventBusName ?? 'default');
+      return [...new Set(buses)].map((b) => ({ action: `events:${command}`, resource: b.startsWith('arn:') ? b : `arn:aws:events:${where.region}:${where.account}:event-bus/${b}` }));
+    }
   }
 }
 

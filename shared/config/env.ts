@@ -83,6 +83,26 @@ export interface Env {
    * first two) also let it create them. Unset: no AWS scheduler.
    */
   syncSchedules?: { groupName: string; namePrefix: string; targetArn?: string; roleArn?: string };
+  /** Webhook delivery settings (README "Webhooks"). */
+  webhooks: WebhookEnv;
+}
+
+/** LABELSYNC_WEBHOOK_* and LABELSYNC_EVENT_BUS_NAME. */
+export interface WebhookEnv {
+  /** LABELSYNC_WEBHOOK_QUEUE_URL: SQS queue of delivery jobs (CDK sets it); unset → in-process queue. */
+  queueUrl?: string;
+  /** LABELSYNC_EVENT_BUS_NAME: EventBridge bus every event is also put on (CDK sets it). */
+  eventBusName?: string;
+  /** LABELSYNC_WEBHOOK_TIMEOUT_MS: connect + response timeout of one POST (default 10 s). */
+  timeoutMs: number;
+  /** LABELSYNC_WEBHOOK_MAX_ATTEMPTS: attempts before a delivery is dead-lettered (default 5). */
+  maxAttempts: number;
+  /** LABELSYNC_WEBHOOK_RETRY_BASE_MS: first retry delay; ×4 per attempt, jittered, capped at 15 min (default 30 s). */
+  retryBaseMs: number;
+  /** LABELSYNC_WEBHOOK_MAX_CONSECUTIVE_FAILURES: dead-lettered deliveries in a row that deactivate a webhook (default 50; 0 never). */
+  maxConsecutiveFailures: number;
+  /** LABELSYNC_WEBHOOK_BATCH_SIZE: objects per POST of a list event such as TASKS_CREATED (default 100). */
+  batchSize: number;
 }
 
 type Source = Record<string, string | undefined>;
@@ -175,6 +195,15 @@ export function parseEnv(source: Source): Env {
     strictTransactionHoldMs: nonNegativeIntVar('LABELSYNC_STRICT_TRANSACTION_HOLD_MS', source.LABELSYNC_STRICT_TRANSACTION_HOLD_MS, 0, problems),
     lambdaFunctionName: source.AWS_LAMBDA_FUNCTION_NAME || undefined,
     syncSchedules: syncSchedulesVar(source, problems),
+    webhooks: {
+      queueUrl: url('LABELSYNC_WEBHOOK_QUEUE_URL'),
+      eventBusName: source.LABELSYNC_EVENT_BUS_NAME || undefined,
+      timeoutMs: int('LABELSYNC_WEBHOOK_TIMEOUT_MS', 10_000),
+      maxAttempts: int('LABELSYNC_WEBHOOK_MAX_ATTEMPTS', 5),
+      retryBaseMs: int('LABELSYNC_WEBHOOK_RETRY_BASE_MS', 30_000),
+      maxConsecutiveFailures: nonNegativeIntVar('LABELSYNC_WEBHOOK_MAX_CONSECUTIVE_FAILURES', source.LABELSYNC_WEBHOOK_MAX_CONSECUTIVE_FAILURES, 50, problems),
+      batchSize: int('LABELSYNC_WEBHOOK_BATCH_SIZE', 100),
+    },
   };
   if (!e.table) problems.push('LABELSYNC_TABLE is required');
   if (e.localFilesServingEnabled && e.localFilesStorageEnabled && resolve(e.localFilesDocumentRoot) === '/') {

@@ -23,4 +23,11 @@ export const keys = {
   annotationsOfTask: (taskId: number) => ({ gsi1pk: `TASK#${taskId}#ANNOTATIONS` }),
   /** gsi2 of an annotation: its project, sharded by id (export sync walks these). */
   annotationsOfProject: (projectId: number, shard: number) => ({ gsi2pk: `PROJECT#${projectId}#ANNOTATIONS#${shard}` }),
+  webhook: (id: number) => ({ pk: `WEBHOOK#${id}`, sk: 'WEBHOOK' }),
+  /** gsi1 of a webhook: its organization (sort key = zero-padded id). */
+  webhooksOfOrg: (orgId: string) => ({ gsi1pk: `ORG#${orgId}#WEBHOOKS` }),
+  /** A delivery of a webhook; ids start with the creation time, so the partition reads newest first backwards. */
+  webhookDelivery: (webhookId: number, deliveryId: string) => ({ pk: `WEBHOOK#${webhookId}`, sk: `DELIVERY#${deliveryId}` }),
+  /** Marks an event as recorded for a webhook: a re-emitted event (a retried sync chunk) is not delivered twice. */
+  webhookEvent: (webhookId: number, eventId: string) => ({ pk: `WEBHOOK#${webhookId}`, sk: `EVENT#${eventId}` }),
 };

@@ -32,6 +32,9 @@ export const ITEM_KINDS = {
   chunk: 'chunk',
   exportLink: 'export_link',
   sweep: 'sweep',
+  webhook: 'webhook',
+  webhookDelivery: 'webhook_delivery',
+  webhookEvent: 'webhook_event',
 } as const;
 
 /** Tasks and annotations of one project spread over this many GSI partitions (no hot key). */

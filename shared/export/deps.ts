@@ -5,6 +5,7 @@
 import type { Db } from '../db/repo-common';
 import type { StorageConfig, StorageProvider } from '../storage/types';
 import type { ExportLinkStore } from '../db/repo-export-links';
+import type { EventSink } from '../webhooks/types';
 import type { ExportTarget } from './targets';
 
 export interface ExportDeps {
@@ -17,6 +18,8 @@ export interface ExportDeps {
   now?: () => Date;
   /** Annotations handled at once within a batch or chunk (default 8). */
   concurrency?: number;
+  /** EXPORT_FAILED events go here; none when absent. */
+  events?: EventSink;
 }
 
 /** Default number of annotations in flight. */

@@ -221,7 +221,7 @@ class ChangeBatch {
       log.warn('export target failed', { storageId: target.id, error: (e as Error).message });
       if (!this.reported.has(target.id)) {
         this.reported.add(target.id);
-        await reportTargetFailure(this.deps.db, target, e).catch((err) =>
+        await reportTargetFailure(this.deps.db, target, e, this.deps.events).catch((err) =>
           log.error('could not record the target failure', { storageId: target.id, error: (err as Error).message }),
         );
       }

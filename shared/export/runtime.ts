@@ -9,7 +9,7 @@ import { ExportLinkStore } from '../db/repo-export-links';
 import { toExportTarget, type StorageConfigLoader } from './targets';
 
 /** Builds the export dependencies. `loadConfig` decrypts a storage's secrets into its config. */
-export function exportDepsFromContext(ctx: Pick<AppContext, 'db' | 'getProvider'>, loadConfig: StorageConfigLoader): ExportDeps {
+export function exportDepsFromContext(ctx: Pick<AppContext, 'db' | 'getProvider'> & Partial<Pick<AppContext, 'webhooks'>>, loadConfig: StorageConfigLoader): ExportDeps {
   const { db } = ctx;
   return {
     db,
@@ -17,5 +17,6 @@ export function exportDepsFromContext(ctx: Pick<AppContext, 'db' | 'getProvider'
     targets: async (projectId) =>
       Promise.all((await listProjectStorages(db, projectId, 'export')).map((s) => toExportTarget(s, loadConfig))),
     provider: (config) => ctx.getProvider(config),
+    events: ctx.webhooks?.events,
   };
 }

@@ -8,6 +8,8 @@ import type { Db } from '../db/repo-common';
 import { writeStorageSyncState } from '../db/repo-storage-sync-state';
 import { StorageError } from '../errors';
 import type { StorageConfig } from '../storage/types';
+import { exportFailed } from '../webhooks/events';
+import type { EventSink } from '../webhooks/types';
 
 /** One target storage, ready to write to. */
 export interface ExportTarget {
@@ -64,9 +66,11 @@ export const EXPORT_FAILURE_META = ['export_error', 'export_failing_since'] as c
  * every write as surely as wrong credentials — unless a sync is queued or running (that run owns
  * the status; its final step reads the failure).
  */
-export async function reportTargetFailure(db: Db, target: ExportTarget, e: unknown): Promise<void> {
+export async function reportTargetFailure(db: Db, target: ExportTarget, e: unknown, events?: EventSink): Promise<void> {
   const { code, reason } = exportFailureReason(e);
   const time = new Date().toISOString();
+  // EXPORT_FAILED once per failing spell: when the target starts failing, not on every write.
+  if (events && !isTargetFailing(target.item)) await events.emit(exportFailed(target.item, { code, reason }, time));
   const change = {
     set: { traceback: `Export of annotations to storage ${target.id} failed: ${reason}` },
     metaEntries: { export_error: { code, reason, time } },

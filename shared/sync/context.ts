@@ -9,7 +9,7 @@ import type { RequestSyncDeps } from './request-sync';
 import type { SyncStarter } from './starter';
 import { DEFAULT_SYNC_SETTINGS, type SyncDeps, type SyncSettings } from './deps';
 
-type SyncApp = Pick<AppContext, 'db' | 'env' | 'getProvider' | 'storageConfig' | 'exporter'>;
+type SyncApp = Pick<AppContext, 'db' | 'env' | 'getProvider' | 'storageConfig' | 'exporter'> & Partial<Pick<AppContext, 'webhooks'>>;
 
 /** The sync settings of an environment, with `overrides` on top. */
 export function syncSettingsOf(env: AppContext['env'], overrides: Partial<SyncSettings> = {}): SyncSettings {
@@ -34,6 +34,7 @@ export function buildSyncDeps(app: SyncApp, overrides: Partial<SyncSettings> = {
     projectStorages: (projectId, role) => listProjectStorages(app.db, projectId, role),
     settings: syncSettingsOf(app.env, overrides),
     exporter: app.exporter,
+    events: app.webhooks?.events,
   };
 }
 

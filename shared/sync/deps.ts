@@ -6,6 +6,7 @@
 import type { StorageItem } from '../db/items';
 import type { Db } from '../db/repo-common';
 import type { StorageConfig, StorageProvider } from '../storage/types';
+import type { EventSink } from '../webhooks/types';
 import type { ExportSyncHooks } from './export-hooks';
 import { DEFAULT_PARSE_LIMITS, type ParseLimits } from './parse-tasks';
 
@@ -68,4 +69,6 @@ export interface SyncDeps {
   /** The export implementation (`role: "export"` jobs list and write through it). */
   exporter: ExportSyncHooks;
   settings: SyncSettings;
+  /** Webhook and event-bus events (TASKS_CREATED per chunk, sync completed/failed); none when absent. */
+  events?: EventSink;
 }

@@ -10,6 +10,8 @@
 import type { StorageItem } from '../db/items';
 import { pyTime, writeStorageSyncState } from '../db/repo-storage-sync-state';
 import type { SyncDeps } from './deps';
+import { getProject } from '../db/repo-projects';
+import { storageSyncEvent } from '../webhooks/events';
 import { secretValues, tracebackOf } from './finalize-step';
 import { readStorage } from './job-context';
 import type { SyncExecutionInput } from './starter';
@@ -68,5 +70,11 @@ export async function finalizeFailedExecution(deps: SyncDeps, detail: ExecutionS
     { set: { status: 'failed', traceback }, metaEntries: { time_failure: pyTime(new Date()) } },
     { jobId: job.jobId, statusIn: ['queued', 'in_progress'] },
   );
-  return written ? { marked: true, storageId: job.storageId, jobId: job.jobId } : { marked: false, reason: 'the job already has a final status' };
+  if (!written) return { marked: false, reason: 'the job already has a final status' };
+  if (deps.events) {
+    const counters = written.meta ?? {};
+    const outcome = { job_id: job.jobId, status: 'failed', counters: Object.fromEntries(Object.entries(counters).filter(([k]) => k !== 'failures')), errors: [{ reason: traceback }], traceback };
+    await deps.events.emit(storageSyncEvent(written, await getProject(deps.db, written.projectId), outcome));
+  }
+  return { marked: true, storageId: job.storageId, jobId: job.jobId };
 }

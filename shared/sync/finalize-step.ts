@@ -18,6 +18,8 @@ import { dropRuns, getRuns, loadPagedLinks } from '../db/repo-link-pages';
 import type { StorageItem } from '../db/items';
 import type { SyncStatus } from '../db/items';
 import type { SyncDeps } from './deps';
+import { getProject } from '../db/repo-projects';
+import { storageSyncEvent } from '../webhooks/events';
 import { applyGoneDeletions, removesAnnotated, type DeletionCounts } from './import-chunk/apply-deletions';
 import { readStorage } from './job-context';
 import { STORAGE_SECRET_FIELDS } from '../storage/backends';
@@ -149,13 +151,27 @@ export async function finalizeStep(deps: SyncDeps, input: FinalizeStepInput): Pr
     if (job?.ordered) await compactRuns(deps, input.storageId, job, clean);
   }
   const c = job ?? ({} as Partial<JobItem>);
-  await writeStorageSyncState(
+  const written = await writeStorageSyncState(
     deps.db,
     input.storageId,
     { set: { status, ...(failed ? {} : { last_sync: now.toISOString(), last_sync_count: c.created ?? 0 }), traceback }, metaEntries: meta },
     { jobId: input.jobId },
   );
+  if (written) await emitSyncOutcome(deps, written, { jobId: input.jobId, status, meta, traceback, failures });
   return { status };
+}
+
+/** STORAGE_SYNC_COMPLETED / STORAGE_SYNC_FAILED with the run's counters and errors. */
+async function emitSyncOutcome(
+  deps: SyncDeps,
+  storage: StorageItem,
+  run: { jobId: string; status: SyncStatus; meta: Record<string, unknown>; traceback: string | null; failures: SyncFailure[] },
+): Promise<void> {
+  if (!deps.events) return;
+  const { failures: _f, ...counters } = run.meta;
+  const errors = [...run.failures.map((f) => ({ key: f.key, reason: f.reason })), ...(run.status === 'failed' && run.traceback ? [{ reason: run.traceback }] : [])];
+  const project = await getProject(deps.db, storage.projectId);
+  await deps.events.emit(storageSyncEvent(storage, project, { job_id: run.jobId, status: run.status, counters, errors, traceback: run.traceback }));
 }
 
 /** What the job left behind, as the final status and meta see it. */

@@ -58,6 +58,8 @@ export function resolver(resources: Record<string, CfnResource>, local: LocalNam
         return `arn:aws:sqs:${region}:${LOCAL_ACCOUNT_ID}:${id}`;
       case 'AWS::Logs::LogGroup.Arn':
         return `arn:aws:logs:${region}:${LOCAL_ACCOUNT_ID}:log-group:${id}:*`;
+      case 'AWS::Events::EventBus.Arn':
+        return `arn:aws:events:${region}:${LOCAL_ACCOUNT_ID}:event-bus/${id}`;
       case 'AWS::Lambda::Function.Arn':
         return localFunctionArn(r.Metadata?.[FUNCTION_METADATA_KEY] as FunctionName, region);
       case 'AWS::IAM::Role.Arn':

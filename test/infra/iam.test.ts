@@ -78,8 +78,10 @@ describe('iam: table', () => {
     ['resolve', ['CONFIG#*', 'ORG#*']],
     ['syncStart', ['JOB#*', 'SUM#*', 'STORAGE#*', 'ORG#*']],
     ['syncList', ['JOB#*', 'SUM#*', 'STORAGE#*', 'ORG#*']],
-    ['exportStream', ['XLINK#*', 'XFAIL*', 'STORAGE#*', 'ORG#*']],
-    ['exportReplay', ['XLINK#*', 'XFAIL*', 'STORAGE#*', 'ORG#*']],
+    ['exportStream', ['XLINK#*', 'XFAIL*', 'STORAGE#*', 'ORG#*', 'WEBHOOK#*']],
+    ['exportReplay', ['XLINK#*', 'XFAIL*', 'STORAGE#*', 'ORG#*', 'WEBHOOK#*']],
+    ['webhooks', ['WEBHOOK#*', 'COUNTER#*']],
+    ['webhookDeliver', ['WEBHOOK#*']],
   ] as const)('%s writes only the item families it owns (dynamodb:LeadingKeys)', (name, prefixes) => {
     const writes = fullStatementsOf(s.resources, name).filter((st) => st.Effect === 'Allow' && asList(st.Action).some((a) => TABLE_WRITES.includes(a)));
     expect(writes.length).toBe(1);

@@ -57,9 +57,11 @@ describe('monitoring: alarms', () => {
     }
   });
 
-  it('fires on any message in each dead-letter queue (export records, undelivered execution-failed events)', () => {
-    const queueIds = ofType(s.resources, 'AWS::SQS::Queue').map(([id]) => id).sort();
-    expect(queueIds).toHaveLength(2);
+  it('fires on any message in each dead-letter queue (export records, undelivered execution-failed events, webhook jobs)', () => {
+    // Every queue but the webhook delivery queue itself (its backlog alarm is the oldest message's age).
+    const all = ofType(s.resources, 'AWS::SQS::Queue');
+    const queueIds = all.filter(([, r]) => r.Properties?.RedrivePolicy === undefined).map(([id]) => id).sort();
+    expect(queueIds).toHaveLength(3);
     const alarms = alarmsOn('AWS/SQS', 'ApproximateNumberOfMessagesVisible');
     expect(alarms.map((a) => dims(a).QueueName['Fn::GetAtt'][0]).sort()).toEqual(queueIds);
     for (const a of alarms) expect(a.Properties).toMatchObject({ Threshold: 0, ComparisonOperator: 'GreaterThanThreshold', Statistic: 'Maximum' });

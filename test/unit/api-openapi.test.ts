@@ -4,6 +4,7 @@ import { router as meta } from '../../functions/api/meta';
 import { router as projects } from '../../functions/api/projects';
 import { router as resolve } from '../../functions/api/resolve';
 import { router as storages } from '../../functions/api/storages';
+import { router as webhooks } from '../../functions/api/webhooks';
 import { openApiDocument, operations } from '../../shared/api/openapi';
 import { STORAGE_TYPES } from '../../shared/storage/types';
 
@@ -11,7 +12,7 @@ process.env.LABELSYNC_TABLE ??= 'unit';
 
 function routerOperations(): Set<string> {
   const out = new Set<string>();
-  for (const r of [meta, projects, storages, resolve]) {
+  for (const r of [meta, projects, storages, resolve, webhooks]) {
     for (const { method, pattern } of r.list()) {
       const expanded = pattern.includes('{type}') ? STORAGE_TYPES.map((t) => pattern.replace('{type}', t)) : [pattern];
       for (const p of expanded) out.add(`${method.toLowerCase()} ${p}`);

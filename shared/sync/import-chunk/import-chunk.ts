@@ -13,7 +13,8 @@
  * 10. record failures and the chunk's digest.
  * Marking the chunk done and adding its counters (exactly once) is the chunk step's.
  */
-import type { StorageItem } from '../../db/items';
+import type { StorageItem, TaskItem } from '../../db/items';
+import { tasksCreated } from '../../webhooks/events';
 import type { ChunkItem } from '../../db/repo-chunks';
 import { getChunkDigestJob, putChunkDigest } from '../../db/repo-digests';
 import { getJob } from '../../db/repo-jobs';
@@ -108,5 +109,8 @@ export async function importChunk(deps: SyncDeps, storage: StorageItem, source: 
   if (failures.length && job.failed < MAX_FAILURES) await putFailures(db, ctx.jobId, ctx.n, failures);
   // Only a chunk that left its range exactly as listed may be skipped next time.
   if (digest && !failures.length && !written.lost.size) await putChunkDigest(db, storage.id, digest, ctx.jobId);
+  // Label Studio emits TASKS_CREATED per chunk of new tasks; the stable id keeps a retried chunk from notifying twice.
+  const newTasks = built.items.filter((it): it is TaskItem => it.kind === 'task');
+  if (newTasks.length && deps.events) await deps.events.emit(tasksCreated(project, newTasks, `sync-${ctx.jobId}-chunk-${ctx.n}`));
   return { counters, project: project.id, annotationsLabeled: built.labeled, predictions: built.predictions };
 }
