@@ -63,7 +63,7 @@ export async function writeStorageSyncState(db: Db, id: number, change: SyncStat
     const at = `${meta()}.${x.name(k)}`;
     if (v !== undefined) x.sets.push(`${at} = if_not_exists(${at}, ${x.value(v)})`);
   }
-  for (const [k, n] of Object.entries(change.metaAdd ?? {})) if (n) x.adds.push(`${meta()}.${x.name(k)} ${x.value(n)}`);
+  for (const [k, n] of Object.entries(change.metaAdd ?? {})) if (Number.isFinite(n)) x.adds.push(`${meta()}.${x.name(k)} ${x.value(n)}`);
   for (const k of change.removeMeta ?? []) x.removes.push(`${meta()}.${x.name(k)}`);
   if (guard.live ?? true) x.conds.push(`(attribute_not_exists(${x.name('cancelled')}) OR ${x.name('cancelled')} <> ${x.value(true)})`);
   if (guard.jobId !== undefined) x.conds.push(`${x.name('last_sync_job')} = ${x.value(guard.jobId)}`);
