@@ -8,8 +8,8 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { createDocumentClient, SDK_MAX_ATTEMPTS } from '../../shared/db/client';
 import { deleteAnnotation, getAnnotation } from '../../shared/db/repo-annotations';
 import { getStorage } from '../../shared/db/repo-storages';
@@ -48,14 +48,19 @@ async function missingBucketTarget(projectId: number): Promise<StorageItem> {
   });
 }
 
-/** Stream records of the annotations, polled until at least `min` arrived, then exported. */
-async function deliver(annotationIds: number[], min = annotationIds.length) {
+/** Stream records of the annotations, polled until at least one per annotation arrived. */
+async function recordsFor(annotationIds: number[]): Promise<StreamRecordLike[]> {
   const records: StreamRecordLike[] = [];
   await waitFor(async () => {
     records.push(...(await tap.readFor(annotationIds)));
-    return records.length >= min ? true : undefined;
+    return records.length >= annotationIds.length ? true : undefined;
   });
-  return processAnnotationRecords(env.deps, records);
+  return records;
+}
+
+/** Exports the annotations' stream records as one batch. */
+async function deliver(annotationIds: number[]) {
+  return processAnnotationRecords(env.deps, await recordsFor(annotationIds));
 }
 
 async function metaOf(s: StorageItem): Promise<Record<string, unknown>> {
@@ -68,7 +73,11 @@ describe('target counters move with the stream export', () => {
     const target = await localTarget(project.id, 'cnt', { can_delete_objects: true });
     const a = await annotate(env, project.id, taskIds[0]);
     const b = await annotate(env, project.id, taskIds[0]);
+    const send = vi.spyOn(env.db.doc, 'send');
     const r = await deliver([a.id, b.id]);
+    const counterUpdates = send.mock.calls.filter(([c]) => c instanceof UpdateCommand && c.input.Key?.pk === keys.storage(target.id).pk && /\bADD\b/.test(String(c.input.UpdateExpression)));
+    send.mockRestore();
+    expect(counterUpdates, 'one counter update for the target in the batch').toHaveLength(1);
     expect(r.failures).toEqual([]);
     expect(await fileOf(target, a.id)).toBeDefined();
 
@@ -88,10 +97,9 @@ describe('target counters move with the stream export', () => {
     const { project, taskIds } = await createProjectWithTask(env);
     const target = await localTarget(project.id, 'retry');
     const a = await annotate(env, project.id, taskIds[0]);
-    const records = await tap.readFor([a.id]);
-    const more = records.length ? records : await waitFor(async () => { const r = await tap.readFor([a.id]); return r.length ? r : undefined; });
-    await processAnnotationRecords(env.deps, more);
-    await processAnnotationRecords(env.deps, more); // the same batch again, as a retry delivers it
+    const records = await recordsFor([a.id]);
+    await processAnnotationRecords(env.deps, records);
+    await processAnnotationRecords(env.deps, records); // the same batch again, as a retry delivers it
     expect(await metaOf(target)).toMatchObject({ [M.exported]: 1, [M.failed]: 0 });
   });
 
