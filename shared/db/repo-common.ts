@@ -271,7 +271,7 @@ export async function updateReturning<T>(db: Db, input: Omit<UpdateCommandInput,
 }
 
 /**
- * Builds one UpdateItem's SET/REMOVE and condition parts with generated placeholders (`#n0`,
+ * Builds one UpdateItem's SET/ADD/REMOVE and condition parts with generated placeholders (`#n0`,
  * `:v1`, …), so callers never collide on names. The condition starts with `attribute_exists(pk)`:
  * an update never creates an item.
  */
@@ -280,6 +280,8 @@ export class UpdateExpression {
   readonly values: Record<string, unknown> = {};
   readonly sets: string[] = [];
   readonly removes: string[] = [];
+  /** `path :n` pairs of the ADD clause (atomic increments: no read-modify-write). */
+  readonly adds: string[] = [];
   readonly conds: string[] = ['attribute_exists(pk)'];
   private i = 0;
 
@@ -304,7 +306,11 @@ export class UpdateExpression {
 
   /** The expression parts of an UpdateCommand input. */
   input(): Pick<UpdateCommandInput, 'UpdateExpression' | 'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'> {
-    const update = [this.sets.length ? `SET ${this.sets.join(', ')}` : '', this.removes.length ? `REMOVE ${this.removes.join(', ')}` : ''].filter(Boolean).join(' ');
+    const update = [
+      this.sets.length ? `SET ${this.sets.join(', ')}` : '',
+      this.adds.length ? `ADD ${this.adds.join(', ')}` : '',
+      this.removes.length ? `REMOVE ${this.removes.join(', ')}` : '',
+    ].filter(Boolean).join(' ');
     return {
       UpdateExpression: update,
       ConditionExpression: this.conds.join(' AND '),

@@ -24,6 +24,11 @@ export interface SyncStateChange {
   metaEntries?: Record<string, unknown>;
   /** Single `meta.<key>` entries set only where absent (e.g. when a failure began). */
   metaDefaults?: Record<string, unknown>;
+  /**
+   * `meta.<key>` numbers incremented with DynamoDB's ADD (atomic: concurrent writers never lose a
+   * count; an absent entry starts at 0). The item must already have a `meta` map.
+   */
+  metaAdd?: Record<string, number>;
   /** `meta.<key>` entries removed. */
   removeMeta?: string[];
   /** Also stamp `updated_at` (default true). */
@@ -58,6 +63,7 @@ export async function writeStorageSyncState(db: Db, id: number, change: SyncStat
     const at = `${meta()}.${x.name(k)}`;
     if (v !== undefined) x.sets.push(`${at} = if_not_exists(${at}, ${x.value(v)})`);
   }
+  for (const [k, n] of Object.entries(change.metaAdd ?? {})) if (Number.isFinite(n)) x.adds.push(`${meta()}.${x.name(k)} ${x.value(n)}`);
   for (const k of change.removeMeta ?? []) x.removes.push(`${meta()}.${x.name(k)}`);
   if (guard.live ?? true) x.conds.push(`(attribute_not_exists(${x.name('cancelled')}) OR ${x.name('cancelled')} <> ${x.value(true)})`);
   if (guard.jobId !== undefined) x.conds.push(`${x.name('last_sync_job')} = ${x.value(guard.jobId)}`);

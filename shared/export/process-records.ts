@@ -15,6 +15,8 @@
  * A target that fails in a batch is not tried again in the same batch (a down endpoint costs one
  * timeout per batch, not one per record). Failed annotations are also recorded in the table
  * (shared/db/repo-export-failures.ts) so a DLQ replay can re-export them after the stream records expired.
+ * When the batch is done, what it wrote, removed and failed is added to each target's counters,
+ * one update per target (shared/export/target-counters.ts).
  */
 import { mapLimit } from '../storage/common';
 import { getLogger } from '../logging';
@@ -24,6 +26,7 @@ import { clearTargetFailure, isConfigurationFailure, reportTargetFailure, type E
 import { deleteAnnotationFromTarget, writeAnnotationToTarget, type TargetOutcome } from './write-target';
 import { DEFAULT_EXPORT_CONCURRENCY, type ExportDeps } from './deps';
 import { recordExportFailure, type ExportFailure } from '../db/repo-export-failures';
+import { addTargetCounts, TargetTally } from './target-counters';
 
 /** Result of one batch. */
 export interface BatchResult {
@@ -109,6 +112,7 @@ export async function processAnnotationChanges(deps: ExportDeps, changes: readon
   const groups = groupChanges(changes);
   run.result.annotations = groups.length;
   await mapLimit(groups, deps.concurrency ?? DEFAULT_EXPORT_CONCURRENCY, (g) => run.exportGroup(g));
+  await run.flushCounts();
   for (const c of changes) {
     if (run.failed.has(c.sequenceNumber)) run.result.failures.push(c.sequenceNumber);
     else if (run.recorded.has(c.sequenceNumber)) run.result.recorded.push(c.sequenceNumber);
@@ -131,6 +135,7 @@ class ChangeBatch {
   private readonly targetsOf = new Map<number, Promise<ExportTarget[]>>();
   private readonly broken = new Map<number, unknown>();
   private readonly reported = new Set<number>();
+  private readonly tally = new TargetTally();
   private readonly now: () => Date;
 
   constructor(private readonly deps: ExportDeps) {
@@ -152,6 +157,22 @@ class ChangeBatch {
     // failed, the stream must retry them or they are lost.
     const into = delivery === 'misconfigured' && recorded ? this.recorded : this.failed;
     for (const c of g.changes) into.add(c.sequenceNumber);
+  }
+
+  /**
+   * Adds the batch's outcomes to each target's counters. A counter update that still fails after
+   * its retries is logged, not reported: retrying the records would redo their exports only to
+   * count them, and count again what the retry redoes.
+   */
+  async flushCounts(): Promise<void> {
+    const now = this.now();
+    await Promise.all(
+      this.tally.entries().map(([storageId, counts]) =>
+        addTargetCounts(this.deps.db, storageId, counts, now).catch((e) =>
+          this.log.error('could not update the target counters', { storageId, ...counts, error: (e as Error).message }),
+        ),
+      ),
+    );
   }
 
   /** Records the annotation as failed (shared/db/repo-export-failures.ts); false when that write failed. */
@@ -185,7 +206,7 @@ class ChangeBatch {
       return worst(
         await Promise.all(
           targets.map((t) =>
-            this.onTarget(t, async () => deleteAnnotationFromTarget({ links, provider: await deps.provider(t.config) }, t, g.annotationId, remove.version)),
+            this.onTarget(t, 'remove', async () => deleteAnnotationFromTarget({ links, provider: await deps.provider(t.config) }, t, g.annotationId, remove.version)),
           ),
         ),
       );
@@ -195,7 +216,7 @@ class ChangeBatch {
     return worst(
       await Promise.all(
         targets.map((t) =>
-          this.onTarget(t, async () =>
+          this.onTarget(t, 'upsert', async () =>
             writeAnnotationToTarget({ links, provider: await deps.provider(t.config), reload: (id) => loader.load(id), now: this.now }, t, src),
           ),
         ),
@@ -204,19 +225,24 @@ class ChangeBatch {
   }
 
   /** Runs one target's write unless the target already failed in this batch. */
-  private async onTarget(target: ExportTarget, run: () => Promise<TargetOutcome>): Promise<Delivery> {
+  private async onTarget(target: ExportTarget, op: 'upsert' | 'remove', run: () => Promise<TargetOutcome>): Promise<Delivery> {
     const { result, log } = this;
     if (this.broken.has(target.id)) {
       result.outcomes.failed++;
+      this.tally.add(target.id, 'failed');
       return isConfigurationFailure(this.broken.get(target.id)) ? 'misconfigured' : 'failed';
     }
     try {
       const outcome = await run();
       result.outcomes[outcome]++;
+      // An upsert's `deleted` means the annotation went meanwhile (its REMOVE does the counting).
+      if (outcome === 'written') this.tally.add(target.id, 'exported');
+      else if (outcome === 'deleted' && op === 'remove') this.tally.add(target.id, 'removed');
       if (outcome !== 'skipped') await clearTargetFailure(this.deps.db, target);
       return 'ok';
     } catch (e) {
       result.outcomes.failed++;
+      this.tally.add(target.id, 'failed');
       this.broken.set(target.id, e);
       log.warn('export target failed', { storageId: target.id, error: (e as Error).message });
       if (!this.reported.has(target.id)) {
