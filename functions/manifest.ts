@@ -21,7 +21,8 @@ export type FunctionName =
   | 'sweeper'
   | 'scheduledSync'
   | 'webhooks'
-  | 'webhookDeliver';
+  | 'webhookDeliver'
+  | 'storageEvents';
 
 export interface FunctionSpec {
   /** Path of the handler module, relative to the repo root; it exports `handler`. */
@@ -53,6 +54,7 @@ export const FUNCTIONS: Record<FunctionName, FunctionSpec> = {
   webhooks: { entry: 'functions/api/webhooks.ts', description: 'webhook configuration (Label Studio routes) and delivery log', timeout: 29, memoryMb: 512 },
   // 10 jobs a batch, each at most LABELSYNC_WEBHOOK_TIMEOUT_MS (10 s) plus the guard's DNS check, sent concurrently.
   webhookDeliver: { entry: 'functions/webhooks/deliver.ts', description: 'webhook delivery worker: signed POST, retries with backoff, dead-letter records', timeout: 60, memoryMb: 512 },
+  storageEvents: { entry: 'functions/events/storage-events.ts', description: 'S3 object notifications (EventBridge → SQS) to event-synced storages', timeout: 120, memoryMb: 1024 },
 };
 
 export interface RouteSpec {

@@ -17,6 +17,7 @@ import {
   bindTable,
   type TableAccess,
 } from './constructs/node-function';
+import { StorageEvents } from './constructs/storage-events';
 import { Schedules } from './constructs/schedules';
 import { SyncSchedules } from './constructs/sync-schedules';
 import { EventBus } from './constructs/event-bus';
@@ -94,6 +95,8 @@ const GRANTS: Record<FunctionName, Grants> = {
   webhooks: { table: { read: true, write: true, writeKeys: [PK.webhook, PK.counter] }, kms: 'encrypt' },
   // Delivery records and the webhook's failure counter; decrypts the signing secret and headers.
   webhookDeliver: { table: { read: true, write: true, writeKeys: [PK.webhook] }, kms: 'decrypt' },
+  // Event sync writes what a chunk writes (tasks, annotations, links, overlays, its chunk item) and reads objects.
+  storageEvents: { table: { read: true, write: true }, kms: 'decrypt', storage: 'read' },
 };
 
 /**
@@ -156,6 +159,7 @@ export class LabelsyncStack extends Stack {
     const emitters = EMITTERS.map((n) => fns[n]);
     const webhooks = new WebhookDelivery(this, 'Webhooks', { worker: fns.webhookDeliver, emitters });
     const bus = new EventBus(this, 'Events', { emitters });
+    const storageEvents = new StorageEvents(this, 'StorageEvents', { fn: fns.storageEvents, sourceAccounts: config.eventSourceAccounts });
 
     const api = new HttpApi(this, 'Http', {
       functions: fns,
@@ -169,8 +173,9 @@ export class LabelsyncStack extends Stack {
       functions: fns,
       stateMachine: sync.stateMachine,
       table: data.table,
-      deadLetterQueues: { export: exportPipeline.deadLetterQueue, syncFailed: syncFailed.deadLetterQueue, webhookJobs: webhooks.deadLetterQueue },
+      deadLetterQueues: { export: exportPipeline.deadLetterQueue, syncFailed: syncFailed.deadLetterQueue, webhookJobs: webhooks.deadLetterQueue, storageEvents: storageEvents.deadLetterQueue },
       webhookQueue: webhooks.queue,
+      backlogQueues: { storageEvents: storageEvents.queue },
       streamConsumer: fns.exportStream,
       alarmEmail: config.alarmEmail,
     });

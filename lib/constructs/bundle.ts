@@ -148,8 +148,9 @@ export const COLD_BUDGET_BYTES: Record<FunctionName, number> = {
   syncFinalize: 995 * KIB,
   syncExecutionFailed: 980 * KIB,
   exportStream: 975 * KIB,
-  exportReplay: 960 * KIB,
+  exportReplay: 965 * KIB,
   scheduledSync: 980 * KIB,
   webhooks: 1_000_000,
   webhookDeliver: 1_000_000,
+  storageEvents: 1_000 * KIB,
 };

@@ -22,6 +22,8 @@ import { getProject } from '../db/repo-projects';
 import { storageSyncEvent } from '../webhooks/events';
 import { applyGoneDeletions, removesAnnotated, type DeletionCounts } from './import-chunk/apply-deletions';
 import { readStorage } from './job-context';
+import { drainPendingEvents } from './object-events';
+import { getLogger } from '../logging';
 import { STORAGE_SECRET_FIELDS } from '../storage/backends';
 
 export interface FinalizeStepInput {
@@ -158,6 +160,7 @@ export async function finalizeStep(deps: SyncDeps, input: FinalizeStepInput): Pr
     { jobId: input.jobId },
   );
   if (written) await emitSyncOutcome(deps, written, { jobId: input.jobId, status, meta, traceback, failures });
+  if (input.role === 'import') await applyDeferredEvents(deps, input.storageId);
   return { status };
 }
 
@@ -172,6 +175,15 @@ async function emitSyncOutcome(
   const errors = [...run.failures.map((f) => ({ key: f.key, reason: f.reason })), ...(run.status === 'failed' && run.traceback ? [{ reason: run.traceback }] : [])];
   const project = await getProject(deps.db, storage.projectId);
   await deps.events.emit(storageSyncEvent(storage, project, { job_id: run.jobId, status: run.status, counters, errors, traceback: run.traceback }));
+}
+
+/** Object events that waited for this job (shared/sync/object-events/); a failure leaves them for the next event call. */
+async function applyDeferredEvents(deps: SyncDeps, storageId: number): Promise<void> {
+  try {
+    await drainPendingEvents(deps, storageId);
+  } catch (e) {
+    getLogger('sync').warn('deferred object events not applied yet', { storageId, error: e as Error });
+  }
 }
 
 /** What the job left behind, as the final status and meta see it. */

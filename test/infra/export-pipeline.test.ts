@@ -11,7 +11,7 @@ let dlqMapping: any;
 let queueId: string;
 beforeAll(() => {
   s = synth();
-  // The export function's and the replay function's (the webhook worker has its own mapping).
+  // The export function's and the replay function's (the webhook worker and the storage events queue have their own mappings).
   const exportFns = [lambdaId(s.resources, 'exportStream'), lambdaId(s.resources, 'exportReplay')];
   const mappings = ofType(s.resources, 'AWS::Lambda::EventSourceMapping').map(([, r]) => r.Properties).filter((m) => exportFns.includes(m.FunctionName?.Ref));
   expect(mappings).toHaveLength(2);

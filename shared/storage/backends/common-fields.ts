@@ -52,6 +52,11 @@ export const IMPORT_TAIL: FieldTable = {
     description:
       'Automatic full sync: null (off), rate(N minute|minutes|hour|hours|day|days) or cron(minutes hours day-of-month month day-of-week year), EventBridge Scheduler syntax, UTC. A run while a sync is queued or running is skipped and counted (meta.scheduled_runs_skipped).',
   },
+  event_sync: {
+    schema: z.boolean(),
+    description: 'Import new and removed objects as the storage notifies them (README "Automatic sync: events"), besides full syncs. Types without notifications refuse true.',
+    default: false,
+  },
 };
 
 /** Fields every export storage ends with. */

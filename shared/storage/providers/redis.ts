@@ -8,8 +8,8 @@
 import { Readable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { StorageError } from '../../errors';
-import type { HeadResult, ListOptions, ListPage, ReadOptions, ReadResult, StorageProvider, StorageRole, WriteOptions } from '../types';
-import { compileKeyFilter, pageSizeOf, type KeyMatcher } from '../key-filter';
+import type { HeadResult, KeyChange, Subscription, ListOptions, ListPage, ReadOptions, ReadResult, StorageProvider, StorageRole, WriteOptions } from '../types';
+import { compileKeyFilter, pageSizeOf, type KeyMatcher, selectsKey } from '../key-filter';
 import { readWindow } from '../common';
 
 export interface RedisProviderOptions {
@@ -31,6 +31,16 @@ export interface RedisProviderOptions {
 /** Escapes glob metacharacters so `path` is matched literally by SCAN MATCH. */
 export function escapeGlob(s: string): string {
   return s.replace(/[*?[\]\\^]/g, (c) => `\\${c}`);
+}
+
+/** What `notify-keyspace-events` lacks for event sync (a sentence part), or undefined. */
+export function missingKeyspaceFlags(flags: string): string | undefined {
+  const all = flags.includes('A');
+  const out: string[] = [];
+  if (!flags.includes('K') && !flags.includes('E')) out.push('K or E');
+  if (!all && !flags.includes('$')) out.push('$');
+  if (!all && !flags.includes('g')) out.push('g');
+  return out.length ? out.join(', ') : undefined;
 }
 
 /** The Redis StorageProvider. */
@@ -132,6 +142,69 @@ export class RedisProvider implements StorageProvider {
       }
       cursor = next;
     } while (cursor !== '0');
+  }
+
+  /**
+   * Keyspace notifications need `notify-keyspace-events` to hold K or E (channel family), `$`
+   * (string writes) and `g` (DEL, RENAME, EXPIRE) — or `A` for every class. A server refusing
+   * CONFIG (managed Redis often renames it) cannot be checked, so it is refused too.
+   */
+  async eventSyncProblem(): Promise<string | undefined> {
+    await this.ready();
+    let flags: string;
+    try {
+      const res = (await this.client.config('GET', 'notify-keyspace-events')) as string[];
+      flags = String(res?.[1] ?? '');
+    } catch {
+      return 'Redis refused CONFIG GET notify-keyspace-events, so keyspace notifications cannot be checked; enable them (e.g. notify-keyspace-events "K$gx") and allow CONFIG, or leave event_sync off';
+    }
+    const missing = missingKeyspaceFlags(flags);
+    return missing ? `Redis notify-keyspace-events is "${flags}": event_sync needs ${missing} (e.g. notify-keyspace-events "K$gx")` : undefined;
+  }
+
+  /**
+   * Keyspace notifications of this db under `path`, on a connection of its own: the `__keyspace@`
+   * channels when `notify-keyspace-events` has K, else the `__keyevent@` channels of the string and
+   * generic commands. DEL, UNLINK, EXPIRED, EVICTED and RENAME's source report a removal.
+   */
+  async subscribe(onChange: (changes: KeyChange[]) => void, onError: (e: Error) => void): Promise<Subscription> {
+    const problem = await this.eventSyncProblem();
+    if (problem) throw new StorageError('unsupported', problem);
+    const flags = String(((await this.client.config('GET', 'notify-keyspace-events')) as string[])[1] ?? '');
+    const sub = this.client.duplicate({ lazyConnect: true, commandTimeout: undefined });
+    let failed = false;
+    const fail = (e: Error) => {
+      if (failed) return;
+      failed = true;
+      sub.disconnect();
+      onError(e);
+    };
+    sub.on('error', fail);
+    sub.on('end', () => fail(new Error('Redis subscription connection closed')));
+    const removal = new Set(['del', 'unlink', 'expired', 'evicted', 'rename_from']);
+    const report = (key: string, op: string) => {
+      if (this.selects(key)) onChange([{ key, kind: removal.has(op) ? 'removed' : 'created' }]);
+    };
+    await sub.connect();
+    if (flags.includes('K')) {
+      const prefix = `__keyspace@${this.o.db}__:`;
+      sub.on('pmessage', (_p: string, channel: string, op: string) => report(channel.slice(prefix.length), op));
+      await sub.psubscribe(`${prefix}${escapeGlob(this.o.path)}*`);
+    } else {
+      const prefix = `__keyevent@${this.o.db}__:`;
+      sub.on('message', (channel: string, key: string) => report(key, channel.slice(prefix.length)));
+      await sub.subscribe(...['set', 'setrange', 'append', 'incrby', 'del', 'unlink', 'expired', 'evicted', 'rename_from', 'rename_to', 'restore', 'copy_to'].map((c) => prefix + c));
+    }
+    return {
+      close: async () => {
+        failed = true;
+        sub.disconnect();
+      },
+    };
+  }
+
+  selects(key: string): boolean {
+    return selectsKey(key, { prefix: this.o.path, recursive: true, filter: this.filter });
   }
 
   async head(key: string): Promise<HeadResult> {

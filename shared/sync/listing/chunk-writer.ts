@@ -8,6 +8,10 @@
 import { putChunks } from '../../db/repo-chunks';
 import type { Db } from '../../db/repo-common';
 import { getChunkDigestJobs, putChunkDigests } from '../../db/repo-digests';
+import { isOverlay } from '../../db/repo-link-overlays';
+import { inRange } from '../../db/repo-link-pages';
+import { queryTombRange } from '../../db/repo-links';
+import { compareUtf8 } from '../../storage/common';
 import { chunkDigest, dedupe } from '../import-chunk/digest';
 import type { DigestTrust, NewChunk } from './listing-source';
 
@@ -92,8 +96,10 @@ export class ChunkWriter {
   private async skipUnchanged(batch: NewChunk[], trust: DigestTrust): Promise<NewChunk[]> {
     const unique = batch.map((c) => dedupe(c.entries));
     const digests = batch.map((c, i) => chunkDigest(c, unique[i], trust.mode));
-    const jobs = await getChunkDigestJobs(this.db, this.storageId, digests);
-    const same = batch.map((_, i) => jobs.get(digests[i]) === trust.job);
+    const [jobs, overlays] = await Promise.all([getChunkDigestJobs(this.db, this.storageId, digests), overlayKeysOf(this.db, this.storageId, batch)]);
+    // A range event sync changed since (its overlays) is not what the digest vouches for.
+    const touched = (c: NewChunk) => c.ordered && overlays.some((k) => inRange(k, c.from, c.to));
+    const same = batch.map((c, i) => jobs.get(digests[i]) === trust.job && !touched(c));
     const hits = digests.filter((_, i) => same[i]);
     if (!hits.length) return batch;
     await putChunkDigests(this.db, this.storageId, hits, this.jobId);
@@ -101,4 +107,14 @@ export class ChunkWriter {
     this.unchangedObjects += unique.filter((_, i) => same[i]).reduce((a, u) => a + u.length, 0);
     return batch.filter((_, i) => !same[i]);
   }
+}
+
+/** Keys with event-sync overlays in the key span of an ordered batch (one Query), else none. */
+async function overlayKeysOf(db: Db, storageId: number, batch: NewChunk[]): Promise<string[]> {
+  const ordered = batch.filter((c) => c.ordered);
+  if (!ordered.length) return [];
+  const from = ordered.some((c) => c.from === null) ? null : ordered.map((c) => c.from!).sort(compareUtf8)[0];
+  const to = ordered.some((c) => c.to === null) ? null : ordered.map((c) => c.to!).sort(compareUtf8).pop()!;
+  const tombs = await queryTombRange(db, storageId, from, to);
+  return [...tombs.values()].filter(isOverlay).map((l) => l.key);
 }
