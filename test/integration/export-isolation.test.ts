@@ -137,7 +137,7 @@ describe('a target failing for a configuration reason', () => {
     } finally {
       await mapping.stop();
     }
-  }, 30_000);
+  }, 90_000);
 
   it('classifies: refused credentials and an endpoint refused by the SSRF guard are recorded; a down endpoint is retried', async () => {
     const tap = new StreamTap();
@@ -188,7 +188,7 @@ describe('a batch the handler never finishes', () => {
     expect(r).toMatchObject({ reexported: expect.any(Number) });
     expect(JSON.parse((await fileOf(target, a.id))!)).toMatchObject({ id: a.id, result: [{ ok: a.id }] });
     expect(await failureRecord(a.id)).toBeUndefined();
-  }, 30_000);
+  }, 90_000);
 });
 
 
@@ -236,8 +236,8 @@ describe('npm start: the replay schedule', () => {
     });
     try {
       expect(FUNCTIONS.exportReplay.everyMinutes).toBeGreaterThan(0);
-      await waitFor(async () => (events.exportReplay?.length ? true : undefined), 5_000);
-      await waitFor(async () => (inFlight === 0 ? true : undefined), 5_000);
+      await waitFor(async () => (events.exportReplay?.length ? true : undefined), 30_000);
+      await waitFor(async () => (inFlight === 0 ? true : undefined), 30_000);
       // A second run asked for while one is going is not started.
       await Promise.all([schedules.run('exportReplay'), schedules.run('exportReplay')]);
       expect(events.exportReplay).toHaveLength(2);
