@@ -34,7 +34,8 @@ describe('emulator launchers', () => {
     const dbPath = await mkdtemp(path.join(os.tmpdir(), 'labelsync-ddb-'));
     try {
       const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
-      const first = await startDynamoDbLocal({ dbPath, maxHeap: '256m' });
+      // quickStart (C1-only JIT): persistence is the point here, not throughput; it halves each JVM start.
+      const first = await startDynamoDbLocal({ dbPath, maxHeap: '256m', quickStart: true });
       const c1 = new DynamoDBClient({ endpoint: first.endpoint, region: first.region, credentials });
       await ensureTable(c1, 'persisted');
       await ensureTable(c1, 'persisted'); // idempotent
@@ -43,7 +44,7 @@ describe('emulator launchers', () => {
       await first.stop();
       expect(alive(first.pid)).toBe(false);
 
-      const second = await startDynamoDbLocal({ dbPath, maxHeap: '256m' });
+      const second = await startDynamoDbLocal({ dbPath, maxHeap: '256m', quickStart: true });
       const c2 = new DynamoDBClient({ endpoint: second.endpoint, region: second.region, credentials });
       const { Item } = await c2.send(new GetItemCommand({ TableName: 'persisted', Key: { pk: { S: 'p' }, sk: { S: 's' } } }));
       expect(Item?.v).toEqual({ N: '7' });

@@ -269,8 +269,8 @@ export async function annotate(env: ExportEnv, projectId: number, taskId: number
   });
 }
 
-/** Polls `probe` until it returns a value, or fails after `timeoutMs`. */
-export async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+/** Polls `probe` until it returns a value, or fails after `timeoutMs` (generous: a loaded 2-core machine is many times slower). */
+export async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const v = await probe();

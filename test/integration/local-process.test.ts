@@ -75,7 +75,8 @@ async function healthy(url: string): Promise<boolean> {
 /** A DynamoDB Local on the data dir that no runtime owns (as a runtime killed without setpriv leaves it). */
 function strayJvm(dbPath: string, port: number): ChildProcess {
   const dir = join(dirname(createRequire(import.meta.url).resolve('amplify-dynamodb-simulator/package.json')), 'emulator');
-  const java = spawn('java', ['-XX:+UseSerialGC', '-jar', join(dir, 'DynamoDBLocal.jar'), '-sharedDb', '-port', String(port), '-dbPath', dbPath], { cwd: dir, detached: true, stdio: 'ignore' });
+  // C1-only JIT, as the runtime's own: the stray competes for the cores while the start stops it.
+  const java = spawn('java', ['-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-jar', join(dir, 'DynamoDBLocal.jar'), '-sharedDb', '-port', String(port), '-dbPath', dbPath], { cwd: dir, detached: true, stdio: 'ignore' });
   spawned.push(java);
   return java;
 }

@@ -4,6 +4,7 @@
  * `inject('tableName')`. A missing emulator (no java, no redis-server) fails the run; only
  * moto's STS is optional (absent → `emulators.sts` undefined).
  */
+import { accessSync, constants } from 'node:fs';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type {} from 'vitest';
 import type { TestProject } from 'vitest/node';
@@ -19,6 +20,19 @@ declare module 'vitest' {
   export interface ProvidedContext {
     emulators: EmulatorEndpoints;
     tableName: string;
+    /** Executable of the headless browser (Debian's chromium, installed by .ci/run); undefined when absent. */
+    chromium: string | undefined;
+  }
+}
+
+/** `CHROMIUM_PATH`, else Debian's /usr/bin/chromium, if executable. */
+export function chromiumPath(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const candidate = env.CHROMIUM_PATH || '/usr/bin/chromium';
+  try {
+    accessSync(candidate, constants.X_OK);
+    return candidate;
+  } catch {
+    return undefined;
   }
 }
 
@@ -36,6 +50,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
     client.destroy();
     project.provide('emulators', endpoints);
     project.provide('tableName', TEST_TABLE_NAME);
+    const chromium = chromiumPath();
+    project.provide('chromium', chromium);
+    if (chromium) process.env.CHROMIUM_PATH = chromium;
     // Workers inherit these: code reading shared/config/env.ts finds the local table and endpoint.
     process.env.LABELSYNC_TABLE = TEST_TABLE_NAME;
     process.env.LABELSYNC_DYNAMODB_ENDPOINT = endpoints.dynamodb.endpoint;
@@ -46,7 +63,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
     process.env.NODE_EXTRA_CA_CERTS = endpoints.azureOauth.caCertPath;
     if (!process.env.CI_QUIET) {
       console.log(
-        `[global-setup] emulators up in ${Date.now() - started} ms` + (endpoints.sts ? '' : ' (moto absent: no sts endpoint, STS tests mock it)'),
+        `[global-setup] emulators up in ${Date.now() - started} ms` + (endpoints.sts ? '' : ' (moto absent: no sts endpoint, STS tests mock it)') +
+          (chromium ? '' : ' (no chromium at CHROMIUM_PATH or /usr/bin/chromium)'),
       );
     }
   } catch (e) {
