@@ -11,12 +11,16 @@
  * `maxWaitMs` after the first), one at a time per storage; at most `maxPendingKeys` wait, beyond
  * that a flush starts at once and the keys keep arriving into the next one.
  */
+import { runAsFunction } from '../shared/aws/call-recorder';
 import type { AppContext } from '../shared/context';
 import { routesOfType } from '../shared/db/repo-event-routes';
 import { getStorage } from '../shared/db/repo-storages';
 import { BACKEND_LIST } from '../shared/storage/backends';
 import type { KeyChange, StorageProvider, Subscription } from '../shared/storage/types';
 import { applyObjectEvents, followsEvents, type ObjectEventsOutcome } from '../shared/sync/object-events';
+
+/** The deployed function whose work the subscribers stand in for (and whose role their calls are checked against). */
+const AS_FUNCTION = 'storageEvents';
 
 export interface EventSubscribersOptions {
   app: () => AppContext;
@@ -67,7 +71,8 @@ export function startEventSubscribers(opts: EventSubscribersOptions): EventSubsc
     const changes = [...l.pending.values()];
     l.pending.clear();
     l.firstAt = undefined;
-    l.flushing = applyObjectEvents(opts.app().syncDeps(), id, changes)
+    // The storageEvents function does this in AWS: its calls are attributed to that role.
+    l.flushing = runAsFunction(AS_FUNCTION, () => applyObjectEvents(opts.app().syncDeps(), id, changes))
       .then((o) => opts.onApplied?.(id, o))
       .catch((e: Error) => opts.log(`[events] storage ${id}: ${changes.length} change(s) not applied: ${e.message}`))
       .finally(() => {
@@ -136,7 +141,7 @@ export function startEventSubscribers(opts: EventSubscribersOptions): EventSubsc
     for (const [id, version] of wanted) if (!live.has(id) && !stopped) await subscribe(id, version);
   };
 
-  const refresh = (): Promise<void> => (refreshing ??= refreshOnce().catch((e: Error) => opts.log(`[events] refresh failed: ${e.message}`)).finally(() => (refreshing = undefined)));
+  const refresh = (): Promise<void> => (refreshing ??= runAsFunction(AS_FUNCTION, refreshOnce).catch((e: Error) => opts.log(`[events] refresh failed: ${e.message}`)).finally(() => (refreshing = undefined)));
   const timer = setInterval(() => void refresh(), refreshMs);
   timer.unref();
   void refresh();

@@ -11,7 +11,10 @@ import { join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { ensureLocalToken } from '../shared/api/tokens';
+import { randomUUID } from 'node:crypto';
 import { createApp } from '../shared/app';
+import { LocalDeliveryQueue } from '../shared/webhooks/queues';
+import type { DeliveryJob } from '../shared/webhooks/types';
 import { installApp, processApp } from '../shared/process-app';
 import type { StorageTestHooks } from '../shared/storage/registry';
 import { ROUTES, type FunctionName } from '../functions/manifest';
@@ -283,6 +286,22 @@ function lazyStateMachine({ region, dataDir, resolveHandler, log }: StartContext
   return { get, abort };
 }
 
+/**
+ * Webhook jobs go to the `webhookDeliver` function as the SQS event it gets in AWS, so the worker
+ * runs as that function (its timeout; its AWS calls attributed to its role) rather than inside
+ * whichever function emitted the event.
+ */
+function localDeliveryQueue(ctx: StartContext): LocalDeliveryQueue {
+  return new LocalDeliveryQueue(async (jobs: DeliveryJob[]) =>
+    invokeLocal('webhookDeliver', await ctx.resolveHandler('webhookDeliver'), sqsEvent(jobs), { region: ctx.region }),
+  );
+}
+
+/** An SQS event of delivery jobs, shaped as Lambda's SQS event source delivers it. */
+function sqsEvent(jobs: DeliveryJob[]): { Records: { messageId: string; body: string; eventSource: string }[] } {
+  return { Records: jobs.map((job) => ({ messageId: randomUUID(), body: JSON.stringify(job), eventSource: 'aws:sqs' })) };
+}
+
 /** Builds the sync starter and the schedule timer and installs the app the handlers run with, pointed at this runtime. */
 function configureHandlers(ctx: StartContext, endpoint: string, machine: LazyStateMachine): { syncStarter: LocalSyncStarter; syncSchedules: LocalSyncScheduler } {
   const { opts, dataDir, log, cleanups } = ctx;
@@ -308,7 +327,7 @@ function configureHandlers(ctx: StartContext, endpoint: string, machine: LazySta
       LABELSYNC_DATA_DIR: dataDir,
       AWS_REGION: ctx.region,
     },
-    { syncStarter, syncScheduler: syncSchedules, storageHooks: opts.storageHooks },
+    { syncStarter, syncScheduler: syncSchedules, storageHooks: opts.storageHooks, deliveryQueue: localDeliveryQueue(ctx) },
   );
   cleanups.push(async () => {
     syncSchedules.stop();

@@ -8,7 +8,7 @@ import type { Env } from '../config/env';
 import type { SecretBox } from '../crypto/secret-box';
 import type { Db } from '../db/repo-common';
 import { instrumented } from '../aws/instrument';
-import { deliverJobs, type DeliverDeps } from './deliver';
+import type { DeliverDeps } from './deliver';
 import { createEventSink } from './emit';
 import { EventBridgeBus, localEventBus } from './event-bus';
 import { LocalDeliveryQueue, SqsDeliveryQueue } from './queues';
@@ -43,7 +43,7 @@ export function buildWebhookRuntime(env: Env, db: Db, secretBox: SecretBox, part
   const deliverDeps: DeliverDeps = { db, secretBox, settings: s, allowedEndpoints: env.allowedEndpoints, queue: () => queue };
   if (parts.deliveryQueue) queue = parts.deliveryQueue;
   else if (s.queueUrl) queue = new SqsDeliveryQueue(once(() => sqsClient(env.region)), s.queueUrl);
-  else queue = new LocalDeliveryQueue((jobs) => deliverJobs(deliverDeps, jobs));
+  else queue = new LocalDeliveryQueue(async (jobs) => (await import('./deliver')).deliverJobs(deliverDeps, jobs));
   const eventBus = parts.eventBus ?? (s.eventBusName ? new EventBridgeBus(once(() => eventBridgeClient(env.region)), s.eventBusName) : localEventBus(env.dataDir));
   const events = createEventSink({ db, batchSize: s.batchSize, queue: () => queue, bus: () => eventBus });
   return { events, deliveryQueue: queue, eventBus, deliverDeps };

@@ -14,6 +14,7 @@ import { handler as meta, router as metaRouter } from '../../functions/api/meta'
 import { handler as projects, router as projectsRouter } from '../../functions/api/projects';
 import { handler as storages, router as storagesRouter } from '../../functions/api/storages';
 import { handler as resolve } from '../../functions/api/resolve';
+import { handler as webhooks, router as webhooksRouter } from '../../functions/api/webhooks';
 import { StorageError } from '../../shared/errors';
 import type { CheckedEndpoint } from '../../shared/storage/endpoint-guard';
 import { encodeFileUri, decodeFileUri } from '../../shared/resolve/fileuri';
@@ -26,7 +27,7 @@ import { STORAGE_TYPES, type StorageConfig } from '../../shared/storage/types';
 import { newTenant, useTestEnvironment, v2Event, patchApp } from '../integration/api-harness';
 
 type Handler = (e: APIGatewayProxyEventV2, c: Context) => Promise<APIGatewayProxyStructuredResultV2>;
-const HANDLERS: Partial<Record<FunctionName, Handler>> = { meta, projects, storages, resolve: resolve as unknown as Handler };
+const HANDLERS: Partial<Record<FunctionName, Handler>> = { meta, projects, storages, webhooks, resolve: resolve as unknown as Handler };
 
 /** Keys as object stores allow them: any unicode, no empty segments at the ends. */
 const keyArb = fc
@@ -164,7 +165,7 @@ describe('fuzz: HTTP pass over every route', () => {
     real.push(String(project.id), String(taskId), String(ann.id));
   });
 
-  const patterns = [...new Set([...metaRouter.list(), ...projectsRouter.list(), ...storagesRouter.list()].map((r) => r.pattern))];
+  const patterns = [...new Set([...metaRouter.list(), ...projectsRouter.list(), ...storagesRouter.list(), ...webhooksRouter.list()].map((r) => r.pattern))];
   const extra = ['/tasks/{id}/resolve', '/tasks/{id}/presign', '/projects/{id}/resolve', '/projects/{id}/presign', '/data/local-files', ...ROUTES.map((r) => r.path), '/', '/nope', '/api'];
   const segment = fc.oneof(
     fc.constant(0).map(() => real[0]),

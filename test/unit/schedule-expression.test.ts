@@ -114,7 +114,8 @@ describe('schedule expressions: properties', () => {
       fc.uniqueArray(fc.integer({ min, max }), { minLength: 1, maxLength: 4 }).map((vs) => ({ text: vs.join(','), values: vs })),
       fc.tuple(fc.integer({ min, max }), fc.integer({ min: 1, max: 20 })).map(([start, step]) => {
         const values: number[] = [];
-        for (let v = start; v <= max; v += step) values.push(v);
+        // A step runs to the end of the field (day-of-month: 31), as in cron.
+        for (let v = start; v <= starMax; v += step) values.push(v);
         return { text: `${start}/${step}`, values };
       }),
     );

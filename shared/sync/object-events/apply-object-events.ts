@@ -38,6 +38,9 @@ import type { SyncDeps } from '../deps';
 import { exportPrefixes, underAny } from '../export-prefix';
 import { applyEntries, type ImportChunkSource } from '../import-chunk/import-chunk';
 import { removesAnnotated } from '../import-chunk/apply-deletions';
+import { followsEvents } from './follows';
+
+export { followsEvents } from './follows';
 import { mergeTombRecords, writeChunkLinks } from '../import-chunk/links';
 import { readable } from '../import-chunk/read-objects';
 import type { ImportChunkContext, StepLink } from '../import-chunk/types';
@@ -50,10 +53,6 @@ export function jobRunning(storage: Pick<StorageItem, 'status'>): boolean {
   return storage.status === 'queued' || storage.status === 'in_progress';
 }
 
-/** True when the storage takes events: a live import storage with `event_sync` on. */
-export function followsEvents(storage: StorageItem | undefined): storage is StorageItem {
-  return !!storage && !storage.cancelled && storage.role === 'import' && storage.fields?.event_sync === true;
-}
 
 /**
  * Applies object events of one storage. Per-object problems are counted (`failed`, `errors`),

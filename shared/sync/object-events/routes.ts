@@ -6,7 +6,7 @@ import type { StorageItem } from '../../db/items';
 import type { Db } from '../../db/repo-common';
 import { deleteEventRoute, putEventRoute, type EventRoute } from '../../db/repo-event-routes';
 import { backend } from '../../storage/backends';
-import { followsEvents } from './apply-object-events';
+import { followsEvents } from './follows';
 
 /** Where a storage's notifications come from (undefined for a type without a location rule). */
 export function eventRouteOf(storage: StorageItem): EventRoute | undefined {
