@@ -7,6 +7,7 @@
  * (tests build one per configuration; the process keeps one in shared/process-app.ts).
  */
 import { tenancyPolicy } from './api/organizations';
+import { createJwksLookup } from './api/storage-events/jwks';
 import { loadStorageConfig } from './api/storages';
 import { parseEnv, type Env } from './config/env';
 import type { AppContext, AppParts, GetProvider } from './context';
@@ -98,6 +99,7 @@ export function createApp(source: Record<string, string | undefined> = process.e
     secretBox,
     getProvider,
     authenticate: createTokenAuthenticator(db),
+    googlePushKeys: createJwksLookup({ url: env.gcsPushJwksUrl }),
     signingKey: memoised(() => loadSigningKey({ env, db, secretBox })),
     storageConfig,
     providerForStorage: createStorageProviderCache(async (s) => getProvider(await storageConfig(s))),

@@ -53,12 +53,22 @@ export const gcsBackend: BackendDefinition = {
     },
     gcs_endpoint: shortField({ connection: true }),
     ...CLOUD_IMPORT_FIELDS,
+    event_push_service_account: shortField({
+      role: 'import',
+      description: 'Service account email a Pub/Sub push subscription signs its OIDC tokens as (--push-auth-service-account); pushes to /api/storages/gcs/{id}/events are refused without it.',
+    }),
+    event_push_audience: shortField({
+      role: 'import',
+      description: 'Audience push tokens must carry (--push-auth-token-audience); default: the endpoint URL under LABELSYNC_PUBLIC_BASE_URL.',
+    }),
   },
   shapeErrors(config, add) {
     if (!str(config.bucket)) add('bucket', 'This field is required.');
     const creds = str(config.google_application_credentials);
     if (creds) credentialsProblems(creds, add);
     checkHttpUrl(config.gcs_endpoint, 'gcs_endpoint', add);
+    const pushAccount = str(config.event_push_service_account);
+    if (pushAccount && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(pushAccount)) add('event_push_service_account', 'Enter a valid service account email.');
   },
   async build(config, ctx) {
     const { GcsProvider } = await import('../providers/gcs');
