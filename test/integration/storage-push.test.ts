@@ -10,17 +10,17 @@ import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handler as storagesHandler } from '../../functions/api/storages';
-import { processApp } from '../../shared/process-app';
 import { webhookSecret } from '../../shared/api/storage-events/webhook-secret';
-import { client, newTenant, type ApiHandler } from './api-harness';
-import { emulators, newProject, newStorage, startSyncHarness, stopSyncHarness, tasksOf, type SyncHarness } from './sync-helpers';
+import { installApp, processApp } from '../../shared/process-app';
+import { client, newTenant, useTestEnvironment, type ApiHandler } from './api-harness';
+import { emulators, newProject, newStorage, tasksOf } from './sync-helpers';
 
 const run = Math.random().toString(36).slice(2, 8);
 const PUBLIC_BASE = 'https://labelsync.test';
 const SERVICE_ACCOUNT = `push-${run}@proj.iam.gserviceaccount.com`;
 const KID = `kid-${run}`;
 
-let h: SyncHarness;
+let h: { orgId: string; token: string };
 let api: ReturnType<typeof client>;
 let anon: ReturnType<typeof client>;
 let jwks: Server;
@@ -37,13 +37,14 @@ beforeAll(async () => {
   await new Promise<void>((r) => jwks.listen(0, '127.0.0.1', r));
   process.env.LABELSYNC_GCS_PUSH_JWKS_URL = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/oauth2/v3/certs`;
   process.env.LABELSYNC_PUBLIC_BASE_URL = PUBLIC_BASE;
-  h = await startSyncHarness();
+  useTestEnvironment();
+  h = await newTenant('push');
   api = client(storagesHandler as unknown as ApiHandler, h.token);
   anon = client(storagesHandler as unknown as ApiHandler);
 }, 120_000);
 
 afterAll(async () => {
-  await stopSyncHarness(h);
+  installApp(undefined);
   delete process.env.LABELSYNC_GCS_PUSH_JWKS_URL;
   delete process.env.LABELSYNC_PUBLIC_BASE_URL;
   await new Promise((r) => jwks?.close(r));

@@ -55,7 +55,7 @@ export function parsePubSubPush(body: unknown, bucket: string): IncomingObjectEv
     key,
     kind,
     // The generation orders the versions of one object name: it is the sequencer.
-    ...(generation !== undefined ? { sequencer: generation.padStart(20, '0') } : {}),
+    ...(generation !== undefined ? { sequencer: generation } : {}),
     ...(optStr(resource.etag) ? { etag: optStr(resource.etag) } : {}),
     ...(Number.isFinite(size) && resource.size !== undefined ? { size } : {}),
     ...(optStr(resource.updated) ? { lastModified: optStr(resource.updated) } : {}),
