@@ -73,6 +73,7 @@ export class NodeFunction extends lambda.Function {
         ...(sourceMaps ? { NODE_OPTIONS: '--enable-source-maps' } : {}),
         // Local-file storages only make sense on a developer machine.
         LABELSYNC_LOCAL_FILES_STORAGE_ENABLED: 'false',
+        LABELSYNC_EVENT_SUBSCRIBERS: 'false',
         ...props.environment,
       },
     });

@@ -23,7 +23,8 @@ import { getStorage, listProjectStorages, putStorage, tombstoneStorage, updateSt
 import type { Principal } from '../http/auth';
 import { getLogger } from '../logging';
 import { backend } from '../storage/backends';
-import { previewKey, typeEnabled } from '../storage/backends/capabilities';
+import { eventSyncRefusal, previewKey, typeEnabled } from '../storage/backends/capabilities';
+import { maintainEventRoute } from '../sync/object-events/routes';
 import { connectionFieldsOf } from '../storage/backends/derive';
 import { parseConfigErrors } from '../storage/registry';
 import { STORAGE_TYPES, type StorageConfig, type StorageRole, type StorageType } from '../storage/types';
@@ -157,11 +158,16 @@ function mergeSecrets(stored: Record<string, string>, changes: Record<string, st
 async function checkConfig(app: AppContext, config: StorageConfig & { orgId: string }, storageId?: number): Promise<string | undefined> {
   const errors = parseConfigErrors(config);
   if (Object.keys(errors).length) throw new ValidationError(errors);
+  const events = config.role === 'import' && config.event_sync === true;
+  const refusal = events ? eventSyncRefusal(backend(config.type), app.env) : undefined;
+  if (refusal) throw ValidationError.field('event_sync', refusal);
   const provider = await app.getProvider(config, { noCache: true, storageId });
   try {
     const hostDir = hostDirOf(config.type, provider);
     if (hostDir) await assertDirAvailable(app.db, hostDir, config.orgId);
     await provider.validate(config.role);
+    const problem = events ? await provider.eventSyncProblem?.() : undefined;
+    if (problem) throw ValidationError.field('event_sync', problem);
     return hostDir;
   } finally {
     await provider.close().catch(() => undefined);
@@ -237,6 +243,7 @@ export async function createStorage(app: AppContext, principal: Principal, role:
     updated_at: now,
   };
   await putStorage(app.db, item);
+  await maintainEventRoute(app.db, item);
   if (role === 'export' && app.onExportStorageCreated) {
     try {
       await app.onExportStorageCreated(item);
@@ -280,6 +287,7 @@ export async function updateStorage(
     synchronizable: synchronizable === undefined ? undefined : synchronizable !== false && synchronizable !== null,
   });
   if (!updated) throw new NotFoundError('Storage not found.');
+  await maintainEventRoute(app.db, updated, existing);
   return updated;
 }
 
@@ -309,6 +317,7 @@ export async function validateStorage(app: AppContext, principal: Principal, rol
 export async function deleteStorage(app: AppContext, principal: Principal, role: StorageRole, type: StorageType, id: number | undefined): Promise<void> {
   const s = await getOwnedStorage(app, principal, role, type, id);
   if (!(await tombstoneStorage(app.db, s.id))) throw new NotFoundError('Storage not found.');
+  await maintainEventRoute(app.db, { ...s, cancelled: true }, s);
 }
 
 /** Default and maximum of the files preview. */

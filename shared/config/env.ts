@@ -31,6 +31,12 @@ export interface Env {
   localFilesDocumentRoot: string;
   /** Whether the localfiles storage type exists (false in AWS). */
   localFilesStorageEnabled: boolean;
+  /**
+   * LABELSYNC_EVENT_SUBSCRIBERS: this process runs long-lived notification subscribers (the local
+   * runtime's file watchers and Redis keyspace subscribers), so types whose `event_sync` needs
+   * one accept it (default true; the CDK functions set false: a Lambda cannot hold a subscription).
+   */
+  eventSubscribers: boolean;
   /** Lifetime of signed media tokens in resolve URLs, seconds (default 24 h). */
   mediaTokenTtlSeconds: number;
   /** Least lifetime of presigned audio/video URLs, seconds (default 6 h; a player sends its Range requests straight to them). */
@@ -131,6 +137,7 @@ export function parseEnv(source: Source): Env {
     localFilesServingEnabled: bool(['LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED', 'LOCAL_FILES_SERVING_ENABLED'], false),
     localFilesDocumentRoot: documentRootVar(source),
     localFilesStorageEnabled: bool(['LABELSYNC_LOCAL_FILES_STORAGE_ENABLED'], true),
+    eventSubscribers: bool(['LABELSYNC_EVENT_SUBSCRIBERS'], true),
     mediaTokenTtlSeconds: int('LABELSYNC_MEDIA_TOKEN_TTL_SECONDS', 86400),
     mediaPresignTtlSeconds: int('LABELSYNC_MEDIA_PRESIGN_TTL_SECONDS', 6 * 3600),
     inlinePresign: bool(['LABELSYNC_INLINE_PRESIGN'], false),

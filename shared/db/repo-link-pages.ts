@@ -188,6 +188,51 @@ export async function loadPagedLinks(
 }
 
 /**
+ * The links of the given keys (sorted, UTF-8 order) as the live runs record them: per key, the
+ * newest run whose page covers it decides (its link, or none). Each run and shard is walked
+ * forward with one Query per page a key falls in (no page between two keys is read), so a burst
+ * of keys in one range costs a few queries, not one per key.
+ */
+export async function linksOfKeys(db: Db, storageId: number, runs: string[], keys: string[]): Promise<Map<string, LinkItem>> {
+  const decided = new Map<string, { run: number; link?: LinkItem }>();
+  await Promise.all(
+    runs.flatMap((run, r) =>
+      Array.from({ length: PAGE_SHARDS }, async (_, shard) => {
+        let page: { from: string | null; to: string | null; links: Map<string, LinkItem> } | undefined;
+        for (const key of keys) {
+          if (!page || (page.to !== null && compareUtf8(key, page.to) > 0)) {
+            page = await pageEndingFrom(db, storageId, run, shard, key);
+            if (!page) return;
+          }
+          if (page.from !== null && compareUtf8(key, page.from) <= 0) continue;
+          const seen = decided.get(key);
+          if (!seen || seen.run < r) decided.set(key, { run: r, link: page.links.get(key) });
+        }
+      }),
+    ),
+  );
+  const out = new Map<string, LinkItem>();
+  for (const [k, d] of decided) if (d.link) out.set(k, d.link);
+  return out;
+}
+
+/** The first page of one run and shard ending at or after `key`, decoded. */
+async function pageEndingFrom(db: Db, storageId: number, run: string, shard: number, key: string) {
+  const res = await db.doc.send(
+    new QueryCommand({
+      TableName: db.table,
+      KeyConditionExpression: 'pk = :pk AND sk >= :lo',
+      ExpressionAttributeValues: { ':pk': pagePk(storageId, run, shard), ':lo': pageSk(key) },
+      ConsistentRead: true,
+      Limit: 1,
+    }),
+  );
+  const it = res.Items?.[0];
+  if (!it) return undefined;
+  return { from: (it.from as string | null) ?? null, to: (it.to as string | null) ?? null, links: new Map(decodeLinks(storageId, it.data).map((l) => [l.key, l])) };
+}
+
+/**
  * Stores the complete link state of (`from`, `to`] for `run`: the links (any order) cut into pages
  * of at most {@link MAX_PAGE_BYTES}, then deletes the pages of `stale` (this run's earlier pages of
  * the range) that were not overwritten. Idempotent: the same links give the same pages.

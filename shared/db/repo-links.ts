@@ -143,6 +143,16 @@ export async function queryTombRange(db: Db, storageId: number, from: string | n
   return out;
 }
 
+/** Tombstone-partition records (tombstones, event overlays) of the given keys (BatchGetItem, strongly consistent). */
+export async function getTombRecords(db: Db, storageId: number, keys: string[]): Promise<Map<string, LinkItem>> {
+  const out = new Map<string, LinkItem>();
+  await batchGet(db, [...new Set(keys)].map((k) => syncKeys.tomb(storageId, k)), (it) => {
+    const link = fromLinkItem(it);
+    out.set(link.key, link);
+  }, { consistent: true });
+  return out;
+}
+
 /** Deletes tombstones of an ordered storage by key (batched). */
 export async function deleteTombs(db: Db, storageId: number, keys: string[]): Promise<void> {
   if (keys.length) await batchWrite(db, keys.map((k) => ({ DeleteRequest: { Key: syncKeys.tomb(storageId, k) } })));

@@ -24,6 +24,8 @@ export interface SyncStateChange {
   metaEntries?: Record<string, unknown>;
   /** Single `meta.<key>` entries set only where absent (e.g. when a failure began). */
   metaDefaults?: Record<string, unknown>;
+  /** Numeric `meta.<key>` entries incremented (created at 0 when absent). */
+  metaAdd?: Record<string, number>;
   /** `meta.<key>` entries removed. */
   removeMeta?: string[];
   /** Also stamp `updated_at` (default true). */
@@ -57,6 +59,10 @@ export async function writeStorageSyncState(db: Db, id: number, change: SyncStat
   for (const [k, v] of Object.entries(change.metaDefaults ?? {})) {
     const at = `${meta()}.${x.name(k)}`;
     if (v !== undefined) x.sets.push(`${at} = if_not_exists(${at}, ${x.value(v)})`);
+  }
+  for (const [k, v] of Object.entries(change.metaAdd ?? {})) {
+    const at = `${meta()}.${x.name(k)}`;
+    x.sets.push(`${at} = if_not_exists(${at}, ${x.value(0)}) + ${x.value(v)}`);
   }
   for (const k of change.removeMeta ?? []) x.removes.push(`${meta()}.${x.name(k)}`);
   if (guard.live ?? true) x.conds.push(`(attribute_not_exists(${x.name('cancelled')}) OR ${x.name('cancelled')} <> ${x.value(true)})`);

@@ -48,6 +48,23 @@ export function isFolderPlaceholder(key: string): boolean {
   return key.endsWith('/');
 }
 
+/** How a provider selects keys: under `prefix`, below it only when `recursive`, matching `filter`. */
+export interface KeySelection {
+  prefix: string;
+  recursive: boolean;
+  filter: KeyMatcher;
+}
+
+/**
+ * True when a listing under `rule` returns `key` (no folder placeholder, under the prefix, no
+ * deeper `/` unless recursive, matching `regex_filter`): the one rule a notified key must pass too.
+ */
+export function selectsKey(key: string, rule: KeySelection): boolean {
+  if (!key || isFolderPlaceholder(key) || !key.startsWith(rule.prefix)) return false;
+  if (!rule.recursive && key.slice(rule.prefix.length).includes('/')) return false;
+  return rule.filter(key);
+}
+
 /** Largest page any provider returns. */
 export const MAX_PAGE_SIZE = 1000;
 

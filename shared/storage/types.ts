@@ -96,6 +96,16 @@ export interface StorageProvider {
   /** Metadata of one object. */
   head(key: string): Promise<HeadResult>;
   /**
+   * True when `list` would return `key` (prefix, `recursive_scan`, `regex_filter`, folder
+   * placeholders): a notified key must pass the same rule before event sync imports it.
+   */
+  selects(key: string): boolean;
+  /**
+   * Why this storage cannot deliver object notifications (a server setting that forbids them),
+   * or undefined when it can. Absent: nothing to check beyond the type's `eventSync` capability.
+   */
+  eventSyncProblem?(): Promise<string | undefined>;
+  /**
    * A GET URL valid for `ttlSeconds`, fetchable by a browser as is (no double encoding).
    * Local files return a service-relative `/data/local-files/?d=` URL.
    */

@@ -20,6 +20,8 @@ import type { SyncStatus } from '../db/items';
 import type { SyncDeps } from './deps';
 import { applyGoneDeletions, removesAnnotated, type DeletionCounts } from './import-chunk/apply-deletions';
 import { readStorage } from './job-context';
+import { drainPendingEvents } from './object-events';
+import { getLogger } from '../logging';
 import { STORAGE_SECRET_FIELDS } from '../storage/backends';
 
 export interface FinalizeStepInput {
@@ -155,7 +157,17 @@ export async function finalizeStep(deps: SyncDeps, input: FinalizeStepInput): Pr
     { set: { status, ...(failed ? {} : { last_sync: now.toISOString(), last_sync_count: c.created ?? 0 }), traceback }, metaEntries: meta },
     { jobId: input.jobId },
   );
+  if (input.role === 'import') await applyDeferredEvents(deps, input.storageId);
   return { status };
+}
+
+/** Object events that waited for this job (shared/sync/object-events/); a failure leaves them for the next event call. */
+async function applyDeferredEvents(deps: SyncDeps, storageId: number): Promise<void> {
+  try {
+    await drainPendingEvents(deps, storageId);
+  } catch (e) {
+    getLogger('sync').warn('deferred object events not applied yet', { storageId, error: e as Error });
+  }
 }
 
 /** What the job left behind, as the final status and meta see it. */

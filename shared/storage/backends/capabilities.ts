@@ -24,3 +24,16 @@ export function previewKey(def: BackendDefinition | undefined, config: StorageCo
 export function hostFileTypes(defs: readonly BackendDefinition[]): BackendDefinition['type'][] {
   return defs.filter((d) => d.capabilities?.servesHostFiles).map((d) => d.type);
 }
+
+/**
+ * Why `event_sync: true` is refused for `def` in this process (undefined: allowed by the type;
+ * the storage itself may still refuse, see `StorageProvider.eventSyncProblem`).
+ */
+export function eventSyncRefusal(def: BackendDefinition | undefined, env: Pick<Env, 'eventSubscribers'>): string | undefined {
+  const how = def?.capabilities?.eventSync;
+  if (!how) return `${def?.title ?? 'This storage type'} storages cannot notify object changes: event_sync is not supported; use sync_schedule or POST .../sync instead.`;
+  if (how === 'subscriber' && !env.eventSubscribers) {
+    return `${def!.title} notifications need a long-lived subscriber, which only the local runtime runs (LABELSYNC_EVENT_SUBSCRIBERS); event_sync is not supported in this deployment.`;
+  }
+  return undefined;
+}

@@ -33,6 +33,11 @@ export const IMPORT_TAIL: FieldTable = {
     description: 'With sync_deletions "remove", also delete tasks that have annotations or predictions (and their annotations). Off: such tasks are kept and flagged object_exists=false.',
     default: false,
   },
+  event_sync: {
+    schema: z.boolean(),
+    description: 'Import new and removed objects as the storage notifies them (README "Automatic sync: events"), besides full syncs. Types without notifications refuse true.',
+    default: false,
+  },
 };
 
 /** Fields every export storage ends with. */

@@ -148,6 +148,12 @@ export interface BackendCapabilities {
    * organization's import storages of such types bound what `/data/local-files` serves it.
    */
   servesHostFiles?: boolean;
+  /**
+   * Object notifications can drive `event_sync`: "managed" — delivered to the deployed stack (a
+   * queue or push endpoint); "subscriber" — they need a long-lived process watching the storage,
+   * which only the local runtime runs (env LABELSYNC_EVENT_SUBSCRIBERS). Absent: `event_sync` is refused.
+   */
+  eventSync?: 'managed' | 'subscriber';
 }
 
 /** The definition of one storage type. */

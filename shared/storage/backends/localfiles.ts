@@ -47,5 +47,6 @@ export const localFilesBackend: BackendDefinition = {
     // Label Studio pretty-prints the annotations it exports to local files.
     exportJsonIndent: 2,
     servesHostFiles: true,
+    eventSync: 'subscriber',
   },
 };

@@ -95,6 +95,6 @@ export const S3_COMMON = {
   exportKeyPrefix: prefixedExportKeys,
   resolves: { schemes: ['s3'], bucketField: 'bucket' },
   location: { family: 's3', place: (f) => text(f.bucket), endpoint: (f) => text(f.s3_endpoint) },
-  capabilities: { orderedListing: true, presign: true },
+  capabilities: { orderedListing: true, presign: true, eventSync: 'managed' },
 } satisfies Partial<BackendDefinition>;
 

@@ -33,7 +33,7 @@ import type {
   StorageRole,
   WriteOptions,
 } from '../types';
-import { compileKeyFilter, isFolderPlaceholder, normalizePrefix, pageSizeOf, type KeyMatcher } from '../key-filter';
+import { compileKeyFilter, isFolderPlaceholder, normalizePrefix, pageSizeOf, type KeyMatcher, selectsKey } from '../key-filter';
 import { bareEtag, describeEndpoint, encodeKeyPath, isNetworkError, streamedReadResult, unreachable } from '../common';
 
 export interface AzureProviderOptions {
@@ -210,6 +210,10 @@ export class AzureBlobProvider implements StorageProvider {
       yield { entries, nextToken };
       if (!nextToken) return;
     }
+  }
+
+  selects(key: string): boolean {
+    return selectsKey(key, { prefix: this.prefix, recursive: this.o.recursive, filter: this.filter });
   }
 
   async head(key: string): Promise<HeadResult> {

@@ -22,7 +22,7 @@ import type {
   StorageRole,
   WriteOptions,
 } from '../types';
-import { compileKeyFilter, isFolderPlaceholder, normalizePrefix, pageSizeOf, type KeyMatcher } from '../key-filter';
+import { compileKeyFilter, isFolderPlaceholder, normalizePrefix, pageSizeOf, type KeyMatcher, selectsKey } from '../key-filter';
 import { bareEtag, capStream, describeEndpoint, isNetworkError, readWindow, unreachable } from '../common';
 import { GcsHttpError, GcsJsonApi } from './gcs-json-api';
 
@@ -181,6 +181,10 @@ export class GcsProvider implements StorageProvider {
       pageToken = page.nextPageToken || undefined;
       yield { entries, nextToken: pageToken };
     } while (pageToken);
+  }
+
+  selects(key: string): boolean {
+    return selectsKey(key, { prefix: this.prefix, recursive: this.o.recursive, filter: this.filter });
   }
 
   async head(key: string): Promise<HeadResult> {

@@ -25,7 +25,7 @@ import type {
   StorageRole,
   WriteOptions,
 } from '../types';
-import { compileKeyFilter, pageSizeOf, type KeyMatcher } from '../key-filter';
+import { compileKeyFilter, pageSizeOf, type KeyMatcher, selectsKey } from '../key-filter';
 import { compareUtf8, encodeKeyPath, mapLimit, readWindow } from '../common';
 
 export interface LocalProviderOptions {
@@ -362,6 +362,10 @@ export class LocalFilesProvider implements StorageProvider {
       }
     }
     return joined;
+  }
+
+  selects(key: string): boolean {
+    return selectsKey(key, { prefix: '', recursive: this.opts.recursive, filter: this.filter });
   }
 
   async head(key: string): Promise<HeadResult> {

@@ -9,7 +9,7 @@ import { Readable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { StorageError } from '../../errors';
 import type { HeadResult, ListOptions, ListPage, ReadOptions, ReadResult, StorageProvider, StorageRole, WriteOptions } from '../types';
-import { compileKeyFilter, pageSizeOf, type KeyMatcher } from '../key-filter';
+import { compileKeyFilter, pageSizeOf, type KeyMatcher, selectsKey } from '../key-filter';
 import { readWindow } from '../common';
 
 export interface RedisProviderOptions {
@@ -31,6 +31,16 @@ export interface RedisProviderOptions {
 /** Escapes glob metacharacters so `path` is matched literally by SCAN MATCH. */
 export function escapeGlob(s: string): string {
   return s.replace(/[*?[\]\\^]/g, (c) => `\\${c}`);
+}
+
+/** What `notify-keyspace-events` lacks for event sync (a sentence part), or undefined. */
+export function missingKeyspaceFlags(flags: string): string | undefined {
+  const all = flags.includes('A');
+  const out: string[] = [];
+  if (!flags.includes('K') && !flags.includes('E')) out.push('K or E');
+  if (!all && !flags.includes('$')) out.push('$');
+  if (!all && !flags.includes('g')) out.push('g');
+  return out.length ? out.join(', ') : undefined;
 }
 
 /** The Redis StorageProvider. */
@@ -132,6 +142,28 @@ export class RedisProvider implements StorageProvider {
       }
       cursor = next;
     } while (cursor !== '0');
+  }
+
+  /**
+   * Keyspace notifications need `notify-keyspace-events` to hold K or E (channel family), `$`
+   * (string writes) and `g` (DEL, RENAME, EXPIRE) — or `A` for every class. A server refusing
+   * CONFIG (managed Redis often renames it) cannot be checked, so it is refused too.
+   */
+  async eventSyncProblem(): Promise<string | undefined> {
+    await this.ready();
+    let flags: string;
+    try {
+      const res = (await this.client.config('GET', 'notify-keyspace-events')) as string[];
+      flags = String(res?.[1] ?? '');
+    } catch {
+      return 'Redis refused CONFIG GET notify-keyspace-events, so keyspace notifications cannot be checked; enable them (e.g. notify-keyspace-events "K$gx") and allow CONFIG, or leave event_sync off';
+    }
+    const missing = missingKeyspaceFlags(flags);
+    return missing ? `Redis notify-keyspace-events is "${flags}": event_sync needs ${missing} (e.g. notify-keyspace-events "K$gx")` : undefined;
+  }
+
+  selects(key: string): boolean {
+    return selectsKey(key, { prefix: this.o.path, recursive: true, filter: this.filter });
   }
 
   async head(key: string): Promise<HeadResult> {

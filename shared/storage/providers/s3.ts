@@ -32,7 +32,7 @@ import type {
   StorageType,
   WriteOptions,
 } from '../types';
-import { compileKeyFilter, isFolderPlaceholder, normalizePrefix, pageSizeOf, type KeyMatcher } from '../key-filter';
+import { compileKeyFilter, isFolderPlaceholder, normalizePrefix, pageSizeOf, type KeyMatcher, selectsKey } from '../key-filter';
 import { bareEtag, describeEndpoint, encodeKeyPath, isNetworkError, streamedReadResult, unreachable } from '../common';
 import type { LookupFunction } from 'node:net';
 import { recordSignedRequest } from '../../aws/call-recorder';
@@ -165,6 +165,10 @@ export class S3Provider implements StorageProvider {
       token = out.IsTruncated ? out.NextContinuationToken : undefined;
       yield { entries, nextToken: token };
     } while (token);
+  }
+
+  selects(key: string): boolean {
+    return selectsKey(key, { prefix: this.prefix, recursive: this.o.recursive, filter: this.filter });
   }
 
   async head(key: string): Promise<HeadResult> {

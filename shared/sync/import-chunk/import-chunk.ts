@@ -11,10 +11,11 @@
  * 8. apply deletions to gone objects and lost rows;
  * 9. write the links (a link exists only once its tasks do);
  * 10. record failures and the chunk's digest.
+ * Phases 3–9 are {@link applyEntries}, which event sync runs too (shared/sync/object-events/).
  * Marking the chunk done and adding its counters (exactly once) is the chunk step's.
  */
 import type { StorageItem } from '../../db/items';
-import type { ChunkItem } from '../../db/repo-chunks';
+import type { ChunkEntry, ChunkItem } from '../../db/repo-chunks';
 import { getChunkDigestJob, putChunkDigest } from '../../db/repo-digests';
 import { getJob } from '../../db/repo-jobs';
 import { getRuns } from '../../db/repo-link-pages';
@@ -26,10 +27,10 @@ import { applyChunkDeletions, removesAnnotated } from './apply-deletions';
 import { buildItems } from './build-items';
 import { classifyEntries } from './classify';
 import { dedupe, importChunkDigest } from './digest';
-import { loadChunkLinks, writeChunkLinks } from './links';
+import { loadChunkLinks, rangeHasOverlays, writeChunkLinks, type LinkChanges } from './links';
 import { idNeeds, planIds } from './plan-ids';
 import { readObjects, sortReadResults } from './read-objects';
-import { addCounters, zeroCounters, type Counters, type ImportChunkContext } from './types';
+import { addCounters, zeroCounters, type Counters, type ImportChunkContext, type StepLink, type SyncFailure } from './types';
 import { tombLostRows, writeItems } from './write-items';
 
 /** What a completed import chunk adds to the job and the project. */
@@ -73,14 +74,53 @@ export async function importChunk(deps: SyncDeps, storage: StorageItem, source: 
   const entries = dedupe(chunk.entries);
 
   const digest = importChunkDigest(chunk, entries, ctx);
-  if (digest && job.trust_digests_of && (await getChunkDigestJob(db, storage.id, digest)) === job.trust_digests_of) {
+  // Links event sync wrote since (overlays) are not in the pages the digest vouches for.
+  if (digest && job.trust_digests_of && (await getChunkDigestJob(db, storage.id, digest)) === job.trust_digests_of && !(chunk.ordered && (await rangeHasOverlays(db, storage.id, chunk.from, chunk.to)))) {
     addCounters(counters, { unchanged: entries.length, chunks_unchanged: 1 });
     await putChunkDigest(db, storage.id, digest, ctx.jobId);
     return { counters, project: project.id };
   }
 
   const loaded = await loadChunkLinks(db, storage.id, chunk, runs, entries.map((e) => e.k));
-  const classified = classifyEntries(entries, loaded.links, ctx);
+  const r = await applyEntries(deps, ctx, source, chunk, entries, loaded.links, {
+    writeLinks: (changes) => writeChunkLinks(db, chunk, loaded, changes, ctx, settings.writeConcurrency),
+  });
+  addCounters(counters, r.counters);
+  if (r.failures.length && job.failed < MAX_FAILURES) await putFailures(db, ctx.jobId, ctx.n, r.failures);
+  // Only a chunk that left its range exactly as listed may be skipped next time.
+  if (digest && r.exact) await putChunkDigest(db, storage.id, digest, ctx.jobId);
+  return { counters, project: project.id, annotationsLabeled: r.labeled, predictions: r.predictions };
+}
+
+/** What {@link applyEntries} did. */
+export interface AppliedEntries {
+  counters: Partial<Counters>;
+  failures: SyncFailure[];
+  /** Nothing failed and no row was lost: the links are exactly the entries' state. */
+  exact: boolean;
+  labeled: number;
+  predictions: number;
+  /** Ids of the tasks written new. */
+  taskIds: number[];
+}
+
+/**
+ * Phases 3–9 over deduplicated `entries` and their loaded `links`: the one per-key path of both
+ * the chunk step and event sync (shared/sync/object-events/). `gone` adds links of objects known
+ * to be removed (events) to those the range diff finds; `writeLinks` stores the changed links
+ * once the tasks exist (pages, link items or overlays).
+ */
+export async function applyEntries(
+  deps: SyncDeps,
+  ctx: ImportChunkContext,
+  source: ImportChunkSource,
+  chunk: ChunkItem,
+  entries: ChunkEntry[],
+  links: Map<string, StepLink>,
+  opts: { gone?: StepLink[]; writeLinks(changes: LinkChanges): Promise<void> },
+): Promise<AppliedEntries> {
+  const { db, settings } = deps;
+  const classified = classifyEntries(entries, links, ctx);
   const results = await readObjects(source.provider, classified.toRead, ctx, { ...settings, blobUri: source.blobUri });
   const sorted = sortReadResults(classified.toRead, results, ctx);
   const plan = await planIds(db, chunk, idNeeds(sorted.work));
@@ -89,11 +129,12 @@ export async function importChunk(deps: SyncDeps, storage: StorageItem, source: 
 
   const written = await writeItems(db, built.items, built.updates, settings.writeConcurrency);
   tombLostRows(built.links, written.lost, ctx.blob);
-  const deleted = await applyChunkDeletions(deps, classified.gone, built.stale, built.links, ctx, now);
+  const deleted = await applyChunkDeletions(deps, [...classified.gone, ...(opts.gone ?? [])], built.stale, built.links, ctx, now);
   const changes = { written: [...built.links, ...classified.touched, ...sorted.touched, ...deleted.goneLinks], gone: deleted.removedLinks };
-  await writeChunkLinks(db, chunk, loaded, changes, ctx, settings.writeConcurrency);
+  await opts.writeLinks(changes);
 
   const failures = [...sorted.failures, ...built.failures];
+  const counters = zeroCounters();
   addCounters(counters, classified.counters);
   addCounters(counters, {
     unchanged: sorted.unchanged,
@@ -105,8 +146,6 @@ export async function importChunk(deps: SyncDeps, storage: StorageItem, source: 
     flagged_annotated: deleted.flaggedAnnotated,
     failed: failures.length,
   });
-  if (failures.length && job.failed < MAX_FAILURES) await putFailures(db, ctx.jobId, ctx.n, failures);
-  // Only a chunk that left its range exactly as listed may be skipped next time.
-  if (digest && !failures.length && !written.lost.size) await putChunkDigest(db, storage.id, digest, ctx.jobId);
-  return { counters, project: project.id, annotationsLabeled: built.labeled, predictions: built.predictions };
+  const taskIds = built.items.filter((it) => it.kind === 'task').map((t) => t.id);
+  return { counters, failures, exact: !failures.length && !written.lost.size, labeled: built.labeled, predictions: built.predictions, taskIds };
 }

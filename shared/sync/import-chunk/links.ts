@@ -6,6 +6,7 @@
 import type { ChunkItem } from '../../db/repo-chunks';
 import type { Db } from '../../db/repo-common';
 import { deleteLinks, deleteTombs, getLinks, putLinks, queryTombRange, type LinkItem } from '../../db/repo-links';
+import { clearOverlays, isOverlay, overlayLink, type OverlayLink } from '../../db/repo-link-overlays';
 import { loadPagedLinks, writePages } from '../../db/repo-link-pages';
 import type { ImportChunkContext, StepLink } from './types';
 
@@ -17,6 +18,8 @@ export interface PagedRange {
   own: Awaited<ReturnType<typeof loadPagedLinks>>['own'];
   /** Keys that have a tombstone item. */
   tombKeys: Set<string>;
+  /** Event sync's overlays in the range (folded into the pages this chunk writes, then cleared). */
+  overlays: OverlayLink[];
 }
 
 /** Links of the chunk's objects (keyed by object key), and the paged range of an ordered chunk. */
@@ -37,14 +40,38 @@ async function loadChunkPages(db: Db, storageId: number, chunk: ChunkItem, live:
     loadPagedLinks(db, storageId, runs, chunk.from, chunk.to, run),
     queryTombRange(db, storageId, chunk.from, chunk.to),
   ]);
+  const overlays = mergeTombRecords(storageId, links, tombs);
+  return { links, own, run, tombKeys: new Set(tombs.keys()), overlays };
+}
+
+/**
+ * Merges the tombstone partition's records of some keys into `links` (in place): an overlay
+ * replaces the pages' link (its removal drops it), a plain tombstone adds its rows. Returns the
+ * overlays met.
+ */
+export function mergeTombRecords(storageId: number, links: Map<string, StepLink>, tombs: Map<string, LinkItem>): OverlayLink[] {
+  const overlays: OverlayLink[] = [];
   for (const [key, t] of tombs) {
+    if (isOverlay(t)) {
+      overlays.push(t);
+      const l = overlayLink(t);
+      if (l) links.set(key, l);
+      else links.delete(key);
+      continue;
+    }
     if (!t.tomb?.size) continue;
     const link = links.get(key);
     if (link) link.tomb = new Set([...(link.tomb ?? []), ...t.tomb]);
     // A tombstone without a page entry: an empty link whose rows stay deleted.
     else links.set(key, { kind: 'link', storageId, key, single: false, rows: 0, idRanges: [], tomb: t.tomb, jobId: '', updated_at: '' });
   }
-  return { links, own, run, tombKeys: new Set(tombs.keys()) };
+  return overlays;
+}
+
+/** True when event sync left overlays in (`from`, `to`] (the pages alone do not describe the range). */
+export async function rangeHasOverlays(db: Db, storageId: number, from: string | null, to: string | null): Promise<boolean> {
+  const tombs = await queryTombRange(db, storageId, from, to);
+  return [...tombs.values()].some(isOverlay);
 }
 
 /** What the chunk changed: rewritten, touched and flagged links, and the gone objects. */
@@ -82,4 +109,7 @@ export async function writeChunkLinks(
   // Tombstones of removed objects go with them.
   const tombsGone = removeGone ? changes.gone.filter((l) => paged.tombKeys.has(l.key)).map((l) => l.key) : [];
   if (tombsGone.length) await deleteTombs(db, ctx.storageId, tombsGone);
+  // The pages now hold what the overlays said; removed objects' items went with their tombstones.
+  const gone = new Set(tombsGone);
+  await clearOverlays(db, ctx.storageId, paged.overlays.filter((o) => !gone.has(o.key)), writeConcurrency);
 }

@@ -42,6 +42,11 @@ export interface ImportChunkContext {
   blob: boolean;
   /** The project's first data key (blob-mode tasks put the object's URI there). */
   dataKey: string;
+  /**
+   * Event sync (shared/sync/object-events/): the entries are notified objects, not a listing, so
+   * nothing is marked for a sweep and removals come as known-gone links.
+   */
+  events?: boolean;
 }
 
 /** An object to (re)write: its listed entry, its link if it had one, and its parsed rows. */
@@ -75,6 +80,6 @@ export function hasFailedRows(link: StepLink): boolean {
 }
 
 /** Mark-and-sweep (unordered listing acting on deletions): every link of a listed object must be touched. */
-export function sweeps(ctx: Pick<ImportChunkContext, 'ordered' | 'deletions'>): boolean {
-  return !ctx.ordered && ctx.deletions !== 'keep';
+export function sweeps(ctx: Pick<ImportChunkContext, 'ordered' | 'deletions' | 'events'>): boolean {
+  return !ctx.events && !ctx.ordered && ctx.deletions !== 'keep';
 }
