@@ -143,7 +143,7 @@ describe('GCS Pub/Sub push', () => {
     expect((await anon('POST', path, pubsubBody(bucket, 'a.png'), bearer(jwt(pushClaims('labelsync-push'))))).status).toBe(409);
   });
 
-  it.skip('a valid push for an object on the GCS emulator becomes a task; its delete removes the task (needs the event-sync core)', async () => {
+  it('a valid push for an object on the GCS emulator becomes a task; a redelivery adds nothing; its delete removes the task', async () => {
     const { gcs, gcsCredentials } = emulators();
     const admin = new Storage({ apiEndpoint: gcs.apiEndpoint, projectId: gcs.projectId, credentials: gcsCredentials });
     if (!(await admin.bucket(gcsBucket).exists())[0]) await admin.createBucket(gcsBucket);
@@ -151,6 +151,7 @@ describe('GCS Pub/Sub push', () => {
     await seed(gcsConfig(), { 'img/a.png': 'x' });
     const res = await anon('POST', path, pubsubBody(bucket, 'img/a.png'), bearer(jwt(pushClaims(audience))));
     expect(res.status).toBe(200);
+    expect(res.json).toMatchObject({ received: 1, created: 1 });
     expect((await tasksOf(projectId)).map((t) => t.data.image)).toEqual([`gs://${bucket}/img/a.png`]);
     // A redelivery of the same message creates nothing new.
     expect((await anon('POST', path, pubsubBody(bucket, 'img/a.png'), bearer(jwt(pushClaims(audience))))).status).toBe(200);
@@ -247,14 +248,21 @@ describe('Azure Event Grid webhook', () => {
     expect(res.json).toMatchObject({ webhook_url: `${PUBLIC_BASE}${path}?code=${secret}`, secret, secret_header: 'x-labelsync-event-secret' });
   });
 
-  it.skip('blob created on Azurite and posted as an Event Grid event becomes a task (needs the event-sync core)', async () => {
+  it('blob created on Azurite and posted as an Event Grid event becomes a task; BlobDeleted removes it', async () => {
     const az = emulators().azure;
-    const { path, secret, container, projectId } = await azureStorage();
+    const { path, secret, container, projectId } = await azureStorage({ sync_deletions: 'remove', recursive_scan: true });
     const svc = new BlobServiceClient(az.blobEndpoint, new StorageSharedKeyCredential(az.accountName, az.accountKey));
     await svc.getContainerClient(container).createIfNotExists();
-    await svc.getContainerClient(container).getBlockBlobClient('img/a.png').upload('x', 1);
+    const blob = svc.getContainerClient(container).getBlockBlobClient('img/a.png');
+    await blob.upload('x', 1);
     const res = await anon('POST', `${path}?code=${secret}`, [blobEvent(container, 'img/a.png')]);
     expect(res.status).toBe(200);
+    expect(res.json).toMatchObject({ received: 1, created: 1, ignored: 0 });
     expect((await tasksOf(projectId)).map((t) => t.data.image)).toEqual([`azure-blob://${container}/img/a.png`]);
+    await blob.delete();
+    const del = await anon('POST', `${path}?code=${secret}`, [blobEvent(container, 'img/a.png', 'Microsoft.Storage.BlobDeleted', '00000000000000000000000000000001000000000000abce')]);
+    expect(del.status).toBe(200);
+    expect(del.json).toMatchObject({ received: 1, removed: 1 });
+    expect(await tasksOf(projectId)).toEqual([]);
   });
 });

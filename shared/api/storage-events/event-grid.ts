@@ -5,18 +5,18 @@
  * handshake and Blob Storage's BlobCreated / BlobDeleted events.
  */
 import { ValidationError } from '../../errors';
-import type { IncomingObjectEvent } from './incoming-event';
+import type { ObjectEvent } from '../../sync/object-events';
 
 /** The event type of Event Grid's subscription handshake (Event Grid schema only). */
 export const VALIDATION_EVENT = 'Microsoft.EventGrid.SubscriptionValidationEvent';
 
-const KINDS: Record<string, IncomingObjectEvent['kind']> = {
+const KINDS: Record<string, ObjectEvent['kind']> = {
   'Microsoft.Storage.BlobCreated': 'created',
   'Microsoft.Storage.BlobDeleted': 'removed',
 };
 
 /** What a delivery asks for: answer a handshake, or apply object events. */
-export type EventGridDelivery = { validationCode: string } | { events: IncomingObjectEvent[]; ignored: number };
+export type EventGridDelivery = { validationCode: string } | { events: ObjectEvent[]; ignored: number };
 
 const optStr = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 
@@ -27,7 +27,7 @@ function parseSubject(subject: unknown, at: string): { container: string; key: s
   return { container: m[1], key: m[2] };
 }
 
-function toEvent(e: Record<string, unknown>, type: string, container: string, at: string): IncomingObjectEvent {
+function toEvent(e: Record<string, unknown>, type: string, container: string, at: string): ObjectEvent {
   const where = parseSubject(e.subject, at);
   if (where.container !== container) throw ValidationError.field(`${at}.subject`, `subject must name this storage's container "${container}".`);
   const data = (e.data ?? {}) as Record<string, unknown>;
@@ -39,7 +39,7 @@ function toEvent(e: Record<string, unknown>, type: string, container: string, at
     ...(typeof size === 'number' && Number.isFinite(size) ? { size } : {}),
     // Blob Storage's sequencer is a hex string of fixed width per blob: lexical order is event order.
     ...(optStr(data.sequencer) ? { sequencer: optStr(data.sequencer) } : {}),
-    ...(optStr(e.eventTime ?? e.time) ? { eventTime: optStr(e.eventTime ?? e.time), lastModified: optStr(e.eventTime ?? e.time) } : {}),
+    ...(optStr(e.eventTime ?? e.time) ? { eventTime: optStr(e.eventTime ?? e.time) } : {}),
   };
 }
 
@@ -51,7 +51,7 @@ function toEvent(e: Record<string, unknown>, type: string, container: string, at
 export function parseEventGrid(body: unknown, container: string): EventGridDelivery {
   const list = Array.isArray(body) ? body : body && typeof body === 'object' ? [body] : undefined;
   if (!list) throw ValidationError.field('non_field_errors', 'Body must be an Event Grid event array or a CloudEvent.');
-  const events: IncomingObjectEvent[] = [];
+  const events: ObjectEvent[] = [];
   let ignored = 0;
   for (const [i, raw] of list.entries()) {
     const at = `[${i}]`;

@@ -4,14 +4,14 @@
  * data: base64(object resource JSON), messageId, publishTime}, subscription}`.
  */
 import { ValidationError } from '../../errors';
-import type { IncomingObjectEvent } from './incoming-event';
+import type { ObjectEvent } from '../../sync/object-events';
 
 /**
  * What each Cloud Storage event type means for a task. OBJECT_ARCHIVE (a live version became
  * noncurrent) removes the object as a listing would no longer show it; OBJECT_METADATA_UPDATE
  * re-reads it, which the per-key path treats as unchanged when the etag is the same.
  */
-const KINDS: Record<string, IncomingObjectEvent['kind']> = {
+const KINDS: Record<string, ObjectEvent['kind']> = {
   OBJECT_FINALIZE: 'created',
   OBJECT_METADATA_UPDATE: 'created',
   OBJECT_DELETE: 'removed',
@@ -29,13 +29,17 @@ function decodeResource(data: unknown): Record<string, unknown> {
 }
 
 const optStr = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+const dateOf = (v: unknown): Date | undefined => {
+  const d = typeof v === 'string' ? new Date(v) : undefined;
+  return d && Number.isFinite(d.getTime()) ? d : undefined;
+};
 
 /**
  * The object event of a push body, for a storage following `bucket`.
  * @returns undefined for a notification that is not an object change (e.g. a test message)
  * @throws ValidationError naming the field for a malformed envelope or another bucket
  */
-export function parsePubSubPush(body: unknown, bucket: string): IncomingObjectEvent | undefined {
+export function parsePubSubPush(body: unknown, bucket: string): ObjectEvent | undefined {
   const message = (body as { message?: unknown })?.message as Record<string, unknown> | undefined;
   if (!message || typeof message !== 'object') throw ValidationError.field('message', 'This field is required.');
   const attrs = (message.attributes ?? {}) as Record<string, unknown>;
@@ -58,7 +62,7 @@ export function parsePubSubPush(body: unknown, bucket: string): IncomingObjectEv
     ...(generation !== undefined ? { sequencer: generation } : {}),
     ...(optStr(resource.etag) ? { etag: optStr(resource.etag) } : {}),
     ...(Number.isFinite(size) && resource.size !== undefined ? { size } : {}),
-    ...(optStr(resource.updated) ? { lastModified: optStr(resource.updated) } : {}),
+    ...(dateOf(resource.updated) ? { lastModified: dateOf(resource.updated) } : {}),
     ...(optStr(attrs.eventTime) ? { eventTime: optStr(attrs.eventTime) } : {}),
   };
 }

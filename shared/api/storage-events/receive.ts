@@ -14,7 +14,7 @@ import { AuthError, ConflictError, ForbiddenError, NotFoundError } from '../../e
 import { parseJsonBody } from '../../http/body';
 import type { HttpRequest } from '../../http/types';
 import { parseEventGrid } from './event-grid';
-import type { ApplyIncomingEvents } from './incoming-event';
+import { emptyOutcome, followsEvents, type ObjectEvent, type ObjectEventsOutcome } from '../../sync/object-events';
 import type { KeyLookup } from './jwks';
 import { checkClaims, verifySignature } from './oidc-token';
 import { parsePubSubPush } from './pubsub-push';
@@ -32,11 +32,17 @@ export const MAX_PUSH_BODY_BYTES = 1024 * 1024 + 64 * 1024;
 export const SECRET_QUERY_PARAM = 'code';
 export const SECRET_HEADER = 'x-labelsync-event-secret';
 
-/** What a push endpoint needs besides the app. */
+/** What a delivery did: the event-sync outcome's counters (README, "Push notifications"). */
+export type PushOutcome = Omit<ObjectEventsOutcome, 'taskIds' | 'errors'>;
+
+const counters = ({ taskIds: _t, errors: _e, ...rest }: ObjectEventsOutcome): PushOutcome => rest;
+const NOTHING: PushOutcome = counters(emptyOutcome());
+
 export interface PushDeps {
   /** Google's OIDC signing keys (cached per app). */
   googleKeys: KeyLookup;
-  apply: ApplyIncomingEvents;
+  /** Applies a storage's events; resolves once they are applied (or stored to apply after a running sync job). */
+  apply: (storage: StorageItem, events: ObjectEvent[]) => Promise<ObjectEventsOutcome>;
   now?: () => number;
 }
 
@@ -50,7 +56,7 @@ async function pushStorage(app: AppContext, type: PushType, id: number | undefin
 
 /** @throws ConflictError (409: the notifier retries) while the storage does not follow events */
 function requireEventSync(s: StorageItem): void {
-  if (s.fields.event_sync !== true) throw new ConflictError(`Storage ${s.id} has event_sync off; notifications are refused until it is on.`);
+  if (!followsEvents(s)) throw new ConflictError(`This storage has event_sync off; notifications are refused until it is on.`);
 }
 
 /**
@@ -73,7 +79,7 @@ export function gcsPushAudience(app: AppContext, s: StorageItem): string {
  *   ValidationError (400) for a malformed envelope or another bucket; ConflictError (409) with
  *   event_sync off
  */
-export async function receiveGcsPush(app: AppContext, deps: PushDeps, id: number | undefined, req: HttpRequest): Promise<{ applied: number }> {
+export async function receiveGcsPush(app: AppContext, deps: PushDeps, id: number | undefined, req: HttpRequest): Promise<PushOutcome> {
   const m = /^\s*Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
   if (!m) throw new AuthError('Authentication credentials were not provided.');
   // The signature first: without a Google-signed token nothing else (storage existence included) is answered.
@@ -84,9 +90,8 @@ export async function receiveGcsPush(app: AppContext, deps: PushDeps, id: number
   checkClaims(claims, { audience: gcsPushAudience(app, s), email, now: deps.now });
   requireEventSync(s);
   const event = parsePubSubPush(parseJsonBody(req, { maxBytes: MAX_PUSH_BODY_BYTES }), String(s.fields.bucket));
-  if (!event) return { applied: 0 };
-  await deps.apply(s, [event]);
-  return { applied: 1 };
+  if (!event) return NOTHING;
+  return counters(await deps.apply(s, [event]));
 }
 
 /** @throws AuthError (401) unless the request carries storage `id`'s webhook secret */
@@ -107,14 +112,14 @@ export async function receiveEventGrid(
   type: PushType,
   id: number | undefined,
   req: HttpRequest,
-): Promise<{ validationResponse: string } | { applied: number; ignored: number }> {
+): Promise<{ validationResponse: string } | (PushOutcome & { ignored: number })> {
   await requireWebhookSecret(app, id, req);
   const s = await pushStorage(app, type, id);
   const delivery = parseEventGrid(parseJsonBody(req, { maxBytes: MAX_PUSH_BODY_BYTES }), String(s.fields.container));
   if ('validationCode' in delivery) return { validationResponse: delivery.validationCode };
   requireEventSync(s);
-  if (delivery.events.length) await deps.apply(s, delivery.events);
-  return { applied: delivery.events.length, ignored: delivery.ignored };
+  const outcome = delivery.events.length ? counters(await deps.apply(s, delivery.events)) : NOTHING;
+  return { ...outcome, ignored: delivery.ignored };
 }
 
 /**

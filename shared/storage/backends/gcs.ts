@@ -102,5 +102,6 @@ export const gcsBackend: BackendDefinition = {
   resolves: { schemes: ['gs'], bucketField: 'bucket' },
   // The endpoint is not part of the identity: a GCS bucket name is global.
   location: { family: 'gcs', place: (f) => text(f.bucket) },
-  capabilities: { orderedListing: true, presign: true },
+  // Pub/Sub push to POST /api/storages/gcs/{id}/events (shared/api/storage-events).
+  capabilities: { orderedListing: true, presign: true, eventSync: 'managed' },
 };
