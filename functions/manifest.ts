@@ -18,7 +18,8 @@ export type FunctionName =
   | 'syncExecutionFailed'
   | 'exportStream'
   | 'exportReplay'
-  | 'sweeper';
+  | 'sweeper'
+  | 'storageEvents';
 
 export interface FunctionSpec {
   /** Path of the handler module, relative to the repo root; it exports `handler`. */
@@ -45,6 +46,7 @@ export const FUNCTIONS: Record<FunctionName, FunctionSpec> = {
   exportReplay: { entry: 'functions/export/replay.ts', description: 'export DLQ to recorded failures; scheduled replay of recorded failures', timeout: 300, memoryMb: 1024, everyMinutes: 15 },
   // 4 min: a run ends before the next one starts.
   sweeper: { entry: 'functions/ops/sweeper.ts', description: 'finishes deleting projects whose delete request ran out of time', timeout: 240, memoryMb: 512, everyMinutes: 5 },
+  storageEvents: { entry: 'functions/events/storage-events.ts', description: 'S3 object notifications (EventBridge → SQS) to event-synced storages', timeout: 120, memoryMb: 1024 },
 };
 
 export interface RouteSpec {

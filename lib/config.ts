@@ -36,6 +36,8 @@ export interface LabelsyncConfig {
   alarmEmail?: string;
   /** Ship source maps with the bundles and run with --enable-source-maps (costs cold start). */
   sourceMaps: boolean;
+  /** 12-digit accounts whose default bus may forward S3 object events to this account's (event sync of their buckets). */
+  eventSourceAccounts: string[];
 }
 
 /** Context values arrive as arrays (cdk.json) or strings (CLI): accept JSON arrays and comma lists. */
@@ -99,6 +101,12 @@ function warm(name: string, v: unknown, least: number): number | undefined {
   return n;
 }
 
+function accounts(name: string, v: unknown): string[] {
+  const out = list(v);
+  for (const a of out) if (!/^\d{12}$/.test(a)) throw new Error(`context ${name}: '${a}' is not a 12-digit AWS account id`);
+  return [...new Set(out)];
+}
+
 function alarmEmail(v: unknown): string | undefined {
   if (v === undefined || v === null || v === '') return undefined;
   const s = String(v).trim();
@@ -128,5 +136,6 @@ export function readConfig(node: Node): LabelsyncConfig {
     tableWarmReads: warm('tableWarmReads', ctx('tableWarmReads'), 12_000),
     alarmEmail: alarmEmail(ctx('alarmEmail')),
     sourceMaps: bool('sourceMaps', ctx('sourceMaps')),
+    eventSourceAccounts: accounts('eventSourceAccounts', ctx('eventSourceAccounts')),
   };
 }

@@ -17,6 +17,7 @@ import {
   bindTable,
   type TableAccess,
 } from './constructs/node-function';
+import { StorageEvents } from './constructs/storage-events';
 import { Schedules } from './constructs/schedules';
 import { SyncFailureRule } from './constructs/sync-failure-rule';
 import { SyncStateMachine } from './constructs/sync-state-machine';
@@ -80,6 +81,8 @@ const GRANTS: Record<FunctionName, Grants> = {
   sweeper: { table: { read: true, write: true } },
   // Reads dead-lettered batches back from the stream and re-exports recorded failures: the export's item families.
   exportReplay: { table: { read: true, write: true, stream: true, writeKeys: [PK.exportLink, PK.exportFailure, PK.storage, PK.org] }, kms: 'decrypt', storage: 'write' },
+  // Event sync writes what a chunk writes (tasks, annotations, links, overlays, its chunk item) and reads objects.
+  storageEvents: { table: { read: true, write: true }, kms: 'decrypt', storage: 'read' },
 };
 
 /**
@@ -134,6 +137,8 @@ export class LabelsyncStack extends Stack {
 
     new Schedules(this, 'Schedules', { functions: fns });
 
+    const storageEvents = new StorageEvents(this, 'StorageEvents', { fn: fns.storageEvents, sourceAccounts: config.eventSourceAccounts });
+
     const api = new HttpApi(this, 'Http', {
       functions: fns,
       corsOrigins: config.corsOrigins,
@@ -146,7 +151,8 @@ export class LabelsyncStack extends Stack {
       functions: fns,
       stateMachine: sync.stateMachine,
       table: data.table,
-      deadLetterQueues: { export: exportPipeline.deadLetterQueue, syncFailed: syncFailed.deadLetterQueue },
+      deadLetterQueues: { export: exportPipeline.deadLetterQueue, syncFailed: syncFailed.deadLetterQueue, storageEvents: storageEvents.deadLetterQueue },
+      backlogQueues: { storageEvents: storageEvents.queue },
       streamConsumer: fns.exportStream,
       alarmEmail: config.alarmEmail,
     });

@@ -18,6 +18,14 @@ export const METRIC = {
   exportFailures: 'ExportFailures',
   /** Messages in the export dead-letter queue, when something measured it; Count. */
   dlqDepth: 'ExportDlqDepth',
+  /** Object notifications handed to event sync (storage found); Count. */
+  eventsReceived: 'ObjectEventsReceived',
+  /** Object notifications that changed tasks (created, updated, removed, flagged); Count. */
+  eventsApplied: 'ObjectEventsApplied',
+  /** Object notifications for no storage that follows events (unfollowed bucket, unparseable message); Count. */
+  eventsDropped: 'ObjectEventsDropped',
+  /** Object notifications folded into a newer one of the same key; Count. */
+  eventsCoalesced: 'ObjectEventsCoalesced',
 } as const;
 
 export type MetricName = (typeof METRIC)[keyof typeof METRIC];

@@ -55,6 +55,18 @@ export function recordDlqDepth(messages: number): void {
   add(METRIC.dlqDepth, MetricUnit.Count, messages);
 }
 
+/** What one event-sync call received, applied and coalesced (shared/sync/object-events/). */
+export function countObjectEvents(o: { received: number; applied: number; coalesced: number }): void {
+  if (o.received > 0) add(METRIC.eventsReceived, MetricUnit.Count, o.received);
+  if (o.applied > 0) add(METRIC.eventsApplied, MetricUnit.Count, o.applied);
+  if (o.coalesced > 0) add(METRIC.eventsCoalesced, MetricUnit.Count, o.coalesced);
+}
+
+/** Object notifications that no storage follows. */
+export function countObjectEventsDropped(n: number): void {
+  if (n > 0) add(METRIC.eventsDropped, MetricUnit.Count, n);
+}
+
 /**
  * Flushes what this invocation recorded: to the sink when one is installed, else to stdout when
  * `inLambda`, else drops it. Never throws (an invalid metric must not fail the invocation).

@@ -132,4 +132,5 @@ export const COLD_BUDGET_BYTES: Record<FunctionName, number> = {
   syncExecutionFailed: 980 * KIB,
   exportStream: 975 * KIB,
   exportReplay: 960 * KIB,
+  storageEvents: 1_000 * KIB,
 };

@@ -18,6 +18,8 @@ export interface MonitoringProps {
   table: dynamodb.ITable;
   /** Dead-letter queues by name: anything in one is data that was not delivered. */
   deadLetterQueues: Record<string, sqs.IQueue>;
+  /** Work queues by name: a message waiting longer than {@link QUEUE_AGE_ALARM_SECONDS} is a backlog. */
+  backlogQueues?: Record<string, sqs.IQueue>;
   /** The function consuming the table's stream (its IteratorAge is the export backlog). */
   streamConsumer: lambda.IFunction;
   /** Subscribed to the alarm topic by email when set (context `alarmEmail`). */
@@ -32,6 +34,11 @@ const PERIOD = Duration.minutes(5);
  * (maxRecordAge) and the stream forgets them at 24 h, so an hour leaves time to act.
  */
 export const ITERATOR_AGE_ALARM_MS = 60 * 60 * 1000;
+
+/** Oldest message of a work queue above this age (seconds) is a backlog: events are not being applied. */
+export const QUEUE_AGE_ALARM_SECONDS = 15 * 60;
+/** Visible messages of a work queue above this, for three periods, is a backlog. */
+export const QUEUE_DEPTH_ALARM_MESSAGES = 10_000;
 
 /** Operations the service sends to the table (the ThrottledRequests metric has one per operation). */
 const TABLE_OPERATIONS = [
@@ -65,6 +72,7 @@ export class Monitoring extends Construct {
     );
     if (props.alarmEmail) this.topic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
     this.queueAlarms(props.deadLetterQueues);
+    this.backlogAlarms(props.backlogQueues ?? {});
     this.streamAlarm(props.streamConsumer);
     this.executionAlarms(props.stateMachine);
     for (const [name, fn] of Object.entries(props.functions)) this.functionAlarms(name, fn);
@@ -91,6 +99,15 @@ export class Monitoring extends Construct {
     for (const [name, q] of Object.entries(queues)) {
       const depth = q.metricApproximateNumberOfMessagesVisible({ period: PERIOD, statistic: 'Maximum' });
       this.alarm(`${name}DlqDepth`, depth, 0, `Messages in the ${name} dead-letter queue: records that were not delivered (see docs/deploy.md, Alarms).`);
+    }
+  }
+
+  private backlogAlarms(queues: Record<string, sqs.IQueue>): void {
+    for (const [name, q] of Object.entries(queues)) {
+      const age = q.metricApproximateAgeOfOldestMessage({ period: PERIOD, statistic: 'Maximum' });
+      this.alarm(`${name}QueueAge`, age, QUEUE_AGE_ALARM_SECONDS, `The ${name} queue's oldest message waits more than 15 minutes (see docs/deploy.md, Alarms).`);
+      const depth = q.metricApproximateNumberOfMessagesVisible({ period: PERIOD, statistic: 'Maximum' });
+      this.alarm(`${name}QueueDepth`, depth, QUEUE_DEPTH_ALARM_MESSAGES, `More than ${QUEUE_DEPTH_ALARM_MESSAGES} messages wait in the ${name} queue for 15 minutes (see docs/deploy.md, Alarms).`, 3);
     }
   }
 

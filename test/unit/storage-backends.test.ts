@@ -121,10 +121,10 @@ describe('a new definition is the only step', () => {
 
   it('derives fields, defaults, secrets and schemes from it', () => {
     expect(fieldsOf(fake, 'import').map(([n]) => n)).toEqual([
-      'title', 'description', 'synchronizable', 'regex_filter', 'use_blob_urls', 'shelf', 'api_key', 'mode', 'sync_deletions', 'sync_deletions_remove_annotated',
+      'title', 'description', 'synchronizable', 'regex_filter', 'use_blob_urls', 'shelf', 'api_key', 'mode', 'sync_deletions', 'sync_deletions_remove_annotated', 'event_sync',
     ]);
     expect(fieldsOf(fake, 'export').map(([n]) => n)).not.toContain('mode');
-    expect(defaultsOf(fake, 'import')).toEqual({ synchronizable: true, use_blob_urls: false, mode: 'a', sync_deletions: 'keep', sync_deletions_remove_annotated: false });
+    expect(defaultsOf(fake, 'import')).toEqual({ synchronizable: true, use_blob_urls: false, mode: 'a', sync_deletions: 'keep', sync_deletions_remove_annotated: false, event_sync: false });
     expect(secretFieldsOf(fake)).toEqual(['api_key']);
     expect([...schemeTable([...BACKEND_LIST, fake]).entries()].filter(([, t]) => t.includes(fake.type))).toEqual([
       ['fake-store', ['fake']],

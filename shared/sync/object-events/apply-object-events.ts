@@ -31,6 +31,7 @@ import { adjustProjectCounters, getProject } from '../../db/repo-projects';
 import { deletePendingEvents, pendingEventPages, putPendingEvents, type PendingEvent } from '../../db/repo-pending-events';
 import { pyTime, writeStorageSyncState } from '../../db/repo-storage-sync-state';
 import { backend, uriFor } from '../../storage/registry';
+import { countObjectEvents } from '../../metrics';
 import { mapLimit } from '../../storage/common';
 import type { HeadResult, StorageConfig, StorageProvider } from '../../storage/types';
 import type { SyncDeps } from '../deps';
@@ -249,6 +250,7 @@ function importSource(deps: SyncDeps, config: StorageConfig, provider: StoragePr
 /** Adds the outcome to the storage's meta (`events_applied`, `events_last_at`, last error). */
 async function recordOutcome(deps: SyncDeps, storageId: number, out: ObjectEventsOutcome): Promise<void> {
   const applied = out.created + out.updated + out.removed + out.flagged;
+  countObjectEvents({ received: out.received, applied, coalesced: out.coalesced });
   await writeStorageSyncState(
     deps.db,
     storageId,
