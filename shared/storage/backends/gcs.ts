@@ -55,11 +55,11 @@ export const gcsBackend: BackendDefinition = {
     ...CLOUD_IMPORT_FIELDS,
     event_push_service_account: shortField({
       role: 'import',
-      description: 'Service account email a Pub/Sub push subscription signs its OIDC tokens as (--push-auth-service-account); pushes to /api/storages/gcs/{id}/events are refused without it.',
+      description: 'Pub/Sub push service account (--push-auth-service-account); pushes are refused without it.',
     }),
     event_push_audience: shortField({
       role: 'import',
-      description: 'Audience push tokens must carry (--push-auth-token-audience); default: the endpoint URL under LABELSYNC_PUBLIC_BASE_URL.',
+      description: 'Push token audience; default: the push endpoint URL.',
     }),
   },
   shapeErrors(config, add) {
