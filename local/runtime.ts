@@ -24,6 +24,7 @@ import { startDynamoDbLocal, type RunningDynamoDb } from './emulators/dynamodb';
 import { freePort } from './emulators/process';
 import { startHttpServer } from './http-server';
 import { startLocalSchedules } from './schedules';
+import { startEventSubscribers } from './event-subscribers';
 import { importHandler, invokeLocal, type HandlerResolver } from './lambda-functions';
 import { loadStateMachine, LOCAL_SYNC_CONCURRENCY, LOCAL_SYNC_WRITE_CONCURRENCY } from './state-machine-definition';
 import { StreamPoller, type StreamPollerOptions } from './stream-poller';
@@ -233,6 +234,8 @@ async function startServices(ctx: StartContext): Promise<LabelsyncRuntime> {
   startBackgroundWork(ctx, machine, syncStarter);
   const schedules = startLocalSchedules({ resolveHandler: ctx.resolveHandler, region, log: ctx.log, runAtStart: !!owned });
   cleanups.push(async () => schedules.stop());
+  const subscribers = processApp().env.eventSubscribers ? startEventSubscribers({ app: processApp, log: ctx.log }) : undefined;
+  if (subscribers) cleanups.push(() => subscribers.stop());
   if (opts.progressEveryMs !== 0) {
     const reporter = new ProgressReporter({ running: () => syncStarter.runningJobs(), db: processApp().db, log: ctx.log, everyMs: opts.progressEveryMs ?? PROGRESS_EVERY_MS }).start();
     cleanups.push(() => reporter.stop());

@@ -131,6 +131,6 @@ export const COLD_BUDGET_BYTES: Record<FunctionName, number> = {
   syncFinalize: 995 * KIB,
   syncExecutionFailed: 980 * KIB,
   exportStream: 975 * KIB,
-  exportReplay: 960 * KIB,
+  exportReplay: 965 * KIB,
   storageEvents: 1_000 * KIB,
 };

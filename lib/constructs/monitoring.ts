@@ -174,6 +174,19 @@ export class Monitoring extends Construct {
       new cloudwatch.GraphWidget({ title: 'Lambda errors', left: fns.map(([n, f]) => f.metricErrors({ label: n })), width: 12 }),
       new cloudwatch.GraphWidget({ title: 'Lambda duration p99 (ms)', left: fns.map(([n, f]) => f.metricDuration({ label: n, statistic: 'p99' })), width: 12 }),
     );
+    d.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Object events / min',
+        left: [
+          own(METRIC.eventsReceived, 'Sum', 'received'),
+          own(METRIC.eventsApplied, 'Sum', 'tasks changed'),
+          own(METRIC.eventsCoalesced, 'Sum', 'coalesced'),
+          own(METRIC.eventsDropped, 'Sum', 'dropped'),
+        ],
+        right: Object.entries(props.backlogQueues ?? {}).map(([n, q]) => q.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', label: `${n} queue depth` })),
+        width: 24,
+      }),
+    );
     return d;
   }
 }

@@ -64,6 +64,17 @@ export interface ReadResult {
   range?: { start: number; end: number };
 }
 
+/** One notified key of a subscription. */
+export interface KeyChange {
+  key: string;
+  kind: 'created' | 'removed';
+}
+
+/** A running subscription. */
+export interface Subscription {
+  close(): Promise<void>;
+}
+
 export interface HeadResult {
   size: number;
   contentType?: string;
@@ -105,6 +116,13 @@ export interface StorageProvider {
    * or undefined when it can. Absent: nothing to check beyond the type's `eventSync` capability.
    */
   eventSyncProblem?(): Promise<string | undefined>;
+  /**
+   * Long-lived change notifications of a storage whose type declares `eventSync: "subscriber"`
+   * (the local runtime runs them): `onChange` gets the changed keys in batches as they come (a
+   * key may be reported as "created" when it was removed: event sync looks every key up), `onError`
+   * once when the subscription broke (the caller subscribes again later).
+   */
+  subscribe?(onChange: (changes: KeyChange[]) => void, onError: (e: Error) => void): Promise<Subscription>;
   /**
    * A GET URL valid for `ttlSeconds`, fetchable by a browser as is (no double encoding).
    * Local files return a service-relative `/data/local-files/?d=` URL.

@@ -5,7 +5,7 @@ import { actionsOf, getAtt, lambdaId, ofType, roleStatements, statementsOf, synt
 const NAMES = Object.keys(FUNCTIONS) as FunctionName[];
 const TABLE_WRITES = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
 // syncFinalize only decrypts a storage's secrets (to redact them from the error): no storage access.
-const STORAGE_FUNCTIONS: FunctionName[] = ['storages', 'resolve', 'syncStart', 'syncList', 'syncChunk', 'exportStream', 'exportReplay'];
+const STORAGE_FUNCTIONS: FunctionName[] = ['storages', 'resolve', 'syncStart', 'syncList', 'syncChunk', 'exportStream', 'exportReplay', 'storageEvents'];
 
 let s: Synthesized;
 let tableArn: unknown;

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FUNCTIONS, type FunctionName } from '../../functions/manifest';
-import { ITERATOR_AGE_ALARM_MS } from '../../lib/constructs/monitoring';
+import { ITERATOR_AGE_ALARM_MS, QUEUE_AGE_ALARM_SECONDS, QUEUE_DEPTH_ALARM_MESSAGES } from '../../lib/constructs/monitoring';
 import { METRIC, METRICS_NAMESPACE } from '../../shared/metric-names';
 import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
@@ -57,12 +57,23 @@ describe('monitoring: alarms', () => {
     }
   });
 
-  it('fires on any message in each dead-letter queue (export records, undelivered execution-failed events)', () => {
-    const queueIds = ofType(s.resources, 'AWS::SQS::Queue').map(([id]) => id).sort();
-    expect(queueIds).toHaveLength(2);
-    const alarms = alarmsOn('AWS/SQS', 'ApproximateNumberOfMessagesVisible');
-    expect(alarms.map((a) => dims(a).QueueName['Fn::GetAtt'][0]).sort()).toEqual(queueIds);
+  it('fires on any message in each dead-letter queue (export records, undelivered execution-failed events, storage events)', () => {
+    const queues = ofType(s.resources, 'AWS::SQS::Queue');
+    const dlqIds = queues.filter(([id]) => !/^StorageEventsQueue/.test(id)).map(([id]) => id).sort();
+    expect(queues).toHaveLength(4);
+    expect(dlqIds).toHaveLength(3);
+    const alarms = alarmsOn('AWS/SQS', 'ApproximateNumberOfMessagesVisible').filter((a) => a.Properties.Threshold === 0);
+    expect(alarms.map((a) => dims(a).QueueName['Fn::GetAtt'][0]).sort()).toEqual(dlqIds);
     for (const a of alarms) expect(a.Properties).toMatchObject({ Threshold: 0, ComparisonOperator: 'GreaterThanThreshold', Statistic: 'Maximum' });
+  });
+
+  it('fires when the storage events queue backs up (oldest message age, depth)', () => {
+    const [queueId] = ofType(s.resources, 'AWS::SQS::Queue').map(([id]) => id).filter((id) => /StorageEventsQueue/.test(id));
+    const [age] = alarmsOn('AWS/SQS', 'ApproximateAgeOfOldestMessage');
+    expect(dims(age).QueueName['Fn::GetAtt'][0]).toBe(queueId);
+    expect(age.Properties).toMatchObject({ Threshold: QUEUE_AGE_ALARM_SECONDS });
+    const depth = alarmsOn('AWS/SQS', 'ApproximateNumberOfMessagesVisible').find((a) => a.Properties.Threshold === QUEUE_DEPTH_ALARM_MESSAGES);
+    expect(dims(depth!).QueueName['Fn::GetAtt'][0]).toBe(queueId);
   });
 
   it("fires when the export stream consumer's iterator age passes an hour", () => {

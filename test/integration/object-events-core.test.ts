@@ -115,7 +115,7 @@ describe('local files (ordered storage, overlays)', () => {
     expect(await keysOf(s.projectId)).toEqual(['e.json']);
   });
 
-  it('annotated tasks are flagged, not removed; sync_deletions keep ignores removals', async () => {
+  it('sync_deletions flag flags a removed object and unflags it when it is back; keep ignores removals', async () => {
     const s = await localStorage({ 'f.json': task('f') }, { sync_deletions: 'keep' });
     await fullSync(s.id);
     rmSync(join(s.dir, 'f.json'));
@@ -135,7 +135,7 @@ describe('local files (ordered storage, overlays)', () => {
     expect(back.object_exists).not.toBe(false);
   });
 
-  it('keys outside prefix rules, regex_filter, recursive_scan or a target prefix are skipped', async () => {
+  it('keys outside regex_filter or recursive_scan, and folder placeholders, are skipped', async () => {
     const s = await localStorage({}, { regex_filter: '.*\\.json' });
     mkdirSync(join(s.dir, 'sub'), { recursive: true });
     writeFileSync(join(s.dir, 'x.txt'), task('x'));

@@ -57,4 +57,6 @@ export const redisBackend: BackendDefinition = {
     place: (f) => text(f.host),
     endpoint: (f, role) => JSON.stringify([text(f.port || 6379), text(f.db ?? (role === 'export' ? 2 : 1))]),
   },
+  // Keyspace notifications are pub/sub: only a long-lived process (the local runtime) can hold one.
+  capabilities: { eventSync: 'subscriber' },
 };

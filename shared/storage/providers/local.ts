@@ -8,7 +8,7 @@
  * is never kept open across a yield. Every file operation resolves symlinks and refuses a target
  * outside the document root.
  */
-import { createReadStream } from 'node:fs';
+import { createReadStream, watch } from 'node:fs';
 import type { Dir } from 'node:fs';
 import { mkdir, opendir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -16,6 +16,8 @@ import { randomBytes } from 'node:crypto';
 import { StorageError, ValidationError } from '../../errors';
 import type {
   HeadResult,
+  KeyChange,
+  Subscription,
   ListOptions,
   ListPage,
   ObjectEntry,
@@ -362,6 +364,25 @@ export class LocalFilesProvider implements StorageProvider {
       }
     }
     return joined;
+  }
+
+  /**
+   * A recursive `fs.watch` of the storage directory: every changed path is reported as a key
+   * (its kind is unknown to the watcher: event sync stats it). Keys that `selects` refuses are
+   * dropped here already; a removed directory reports itself, not its files (the next full sync
+   * finds them gone).
+   */
+  async subscribe(onChange: (changes: KeyChange[]) => void, onError: (e: Error) => void): Promise<Subscription> {
+    const w = watch(this.dir, { recursive: this.opts.recursive, persistent: false }, (_type, name) => {
+      if (!name) return;
+      const key = String(name).split(path.sep).join('/');
+      if (this.selects(key)) onChange([{ key, kind: 'created' }]);
+    });
+    w.on('error', (e) => {
+      w.close();
+      onError(e);
+    });
+    return { close: async () => w.close() };
   }
 
   selects(key: string): boolean {

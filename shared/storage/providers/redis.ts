@@ -8,7 +8,7 @@
 import { Readable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { StorageError } from '../../errors';
-import type { HeadResult, ListOptions, ListPage, ReadOptions, ReadResult, StorageProvider, StorageRole, WriteOptions } from '../types';
+import type { HeadResult, KeyChange, Subscription, ListOptions, ListPage, ReadOptions, ReadResult, StorageProvider, StorageRole, WriteOptions } from '../types';
 import { compileKeyFilter, pageSizeOf, type KeyMatcher, selectsKey } from '../key-filter';
 import { readWindow } from '../common';
 
@@ -160,6 +160,47 @@ export class RedisProvider implements StorageProvider {
     }
     const missing = missingKeyspaceFlags(flags);
     return missing ? `Redis notify-keyspace-events is "${flags}": event_sync needs ${missing} (e.g. notify-keyspace-events "K$gx")` : undefined;
+  }
+
+  /**
+   * Keyspace notifications of this db under `path`, on a connection of its own: the `__keyspace@`
+   * channels when `notify-keyspace-events` has K, else the `__keyevent@` channels of the string and
+   * generic commands. DEL, UNLINK, EXPIRED, EVICTED and RENAME's source report a removal.
+   */
+  async subscribe(onChange: (changes: KeyChange[]) => void, onError: (e: Error) => void): Promise<Subscription> {
+    const problem = await this.eventSyncProblem();
+    if (problem) throw new StorageError('unsupported', problem);
+    const flags = String(((await this.client.config('GET', 'notify-keyspace-events')) as string[])[1] ?? '');
+    const sub = this.client.duplicate({ lazyConnect: true, commandTimeout: undefined });
+    let failed = false;
+    const fail = (e: Error) => {
+      if (failed) return;
+      failed = true;
+      sub.disconnect();
+      onError(e);
+    };
+    sub.on('error', fail);
+    sub.on('end', () => fail(new Error('Redis subscription connection closed')));
+    const removal = new Set(['del', 'unlink', 'expired', 'evicted', 'rename_from']);
+    const report = (key: string, op: string) => {
+      if (this.selects(key)) onChange([{ key, kind: removal.has(op) ? 'removed' : 'created' }]);
+    };
+    await sub.connect();
+    if (flags.includes('K')) {
+      const prefix = `__keyspace@${this.o.db}__:`;
+      sub.on('pmessage', (_p: string, channel: string, op: string) => report(channel.slice(prefix.length), op));
+      await sub.psubscribe(`${prefix}${escapeGlob(this.o.path)}*`);
+    } else {
+      const prefix = `__keyevent@${this.o.db}__:`;
+      sub.on('message', (channel: string, key: string) => report(key, channel.slice(prefix.length)));
+      await sub.subscribe(...['set', 'setrange', 'append', 'incrby', 'del', 'unlink', 'expired', 'evicted', 'rename_from', 'rename_to', 'restore', 'copy_to'].map((c) => prefix + c));
+    }
+    return {
+      close: async () => {
+        failed = true;
+        sub.disconnect();
+      },
+    };
   }
 
   selects(key: string): boolean {
