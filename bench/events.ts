@@ -5,9 +5,10 @@
  * - a full sync of N objects (blob mode) through the real pipeline: the throughput events are
  *   compared with;
  * - a burst: the same N objects notified as object-created events to an event-synced storage of
- *   the same place (local files: batches of 1,000 handed to the event-sync core, as a watcher
- *   would; S3: S3-shaped EventBridge events as SQS messages through the storage-events Lambda
- *   handler, in its event source mapping's batch size), until every task is readable;
+ *   the same kind (local files: N new files written into the directory `npm start`'s watcher
+ *   follows, local/event-subscribers.ts; S3: S3-shaped EventBridge events as SQS messages through
+ *   the storage-events Lambda handler, in its event source mapping's batch size), until every
+ *   task is readable;
  *   reported as events/s, its ratio to the sync's objects/s, and DynamoDB write calls per event;
  * - the lag of single objects: one object written, its event delivered, the task polled until
  *   readable; p50/p95 over `BENCH_EVENTS_LAG_SAMPLES` (default 20) objects.
@@ -109,7 +110,6 @@ export async function run(opts: EventsBenchOptions = {}): Promise<void> {
     const { putStorage, getStorage } = await import('../shared/db/repo-storages');
     const { requestSync } = await import('../shared/sync/request-sync');
     const { SECRET_FIELDS } = await import('../shared/api/storage-schemas');
-    const { applyObjectEvents } = await import('../shared/sync/object-events');
     const { maintainEventRoute } = await import('../shared/sync/object-events/routes');
     const { handler: s3EventsHandler } = await import('../functions/events/storage-events');
     const { STORAGE_EVENTS_BATCH_SIZE } = await import('../lib/constructs/storage-events');
@@ -134,6 +134,7 @@ export async function run(opts: EventsBenchOptions = {}): Promise<void> {
       await maintainEventRoute(app.db, item);
       return { id, projectId };
     };
+    let subscribers: import('../local/event-subscribers').EventSubscribers | undefined;
     const taskCount = async (projectId: number) => (await getProject(app.db, projectId))?.task_number ?? 0;
     const waitForTasks = async (projectId: number, want: number, deadlineMs: number) => {
       const until = Date.now() + deadlineMs;
@@ -160,21 +161,23 @@ export async function run(opts: EventsBenchOptions = {}): Promise<void> {
     };
 
     /**
-     * The burst and the lag of one backend. `deliver(storageId, keys)` hands the notifications of
-     * `keys` over the way the backend does and resolves when they were handed over (not applied).
+     * The burst and the lag of one backend: `burst(storageId, keys)` makes the notifications of
+     * `keys` happen the way the backend does, `single(storageId, key)` writes one new object and
+     * notifies it; both resolve when handed over (not applied).
      */
     const measure = async (
       label: string,
       config: Record<string, unknown> & { type: 'localfiles' | 's3' },
       keys: string[],
       syncRate: number,
-      deliver: (storageId: number, keys: string[]) => Promise<void>,
-      writeOne: (key: string) => Promise<void>,
+      burst: (storageId: number, keys: string[]) => Promise<void>,
+      single: (storageId: number, key: string) => Promise<void>,
     ) => {
       const s = await newStorage({ ...config, use_blob_urls: true, event_sync: true });
+      await subscribers?.refresh();
       writeCalls = 0;
       const t0 = performance.now();
-      await deliver(s.id, keys);
+      await burst(s.id, keys);
       await waitForTasks(s.projectId, keys.length, 600_000);
       const seconds = (performance.now() - t0) / 1000;
       const rate = keys.length / seconds;
@@ -186,8 +189,7 @@ export async function run(opts: EventsBenchOptions = {}): Promise<void> {
         const key = `lag/${label}-${i}.png`;
         const before = await taskCount(s.projectId);
         const t = performance.now();
-        await writeOne(key);
-        await deliver(s.id, [key]);
+        await single(s.id, key);
         await waitForTasks(s.projectId, before + 1, 30_000);
         lags.push(performance.now() - t);
       }
@@ -208,8 +210,14 @@ export async function run(opts: EventsBenchOptions = {}): Promise<void> {
     await pool(range(n), 32, (i) => writeFile(join(dir, name(i)), 'x'));
     const local = { type: 'localfiles' as const, path: dir, recursive_scan: true };
     const localRate = await fullSync('localfiles', local, n);
-    const localDeliver = await localFilesDelivery(dir);
-    await measure('localfiles', local, keys, localRate, localDeliver, (key) => writeFile(join(dir, key), 'x'));
+    // The event-synced storage watches a directory of its own: the burst is N new files written into it.
+    const watched = join(work, 'watched');
+    for (let d = 0; d * 1000 < n; d++) mkdirSync(join(watched, `d${String(d).padStart(3, '0')}`), { recursive: true });
+    mkdirSync(join(watched, 'lag'), { recursive: true });
+    const { startEventSubscribers } = await import('../local/event-subscribers');
+    subscribers = startEventSubscribers({ app: processApp, log: (m) => log(`  ${m}`) });
+    const writeWatched = (key: string) => writeFile(join(watched, key), 'x');
+    await measure('localfiles', { ...local, path: watched }, keys, localRate, (_id, ks) => pool(ks, 32, writeWatched), (_id, key) => writeWatched(key));
 
     if (!skipS3) {
       const s3 = emus!.endpoints.s3!;
@@ -221,24 +229,16 @@ export async function run(opts: EventsBenchOptions = {}): Promise<void> {
       await pool(keys, 16, put);
       const s3Config = { type: 's3' as const, bucket, s3_endpoint: s3.endpoint, region_name: s3.region, aws_access_key_id: s3.accessKeyId, aws_secret_access_key: s3.secretAccessKey, recursive_scan: true };
       const s3Rate = await fullSync('s3', s3Config, n);
-      await measure('s3', s3Config, keys, s3Rate, s3Delivery(bucket), put);
+      const deliver = s3Delivery(bucket);
+      await measure('s3', s3Config, keys, s3Rate, deliver, async (id, key) => {
+        await put(key);
+        await deliver(id, [key]);
+      });
       c.destroy();
     }
-    await localDeliver.close?.();
+    await subscribers?.stop();
     await starter.stop();
     installApp(undefined);
-
-    /**
-     * Local files: the events a watcher hands over, in batches of 1,000 straight to the event-sync
-     * core (the `npm start` watcher is not part of this build).
-     */
-    async function localFilesDelivery(_dir: string): Promise<((storageId: number, keys: string[]) => Promise<void>) & { close?: () => Promise<void> }> {
-      return async (storageId, ks) => {
-        for (let i = 0; i < ks.length; i += 1000) {
-          await applyObjectEvents(processApp().syncDeps(), storageId, ks.slice(i, i + 1000).map((key) => ({ key, kind: 'created' as const })));
-        }
-      };
-    }
 
     /**
      * S3: EventBridge "Object Created" events as SQS messages, in the event source mapping's
