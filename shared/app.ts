@@ -7,6 +7,7 @@
  * (tests build one per configuration; the process keeps one in shared/process-app.ts).
  */
 import { tenancyPolicy } from './api/organizations';
+import type { KeyLookup } from './api/storage-events/jwks';
 import { loadStorageConfig } from './api/storages';
 import { parseEnv, type Env } from './config/env';
 import type { AppContext, AppParts, GetProvider } from './context';
@@ -61,6 +62,12 @@ function registryProvider(env: Env, db: Db, hooks: StorageTestHooks): GetProvide
   };
 }
 
+/** The cached key set of Pub/Sub push tokens; its module loads on the first push (only the storages function sees one). */
+function googleKeys(url: string): KeyLookup {
+  let lookup: Promise<KeyLookup> | undefined;
+  return async (kid) => (await (lookup ??= import('./api/storage-events/jwks').then((m) => m.createJwksLookup({ url }))))(kid);
+}
+
 /** `load` once; a failed load is forgotten so the next call retries. */
 function memoised<T>(load: () => Promise<T>): () => Promise<T> {
   let p: Promise<T> | undefined;
@@ -106,6 +113,7 @@ export function createApp(source: Record<string, string | undefined> = process.e
     getProvider,
     syncScheduler: parts.syncScheduler ?? defaultScheduler(env),
     authenticate: createTokenAuthenticator(db),
+    googlePushKeys: googleKeys(env.gcsPushJwksUrl),
     signingKey: memoised(() => loadSigningKey({ env, db, secretBox })),
     storageConfig,
     providerForStorage: createStorageProviderCache(async (s) => getProvider(await storageConfig(s))),

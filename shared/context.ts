@@ -9,6 +9,7 @@ import type { SecretBox } from './crypto/secret-box';
 import type { StorageItem } from './db/items';
 import type { Db } from './db/repo-common';
 import type { ExportDeps } from './export/deps';
+import type { KeyLookup } from './api/storage-events/jwks';
 import type { Authenticate } from './http/auth';
 import type { GetProviderOptions, StorageTestHooks } from './storage/registry';
 import type { StorageConfig, StorageProvider } from './storage/types';
@@ -57,6 +58,8 @@ export interface AppContext {
   getProvider: GetProvider;
   /** Resolves the caller of a request (token lookups cached per app). */
   authenticate: Authenticate;
+  /** Google's OIDC signing keys (LABELSYNC_GCS_PUSH_JWKS_URL), cached per app, for Pub/Sub push tokens. */
+  googlePushKeys: KeyLookup;
   /** The media-token signing key, loaded once per app (a failed load is retried on the next call). */
   signingKey(): Promise<Buffer>;
   /** A stored storage with its secrets decrypted into a provider config. */

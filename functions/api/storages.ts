@@ -16,6 +16,9 @@ import {
   validateStorage,
 } from '../../shared/api/storages';
 import { pathId } from '../../shared/api/validation';
+import { pushDeps } from '../../shared/api/storage-events/deps';
+import { cloudEventsHandshake, pushEndpointInfo, receiveEventGrid, receiveGcsPush } from '../../shared/api/storage-events/receive';
+import { PUSH_TYPES } from '../../shared/api/storage-events/push-types';
 import { requestSync } from '../../shared/sync/request-sync';
 import { parseJsonBody } from '../../shared/http/body';
 import { createApiHandler, type RequestContext } from '../../shared/http/handler';
@@ -23,6 +26,7 @@ import { processApp } from '../../shared/process-app';
 import { Router } from '../../shared/http/router';
 import { json, noContent } from '../../shared/http/types';
 import type { StorageRole } from '../../shared/storage/types';
+import type { HttpRequest } from '../../shared/http/types';
 
 /** Registers the per-type routes of one role under `base` (which contains `{type}`). */
 function storageRoutes(r: Router<RequestContext>, role: StorageRole, base: string): void {
@@ -59,13 +63,39 @@ function storageRoutes(r: Router<RequestContext>, role: StorageRole, base: strin
   });
 }
 
+/**
+ * Push endpoints of event sync: `POST` (and the CloudEvents `OPTIONS` handshake) authenticate the
+ * notifier themselves (OIDC token or webhook secret), `GET` shows the owner what to subscribe.
+ */
+function pushRoutes(r: Router<RequestContext>): void {
+  for (const type of PUSH_TYPES) {
+    const path = `/api/storages/${type}/{id}/events`;
+    r.get(path, async (_req, p, { app, principal }) => json(await pushEndpointInfo(app, await getOwnedStorage(app, principal, 'import', type, pathId(p.id)))));
+    if (type === 'gcs') {
+      r.post(path, async (req, p, { app }) => json(await receiveGcsPush(app, pushDeps(app), pathId(p.id), req)));
+      continue;
+    }
+    r.post(path, async (req, p, { app }) => json(await receiveEventGrid(app, pushDeps(app), type, pathId(p.id), req)))
+      .on('OPTIONS', path, async (req, p, { app }) => ({
+        statusCode: 200,
+        headers: { 'webhook-allowed-origin': await cloudEventsHandshake(app, type, pathId(p.id), req), 'webhook-allowed-rate': '*' },
+      }));
+  }
+}
+
+const PUSH_PATH = new RegExp(`^/api/storages/(${PUSH_TYPES.join('|')})/[^/]+/events/?$`);
+
+/** Notifier requests on a push endpoint carry no Token (they prove themselves in the use case). */
+export const isPushRequest = (req: HttpRequest): boolean => req.method !== 'GET' && req.method !== 'HEAD' && PUSH_PATH.test(req.path);
+
 /** Routes of this function (exported for the OpenAPI document and tests). Literal paths first. */
 export const router = new Router<RequestContext>()
   .get('/api/storages', async (req, _p, { app, principal }) => json(await listStorages(app, principal, 'import', undefined, req.query)))
   .get('/api/storages/types', async (_req, _p, { app }) => json(storageTypes(app)))
   .get('/api/storages/export', async (req, _p, { app, principal }) => json(await listStorages(app, principal, 'export', undefined, req.query)))
   .get('/api/storages/export/types', async (_req, _p, { app }) => json(storageTypes(app)));
+pushRoutes(router);
 storageRoutes(router, 'export', '/api/storages/export/{type}');
 storageRoutes(router, 'import', '/api/storages/{type}');
 
-export const handler = createApiHandler(router, processApp);
+export const handler = createApiHandler(router, processApp, { isPublic: isPushRequest });

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { STORAGE_TYPES, type StorageRole } from '../storage/types';
+import { PUSH_TYPES } from './storage-events/push-types';
 import './project-schemas';
 import './task-schemas';
 import '../webhooks/schemas';
@@ -162,7 +163,23 @@ function storageOperations(role: StorageRole, t: string): Ops {
     delete: { summary: 'Delete a storage (tasks kept; a running sync is cancelled).', response: 'empty', status: 204 },
   };
   ops[`${base}/{id}/sync`] = { post: { summary: `Start a${role === 'import' ? 'n import' : 'n export'} sync (queued; poll the storage status).`, response: n } };
+  if (role === 'import' && (PUSH_TYPES as readonly string[]).includes(t)) ops[`${base}/{id}/events`] = pushOperations(t);
   return ops;
+}
+
+/** Event-sync push endpoints: the notifier's POST (no Token; see the summaries) and the owner's GET. */
+function pushOperations(t: string): Record<string, Op> {
+  if (t === 'gcs') {
+    return {
+      get: { summary: 'What a Pub/Sub push subscription for this storage needs: push_endpoint, audience, service_account.' },
+      post: { summary: 'Pub/Sub push of a Cloud Storage notification. No Token: Authorization: Bearer <Google OIDC token> for event_push_service_account and the storage\'s audience (401/403 otherwise); 409 while event_sync is off.' },
+    };
+  }
+  return {
+    get: { summary: "The storage's Event Grid webhook_url (with its secret) for `az eventgrid event-subscription create`." },
+    post: { summary: 'Event Grid delivery (Event Grid or CloudEvents schema): the validation handshake, BlobCreated/BlobDeleted. No Token: the webhook secret as ?code= or X-Labelsync-Event-Secret (401 otherwise); 409 while event_sync is off.' },
+    options: { summary: 'CloudEvents webhook handshake: WebHook-Request-Origin answered with WebHook-Allowed-Origin (webhook secret required).', response: 'empty' },
+  };
 }
 
 /**

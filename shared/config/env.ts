@@ -23,6 +23,8 @@ export interface Env {
   stateMachineArn?: string;
   /** Public base URL prefixed to resolve URLs (e.g. https://labelsync.example.com); empty → relative. */
   publicBaseUrl: string;
+  /** LABELSYNC_GCS_PUSH_JWKS_URL: keys Pub/Sub push OIDC tokens are verified with (default Google's). */
+  gcsPushJwksUrl: string;
   /** Hosts, CIDRs, optionally with a port, storage endpoints may use despite the private-network guard. */
   allowedEndpoints: string[];
   localFilesServingEnabled: boolean;
@@ -178,6 +180,7 @@ export function parseEnv(source: Source): Env {
     dataDir: source.LABELSYNC_DATA_DIR || undefined,
     stateMachineArn: source.LABELSYNC_STATE_MACHINE_ARN || undefined,
     publicBaseUrl: (url('LABELSYNC_PUBLIC_BASE_URL') ?? '').replace(/\/+$/, ''),
+    gcsPushJwksUrl: url('LABELSYNC_GCS_PUSH_JWKS_URL') ?? 'https://www.googleapis.com/oauth2/v3/certs',
     allowedEndpoints: allowlistVar('LABELSYNC_ALLOWED_ENDPOINTS', source.LABELSYNC_ALLOWED_ENDPOINTS, problems),
     localFilesServingEnabled: bool(['LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED', 'LOCAL_FILES_SERVING_ENABLED'], false),
     localFilesDocumentRoot: documentRootVar(source),

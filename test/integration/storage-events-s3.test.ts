@@ -13,7 +13,9 @@ import { handler as eventsHandler } from '../../functions/events/storage-events'
 import { routesOfPlace } from '../../shared/db/repo-event-routes';
 import { processApp } from '../../shared/process-app';
 import { createEmulatorS3Client } from '../emulators/s3-client';
-import { client, type ApiHandler } from './api-harness';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { client, patchApp, type ApiHandler } from './api-harness';
 import { emulators, newProject, startSyncHarness, stopSyncHarness, storageOf, tasksOf, type SyncHarness } from './sync-helpers';
 
 let h: SyncHarness;
@@ -78,12 +80,18 @@ describe('S3 events through the SQS handler', () => {
     await api('DELETE', `/api/storages/s3/${noField.json.id}`);
   });
 
-  it('refuses event_sync on a type that cannot notify (400 naming the field)', async () => {
+  it('refuses event_sync where the deployment cannot notify (400 naming the field)', async () => {
     const projectId = await newProject(h.orgId);
-    const g = emulators().gcs;
-    const r = await api('POST', '/api/storages/gcs', { project: projectId, bucket: 'b', gcs_endpoint: g.apiEndpoint, event_sync: true });
-    expect(r.status).toBe(400);
-    expect(r.json.validation_errors.event_sync[0]).toMatch(/not supported/);
+    // Every type notifies somehow; local files need a subscriber, which a deployment without them lacks.
+    patchApp({}, { LABELSYNC_EVENT_SUBSCRIBERS: 'false' });
+    try {
+      mkdirSync(join(h.root, 'no-subscribers'), { recursive: true });
+      const r = await api('POST', '/api/storages/localfiles', { project: projectId, path: join(h.root, 'no-subscribers'), event_sync: true });
+      expect(r.status).toBe(400);
+      expect(r.json.validation_errors.event_sync[0]).toMatch(/not supported/);
+    } finally {
+      patchApp({}, { LABELSYNC_EVENT_SUBSCRIBERS: undefined });
+    }
   });
 
   it('created and deleted objects become and stop being tasks; replays and foreign buckets change nothing', async () => {

@@ -55,7 +55,8 @@ export async function buildAzureProvider(config: StorageConfig, ctx: BuildContex
 export const AZURE_COMMON = {
   exportKeyPrefix: prefixedExportKeys,
   location: { family: 'azure', place: (f) => text(f.container), endpoint: (f) => text(f.azure_endpoint) },
-  capabilities: { orderedListing: true, presign: true },
+  // Event Grid webhooks to POST /api/storages/{type}/{id}/events (shared/api/storage-events).
+  capabilities: { orderedListing: true, presign: true, eventSync: 'managed' },
 } satisfies Partial<BackendDefinition>;
 
 /** The container URI of a key under `scheme`. */

@@ -53,12 +53,22 @@ export const gcsBackend: BackendDefinition = {
     },
     gcs_endpoint: shortField({ connection: true }),
     ...CLOUD_IMPORT_FIELDS,
+    event_push_service_account: shortField({
+      role: 'import',
+      description: 'Pub/Sub push service account (--push-auth-service-account); pushes are refused without it.',
+    }),
+    event_push_audience: shortField({
+      role: 'import',
+      description: 'Push token audience; default: the push endpoint URL.',
+    }),
   },
   shapeErrors(config, add) {
     if (!str(config.bucket)) add('bucket', 'This field is required.');
     const creds = str(config.google_application_credentials);
     if (creds) credentialsProblems(creds, add);
     checkHttpUrl(config.gcs_endpoint, 'gcs_endpoint', add);
+    const pushAccount = str(config.event_push_service_account);
+    if (pushAccount && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(pushAccount)) add('event_push_service_account', 'Enter a valid service account email.');
   },
   async build(config, ctx) {
     const { GcsProvider } = await import('../providers/gcs');
@@ -92,5 +102,6 @@ export const gcsBackend: BackendDefinition = {
   resolves: { schemes: ['gs'], bucketField: 'bucket' },
   // The endpoint is not part of the identity: a GCS bucket name is global.
   location: { family: 'gcs', place: (f) => text(f.bucket) },
-  capabilities: { orderedListing: true, presign: true },
+  // Pub/Sub push to POST /api/storages/gcs/{id}/events (shared/api/storage-events).
+  capabilities: { orderedListing: true, presign: true, eventSync: 'managed' },
 };
