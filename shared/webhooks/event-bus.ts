@@ -3,8 +3,8 @@
  * detail-type from the action, see actions.ts) in AWS; locally, without a bus, one JSON line per
  * event appended to `<LABELSYNC_DATA_DIR>/events.jsonl`, or nowhere without a data directory.
  */
-import { appendFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { appendFile, mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { BusEvent, EventBus } from './types';
 
@@ -34,6 +34,8 @@ export class JsonlEventBus implements EventBus {
   constructor(readonly file: string) {}
   async put(events: BusEvent[]): Promise<void> {
     const lines = events.map((e) => JSON.stringify({ source: EVENT_SOURCE, 'detail-type': e.detailType, time: e.time.toISOString(), detail: e.detail }) + '\n');
+    // The data directory may not exist yet (a fresh `npm start` creates it lazily).
+    await mkdir(dirname(this.file), { recursive: true });
     await appendFile(this.file, lines.join(''));
   }
 }

@@ -108,6 +108,9 @@ describe('npm start', () => {
     const readyMs = await waitForHealth(url, 30_000);
     console.log(`[local-start] first start: /health 200 after ${readyMs} ms`);
     const token = (await readFile(join(dataDir, 'api-token'), 'utf8')).trim();
+    // /health answers as soon as the server listens; the banner with the token is printed right
+    // after, and its pipe chunk may arrive a moment later on a loaded machine.
+    for (const until = Date.now() + 10_000; !first.output().includes(token) && Date.now() < until; ) await new Promise((r) => setTimeout(r, 100));
     expect(first.output()).toContain(token);
     const auth = { authorization: `Token ${token}`, 'content-type': 'application/json' };
     const created = await fetch(`${url}/api/projects/`, { method: 'POST', headers: auth, body: JSON.stringify({ title: 'survives restart' }) });
