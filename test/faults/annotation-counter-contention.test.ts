@@ -77,17 +77,17 @@ describe('annotation writes on one hot task (AWS-strict transaction conflicts)',
     expect(await counters(db, t)).toEqual({ total_annotations: 0, cancelled_annotations: 0, is_labeled: false, total_annotations_number: 0 });
   });
 
-  it('12 concurrent creates, cancel flips and deletes of one task each land once; counters stay exact', async () => {
-    const { db, stats } = strictDb(20);
+  it('10 concurrent creates, cancel flips and deletes of one task each land once; counters stay exact', async () => {
+    const { db, stats } = strictDb(15);
     const t = await hotTask(db);
-    const items = await Promise.all(Array.from({ length: 12 }, () => annotation(db, t)));
-    expect(await outcomes(items.map((a) => () => createAnnotation(db, a))), 'each create').toEqual(Array(12).fill('ok'));
-    expect(await counters(db, t)).toEqual({ total_annotations: 12, cancelled_annotations: 0, is_labeled: true, total_annotations_number: 12 });
-    const flipped = items.slice(0, 6);
-    expect(await outcomes(flipped.map((a) => () => updateAnnotation(db, a.id, { was_cancelled: true }))), 'each cancel flip').toEqual(Array(6).fill('ok'));
-    expect(await counters(db, t)).toEqual({ total_annotations: 6, cancelled_annotations: 6, is_labeled: true, total_annotations_number: 6 });
+    const items = await Promise.all(Array.from({ length: 10 }, () => annotation(db, t)));
+    expect(await outcomes(items.map((a) => () => createAnnotation(db, a))), 'each create').toEqual(Array(10).fill('ok'));
+    expect(await counters(db, t)).toEqual({ total_annotations: 10, cancelled_annotations: 0, is_labeled: true, total_annotations_number: 10 });
+    const flipped = items.slice(0, 5);
+    expect(await outcomes(flipped.map((a) => () => updateAnnotation(db, a.id, { was_cancelled: true }))), 'each cancel flip').toEqual(Array(5).fill('ok'));
+    expect(await counters(db, t)).toEqual({ total_annotations: 5, cancelled_annotations: 5, is_labeled: true, total_annotations_number: 5 });
     const stored = await listTaskAnnotations(db, t.taskId);
-    expect(await outcomes(stored.map((a) => () => deleteAnnotation(db, a))), 'each delete').toEqual(Array(12).fill('ok'));
+    expect(await outcomes(stored.map((a) => () => deleteAnnotation(db, a))), 'each delete').toEqual(Array(10).fill('ok'));
     expect(await listTaskAnnotations(db, t.taskId)).toEqual([]);
     expect(await counters(db, t)).toEqual({ total_annotations: 0, cancelled_annotations: 0, is_labeled: false, total_annotations_number: 0 });
     expect(stats.cancelled, 'transactions really conflicted').toBeGreaterThan(0);
