@@ -10,7 +10,7 @@ import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, NotFoundError } from '../errors';
 import { keys, pad, shardOf } from './keys';
 import type { AnnotationItem } from './items';
-import { batchWrite, isTransactionConditionFailure, queryAll, stripKeys, transactWrite, updateIf, type Db } from './repo-common';
+import { batchWrite, COUNTER_ATTEMPTS, isTransactionConditionFailure, queryAll, stripKeys, transactWrite, updateIf, type Db } from './repo-common';
 
 /** The stored form of an annotation (keys included). */
 export function annotationToItem(a: AnnotationItem): Record<string, unknown> {
@@ -66,7 +66,8 @@ function projectCounterUpdate(db: Db, projectId: number, delta: number) {
 /**
  * After a decrement, `is_labeled` becomes false only if no labeled annotation is left. A separate
  * conditional write: a concurrent create that already raised the count makes the condition fail,
- * which is the correct outcome.
+ * which is the correct outcome. It meets the other annotation transactions on the task item, so
+ * it gets the counters' retry budget.
  */
 async function clearLabeledIfNone(db: Db, taskId: number): Promise<void> {
   await updateIf(db, {
@@ -74,7 +75,7 @@ async function clearLabeledIfNone(db: Db, taskId: number): Promise<void> {
     UpdateExpression: 'SET is_labeled = :false',
     ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(total_annotations) OR total_annotations <= :zero)',
     ExpressionAttributeValues: { ':false': false, ':zero': 0 },
-  });
+  }, COUNTER_ATTEMPTS);
 }
 
 /**
@@ -91,7 +92,7 @@ export async function createAnnotation(db: Db, a: AnnotationItem): Promise<Annot
         taskCounterUpdate(db, a.taskId, labeled, a.was_cancelled ? 1 : 0, a.updated_at),
         ...(labeled ? [projectCounterUpdate(db, a.projectId, 1)] : []),
       ],
-    });
+    }, COUNTER_ATTEMPTS);
   } catch (e) {
     if (isTransactionConditionFailure(e)) throw new NotFoundError('Task not found.');
     throw e;
@@ -141,7 +142,7 @@ export async function updateAnnotation(db: Db, id: number, patch: AnnotationPatc
               ? [taskCounterUpdate(db, cur.taskId, labeledDelta, -labeledDelta, now), projectCounterUpdate(db, cur.projectId, labeledDelta)]
               : []),
           ],
-        });
+        }, COUNTER_ATTEMPTS);
     } catch (e) {
       if (isTransactionConditionFailure(e)) continue;
       throw e;
@@ -167,7 +168,7 @@ export async function deleteAnnotation(db: Db, a: AnnotationItem): Promise<void>
         taskCounterUpdate(db, a.taskId, labeled, a.was_cancelled ? -1 : 0, now),
         ...(labeled ? [projectCounterUpdate(db, a.projectId, -1)] : []),
       ],
-    });
+    }, COUNTER_ATTEMPTS);
   } catch (e) {
     if (!isTransactionConditionFailure(e)) throw e;
     // Either the annotation is gone (nothing to do) or its task/project is: delete it alone.

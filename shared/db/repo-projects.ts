@@ -3,10 +3,10 @@
  * (`ORG#<org>#PROJECTS`, sort key = zero-padded id). Task/annotation/prediction counters live on
  * the project item and are adjusted with atomic ADD by the task and annotation repositories.
  */
-import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { keys, pad } from './keys';
 import type { ProjectItem } from './items';
-import { isConditionalFailure, queryPages, setFields, stripKeys, type Db } from './repo-common';
+import { COUNTER_ATTEMPTS, queryPages, setFields, stripKeys, updateIf, type Db } from './repo-common';
 
 /** Stores a new project (its id comes from `nextId(db, 'project')`). */
 export async function putProject(db: Db, p: ProjectItem): Promise<void> {
@@ -72,7 +72,8 @@ export async function updateProject(
 
 /**
  * Adjusts the project's counters by deltas (negative to decrement). A missing project is
- * ignored (the condition keeps a deleted project from being recreated as a stub).
+ * ignored (the condition keeps a deleted project from being recreated as a stub). Retried while
+ * a transaction holds the project item (COUNTER_ATTEMPTS): a refused ADD wrote nothing.
  */
 export async function adjustProjectCounters(
   db: Db,
@@ -85,17 +86,10 @@ export async function adjustProjectCounters(
   if (delta.annotations) { parts.push('total_annotations_number :a'); values[':a'] = delta.annotations; }
   if (delta.predictions) { parts.push('total_predictions_number :p'); values[':p'] = delta.predictions; }
   if (!parts.length) return;
-  try {
-    await db.doc.send(
-      new UpdateCommand({
-        TableName: db.table,
-        Key: keys.project(id),
-        UpdateExpression: `ADD ${parts.join(', ')}`,
-        ConditionExpression: 'attribute_exists(pk)',
-        ExpressionAttributeValues: values,
-      }),
-    );
-  } catch (e) {
-    if (!isConditionalFailure(e)) throw e;
-  }
+  await updateIf(db, {
+    Key: keys.project(id),
+    UpdateExpression: `ADD ${parts.join(', ')}`,
+    ConditionExpression: 'attribute_exists(pk)',
+    ExpressionAttributeValues: values,
+  }, COUNTER_ATTEMPTS);
 }

@@ -8,7 +8,7 @@ import { keys, pad, shardOf } from './keys';
 import type { AnnotationItem, TaskItem } from './items';
 import { listTaskAnnotations } from './repo-annotations';
 import { adjustProjectCounters } from './repo-projects';
-import { batchGet, batchWrite, isConditionalFailure, setFields, stripKeys, updateIf, type Db } from './repo-common';
+import { batchGet, batchWrite, COUNTER_ATTEMPTS, isConditionalFailure, retryContention, setFields, stripKeys, updateIf, type Db } from './repo-common';
 import { mergeShards } from './repo-shard-merge';
 
 /**
@@ -138,14 +138,17 @@ const HAS_NO_WORK = ['total_annotations', 'cancelled_annotations', 'total_predic
  */
 export async function deleteTaskIfUnannotated(db: Db, task: TaskItem): Promise<boolean> {
   try {
-    await db.doc.send(
-      new DeleteCommand({
-        TableName: db.table,
-        Key: keys.task(task.id),
-        ConditionExpression: `attribute_exists(pk) AND ${HAS_NO_WORK}`,
-        ExpressionAttributeValues: { ':zero': 0 },
-      }),
-    );
+    // An annotation transaction holding the task refuses the delete (TransactionConflictException);
+    // the retry then evaluates the condition against the counters that transaction left.
+    await retryContention(() =>
+      db.doc.send(
+        new DeleteCommand({
+          TableName: db.table,
+          Key: keys.task(task.id),
+          ConditionExpression: `attribute_exists(pk) AND ${HAS_NO_WORK}`,
+          ExpressionAttributeValues: { ':zero': 0 },
+        }),
+      ), COUNTER_ATTEMPTS);
   } catch (e) {
     if (isConditionalFailure(e)) return false;
     throw e;
