@@ -1,0 +1,295 @@
+/**
+ * Partitioned listing of an ordered provider that seeks: the key space still to list is a row of
+ * contiguous ranges (after, through], listed by up to `partitions` listers at once, and handed to
+ * the consumer as one stream of pages in key order — so whatever the partitioning, the consumer
+ * (the chunk cutter) sees exactly the sequential listing, and chunk cuts, digests, ranges, ids and
+ * counters are the same as with one continuation token.
+ *
+ * - A lister lists one piece of a range (at most `piecePages` pages), then hands the rest of the
+ *   range back as a new range after it: no lister runs far ahead of the consumer, and every range
+ *   resumes from its last listed key (`startAfter`), never from a provider token.
+ * - Ranges split at real keys: when listers are idle, the widest range is probed at points spread
+ *   between its last listed key and its end; the first key after a probe becomes a boundary. A
+ *   flat prefix splits like any other (no folders needed). Listings whose pages arrive faster than
+ *   `minSplitPageMs` are bound by CPU, not round trips, and are not split.
+ * - Listed but unconsumed entries are bounded by `bufferEntries` (only the front range may exceed
+ *   it): memory and the chunks a step can still cut after it decided to stop stay bounded.
+ * - `stop()` ends the listing at the first gap: listers finish their page in flight and hand their
+ *   rest back; the consumer gets every page up to the first range not listed yet. `remaining()`
+ *   then holds the boundaries to resume from (unconsumed pages beyond the gap are listed again).
+ */
+import { clipToRange, compareUtf8 } from '../../storage/common';
+import type { ListOptions, ListPage } from '../../storage/types';
+import { probePoints, spanOf, subtreeEnds } from './split-points';
+
+export interface RangeListingOptions {
+  /** Listers at once (LABELSYNC_LIST_PARTITIONS). */
+  partitions: number;
+  /** Pages a lister takes from a range before handing the rest back. */
+  piecePages: number;
+  /** Listed entries held for the consumer beyond the front range. */
+  bufferEntries: number;
+  /** Ranges are split only when the mean page latency is at least this (ms). */
+  minSplitPageMs: number;
+  pageSize?: number;
+}
+
+export const DEFAULT_RANGE_OPTIONS: Omit<RangeListingOptions, 'partitions' | 'bufferEntries'> = { piecePages: 8, minSplitPageMs: 10 };
+
+interface Range {
+  /** Exclusive lower bound (null: from the first key). */
+  after: string | null;
+  /** Inclusive upper bound (null: to the last key). */
+  through: string | null;
+  state: 'pending' | 'listing' | 'listed';
+  pages: ListPage[];
+  /** Last key listed in this range (its listing resumes after it). */
+  last: string | null;
+  /** Pages listed and their total latency (ms), inherited by the ranges split off. */
+  pagesListed: number;
+  ms: number;
+  /** A probe found no key after this point (an upper hint of a range without an end). */
+  emptyAbove?: string;
+  /** Probing between these bounds taught nothing: not probed again until they move. */
+  barren?: string;
+}
+
+/** What a range is probed between. */
+const boundsOf = (r: Range): string => `${r.last ?? ''}\u0000${r.through ?? r.emptyAbove ?? ''}`;
+
+/** How wide the unlisted part of a range looks. */
+const width = (r: Range): number => spanOf(r.last ?? '', r.through ?? r.emptyAbove ?? null);
+
+/** Probes of one split round (they run at once: one round trip). */
+const MAX_PROBES = 32;
+
+type ListFn = (o: ListOptions) => AsyncIterable<ListPage>;
+
+const newRange = (after: string | null, through: string | null, from?: Range): Range => ({
+  after, through, state: 'pending', pages: [], last: after, pagesListed: from?.pagesListed ?? 0, ms: from?.ms ?? 0, ...(from?.emptyAbove ? { emptyAbove: from.emptyAbove } : {}),
+});
+
+export class RangeListing {
+  /** Boundaries added by probing (tests and the bench read it). */
+  splits = 0;
+  private readonly ranges: Range[];
+  private active = 0;
+  private splitting = false;
+  private stopping = false;
+  private failure: unknown;
+  private buffered = 0;
+  private wake: (() => void) | undefined;
+  private readonly idle = new Set<Promise<void>>();
+
+  /**
+   * @param list the provider's `list`
+   * @param bounds the ranges to list: (b0, b1], (b1, b2], …, (b_n, end]; b0 null = from the start
+   */
+  constructor(
+    private readonly list: ListFn,
+    bounds: (string | null)[],
+    private readonly o: RangeListingOptions,
+  ) {
+    const b = bounds.length ? bounds : [null];
+    this.ranges = b.map((after, i) => newRange(after, i + 1 < b.length ? b[i + 1] : null));
+  }
+
+  /**
+   * Pages in key order (each without a token: a resume point is `remaining()`).
+   * @throws the first error of any lister (the step fails and is retried from its input token)
+   */
+  async *pages(): AsyncGenerator<ListPage> {
+    this.schedule();
+    while (this.ranges.length) {
+      if (this.failure) throw this.failure;
+      const r = this.ranges[0];
+      const page = r.pages.shift();
+      if (page) {
+        this.buffered -= page.entries.length;
+        this.schedule();
+        yield page;
+        continue;
+      }
+      if (r.state === 'listed') {
+        this.ranges.shift();
+        this.schedule();
+        continue;
+      }
+      if (r.state === 'pending' && this.stopping) return;
+      await new Promise<void>((res) => (this.wake = res));
+    }
+  }
+
+  /** Ends the listing at the first gap (see the module comment). */
+  stop(): void {
+    this.stopping = true;
+    this.notify();
+  }
+
+  /** Waits for the listers and probes still in flight (each ends after its current request). */
+  async settle(): Promise<void> {
+    this.stopping = true;
+    while (this.idle.size) await Promise.allSettled([...this.idle]);
+  }
+
+  /**
+   * The boundaries to resume from (null once everything was consumed), at most `maxBounds` of
+   * them and `maxBytes` of keys: interior boundaries are dropped evenly (adjacent ranges merge).
+   */
+  remaining(maxBounds: number, maxBytes: number): (string | null)[] | null {
+    if (!this.ranges.length) return null;
+    let bounds = this.ranges.map((r) => (r === this.ranges[0] ? r.last : r.after));
+    const bytes = () => bounds.reduce((n, k) => n + (k?.length ?? 0) * 3, 0);
+    while (bounds.length > 1 && (bounds.length > maxBounds || bytes() > maxBytes)) bounds = bounds.filter((_, i) => i === 0 || i % 2 === 0);
+    return bounds;
+  }
+
+  private notify(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  private track(p: Promise<void>): void {
+    this.idle.add(p);
+    void p.finally(() => this.idle.delete(p));
+  }
+
+  /** Starts listers on the first pending ranges, then splits when listers would sit idle. */
+  private schedule(): void {
+    if (this.stopping || this.failure) return;
+    const full = this.buffered >= this.o.bufferEntries;
+    for (const [i, r] of this.ranges.entries()) {
+      if (r.state !== 'pending') continue;
+      // The front range always starts: the consumer waits for nothing else. With the buffer
+      // full only the ranges right behind it start (the consumer needs them next).
+      if (i > 0 && (this.active >= this.o.partitions || (full && i >= this.o.partitions))) break;
+      this.track(this.runPiece(r));
+    }
+    // Up to 4 unfinished ranges per lister: when one range proves much larger than the others,
+    // it is split while the small ones are listed, instead of being listed alone at the end.
+    const unfinished = this.ranges.filter((r) => r.state !== 'listed').length;
+    const want = 4 * this.o.partitions - unfinished;
+    if (want > 0 && !this.splitting) this.track(this.split(Math.min(want, MAX_PROBES / 2), full ? this.o.partitions : 4 * this.o.partitions));
+  }
+
+  /** Lists one piece of `r`. */
+  private async runPiece(r: Range): Promise<void> {
+    r.state = 'listing';
+    this.active++;
+    const from = r.last;
+    const it = this.list({ startAfter: r.last ?? undefined, endAt: r.through ?? undefined, pageSize: this.o.pageSize })[Symbol.asyncIterator]();
+    try {
+      for (let n = 1; ; n++) {
+        const t0 = Date.now();
+        const res = await it.next();
+        r.ms += Date.now() - t0;
+        r.pagesListed++;
+        if (res.done) {
+          r.state = 'listed';
+          break;
+        }
+        // The end may have moved down (a split) while the page was in flight.
+        const { entries, past } = clipToRange(res.value.entries, { endAt: r.through ?? undefined });
+        if (entries.length) r.last = entries[entries.length - 1].key;
+        r.pages.push({ ...res.value, entries, nextToken: undefined });
+        this.buffered += entries.length;
+        this.notify();
+        if (past || !res.value.nextToken) {
+          r.state = 'listed';
+          break;
+        }
+        // A piece hands its rest back only once it got past its start (a filtered stretch of
+        // empty pages keeps listing, or the rest would start where the piece did).
+        const full = n >= this.o.piecePages || (r !== this.ranges[0] && this.buffered >= this.o.bufferEntries);
+        if ((this.stopping || full) && r.last !== from) {
+          this.handBack(r);
+          break;
+        }
+      }
+    } catch (e) {
+      this.failure ??= e;
+    } finally {
+      await Promise.resolve(it.return?.()).catch(() => undefined);
+      this.active--;
+      this.notify();
+      this.schedule();
+    }
+  }
+
+  /** Ends `r` at its last listed key; the rest of it becomes the next range. */
+  private handBack(r: Range): void {
+    const rest = newRange(r.last, r.through, r);
+    r.through = r.last;
+    r.state = 'listed';
+    this.ranges.splice(this.ranges.indexOf(r) + 1, 0, rest);
+  }
+
+  /** Splits the widest splittable range at the first keys after `count` probe points. */
+  private async split(count: number, within: number): Promise<void> {
+    const r = this.splitCandidate(within);
+    if (!r) return;
+    if (!probePoints(r.last ?? '', r.through ?? r.emptyAbove ?? null, count).length) {
+      r.barren = boundsOf(r);
+      return;
+    }
+    this.splitting = true;
+    try {
+      const lo = r.last ?? '';
+      const hi = r.through ?? r.emptyAbove ?? null;
+      const open = r.through === null;
+      const points = [...subtreeEnds(lo, hi, MAX_PROBES - count), ...probePoints(lo, hi, count)];
+      const before = { splits: this.splits, hint: this.ranges[this.ranges.length - 1].emptyAbove };
+      const found = await Promise.all(points.map((p) => this.firstKeyAfter(p, r.through)));
+      if (this.stopping) return;
+      // The ranges moved on while the probes were out (pieces handed back): each result applies
+      // to the range that holds it now.
+      const tail = this.ranges[this.ranges.length - 1];
+      found.forEach((k, i) => {
+        if (k === null && open && tail.through === null && (!tail.emptyAbove || compareUtf8(points[i], tail.emptyAbove) < 0)) tail.emptyAbove = points[i];
+      });
+      for (const k of new Set(found.filter((k): k is string => typeof k === 'string'))) this.cutAt(k);
+      if (this.splits === before.splits && tail.emptyAbove === before.hint) r.barren = boundsOf(r);
+    } catch (e) {
+      this.failure ??= e;
+    } finally {
+      this.splitting = false;
+      this.schedule();
+      this.notify();
+    }
+  }
+
+  /** Splits the unfinished range that holds `k` strictly inside (ahead of its lister) at `k`. */
+  private cutAt(k: string): void {
+    const i = this.ranges.findIndex((r) => r.state !== 'listed' && (r.last === null || compareUtf8(k, r.last) > 0) && (r.through === null || compareUtf8(k, r.through) < 0));
+    if (i < 0) return;
+    const r = this.ranges[i];
+    if (r.after !== null && compareUtf8(k, r.after) <= 0) return;
+    this.ranges.splice(i + 1, 0, newRange(k, r.through, r));
+    r.through = k;
+    this.splits++;
+  }
+
+  /** The range worth splitting among the first `within`: listed a page at round-trip speed; the widest first. */
+  private splitCandidate(within: number): Range | undefined {
+    let best: Range | undefined;
+    for (const r of this.ranges.slice(0, within)) {
+      if (r.state === 'listed' || r.pagesListed < 1 || r.ms / r.pagesListed < this.o.minSplitPageMs || r.barren === boundsOf(r)) continue;
+      if (!best || width(r) > width(best)) best = r;
+    }
+    return best;
+  }
+
+  /** The first key after `point` (null: none up to `through`; undefined: unknown, the first page was filtered empty). */
+  private async firstKeyAfter(point: string, through: string | null): Promise<string | null | undefined> {
+    const it = this.list({ startAfter: point, endAt: through ?? undefined, pageSize: 1 })[Symbol.asyncIterator]();
+    try {
+      const r = await it.next();
+      if (r.done) return null;
+      const k = r.value.entries[0]?.key;
+      return k ?? (r.value.nextToken ? undefined : null);
+    } finally {
+      await Promise.resolve(it.return?.()).catch(() => undefined);
+    }
+  }
+}
