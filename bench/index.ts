@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: runs the benchmark parts that exist — sync (bench/sync.ts), resolve
+ * `npm run bench`: runs the benchmark parts that exist — sync (bench/sync.ts), listing (bench/listing.ts), resolve
  * (bench/resolve.ts), export (bench/export.ts), storage (bench/storage.ts) — one after another.
  * Each part exports `run(opts)` and reports its targets through bench/targets.ts; the run ends
  * with a summary of every target, MET or MISSED. `BENCH_ONLY=sync,export` (or `--only=sync`) picks parts; `--n=<N>` sets BENCH_N.
@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { targetSummary } from './targets';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const PARTS = ['sync', 'resolve', 'export', 'storage'] as const;
+const PARTS = ['sync', 'resolve', 'export', 'storage', 'listing'] as const;
 
 for (const arg of process.argv.slice(2)) {
   const m = /^--(only|n)=(.+)$/.exec(arg);

@@ -79,6 +79,7 @@ export class RangeListing {
   private failure: unknown;
   private buffered = 0;
   private wake: (() => void) | undefined;
+  private taken: (() => void)[] = [];
   private readonly idle = new Set<Promise<void>>();
 
   /**
@@ -106,6 +107,7 @@ export class RangeListing {
       const page = r.pages.shift();
       if (page) {
         this.buffered -= page.entries.length;
+        for (const w of this.taken.splice(0)) w();
         this.schedule();
         yield page;
         continue;
@@ -123,6 +125,7 @@ export class RangeListing {
   /** Ends the listing at the first gap (see the module comment). */
   stop(): void {
     this.stopping = true;
+    for (const w of this.taken.splice(0)) w();
     this.notify();
   }
 
@@ -181,6 +184,9 @@ export class RangeListing {
     const it = this.list({ startAfter: r.last ?? undefined, endAt: r.through ?? undefined, pageSize: this.o.pageSize })[Symbol.asyncIterator]();
     try {
       for (let n = 1; ; n++) {
+        // The front range reads one page ahead of the consumer, as a sequential listing does:
+        // more would only be listed past the point where a step stops.
+        while (r === this.ranges[0] && r.pages.length && !this.stopping) await new Promise<void>((res) => this.taken.push(res));
         const t0 = Date.now();
         const res = await it.next();
         r.ms += Date.now() - t0;
