@@ -14,9 +14,9 @@
  *   `minSplitPageMs` are bound by CPU, not round trips, and are not split.
  * - Listed but unconsumed entries are bounded by `bufferEntries` (only the front range may exceed
  *   it): memory and the chunks a step can still cut after it decided to stop stay bounded.
- * - `stop()` ends the listing at the first gap: listers finish their page in flight and hand their
- *   rest back; the consumer gets every page up to the first range not listed yet. `remaining()`
- *   then holds the boundaries to resume from (unconsumed pages beyond the gap are listed again).
+ * - `stop()` ends the listing after the page the consumer holds, as a sequential listing ends:
+ *   listers finish their request in flight and hand their rest back; `remaining()` holds the
+ *   boundaries to resume from (pages listed but not consumed are listed again by the next step).
  */
 import { clipToRange, compareUtf8 } from '../../storage/common';
 import type { ListOptions, ListPage } from '../../storage/types';
@@ -93,7 +93,11 @@ export class RangeListing {
   ) {
     const b = bounds.length ? bounds : [null];
     this.ranges = b.map((after, i) => newRange(after, i + 1 < b.length ? b[i + 1] : null));
+    this.position = b[0];
   }
+
+  /** Last key handed to the consumer (where the next step resumes). */
+  private position: string | null;
 
   /**
    * Pages in key order (each without a token: a resume point is `remaining()`).
@@ -101,12 +105,13 @@ export class RangeListing {
    */
   async *pages(): AsyncGenerator<ListPage> {
     this.schedule();
-    while (this.ranges.length) {
+    while (this.ranges.length && !this.stopping) {
       if (this.failure) throw this.failure;
       const r = this.ranges[0];
       const page = r.pages.shift();
       if (page) {
         this.buffered -= page.entries.length;
+        if (page.entries.length) this.position = page.entries[page.entries.length - 1].key;
         for (const w of this.taken.splice(0)) w();
         this.schedule();
         yield page;
@@ -114,10 +119,10 @@ export class RangeListing {
       }
       if (r.state === 'listed') {
         this.ranges.shift();
+        if (this.ranges.length) this.position = this.ranges[0].after;
         this.schedule();
         continue;
       }
-      if (r.state === 'pending' && this.stopping) return;
       await new Promise<void>((res) => (this.wake = res));
     }
   }
@@ -140,8 +145,15 @@ export class RangeListing {
    * them and `maxBytes` of keys: interior boundaries are dropped evenly (adjacent ranges merge).
    */
   remaining(maxBounds: number, maxBytes: number): (string | null)[] | null {
-    if (!this.ranges.length) return null;
-    let bounds = this.ranges.map((r) => (r === this.ranges[0] ? r.last : r.after));
+    let rs = this.ranges;
+    let position = this.position;
+    // A front range listed and consumed to its end is done: resume at the next one.
+    if (rs.length && rs[0].state === 'listed' && !rs[0].pages.length) {
+      rs = rs.slice(1);
+      position = rs[0]?.after ?? null;
+    }
+    if (!rs.length) return null;
+    let bounds = [position, ...rs.slice(1).map((r) => r.after)].filter((k, i, a) => i === 0 || (k !== null && (a[i - 1] === null || compareUtf8(k, a[i - 1]!) > 0)));
     const bytes = () => bounds.reduce((n, k) => n + (k?.length ?? 0) * 3, 0);
     while (bounds.length > 1 && (bounds.length > maxBounds || bytes() > maxBytes)) bounds = bounds.filter((_, i) => i === 0 || i % 2 === 0);
     return bounds;
