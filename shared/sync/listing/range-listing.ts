@@ -20,7 +20,7 @@
  */
 import { clipToRange, compareUtf8 } from '../../storage/common';
 import type { ListOptions, ListPage } from '../../storage/types';
-import { probePoints, spanOf, subtreeEnds } from './split-points';
+import { alphabetPoints, probePoints, spanOf, subtreeEnds } from './split-points';
 
 export interface RangeListingOptions {
   /** Listers at once (LABELSYNC_LIST_PARTITIONS). */
@@ -52,6 +52,8 @@ interface Range {
   emptyAbove?: string;
   /** Probing between these bounds taught nothing: not probed again until they move. */
   barren?: string;
+  /** A probe round of this range is in flight. */
+  probing?: boolean;
 }
 
 /** What a range is probed between. */
@@ -74,7 +76,8 @@ export class RangeListing {
   splits = 0;
   private readonly ranges: Range[];
   private active = 0;
-  private splitting = false;
+  /** Probe rounds in flight (each on its own range; one per 4 listers). */
+  private rounds = 0;
   private stopping = false;
   private failure: unknown;
   private buffered = 0;
@@ -184,8 +187,13 @@ export class RangeListing {
     // Up to 4 unfinished ranges per lister: when one range proves much larger than the others,
     // it is split while the small ones are listed, instead of being listed alone at the end.
     const unfinished = this.ranges.filter((r) => r.state !== 'listed').length;
-    const want = 4 * this.o.partitions - unfinished;
-    if (want > 0 && !this.splitting) this.track(this.split(Math.min(want, MAX_PROBES / 2), full ? this.o.partitions : 4 * this.o.partitions));
+    // Splitting when enough ranges wait for a lister only cuts ranges short ahead of their
+    // listers: the keys of the page in flight past the cut are listed again by another request.
+    const pending = this.ranges.filter((r) => r.state === 'pending').length;
+    const want = pending >= this.o.partitions ? 0 : 4 * this.o.partitions - unfinished;
+    // Rounds on different ranges run at once, so the first second of a listing is not spent
+    // waiting for one round trip after another before every lister has a range.
+    if (want > 0 && this.rounds < Math.ceil(this.o.partitions / 4)) this.track(this.split(Math.min(want, MAX_PROBES / 2), full ? this.o.partitions : 4 * this.o.partitions));
   }
 
   /** Lists one piece of `r`. */
@@ -210,6 +218,7 @@ export class RangeListing {
         // The end may have moved down (a split) while the page was in flight.
         const { entries, past } = clipToRange(res.value.entries, { endAt: r.through ?? undefined });
         if (entries.length) r.last = entries[entries.length - 1].key;
+        this.learn(entries);
         r.pages.push({ ...res.value, entries, nextToken: undefined });
         this.buffered += entries.length;
         this.notify();
@@ -235,6 +244,17 @@ export class RangeListing {
     }
   }
 
+  /** Code points of the keys seen so far (first and last key of each page), sorted. */
+  private readonly seen = new Set<number>();
+
+  private learn(entries: { key: string }[]): void {
+    for (const e of entries.length ? [entries[0], entries[entries.length - 1]] : []) for (const ch of e.key) this.seen.add(ch.codePointAt(0)!);
+  }
+
+  private alphabet(): number[] {
+    return [...this.seen].sort((x, y) => x - y);
+  }
+
   /** Ends `r` at its last listed key; the rest of it becomes the next range. */
   private handBack(r: Range): void {
     const rest = newRange(r.last, r.through, r);
@@ -251,12 +271,14 @@ export class RangeListing {
       r.barren = boundsOf(r);
       return;
     }
-    this.splitting = true;
+    this.rounds++;
+    r.probing = true;
     try {
       const lo = r.last ?? '';
       const hi = r.through ?? r.emptyAbove ?? null;
       const open = r.through === null;
-      const points = [...subtreeEnds(lo, hi, MAX_PROBES - count), ...probePoints(lo, hi, count)];
+      const seen = alphabetPoints(lo, hi, count, this.alphabet());
+      const points = [...new Set([...subtreeEnds(lo, hi, MAX_PROBES - count - seen.length), ...probePoints(lo, hi, seen.length ? Math.ceil(count / 4) : count), ...seen])];
       const before = { splits: this.splits, hint: this.ranges[this.ranges.length - 1].emptyAbove };
       const found = await Promise.all(points.map((p) => this.firstKeyAfter(p, r.through)));
       if (this.stopping) return;
@@ -271,7 +293,8 @@ export class RangeListing {
     } catch (e) {
       this.failure ??= e;
     } finally {
-      this.splitting = false;
+      this.rounds--;
+      r.probing = false;
       this.schedule();
       this.notify();
     }
@@ -292,7 +315,7 @@ export class RangeListing {
   private splitCandidate(within: number): Range | undefined {
     let best: Range | undefined;
     for (const r of this.ranges.slice(0, within)) {
-      if (r.state === 'listed' || r.pagesListed < 1 || r.ms / r.pagesListed < this.o.minSplitPageMs || r.barren === boundsOf(r)) continue;
+      if (r.state === 'listed' || r.probing || r.pagesListed < 1 || r.ms / r.pagesListed < this.o.minSplitPageMs || r.barren === boundsOf(r)) continue;
       if (!best || width(r) > width(best)) best = r;
     }
     return best;
@@ -305,6 +328,7 @@ export class RangeListing {
       const r = await it.next();
       if (r.done) return null;
       const k = r.value.entries[0]?.key;
+      this.learn(r.value.entries);
       return k ?? (r.value.nextToken ? undefined : null);
     } finally {
       await Promise.resolve(it.return?.()).catch(() => undefined);

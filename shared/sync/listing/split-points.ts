@@ -52,6 +52,49 @@ export function probePoints(lo: string, hi: string | null, count: number): strin
   return out;
 }
 
+/**
+ * Like probePoints, but in the digits of `alphabet` (the sorted code points seen in listed keys):
+ * keys of a sparse alphabet (decimal counters, hex hashes) fill a few of the ~128 code points a
+ * position can take, so points spread over all code points mostly land in gaps of the key space
+ * and a split needs several probe rounds; spread over the seen characters, one round lands
+ * inside the keys. Characters not in the alphabet count as the next seen one.
+ */
+export function alphabetPoints(lo: string, hi: string | null, count: number, alphabet: number[]): string[] {
+  if (alphabet.length < 2) return [];
+  const a = codes(lo);
+  const b = hi === null ? [] : codes(hi);
+  let c = 0;
+  while (c < a.length && c < b.length && a[c] === b[c]) c++;
+  // Digit 0: no character; 1..A: alphabet positions; A + 1: past every seen character.
+  const digit = (x: number | undefined): number => {
+    if (x === undefined) return 0;
+    let i = 0;
+    while (i < alphabet.length && alphabet[i] < x) i++;
+    return i + 1;
+  };
+  const base = alphabet.length + 2;
+  const da = Array.from({ length: DIGITS }, (_, i) => digit(a[c + i]));
+  const db = hi === null ? [base - 1, ...Array<number>(DIGITS - 1).fill(0)] : Array.from({ length: DIGITS }, (_, i) => digit(b[c + i]));
+  const value = (d: number[]) => d.reduce((v, x) => v * base + x, 0);
+  const [va, vb] = [value(da), value(db)];
+  const prefix = String.fromCodePoint(...a.slice(0, c));
+  const top = Math.max(OPEN_END_CODE, alphabet[alphabet.length - 1] + 1);
+  const out: string[] = [];
+  for (let j = 1; j <= count; j++) {
+    let v = va + Math.floor(((vb - va) * j) / (count + 1));
+    const digits: number[] = [];
+    for (let i = 0; i < DIGITS; i++) {
+      digits.unshift(v % base);
+      v = Math.floor(v / base);
+    }
+    while (digits.length > 1 && digits[digits.length - 1] === 0) digits.pop();
+    const cps = digits.map((d) => (d === 0 ? MIN_CODE : d > alphabet.length ? top : alphabet[d - 1])).map(usable);
+    const p = prefix + String.fromCodePoint(...cps);
+    if (compareUtf8(p, out.length ? out[out.length - 1] : lo) > 0 && (hi === null || compareUtf8(p, hi) < 0)) out.push(p);
+  }
+  return out;
+}
+
 /** Sorts after every key that starts with the string it ends (in practice: no key uses it). */
 const SUBTREE_END = '\uFFFD';
 
