@@ -14,9 +14,10 @@
  *   `minSplitPageMs` are bound by CPU, not round trips, and are not split.
  * - Listed but unconsumed entries are bounded by `bufferEntries` (only the front range may exceed
  *   it): memory and the chunks a step can still cut after it decided to stop stay bounded.
- * - `stop()` ends the listing after the page the consumer holds, as a sequential listing ends:
- *   listers finish their request in flight and hand their rest back; `remaining()` holds the
- *   boundaries to resume from (pages listed but not consumed are listed again by the next step).
+ * - `stop()` ends the listing at its first gap: listers finish their request in flight and hand
+ *   their rest back, the consumer still gets every page that joins what it consumed (the front
+ *   range's, then ranges behind it listed in full), and `remaining()` holds the boundaries to
+ *   resume from (pages listed past the gap are listed again by the next step).
  */
 import { clipToRange, compareUtf8 } from '../../storage/common';
 import type { ListOptions, ListPage } from '../../storage/types';
@@ -108,7 +109,7 @@ export class RangeListing {
    */
   async *pages(): AsyncGenerator<ListPage> {
     this.schedule();
-    while (this.ranges.length && !this.stopping) {
+    while (this.ranges.length) {
       if (this.failure) throw this.failure;
       const r = this.ranges[0];
       const page = r.pages.shift();
@@ -126,6 +127,9 @@ export class RangeListing {
         this.schedule();
         continue;
       }
+      // Stopping, the listing still hands over what joins the consumed keys: the front range's
+      // pages, including the one in flight, and the ranges behind it already listed in full.
+      if (this.stopping && r.state === 'pending') break;
       await new Promise<void>((res) => (this.wake = res));
     }
   }
@@ -189,11 +193,12 @@ export class RangeListing {
     const unfinished = this.ranges.filter((r) => r.state !== 'listed').length;
     // Splitting when enough ranges wait for a lister only cuts ranges short ahead of their
     // listers: the keys of the page in flight past the cut are listed again by another request.
-    const pending = this.ranges.filter((r) => r.state === 'pending').length;
+    // With the buffer full only the ranges near the front may start: those count.
+    const pending = this.ranges.slice(0, full ? this.o.partitions : undefined).filter((r) => r.state === 'pending').length;
     const want = pending >= this.o.partitions ? 0 : 4 * this.o.partitions - unfinished;
     // Rounds on different ranges run at once, so the first second of a listing is not spent
     // waiting for one round trip after another before every lister has a range.
-    if (want > 0 && this.rounds < Math.ceil(this.o.partitions / 4)) this.track(this.split(Math.min(want, MAX_PROBES / 2), full ? this.o.partitions : 4 * this.o.partitions));
+    if (want > 0 && this.rounds < Math.ceil(this.o.partitions / 4)) this.track(this.split(Math.min(want, MAX_PROBES / 2), full));
   }
 
   /** Lists one piece of `r`. */
@@ -207,6 +212,10 @@ export class RangeListing {
         // The front range reads one page ahead of the consumer, as a sequential listing does:
         // more would only be listed past the point where a step stops.
         while (r === this.ranges[0] && r.pages.length && !this.stopping) await new Promise<void>((res) => this.taken.push(res));
+        if (this.stopping && r.last !== from) {
+          this.handBack(r);
+          break;
+        }
         const t0 = Date.now();
         const res = await it.next();
         r.ms += Date.now() - t0;
@@ -244,11 +253,13 @@ export class RangeListing {
     }
   }
 
-  /** Code points of the keys seen so far (first and last key of each page), sorted. */
+  /** Code points of the keys seen so far (64 keys sampled per page and its last). */
   private readonly seen = new Set<number>();
 
   private learn(entries: { key: string }[]): void {
-    for (const e of entries.length ? [entries[0], entries[entries.length - 1]] : []) for (const ch of e.key) this.seen.add(ch.codePointAt(0)!);
+    const step = Math.max(1, Math.floor(entries.length / 64));
+    for (let i = 0; i < entries.length; i += step) for (const ch of entries[i].key) this.seen.add(ch.codePointAt(0)!);
+    for (const ch of entries[entries.length - 1]?.key ?? '') this.seen.add(ch.codePointAt(0)!);
   }
 
   private alphabet(): number[] {
@@ -264,8 +275,8 @@ export class RangeListing {
   }
 
   /** Splits the widest splittable range at the first keys after `count` probe points. */
-  private async split(count: number, within: number): Promise<void> {
-    const r = this.splitCandidate(within);
+  private async split(count: number, full: boolean): Promise<void> {
+    const r = this.splitCandidate(full);
     if (!r) return;
     if (!probePoints(r.last ?? '', r.through ?? r.emptyAbove ?? null, count).length) {
       r.barren = boundsOf(r);
@@ -311,11 +322,16 @@ export class RangeListing {
     this.splits++;
   }
 
-  /** The range worth splitting among the first `within`: listed a page at round-trip speed; the widest first. */
-  private splitCandidate(within: number): Range | undefined {
+  /**
+   * The range worth splitting (listed a page at round-trip speed): the widest of the first
+   * 4 × partitions; with the buffer full, the first of the front ranges, which the consumer
+   * waits for while the listed ranges behind it hold the buffer.
+   */
+  private splitCandidate(full: boolean): Range | undefined {
     let best: Range | undefined;
-    for (const r of this.ranges.slice(0, within)) {
+    for (const r of this.ranges.slice(0, (full ? 1 : 4) * this.o.partitions)) {
       if (r.state === 'listed' || r.probing || r.pagesListed < 1 || r.ms / r.pagesListed < this.o.minSplitPageMs || r.barren === boundsOf(r)) continue;
+      if (full) return r;
       if (!best || width(r) > width(best)) best = r;
     }
     return best;
