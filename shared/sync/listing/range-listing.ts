@@ -181,12 +181,14 @@ export class RangeListing {
   private schedule(): void {
     if (this.stopping || this.failure) return;
     const full = this.buffered >= this.o.bufferEntries;
+    // With the buffer full only the first `partitions` unfinished ranges may start (the
+    // consumer needs them next); ranges listed in full in between do not count.
+    let ahead = 0;
     for (const [i, r] of this.ranges.entries()) {
-      if (r.state !== 'pending') continue;
-      // The front range always starts: the consumer waits for nothing else. With the buffer
-      // full only the ranges right behind it start (the consumer needs them next).
-      if (i > 0 && (this.active >= this.o.partitions || (full && i >= this.o.partitions))) break;
-      this.track(this.runPiece(r));
+      // The front range always starts: the consumer waits for nothing else.
+      if (r.state === 'pending' && i > 0 && (this.active >= this.o.partitions || (full && ahead >= this.o.partitions))) break;
+      if (r.state === 'pending') this.track(this.runPiece(r));
+      if (r.state !== 'listed') ahead++;
     }
     // Up to 4 unfinished ranges per lister: when one range proves much larger than the others,
     // it is split while the small ones are listed, instead of being listed alone at the end.
@@ -194,11 +196,18 @@ export class RangeListing {
     // Splitting when enough ranges wait for a lister only cuts ranges short ahead of their
     // listers: the keys of the page in flight past the cut are listed again by another request.
     // With the buffer full only the ranges near the front may start: those count.
-    const pending = this.ranges.slice(0, full ? this.o.partitions : undefined).filter((r) => r.state === 'pending').length;
+    let pending = 0;
+    ahead = 0;
+    for (const r of this.ranges) {
+      if (full && ahead >= this.o.partitions) break;
+      if (r.state === 'pending') pending++;
+      if (r.state !== 'listed') ahead++;
+    }
     const want = pending >= this.o.partitions ? 0 : 4 * this.o.partitions - unfinished;
     // Rounds on different ranges run at once, so the first second of a listing is not spent
     // waiting for one round trip after another before every lister has a range.
-    if (want > 0 && this.rounds < Math.ceil(this.o.partitions / 4)) this.track(this.split(Math.min(want, MAX_PROBES / 2), full));
+    // Past half the buffer the front ranges are split first: the consumer waits for them.
+    if (want > 0 && this.rounds < Math.ceil(this.o.partitions / 4)) this.track(this.split(Math.min(want, MAX_PROBES / 2), this.buffered >= this.o.bufferEntries / 2));
   }
 
   /** Lists one piece of `r`. */
