@@ -14,7 +14,8 @@
  *   `minSplitPageMs` are bound by CPU, not round trips, and are not split.
  * - Listed but unconsumed entries are bounded by `bufferEntries` (only the front range may exceed
  *   it): memory and the chunks a step can still cut after it decided to stop stay bounded.
- * - `stop()` ends the listing at its first gap: listers finish their request in flight and hand
+ * - `stop()` ends a listing of several ranges at its first gap (one range ends after the page the
+ *   consumer holds, as a sequential listing): listers finish their request in flight and hand
  *   their rest back, the consumer still gets every page that joins what it consumed (the front
  *   range's, then ranges behind it listed in full), and `remaining()` holds the boundaries to
  *   resume from (pages listed past the gap are listed again by the next step).
@@ -80,6 +81,7 @@ export class RangeListing {
   /** Probe rounds in flight (each on its own range; one per 4 listers). */
   private rounds = 0;
   private stopping = false;
+  private drain = false;
   private failure: unknown;
   private buffered = 0;
   private wake: (() => void) | undefined;
@@ -109,7 +111,7 @@ export class RangeListing {
    */
   async *pages(): AsyncGenerator<ListPage> {
     this.schedule();
-    while (this.ranges.length) {
+    while (this.ranges.length && (!this.stopping || this.drain)) {
       if (this.failure) throw this.failure;
       const r = this.ranges[0];
       const page = r.pages.shift();
@@ -136,6 +138,9 @@ export class RangeListing {
 
   /** Ends the listing at the first gap (see the module comment). */
   stop(): void {
+    // One range is a sequential listing: it ends after the page the consumer holds, as one
+    // continuation token does (a small or local listing is not held up by its read-ahead).
+    this.drain = this.ranges.length > 1;
     this.stopping = true;
     for (const w of this.taken.splice(0)) w();
     this.notify();
