@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: runs the benchmark parts that exist — sync (bench/sync.ts), resolve
+ * `npm run bench`: runs the benchmark parts that exist — sync (bench/sync.ts), listing (bench/listing.ts), resolve
  * (bench/resolve.ts), export (bench/export.ts), storage (bench/storage.ts), events (bench/events.ts) — one
  * after another.
  * Each part exports `run(opts)` and reports its targets through bench/targets.ts; the run ends
@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { targetSummary } from './targets';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const PARTS = ['sync', 'resolve', 'export', 'storage', 'events'] as const;
+const PARTS = ['sync', 'listing', 'resolve', 'export', 'storage', 'events'] as const;
 
 for (const arg of process.argv.slice(2)) {
   const m = /^--(only|n)=(.+)$/.exec(arg);

@@ -30,7 +30,7 @@ import { startLocalSchedules } from './schedules';
 import { LocalSyncScheduler } from './sync-schedule-timer';
 import { startEventSubscribers } from './event-subscribers';
 import { importHandler, invokeLocal, type HandlerResolver } from './lambda-functions';
-import { loadStateMachine, LOCAL_SYNC_CONCURRENCY, LOCAL_SYNC_WRITE_CONCURRENCY } from './state-machine-definition';
+import { loadStateMachine, LOCAL_LIST_PARTITIONS, LOCAL_SYNC_CONCURRENCY, LOCAL_SYNC_WRITE_CONCURRENCY } from './state-machine-definition';
 import { StreamPoller, type StreamPollerOptions } from './stream-poller';
 import { dlqEvent } from './export-replay';
 import { LocalSyncStarter } from './sync-starter';
@@ -322,6 +322,7 @@ function configureHandlers(ctx: StartContext, endpoint: string, machine: LazySta
       // The chunk Lambdas read it too (first listing step): the same value as the local Map's.
       LABELSYNC_SYNC_CONCURRENCY: process.env.LABELSYNC_SYNC_CONCURRENCY || String(LOCAL_SYNC_CONCURRENCY),
       LABELSYNC_SYNC_WRITE_CONCURRENCY: process.env.LABELSYNC_SYNC_WRITE_CONCURRENCY || String(LOCAL_SYNC_WRITE_CONCURRENCY),
+      LABELSYNC_LIST_PARTITIONS: process.env.LABELSYNC_LIST_PARTITIONS || String(LOCAL_LIST_PARTITIONS),
       LABELSYNC_TABLE: ctx.tableName,
       LABELSYNC_DYNAMODB_ENDPOINT: endpoint,
       LABELSYNC_DATA_DIR: dataDir,

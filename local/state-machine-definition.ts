@@ -179,6 +179,11 @@ export const LOCAL_SYNC_CONCURRENCY = 4;
  * peaks (32 in flight measured ~10 % slower: 20.4–20.7 s against 21.9–23.8 s for 100k objects).
  */
 export const LOCAL_SYNC_WRITE_CONCURRENCY = 4;
+/**
+ * Key ranges a listing of the local runtime lists concurrently when LABELSYNC_LIST_PARTITIONS is
+ * not set: the local runtime shares its cores with DynamoDB Local and the emulators.
+ */
+export const LOCAL_LIST_PARTITIONS = 4;
 
 /**
  * CDK context taken from the local environment: the Map's MaxConcurrency follows

@@ -50,6 +50,8 @@ export interface Env {
   syncChunkSize: number;
   /** Concurrent BatchWriteItem calls inside one sync chunk (default 8). */
   syncWriteConcurrency: number;
+  /** LABELSYNC_LIST_PARTITIONS: key ranges a sync lists concurrently (ordered, seeking providers; default 16). */
+  listPartitions: number;
   /** SQS DLQ URL for export records that could not be delivered (AWS). */
   exportDlqUrl?: string;
   /** PORT: HTTP port of the local runtime (`npm start`, default 8080; 0 picks a free one). */
@@ -193,6 +195,7 @@ export function parseEnv(source: Source): Env {
     syncConcurrency: int('LABELSYNC_SYNC_CONCURRENCY', 8),
     syncChunkSize: int('LABELSYNC_SYNC_CHUNK_SIZE', 1000),
     syncWriteConcurrency: int('LABELSYNC_SYNC_WRITE_CONCURRENCY', 8),
+    listPartitions: int('LABELSYNC_LIST_PARTITIONS', 16),
     exportDlqUrl: url('LABELSYNC_EXPORT_DLQ_URL'),
     port: portVar('PORT', source.PORT, problems) ?? 8080,
     dynamodbPort: portVar('LABELSYNC_DYNAMODB_PORT', source.LABELSYNC_DYNAMODB_PORT, problems),

@@ -221,3 +221,19 @@ export function compareUtf8(a: string, b: string): number {
   }
   return a.length - b.length;
 }
+
+/**
+ * Applies `ListOptions.startAfter` / `endAt` to one listed page: drops keys at or before
+ * `startAfter` (backends whose start is inclusive, or that cannot start at a key) and keys after
+ * `endAt`. `past` is true once the page reached beyond `endAt`: the listing then stops.
+ */
+export function clipToRange<T extends { key: string }>(entries: T[], range: { startAfter?: string; endAt?: string }): { entries: T[]; past: boolean } {
+  const { startAfter, endAt } = range;
+  let past = false;
+  const out = entries.filter((e) => {
+    if (startAfter !== undefined && compareUtf8(e.key, startAfter) <= 0) return false;
+    if (endAt !== undefined && compareUtf8(e.key, endAt) > 0) return (past = true) && false;
+    return true;
+  });
+  return { entries: out, past };
+}

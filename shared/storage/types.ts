@@ -30,6 +30,19 @@ export interface ObjectEntry {
 export interface ListOptions {
   /** Resume after this opaque token (returned as `ListPage.nextToken`). */
   startToken?: string;
+  /**
+   * Ordered providers: list only keys ordered strictly after this string (UTF-8 byte order),
+   * which need not be a key (a probe point or a folder such as `b/` works). Ignored once a
+   * `startToken` is given (the token already lies past it). Unordered providers ignore it.
+   */
+  startAfter?: string;
+  /**
+   * Ordered providers: list only keys ordered at or before this string (inclusive), and stop
+   * listing after the first page that reaches past it. Together with `startAfter` a range is the
+   * half-open interval (startAfter, endAt]: ranges split at one string join without a gap or an
+   * overlap. Unordered providers ignore it.
+   */
+  endAt?: string;
   /** Max entries per page; providers cap it at 1,000. */
   pageSize?: number;
   signal?: AbortSignal;
@@ -99,6 +112,14 @@ export interface StorageProvider {
    * listing is then at-least-once and callers de-duplicate by key.
    */
   readonly ordered: boolean;
+  /**
+   * True when the backend itself starts a listing at `ListOptions.startAfter` (S3 `StartAfter`,
+   * GCS `startOffset`, the local walk's skipping), so a range costs its own keys only; false (or
+   * absent) when the range is honoured by skipping keys client-side from the prefix's start
+   * (Azure: List Blobs has no start key, and its marker is opaque). Sync partitions only
+   * listings of providers that seek.
+   */
+  readonly seeks?: boolean;
 
   /** Pages of keys under the configured prefix, honouring recursive_scan and regex_filter. */
   list(options?: ListOptions): AsyncIterable<ListPage>;

@@ -18,6 +18,7 @@ export function syncSettingsOf(env: AppContext['env'], overrides: Partial<SyncSe
     chunkSize: env.syncChunkSize,
     firstStepChunks: 4 * env.syncConcurrency,
     writeConcurrency: env.syncWriteConcurrency,
+    listPartitions: env.listPartitions,
     maxTaskFileBytes: env.maxTaskFileBytes,
     publicBaseUrl: env.publicBaseUrl,
     localFilesDocumentRoot: env.localFilesDocumentRoot,

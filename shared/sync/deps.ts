@@ -27,6 +27,11 @@ export interface SyncSettings {
   firstStepChunks: number;
   /** Time box of the first listing step; step i gets firstStepMs × 2^i, at most {@link listStepMs}. */
   firstStepMs: number;
+  /**
+   * Key ranges listed concurrently by a listing of an ordered provider that seeks (env
+   * LABELSYNC_LIST_PARTITIONS); 1 lists through one continuation token.
+   */
+  listPartitions: number;
   /** Concurrent object reads inside one chunk (JSON mode). */
   readConcurrency: number;
   /** Concurrent BatchWriteItem calls inside one chunk (env LABELSYNC_SYNC_WRITE_CONCURRENCY). */
@@ -49,6 +54,7 @@ export const DEFAULT_SYNC_SETTINGS: SyncSettings = {
   maxChunksPerStep: 1000,
   firstStepChunks: 32,
   firstStepMs: 1_000,
+  listPartitions: 16,
   readConcurrency: 16,
   writeConcurrency: 8,
   maxTaskFileBytes: 50 * 1024 * 1024,

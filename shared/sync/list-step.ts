@@ -17,7 +17,6 @@
 import { getCarry, putCarry, type ChunkEntry } from '../db/repo-chunks';
 import type { Db } from '../db/repo-common';
 import { addListingCounts, getJob, publishListed, publishProgress, type ListingCounts } from '../db/repo-jobs';
-import { readAhead } from '../storage/common';
 import type { ListPage } from '../storage/types';
 import type { SyncDeps, SyncSettings } from './deps';
 import { loadLiveJob } from './job-context';
@@ -26,6 +25,7 @@ import { ChunkCutter } from './listing/chunk-cutter';
 import { ChunkWriter, type ChunkRef } from './listing/chunk-writer';
 import { listedProgress, type ListedProgress } from './listing/listed-progress';
 import { decodeListCursor, encodeListCursor, type ListCursor } from './listing/list-cursor';
+import { openPager } from './listing/pager';
 import { exportListing, importListing, type ListingSource } from './listing/listing-source';
 
 export type { ChunkRef } from './listing/chunk-writer';
@@ -113,30 +113,33 @@ async function runListing<T>(deps: SyncDeps, job: { storageId: number; jobId: st
 
   let listed = 0;
   let hardLinks = 0;
-  let token = cursor.providerToken;
-  let done = false;
-  // One page ahead: the source lists the next page while this one is cut and stored.
-  const pages = readAhead(source.pages(token));
+  let stopping = false;
+  // The source lists ahead (the next page, or every partition's) while this page is cut and stored.
+  const pager = openPager(source, cursor, s);
   try {
-    for await (const page of pages) {
+    for await (const page of pager.pages) {
       const entries = source.accept(page);
       entries.forEach((e) => cutter.push(e));
       listed += entries.length;
       job.progress.tick(listed);
       hardLinks += (page as ListPage).hardLinksSkipped ?? 0;
       await handOver(false);
-      token = page.nextToken;
-      if (!token) break;
+      if (stopping) continue;
       const now = Date.now();
       const handed = writer.handedOver();
-      if (now >= bounds.hardEnd || (now >= bounds.softEnd && handed > 0) || handed >= bounds.chunkBudget) break;
+      if (now >= bounds.hardEnd || (now >= bounds.softEnd && handed > 0) || handed >= bounds.chunkBudget) {
+        // A partitioned listing still hands over the pages its listers already hold.
+        stopping = true;
+        if (!pager.stop()) break;
+      }
     }
   } catch (e) {
-    await Promise.all([writer.settle(), job.progress.settle()]);
+    await Promise.all([writer.settle(), job.progress.settle(), pager.settle()]);
     throw e;
   }
-  await job.progress.settle();
-  if (!token) done = true;
+  await Promise.all([job.progress.settle(), pager.settle()]);
+  const resume = pager.resume();
+  const done = resume === null;
   // A step that ends mid-listing does not cut: its partial chunk is carried to the next step, so
   // every cut is content-defined and an unchanged re-sync meets the same chunks (and digests)
   // wherever the steps of either job ended. Exports cut by count and have nothing to carry.
@@ -154,7 +157,7 @@ async function runListing<T>(deps: SyncDeps, job: { storageId: number; jobId: st
   await handOver(true);
   const counts = { listed, chunks: writer.planned, skipped: source.skipped, hardLinks, unchangedChunks: writer.unchangedChunks, unchangedObjects: writer.unchangedObjects };
   await countStep(deps.db, job, cursor.step, counts, done);
-  const next = { providerToken: token, nextChunk: n, rangeStart: from, step: cursor.step + 1, linkRun: source.run, hasCarry: carry.length > 0 };
+  const next = { ...resume, nextChunk: n, rangeStart: from, step: cursor.step + 1, linkRun: source.run, hasCarry: carry.length > 0 };
   return { token: done ? null : encodeListCursor(next), done, chunks: writer.refs, listed };
 }
 

@@ -181,6 +181,46 @@ export function runProviderContract(name: string, makeBackend: () => Promise<Con
       }
     });
 
+    it('lists a range (startAfter, endAt] exactly: split at a key, between keys and at a folder-like string, the ranges join without gap or overlap', async (ctx) => {
+      const p = await open(b.scoped('bulk', { recursive_scan: true }));
+      if (!p.ordered) return ctx.skip(`${name}: lists in no order, so a key range means nothing (range listing applies to ordered backends)`);
+      const all = (await collect(p, { pageSize: pageSize() })).keys;
+      const at = all[Math.floor(all.length / 3)];
+      // A string between two neighbouring keys that is no key itself ('…/00833.txt' < '…/00833.txu').
+      const between = `${all[Math.floor((2 * all.length) / 3)].slice(0, -1)}u`;
+      const splits = [at, between];
+      const bounds: (string | undefined)[] = [undefined, ...splits, undefined];
+      const ranges: string[][] = [];
+      for (let i = 0; i + 1 < bounds.length; i++) {
+        const r = await collect(p, { startAfter: bounds[i], endAt: bounds[i + 1], pageSize: pageSize() });
+        for (const k of r.keys) {
+          if (bounds[i] !== undefined) expect(k > bounds[i]!).toBe(true);
+          if (bounds[i + 1] !== undefined) expect(k <= bounds[i + 1]!).toBe(true);
+        }
+        expect(r.pages.at(-1)?.nextToken).toBeUndefined();
+        ranges.push(r.keys);
+      }
+      expect(ranges[0].at(-1)).toBe(at);
+      expect(ranges.flat()).toEqual(all);
+      // A folder-like bound ('x/' sorts before every key under x/) and a bound past every key.
+      const under = await collect(p, { startAfter: all[0].includes('/') ? all[0].slice(0, all[0].lastIndexOf('/') + 1) : '', endAt: all[4], pageSize: pageSize() });
+      expect(under.keys).toEqual(all.slice(0, 5));
+      expect((await collect(p, { startAfter: `${all.at(-1)}~` })).keys).toEqual([]);
+    });
+
+    it('resumes a range listing from a token without leaving the range', async (ctx) => {
+      const p = await open(b.scoped('bulk'));
+      if (!p.ordered) return ctx.skip(`${name}: lists in no order (range listing applies to ordered backends)`);
+      const all = (await collect(p, { pageSize: pageSize() })).keys;
+      const [after, end] = [all[10], all[Math.min(all.length - 1, 10 + 2 * (pageSize() ?? 1000) - 7)]];
+      const small = Math.min(100, Math.floor((pageSize() ?? 1000) / 2));
+      const it1 = p.list({ startAfter: after, endAt: end, pageSize: small })[Symbol.asyncIterator]();
+      const first = (await it1.next()).value as ListPage;
+      await it1.return?.();
+      const rest = await collect(p, { startAfter: after, endAt: end, startToken: first.nextToken, pageSize: small });
+      expect([...first.entries.map((e) => e.key), ...rest.keys]).toEqual(all.slice(11, all.indexOf(end) + 1));
+    });
+
     it('lists only direct children without recursive_scan and everything below with it; never folder placeholders', async () => {
       const flat = await collect(await open(b.scoped('tree', { recursive_scan: false })));
       const deep = await collect(await open(b.scoped('tree', { recursive_scan: true })));

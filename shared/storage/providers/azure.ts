@@ -34,7 +34,7 @@ import type {
   WriteOptions,
 } from '../types';
 import { compileKeyFilter, isFolderPlaceholder, normalizePrefix, pageSizeOf, type KeyMatcher, selectsKey } from '../key-filter';
-import { bareEtag, describeEndpoint, encodeKeyPath, isNetworkError, streamedReadResult, unreachable } from '../common';
+import { bareEtag, clipToRange, describeEndpoint, encodeKeyPath, isNetworkError, streamedReadResult, unreachable } from '../common';
 
 export interface AzureProviderOptions {
   type: 'azure' | 'azure_spi';
@@ -187,7 +187,7 @@ export class AzureBlobProvider implements StorageProvider {
   async *list(options: ListOptions = {}): AsyncIterable<ListPage> {
     const maxPageSize = pageSizeOf(options.pageSize);
     const settings = { continuationToken: options.startToken || undefined, maxPageSize };
-    const opts = { prefix: this.prefix || undefined, abortSignal: options.signal };
+    const opts = { prefix: this.rangePrefix(options) || undefined, abortSignal: options.signal };
     const pages = this.o.recursive
       ? this.containerClient.listBlobsFlat(opts).byPage(settings)
       : this.containerClient.listBlobsByHierarchy('/', opts).byPage(settings);
@@ -206,14 +206,29 @@ export class AzureBlobProvider implements StorageProvider {
         if (isFolderPlaceholder(b.name) || !this.filter(b.name)) continue;
         entries.push({ key: b.name, size: b.properties.contentLength, etag: bareEtag(b.properties.etag), lastModified: b.properties.lastModified });
       }
-      const nextToken = page.continuationToken || undefined;
-      yield { entries, nextToken };
+      const clipped = clipToRange(entries, options);
+      const nextToken = clipped.past ? undefined : page.continuationToken || undefined;
+      yield { entries: clipped.entries, nextToken };
       if (!nextToken) return;
     }
   }
 
   selects(key: string): boolean {
     return selectsKey(key, { prefix: this.prefix, recursive: this.o.recursive, filter: this.filter });
+  }
+
+  /**
+   * The prefix a range is listed under. List Blobs has no start key (its marker is opaque and its
+   * format undocumented), so a range is listed from the longest prefix every key of
+   * (startAfter, endAt] shares, and the keys before `startAfter` are skipped client-side. The
+   * prefix is narrowed only in recursive listings: a hierarchy listing lists one folder level.
+   */
+  private rangePrefix(o: ListOptions): string {
+    if (!this.o.recursive || o.startAfter === undefined || o.endAt === undefined) return this.prefix;
+    let i = 0;
+    while (i < o.startAfter.length && i < o.endAt.length && o.startAfter[i] === o.endAt[i]) i++;
+    const shared = o.startAfter.slice(0, i);
+    return shared.startsWith(this.prefix) ? shared : this.prefix;
   }
 
   async head(key: string): Promise<HeadResult> {

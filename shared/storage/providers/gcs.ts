@@ -23,7 +23,7 @@ import type {
   WriteOptions,
 } from '../types';
 import { compileKeyFilter, isFolderPlaceholder, normalizePrefix, pageSizeOf, type KeyMatcher, selectsKey } from '../key-filter';
-import { bareEtag, capStream, describeEndpoint, isNetworkError, readWindow, unreachable } from '../common';
+import { bareEtag, capStream, clipToRange, describeEndpoint, isNetworkError, readWindow, unreachable } from '../common';
 import { GcsHttpError, GcsJsonApi } from './gcs-json-api';
 
 export interface GcsProviderOptions {
@@ -116,6 +116,7 @@ export class GcsProvider implements StorageProvider {
   readonly type = 'gcs' as const;
   readonly scheme = 'gs';
   readonly ordered = true;
+  readonly seeks = true;
   readonly bucket: string;
   /** The SDK, only for V4 URL signing and access tokens (it makes no object calls). */
   private readonly storage: Storage;
@@ -164,7 +165,9 @@ export class GcsProvider implements StorageProvider {
     do {
       let page: Awaited<ReturnType<GcsProvider['listPage']>>;
       try {
-        page = await this.listPage({ prefix: this.prefix, delimiter: this.o.recursive ? undefined : '/', maxResults, pageToken });
+        // startOffset is inclusive (the key equal to startAfter is clipped below) and is sent with
+        // every page: GCS expects a page token with the query that produced it.
+        page = await this.listPage({ prefix: this.prefix, delimiter: this.o.recursive ? undefined : '/', maxResults, pageToken, startOffset: options.startAfter || undefined });
       } catch (e) {
         throw this.fail(e, `${this.bucket}/${this.prefix}`);
       }
@@ -178,8 +181,9 @@ export class GcsProvider implements StorageProvider {
           lastModified: m.updated ? new Date(m.updated) : undefined,
         });
       }
-      pageToken = page.nextPageToken || undefined;
-      yield { entries, nextToken: pageToken };
+      const clipped = clipToRange(entries, options);
+      pageToken = clipped.past ? undefined : page.nextPageToken || undefined;
+      yield { entries: clipped.entries, nextToken: pageToken };
     } while (pageToken);
   }
 

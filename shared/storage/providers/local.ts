@@ -193,6 +193,7 @@ export class LocalFilesProvider implements StorageProvider {
   readonly type = 'localfiles' as const;
   readonly scheme = 'localfiles';
   readonly ordered = true;
+  readonly seeks = true;
   readonly bucket: string;
   private readonly filter: KeyMatcher;
 
@@ -209,10 +210,13 @@ export class LocalFilesProvider implements StorageProvider {
 
   async *list(options: ListOptions = {}): AsyncIterable<ListPage> {
     const pageSize = pageSizeOf(options.pageSize);
-    const resume = parseToken(options.startToken);
+    // A start key positions the walk as a resume token does: every level on its path skips the
+    // entries ordered at or before it (it need not name an existing file or directory).
+    const resume = parseToken(options.startToken) ?? (options.startAfter ? options.startAfter.split('/') : undefined);
     let scanned: string[] = [];
     for await (const key of this.walk(resume)) {
       options.signal?.throwIfAborted();
+      if (options.endAt !== undefined && compareUtf8(key, options.endAt) > 0) break;
       scanned.push(key);
       if (scanned.length >= pageSize) {
         const page = await this.describe(scanned);

@@ -33,7 +33,7 @@ import type {
   WriteOptions,
 } from '../types';
 import { compileKeyFilter, isFolderPlaceholder, normalizePrefix, pageSizeOf, type KeyMatcher, selectsKey } from '../key-filter';
-import { bareEtag, describeEndpoint, encodeKeyPath, isNetworkError, streamedReadResult, unreachable } from '../common';
+import { bareEtag, clipToRange, describeEndpoint, encodeKeyPath, isNetworkError, streamedReadResult, unreachable } from '../common';
 import type { LookupFunction } from 'node:net';
 import { recordSignedRequest } from '../../aws/call-recorder';
 import { instrumented } from '../../aws/instrument';
@@ -118,6 +118,7 @@ export class S3Provider implements StorageProvider {
   readonly type: 's3' | 's3s';
   readonly scheme = 's3';
   readonly ordered = true;
+  readonly seeks = true;
   readonly bucket: string;
   readonly client: S3Client;
   private readonly prefix: string;
@@ -151,6 +152,8 @@ export class S3Provider implements StorageProvider {
             Delimiter: this.o.recursive ? undefined : '/',
             MaxKeys: pageSize,
             ContinuationToken: token,
+            // S3 ignores StartAfter once a ContinuationToken is sent; the token lies past it.
+            StartAfter: token ? undefined : options.startAfter || undefined,
           }),
           { abortSignal: options.signal },
         );
@@ -162,8 +165,9 @@ export class S3Provider implements StorageProvider {
         if (!c.Key || isFolderPlaceholder(c.Key) || !this.filter(c.Key)) continue;
         entries.push({ key: c.Key, size: c.Size, etag: bareEtag(c.ETag), lastModified: c.LastModified });
       }
-      token = out.IsTruncated ? out.NextContinuationToken : undefined;
-      yield { entries, nextToken: token };
+      const clipped = clipToRange(entries, options);
+      token = out.IsTruncated && !clipped.past ? out.NextContinuationToken : undefined;
+      yield { entries: clipped.entries, nextToken: token };
     } while (token);
   }
 

@@ -18,6 +18,11 @@ export interface ListCursor {
   linkRun?: string;
   /** The previous step stored a carry (entries after its last chunk cut) for this one. */
   hasCarry: boolean;
+  /**
+   * A partitioned listing's key ranges still to list, as their boundaries (b0, b1], (b1, b2], …,
+   * (bn, end] (b0 null: from the start); set instead of `providerToken` (see range-listing.ts).
+   */
+  ranges?: (string | null)[];
 }
 
 /** The wire format of the token. */
@@ -28,6 +33,7 @@ interface WireCursor {
   i: number;
   r?: string;
   c?: true;
+  q?: (string | null)[];
 }
 
 /**
@@ -45,6 +51,7 @@ export function decodeListCursor(token: string | null): ListCursor {
     step: c.i,
     ...(c.r !== undefined ? { linkRun: c.r } : {}),
     hasCarry: c.c === true,
+    ...(Array.isArray(c.q) ? { ranges: c.q } : {}),
   };
 }
 
@@ -57,6 +64,7 @@ export function encodeListCursor(c: ListCursor): string {
     i: c.step,
     ...(c.linkRun ? { r: c.linkRun } : {}),
     ...(c.hasCarry ? { c: true as const } : {}),
+    ...(c.ranges ? { q: c.ranges } : {}),
   };
   return encodeCursor(wire);
 }

@@ -8,7 +8,7 @@ import { getJob, nextListEpoch } from '../../db/repo-jobs';
 import { addRun } from '../../db/repo-link-pages';
 import { getProject } from '../../db/repo-projects';
 import { compareUtf8 } from '../../storage/common';
-import type { ObjectEntry } from '../../storage/types';
+import type { ListOptions, ListPage, ObjectEntry } from '../../storage/types';
 import type { SyncDeps } from '../deps';
 import { exportPrefixes, underAny } from '../export-prefix';
 import { digestsApply, type DigestMode } from '../import-chunk/digest';
@@ -39,6 +39,8 @@ export interface ListingSource<T> {
   readonly skipped: number;
   /** Pages from `startToken`, each with the token resuming after it (none on the last page). */
   pages(startToken?: string): AsyncIterable<{ nextToken?: string }>;
+  /** Set when the provider lists key ranges by seeking: the listing may be partitioned. */
+  listRange?: (o: ListOptions) => AsyncIterable<ListPage>;
   /** The entries of a page that go into chunks. @throws Error when an ordered listing breaks key order */
   accept(page: unknown): T[];
   /** Entries carried over from the previous step (they precede this step's first page). */
@@ -83,6 +85,7 @@ export async function importListing(deps: SyncDeps, live: LiveJob, jobId: string
       return skipped;
     },
     pages: (startToken) => live.provider.list({ startToken }),
+    ...(ordered && live.provider.seeks ? { listRange: (o: ListOptions) => live.provider.list(o) } : {}),
     accept(page) {
       const out: ChunkEntry[] = [];
       for (const o of (page as { entries?: ObjectEntry[] }).entries ?? []) {

@@ -1,0 +1,367 @@
+/**
+ * Partitioned listing of an ordered provider that seeks: the key space still to list is a row of
+ * contiguous ranges (after, through], listed by up to `partitions` listers at once, and handed to
+ * the consumer as one stream of pages in key order — so whatever the partitioning, the consumer
+ * (the chunk cutter) sees exactly the sequential listing, and chunk cuts, digests, ranges, ids and
+ * counters are the same as with one continuation token.
+ *
+ * - A lister lists one piece of a range (at most `piecePages` pages), then hands the rest of the
+ *   range back as a new range after it: no lister runs far ahead of the consumer, and every range
+ *   resumes from its last listed key (`startAfter`), never from a provider token.
+ * - Ranges split at real keys: when listers are idle, the widest range is probed at points spread
+ *   between its last listed key and its end; the first key after a probe becomes a boundary. A
+ *   flat prefix splits like any other (no folders needed). Listings whose pages arrive faster than
+ *   `minSplitPageMs` are bound by CPU, not round trips, and are not split.
+ * - Listed but unconsumed entries are bounded by `bufferEntries` (only the front range may exceed
+ *   it): memory and the chunks a step can still cut after it decided to stop stay bounded.
+ * - `stop()` ends a listing of several ranges at its first gap (one range ends after the page the
+ *   consumer holds, as a sequential listing): listers finish their request in flight and hand
+ *   their rest back, the consumer still gets every page that joins what it consumed (the front
+ *   range's, then ranges behind it listed in full), and `remaining()` holds the boundaries to
+ *   resume from (pages listed past the gap are listed again by the next step).
+ */
+import { clipToRange, compareUtf8 } from '../../storage/common';
+import type { ListOptions, ListPage } from '../../storage/types';
+import { alphabetPoints, probePoints, spanOf, subtreeEnds } from './split-points';
+
+export interface RangeListingOptions {
+  /** Listers at once (LABELSYNC_LIST_PARTITIONS). */
+  partitions: number;
+  /** Pages a lister takes from a range before handing the rest back. */
+  piecePages: number;
+  /** Listed entries held for the consumer beyond the front range. */
+  bufferEntries: number;
+  /** Ranges are split only when the mean page latency is at least this (ms). */
+  minSplitPageMs: number;
+  pageSize?: number;
+}
+
+export const DEFAULT_RANGE_OPTIONS: Omit<RangeListingOptions, 'partitions' | 'bufferEntries'> = { piecePages: 8, minSplitPageMs: 10 };
+
+interface Range {
+  /** Exclusive lower bound (null: from the first key). */
+  after: string | null;
+  /** Inclusive upper bound (null: to the last key). */
+  through: string | null;
+  state: 'pending' | 'listing' | 'listed';
+  pages: ListPage[];
+  /** Last key listed in this range (its listing resumes after it). */
+  last: string | null;
+  /** Pages listed and their total latency (ms), inherited by the ranges split off. */
+  pagesListed: number;
+  ms: number;
+  /** A probe found no key after this point (an upper hint of a range without an end). */
+  emptyAbove?: string;
+  /** Probing between these bounds taught nothing: not probed again until they move. */
+  barren?: string;
+  /** A probe round of this range is in flight. */
+  probing?: boolean;
+}
+
+/** What a range is probed between. */
+const boundsOf = (r: Range): string => `${r.last ?? ''}\u0000${r.through ?? r.emptyAbove ?? ''}`;
+
+/** How wide the unlisted part of a range looks. */
+const width = (r: Range): number => spanOf(r.last ?? '', r.through ?? r.emptyAbove ?? null);
+
+/** Probes of one split round (they run at once: one round trip). */
+const MAX_PROBES = 32;
+
+type ListFn = (o: ListOptions) => AsyncIterable<ListPage>;
+
+const newRange = (after: string | null, through: string | null, from?: Range): Range => ({
+  after, through, state: 'pending', pages: [], last: after, pagesListed: from?.pagesListed ?? 0, ms: from?.ms ?? 0, ...(from?.emptyAbove ? { emptyAbove: from.emptyAbove } : {}),
+});
+
+export class RangeListing {
+  /** Boundaries added by probing (tests and the bench read it). */
+  splits = 0;
+  private readonly ranges: Range[];
+  private active = 0;
+  /** Probe rounds in flight (each on its own range; one per 4 listers). */
+  private rounds = 0;
+  private stopping = false;
+  private drain = false;
+  private failure: unknown;
+  private buffered = 0;
+  private wake: (() => void) | undefined;
+  private taken: (() => void)[] = [];
+  private readonly idle = new Set<Promise<void>>();
+
+  /**
+   * @param list the provider's `list`
+   * @param bounds the ranges to list: (b0, b1], (b1, b2], …, (b_n, end]; b0 null = from the start
+   */
+  constructor(
+    private readonly list: ListFn,
+    bounds: (string | null)[],
+    private readonly o: RangeListingOptions,
+  ) {
+    const b = bounds.length ? bounds : [null];
+    this.ranges = b.map((after, i) => newRange(after, i + 1 < b.length ? b[i + 1] : null));
+    this.position = b[0];
+  }
+
+  /** Last key handed to the consumer (where the next step resumes). */
+  private position: string | null;
+
+  /**
+   * Pages in key order (each without a token: a resume point is `remaining()`).
+   * @throws the first error of any lister (the step fails and is retried from its input token)
+   */
+  async *pages(): AsyncGenerator<ListPage> {
+    this.schedule();
+    while (this.ranges.length && (!this.stopping || this.drain)) {
+      if (this.failure) throw this.failure;
+      const r = this.ranges[0];
+      const page = r.pages.shift();
+      if (page) {
+        this.buffered -= page.entries.length;
+        if (page.entries.length) this.position = page.entries[page.entries.length - 1].key;
+        for (const w of this.taken.splice(0)) w();
+        this.schedule();
+        yield page;
+        continue;
+      }
+      if (r.state === 'listed') {
+        this.ranges.shift();
+        if (this.ranges.length) this.position = this.ranges[0].after;
+        this.schedule();
+        continue;
+      }
+      // Stopping, the listing still hands over what joins the consumed keys: the front range's
+      // pages, including the one in flight, and the ranges behind it already listed in full.
+      if (this.stopping && r.state === 'pending') break;
+      await new Promise<void>((res) => (this.wake = res));
+    }
+  }
+
+  /** Ends the listing at the first gap (see the module comment). */
+  stop(): void {
+    // One range is a sequential listing: it ends after the page the consumer holds, as one
+    // continuation token does (a small or local listing is not held up by its read-ahead).
+    this.drain = this.ranges.length > 1;
+    this.stopping = true;
+    for (const w of this.taken.splice(0)) w();
+    this.notify();
+  }
+
+  /** Waits for the listers and probes still in flight (each ends after its current request). */
+  async settle(): Promise<void> {
+    this.stopping = true;
+    while (this.idle.size) await Promise.allSettled([...this.idle]);
+  }
+
+  /**
+   * The boundaries to resume from (null once everything was consumed), at most `maxBounds` of
+   * them and `maxBytes` of keys: interior boundaries are dropped evenly (adjacent ranges merge).
+   */
+  remaining(maxBounds: number, maxBytes: number): (string | null)[] | null {
+    let rs = this.ranges;
+    let position = this.position;
+    // A front range listed and consumed to its end is done: resume at the next one.
+    if (rs.length && rs[0].state === 'listed' && !rs[0].pages.length) {
+      rs = rs.slice(1);
+      position = rs[0]?.after ?? null;
+    }
+    if (!rs.length) return null;
+    let bounds = [position, ...rs.slice(1).map((r) => r.after)].filter((k, i, a) => i === 0 || (k !== null && (a[i - 1] === null || compareUtf8(k, a[i - 1]!) > 0)));
+    const bytes = () => bounds.reduce((n, k) => n + (k?.length ?? 0) * 3, 0);
+    while (bounds.length > 1 && (bounds.length > maxBounds || bytes() > maxBytes)) bounds = bounds.filter((_, i) => i === 0 || i % 2 === 0);
+    return bounds;
+  }
+
+  private notify(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  private track(p: Promise<void>): void {
+    this.idle.add(p);
+    void p.finally(() => this.idle.delete(p));
+  }
+
+  /** Starts listers on the first pending ranges, then splits when listers would sit idle. */
+  private schedule(): void {
+    if (this.stopping || this.failure) return;
+    const full = this.buffered >= this.o.bufferEntries;
+    // With the buffer full only the first `partitions` unfinished ranges may start (the
+    // consumer needs them next); ranges listed in full in between do not count.
+    let ahead = 0;
+    for (const [i, r] of this.ranges.entries()) {
+      // The front range always starts: the consumer waits for nothing else.
+      if (r.state === 'pending' && i > 0 && (this.active >= this.o.partitions || (full && ahead >= this.o.partitions))) break;
+      if (r.state === 'pending') this.track(this.runPiece(r));
+      if (r.state !== 'listed') ahead++;
+    }
+    // Up to 4 unfinished ranges per lister: when one range proves much larger than the others,
+    // it is split while the small ones are listed, instead of being listed alone at the end.
+    const unfinished = this.ranges.filter((r) => r.state !== 'listed').length;
+    // Splitting when enough ranges wait for a lister only cuts ranges short ahead of their
+    // listers: the keys of the page in flight past the cut are listed again by another request.
+    // With the buffer full only the ranges near the front may start: those count.
+    let pending = 0;
+    ahead = 0;
+    for (const r of this.ranges) {
+      if (full && ahead >= this.o.partitions) break;
+      if (r.state === 'pending') pending++;
+      if (r.state !== 'listed') ahead++;
+    }
+    const want = pending >= this.o.partitions ? 0 : 4 * this.o.partitions - unfinished;
+    // Rounds on different ranges run at once, so the first second of a listing is not spent
+    // waiting for one round trip after another before every lister has a range.
+    // Past half the buffer the front ranges are split first: the consumer waits for them.
+    if (want > 0 && this.rounds < Math.ceil(this.o.partitions / 4)) this.track(this.split(Math.min(want, MAX_PROBES / 2), this.buffered >= this.o.bufferEntries / 2));
+  }
+
+  /** Lists one piece of `r`. */
+  private async runPiece(r: Range): Promise<void> {
+    r.state = 'listing';
+    this.active++;
+    const from = r.last;
+    const it = this.list({ startAfter: r.last ?? undefined, endAt: r.through ?? undefined, pageSize: this.o.pageSize })[Symbol.asyncIterator]();
+    try {
+      for (let n = 1; ; n++) {
+        // The front range reads one page ahead of the consumer, as a sequential listing does:
+        // more would only be listed past the point where a step stops.
+        while (r === this.ranges[0] && r.pages.length && !this.stopping) await new Promise<void>((res) => this.taken.push(res));
+        if (this.stopping && r.last !== from) {
+          this.handBack(r);
+          break;
+        }
+        const t0 = Date.now();
+        const res = await it.next();
+        r.ms += Date.now() - t0;
+        r.pagesListed++;
+        if (res.done) {
+          r.state = 'listed';
+          break;
+        }
+        // The end may have moved down (a split) while the page was in flight.
+        const { entries, past } = clipToRange(res.value.entries, { endAt: r.through ?? undefined });
+        if (entries.length) r.last = entries[entries.length - 1].key;
+        this.learn(entries);
+        r.pages.push({ ...res.value, entries, nextToken: undefined });
+        this.buffered += entries.length;
+        this.notify();
+        if (past || !res.value.nextToken) {
+          r.state = 'listed';
+          break;
+        }
+        // A piece hands its rest back only once it got past its start (a filtered stretch of
+        // empty pages keeps listing, or the rest would start where the piece did).
+        const full = n >= this.o.piecePages || (r !== this.ranges[0] && this.buffered >= this.o.bufferEntries);
+        if ((this.stopping || full) && r.last !== from) {
+          this.handBack(r);
+          break;
+        }
+      }
+    } catch (e) {
+      this.failure ??= e;
+    } finally {
+      await Promise.resolve(it.return?.()).catch(() => undefined);
+      this.active--;
+      this.notify();
+      this.schedule();
+    }
+  }
+
+  /** Code points of the keys seen so far (64 keys sampled per page and its last). */
+  private readonly seen = new Set<number>();
+
+  private learn(entries: { key: string }[]): void {
+    const step = Math.max(1, Math.floor(entries.length / 64));
+    for (let i = 0; i < entries.length; i += step) for (const ch of entries[i].key) this.seen.add(ch.codePointAt(0)!);
+    for (const ch of entries[entries.length - 1]?.key ?? '') this.seen.add(ch.codePointAt(0)!);
+  }
+
+  private alphabet(): number[] {
+    return [...this.seen].sort((x, y) => x - y);
+  }
+
+  /** Ends `r` at its last listed key; the rest of it becomes the next range. */
+  private handBack(r: Range): void {
+    const rest = newRange(r.last, r.through, r);
+    r.through = r.last;
+    r.state = 'listed';
+    this.ranges.splice(this.ranges.indexOf(r) + 1, 0, rest);
+  }
+
+  /** Splits the widest splittable range at the first keys after `count` probe points. */
+  private async split(count: number, full: boolean): Promise<void> {
+    const r = this.splitCandidate(full);
+    if (!r) return;
+    if (!probePoints(r.last ?? '', r.through ?? r.emptyAbove ?? null, count).length) {
+      r.barren = boundsOf(r);
+      return;
+    }
+    this.rounds++;
+    r.probing = true;
+    try {
+      const lo = r.last ?? '';
+      const hi = r.through ?? r.emptyAbove ?? null;
+      const open = r.through === null;
+      const seen = alphabetPoints(lo, hi, count, this.alphabet());
+      const points = [...new Set([...subtreeEnds(lo, hi, MAX_PROBES - count - seen.length), ...probePoints(lo, hi, seen.length ? Math.ceil(count / 4) : count), ...seen])];
+      const before = { splits: this.splits, hint: this.ranges[this.ranges.length - 1].emptyAbove };
+      const found = await Promise.all(points.map((p) => this.firstKeyAfter(p, r.through)));
+      if (this.stopping) return;
+      // The ranges moved on while the probes were out (pieces handed back): each result applies
+      // to the range that holds it now.
+      const tail = this.ranges[this.ranges.length - 1];
+      found.forEach((k, i) => {
+        if (k === null && open && tail.through === null && (!tail.emptyAbove || compareUtf8(points[i], tail.emptyAbove) < 0)) tail.emptyAbove = points[i];
+      });
+      for (const k of new Set(found.filter((k): k is string => typeof k === 'string'))) this.cutAt(k);
+      if (this.splits === before.splits && tail.emptyAbove === before.hint) r.barren = boundsOf(r);
+    } catch (e) {
+      this.failure ??= e;
+    } finally {
+      this.rounds--;
+      r.probing = false;
+      this.schedule();
+      this.notify();
+    }
+  }
+
+  /** Splits the unfinished range that holds `k` strictly inside (ahead of its lister) at `k`. */
+  private cutAt(k: string): void {
+    const i = this.ranges.findIndex((r) => r.state !== 'listed' && (r.last === null || compareUtf8(k, r.last) > 0) && (r.through === null || compareUtf8(k, r.through) < 0));
+    if (i < 0) return;
+    const r = this.ranges[i];
+    if (r.after !== null && compareUtf8(k, r.after) <= 0) return;
+    this.ranges.splice(i + 1, 0, newRange(k, r.through, r));
+    r.through = k;
+    this.splits++;
+  }
+
+  /**
+   * The range worth splitting (listed a page at round-trip speed): the widest of the first
+   * 4 × partitions; with the buffer full, the first of the front ranges, which the consumer
+   * waits for while the listed ranges behind it hold the buffer.
+   */
+  private splitCandidate(full: boolean): Range | undefined {
+    let best: Range | undefined;
+    for (const r of this.ranges.slice(0, (full ? 1 : 4) * this.o.partitions)) {
+      if (r.state === 'listed' || r.probing || r.pagesListed < 1 || r.ms / r.pagesListed < this.o.minSplitPageMs || r.barren === boundsOf(r)) continue;
+      if (full) return r;
+      if (!best || width(r) > width(best)) best = r;
+    }
+    return best;
+  }
+
+  /** The first key after `point` (null: none up to `through`; undefined: unknown, the first page was filtered empty). */
+  private async firstKeyAfter(point: string, through: string | null): Promise<string | null | undefined> {
+    const it = this.list({ startAfter: point, endAt: through ?? undefined, pageSize: 1 })[Symbol.asyncIterator]();
+    try {
+      const r = await it.next();
+      if (r.done) return null;
+      const k = r.value.entries[0]?.key;
+      this.learn(r.value.entries);
+      return k ?? (r.value.nextToken ? undefined : null);
+    } finally {
+      await Promise.resolve(it.return?.()).catch(() => undefined);
+    }
+  }
+}
