@@ -26,6 +26,11 @@ export interface SyncSettings {
   firstStepChunks: number;
   /** Time box of the first listing step; step i gets firstStepMs × 2^i, at most {@link listStepMs}. */
   firstStepMs: number;
+  /**
+   * Chunks written at once (env LABELSYNC_SYNC_CONCURRENCY, the chunk map's MaxConcurrency); event
+   * sync applies that many key-disjoint batches of one call at once.
+   */
+  chunkConcurrency: number;
   /** Concurrent object reads inside one chunk (JSON mode). */
   readConcurrency: number;
   /** Concurrent BatchWriteItem calls inside one chunk (env LABELSYNC_SYNC_WRITE_CONCURRENCY). */
@@ -48,6 +53,7 @@ export const DEFAULT_SYNC_SETTINGS: SyncSettings = {
   maxChunksPerStep: 1000,
   firstStepChunks: 32,
   firstStepMs: 1_000,
+  chunkConcurrency: 8,
   readConcurrency: 16,
   writeConcurrency: 8,
   maxTaskFileBytes: 50 * 1024 * 1024,
