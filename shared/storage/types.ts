@@ -128,6 +128,12 @@ export interface StorageProvider {
   /** Metadata of one object. */
   head(key: string): Promise<HeadResult>;
   /**
+   * Metadata of many selected keys at once, where one listing call costs less than a HEAD per key
+   * (S3: a bounded listing of the keys' range). A key missing from the result does not exist;
+   * a failure of the backend throws. Absent: callers HEAD each key.
+   */
+  lookup?(keys: string[]): Promise<Map<string, HeadResult>>;
+  /**
    * True when `list` would return `key` (prefix, `recursive_scan`, `regex_filter`, folder
    * placeholders): a notified key must pass the same rule before event sync imports it.
    */

@@ -17,6 +17,7 @@ export function syncSettingsOf(env: AppContext['env'], overrides: Partial<SyncSe
     ...DEFAULT_SYNC_SETTINGS,
     chunkSize: env.syncChunkSize,
     firstStepChunks: 4 * env.syncConcurrency,
+    chunkConcurrency: env.syncConcurrency,
     writeConcurrency: env.syncWriteConcurrency,
     listPartitions: env.listPartitions,
     maxTaskFileBytes: env.maxTaskFileBytes,

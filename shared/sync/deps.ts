@@ -32,6 +32,11 @@ export interface SyncSettings {
    * LABELSYNC_LIST_PARTITIONS); 1 lists through one continuation token.
    */
   listPartitions: number;
+  /**
+   * Chunks written at once (env LABELSYNC_SYNC_CONCURRENCY, the chunk map's MaxConcurrency); event
+   * sync applies that many key-disjoint batches of one call at once.
+   */
+  chunkConcurrency: number;
   /** Concurrent object reads inside one chunk (JSON mode). */
   readConcurrency: number;
   /** Concurrent BatchWriteItem calls inside one chunk (env LABELSYNC_SYNC_WRITE_CONCURRENCY). */
@@ -55,6 +60,7 @@ export const DEFAULT_SYNC_SETTINGS: SyncSettings = {
   firstStepChunks: 32,
   firstStepMs: 1_000,
   listPartitions: 16,
+  chunkConcurrency: 8,
   readConcurrency: 16,
   writeConcurrency: 8,
   maxTaskFileBytes: 50 * 1024 * 1024,

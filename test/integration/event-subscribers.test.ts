@@ -54,14 +54,20 @@ describe('local files watcher', () => {
     writeFileSync(join(dir, 'a.json'), JSON.stringify({ image: 'a' }));
     writeFileSync(join(dir, 'sub', 'b.json'), JSON.stringify({ image: 'b' }));
     await until('two tasks', () => images(projectId), (v) => v.join() === 'a,b');
+    // A directory made after the watch started is followed too, with what is already in it.
+    mkdirSync(join(dir, 'new', 'deep'), { recursive: true });
+    writeFileSync(join(dir, 'new', 'deep', 'd.json'), JSON.stringify({ image: 'd' }));
+    await until('the new directory', () => images(projectId), (v) => v.join() === 'a,b,d');
+    writeFileSync(join(dir, 'new', 'e.json'), JSON.stringify({ image: 'e' }));
+    await until('a file in it', () => images(projectId), (v) => v.join() === 'a,b,d,e');
     rmSync(join(dir, 'a.json'));
-    await until('a removed', () => images(projectId), (v) => v.join() === 'b');
+    await until('a removed', () => images(projectId), (v) => v.join() === 'b,d,e');
     expect(await api('DELETE', `/api/storages/localfiles/${id}`)).toMatchObject({ status: 204 });
     await until('the watcher to stop', async () => subs.subscribed(), (ids) => !ids.includes(id));
     writeFileSync(join(dir, 'c.json'), JSON.stringify({ image: 'c' }));
     // Nothing follows the storage any more: give a flush time to (not) happen.
     await new Promise((res) => setTimeout(res, 800));
-    expect(await images(projectId)).toEqual(['b']);
+    expect(await images(projectId)).toEqual(['b', 'd', 'e']);
   });
 });
 

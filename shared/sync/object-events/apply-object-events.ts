@@ -9,8 +9,9 @@
  *   exists as its (unchanged) presence, so a stale event never resurrects nor deletes.
  * - Ordering marks (sequencer, event time) of the last event applied to a key are kept with its
  *   overlay: an older event of the key is skipped (counted `stale`).
- * - A burst is coalesced: the newest event per key, then chunk-sized batches, each one id
- *   reservation and batched writes.
+ * - A burst is coalesced: the newest event per key, then key-disjoint batches of at most a chunk
+ *   ({@link batchesOf}), `chunkConcurrency` of them at once, each one id reservation, batched
+ *   lookups of links and ordering marks (BatchGet) and batched writes.
  * - While a sync job of the storage runs, events are stored for later (repo-pending-events.ts)
  *   and applied by the job's finalize step: a chunk that read its range's links before an event
  *   wrote a task would otherwise create a second one.
@@ -117,9 +118,26 @@ async function applyLatest(deps: SyncDeps, storage: StorageItem, config: Storage
     out.skipped += latest.length;
     return;
   }
-  for (let i = 0; i < latest.length; i += deps.settings.chunkSize) {
-    addOutcome(out, await applyBatch(deps, storage, project, config, provider, latest.slice(i, i + deps.settings.chunkSize)));
-  }
+  const parts = await mapLimit(batchesOf(latest, deps.settings), deps.settings.chunkConcurrency, (batch) => applyBatch(deps, storage, project, config, provider, batch));
+  for (const part of parts) addOutcome(out, part);
+}
+
+/**
+ * Fewest keys per batch when a burst is spread over concurrent batches: a batch costs about a dozen
+ * table round trips whatever its size, so smaller ones cost more than their parallelism gains.
+ */
+export const MIN_EVENT_BATCH = 100;
+
+/**
+ * Cuts newest-per-key events (one per key, key order) into batches applied at once: key-disjoint,
+ * so no two concurrent batches touch one key's tasks, link or ordering marks; at most `chunkSize`
+ * each, and small enough that a burst keeps `chunkConcurrency` batches busy.
+ */
+export function batchesOf<T>(latest: T[], settings: Pick<SyncDeps['settings'], 'chunkSize' | 'chunkConcurrency'>): T[][] {
+  const size = Math.max(1, Math.min(settings.chunkSize, Math.max(MIN_EVENT_BATCH, Math.ceil(latest.length / Math.max(1, settings.chunkConcurrency)))));
+  const out: T[][] = [];
+  for (let i = 0; i < latest.length; i += size) out.push(latest.slice(i, i + size));
+  return out;
 }
 
 /** What the storage says about a notified key now. */
@@ -136,7 +154,28 @@ const entryOf = (key: string, h: HeadResult): ChunkEntry => ({
   ...(h.lastModified ? { m: h.lastModified.getTime() } : {}),
 });
 
-/** One chunk-sized batch of newest-per-key events (key order). */
+/**
+ * Looks the batch's keys up: in one go where the backend can (`lookup`, which throws when the
+ * backend fails: the whole batch is retried), else a HEAD per key (a key's failure is its own).
+ */
+async function lookUp(provider: StorageProvider, batch: ObjectEvent[], concurrency: number): Promise<Looked[]> {
+  if (provider.lookup && batch.length > 1) {
+    const found = await provider.lookup(batch.map((e) => e.key));
+    return batch.map((e): Looked => {
+      const h = found.get(e.key);
+      return h ? { e, entry: entryOf(e.key, h) } : { e, absent: true };
+    });
+  }
+  return mapLimit(batch, concurrency, async (e): Promise<Looked> => {
+    try {
+      return { e, entry: entryOf(e.key, await provider.head(e.key)) };
+    } catch (err) {
+      return isNotFound(err) ? { e, absent: true } : { e, error: readable(err) };
+    }
+  });
+}
+
+/** One batch of newest-per-key events (key order, keys no concurrent batch has). */
 async function applyBatch(
   deps: SyncDeps,
   storage: StorageItem,
@@ -148,13 +187,7 @@ async function applyBatch(
   const { db, settings } = deps;
   const out = emptyOutcome();
   const keys = batch.map((e) => e.key);
-  const looked = await mapLimit(batch, settings.readConcurrency, async (e): Promise<Looked> => {
-    try {
-      return { e, entry: entryOf(e.key, await provider.head(e.key)) };
-    } catch (err) {
-      return isNotFound(err) ? { e, absent: true } : { e, error: readable(err) };
-    }
-  });
+  const looked = await lookUp(provider, batch, settings.readConcurrency);
   if (looked.length && looked.every((l) => 'error' in l)) throw new Error(`storage ${storage.id}: every notified object failed to be looked up (${(looked[0] as { error: string }).error})`);
 
   const { links, applied } = await loadLinks(deps, storage.id, provider.ordered, keys);
