@@ -41,11 +41,12 @@ export interface SyncHarness {
  * Points the process at the test table with small chunks (many chunks from few objects), builds
  * the state machine from the CDK app and installs the local starter.
  */
-export async function startSyncHarness(opts: { chunkSize?: number; concurrency?: number; maxTaskFileBytes?: number } = {}): Promise<SyncHarness> {
+export async function startSyncHarness(opts: { chunkSize?: number; concurrency?: number; maxTaskFileBytes?: number; listPartitions?: number } = {}): Promise<SyncHarness> {
   const root = mkdtempSync(join(tmpdir(), 'labelsync-sync-'));
   process.env.LABELSYNC_DATA_DIR ??= mkdtempSync(join(tmpdir(), 'labelsync-sync-data-'));
   process.env.LABELSYNC_SYNC_CHUNK_SIZE = String(opts.chunkSize ?? 100);
   if (opts.maxTaskFileBytes) process.env.LABELSYNC_MAX_TASK_FILE_BYTES = String(opts.maxTaskFileBytes);
+  if (opts.listPartitions) process.env.LABELSYNC_LIST_PARTITIONS = String(opts.listPartitions);
   process.env.LABELSYNC_LOCAL_FILES_STORAGE_ENABLED = 'true';
   process.env.LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED = 'true';
   process.env.LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT = root;

@@ -23,7 +23,9 @@ let h: SyncHarness;
 let api: ReturnType<typeof client>;
 
 beforeAll(async () => {
-  h = await startSyncHarness({ chunkSize: 100 });
+  // One listing stream: the slow-page wrapper below clocks the listing by its pages, and a
+  // partitioned listing's ranges (and split probes) each end on a page of their own.
+  h = await startSyncHarness({ chunkSize: 100, listPartitions: 1 });
   api = client(storagesHandler as unknown as ApiHandler, h.token);
 }, 120_000);
 
