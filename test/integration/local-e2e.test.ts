@@ -86,7 +86,11 @@ describe('local runtime end to end with the real handlers', () => {
     }, 90_000);
     expect(done).toMatchObject({ status: 'completed', last_sync_count: 3 });
     expect(done.meta).toMatchObject({ objects_listed: 3, objects_total: 3, percent: 100, eta_seconds: 0 });
-    const execution = runtime.syncStarter.get(`${source.json.id}-${done.last_sync_job}`);
+    // Finalize writes the storage's status before the execution itself ends: wait for the execution.
+    const execution = await waitFor(async () => {
+      const e = runtime.syncStarter.get(`${source.json.id}-${done.last_sync_job}`);
+      return e && e.status !== 'RUNNING' ? e : undefined;
+    }, 30_000);
     expect(execution?.status).toBe('SUCCEEDED');
     const tasks = await api('GET', `/api/tasks?project=${pid}`);
     const texts = (tasks.json.tasks ?? tasks.json.results ?? tasks.json).map((t: any) => t.data.text).sort();

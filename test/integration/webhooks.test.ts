@@ -207,7 +207,8 @@ describe('webhook delivery', () => {
     // A 4xx other than 408/429 is not retried; the second dead letter in a row deactivates (limit 2 here).
     rx.script('/down', [404]);
     await a.projects('POST', '/api/tasks', { project: p, data: { image: 'y' } });
-    const hookNow = await eventually(async () => { const r = (await a.hooks('GET', `/api/webhooks/${w.id}`)).json; return r.consecutive_failures === 2 ? r : undefined; });
+    const hookNow = await eventually(async () => { const r = (await a.hooks('GET', `/api/webhooks/${w.id}`)).json; // The count and the deactivation are two writes (ADD, then a conditional SET): wait for both.
+      return r.consecutive_failures === 2 && r.is_active === false ? r : undefined; });
     expect(hookNow.is_active).toBe(false);
     expect((await deliveries(w.id, '?status=failed')).results.map((d) => d.attempts)).toEqual([1, 3]);
     expect((await a.hooks('GET', `/api/webhooks/${w.id}/deliveries?status=nope`)).status).toBe(400);
