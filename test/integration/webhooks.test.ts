@@ -203,7 +203,9 @@ describe('webhook delivery', () => {
     const failed = await eventually(async () => { const l = await deliveries(w.id, '?status=failed'); return l.results.length ? l : undefined; });
     expect(failed.results[0]).toMatchObject({ action: 'TASKS_CREATED', status: 'failed', attempts: 3, response_status: 503, error: 'HTTP 503' });
     expect(rx.requests('/down')).toHaveLength(3);
-    expect((await a.hooks('GET', `/api/webhooks/${w.id}`)).json).toMatchObject({ consecutive_failures: 1, is_active: true });
+    // The dead letter and the failure count are separate writes: wait for the count.
+    const counted = await eventually(async () => { const r = (await a.hooks('GET', `/api/webhooks/${w.id}`)).json; return r.consecutive_failures === 1 ? r : undefined; });
+    expect(counted).toMatchObject({ consecutive_failures: 1, is_active: true });
     // A 4xx other than 408/429 is not retried; the second dead letter in a row deactivates (limit 2 here).
     rx.script('/down', [404]);
     await a.projects('POST', '/api/tasks', { project: p, data: { image: 'y' } });
