@@ -51,11 +51,21 @@ export function StorageDialog(props: { role: Role; project: Project; storage?: S
     setFiles(null);
     setChecked(null);
     setError(null);
-    storageFields(props.role, type).then((f) => {
-      setFields(f);
-      setValues(initialValues(f, props.storage));
-      setReplaced(new Set());
-    }, setError);
+    // A type changed while its predecessor's fields were loading: the stale answer must not
+    // replace the form (and what the user has typed since) with the old type's defaults.
+    let current = true;
+    storageFields(props.role, type).then(
+      (f) => {
+        if (!current) return;
+        setFields(f);
+        setValues(initialValues(f, props.storage));
+        setReplaced(new Set());
+      },
+      (e) => current && setError(e),
+    );
+    return () => {
+      current = false;
+    };
   }, [type]);
 
   const roleName = props.role === 'export' ? 'Target' : 'Source';
