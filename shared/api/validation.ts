@@ -65,3 +65,17 @@ export function assertStorableFields(body: Record<string, unknown>): void {
   }
   if (Object.keys(errors).length) throw new ValidationError(errors);
 }
+
+/**
+ * `assertStorableFields` on the named fields of a raw (unparsed) body: schema parsing rebuilds
+ * objects with `out[key] = …`, which silently drops a `__proto__` key, so the check must see the
+ * body as JSON.parse produced it.
+ * @throws ValidationError naming each unstorable field
+ */
+export function assertStorableRawFields(body: unknown, fields: readonly string[]): void {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return;
+  const raw = body as Record<string, unknown>;
+  const picked: Record<string, unknown> = {};
+  for (const f of fields) if (Object.prototype.hasOwnProperty.call(raw, f)) picked[f] = raw[f];
+  assertStorableFields(picked);
+}

@@ -12,7 +12,7 @@ import { getProject } from '../db/repo-projects';
 import { deleteWebhook, getWebhook, listDeliveries, listOrgWebhooks, putWebhook, updateWebhook, type DeliveryItem, type DeliveryStatus, type WebhookItem } from '../db/repo-webhooks';
 import type { Principal } from '../http/auth';
 import { checkEndpoint } from '../storage/endpoint-guard';
-import { parseId, parseWith } from '../api/validation';
+import { assertStorableRawFields, parseId, parseWith } from '../api/validation';
 import { ACTIONS, isAction } from './actions';
 import { RESERVED_HEADERS } from './deliver';
 import { newWebhookSecret } from './signature';
@@ -129,6 +129,7 @@ export async function getOwnedWebhookApi(app: AppContext, principal: Principal, 
 
 /** `POST /api/webhooks/`: answers the webhook with its `secret` (shown this once). @throws ValidationError, NotFoundError */
 export async function createWebhook(app: AppContext, principal: Principal, body: unknown): Promise<Record<string, unknown>> {
+  assertStorableRawFields(body, ['headers']);
   const input = parseWith(WebhookWriteSchema, body ?? {});
   const project = input.project === undefined || input.project === null ? null : await ownedProjectId(app, principal, input.project);
   const actions = checkActions(input.actions ?? [], project);
@@ -166,6 +167,7 @@ export async function createWebhook(app: AppContext, principal: Principal, body:
  */
 export async function updateWebhookApi(app: AppContext, principal: Principal, id: number | undefined, body: unknown, opts: { full: boolean }): Promise<Record<string, unknown>> {
   const w = await getOwnedWebhook(app, principal, id);
+  assertStorableRawFields(body, ['headers']);
   const input: Partial<WebhookWrite> = parseWith(opts.full ? WebhookWriteSchema : WebhookPatchSchema, body ?? {});
   const actions = input.actions === undefined ? undefined : checkActions(input.actions, w.project);
   const stored = w.headers_enc ? (JSON.parse(await app.secretBox.decrypt(w.headers_enc)) as Record<string, string>) : {};

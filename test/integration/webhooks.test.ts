@@ -113,6 +113,22 @@ describe('webhook configuration', () => {
     expect(await bad({ send_payload: 'yes' })).toEqual(['send_payload']);
   });
 
+  it('refuses prototype keys in headers with a 400 naming headers, on create and on patch', async () => {
+    const p = await project();
+    // Sent as raw JSON: an object literal's __proto__ would set the prototype, not an own key.
+    for (const key of ['__proto__', 'constructor']) {
+      const raw = `{"project":${p},"url":${JSON.stringify(rx.url('/v'))},"headers":{"X-A":"1","${key}":{"X-B":"2"}}}`;
+      const r = await a.hooks('POST', '/api/webhooks', raw);
+      expect(r.status, r.text).toBe(400);
+      expect(Object.keys(r.json.validation_errors)).toEqual(['headers']);
+    }
+    const made = await a.hooks('POST', '/api/webhooks', { project: p, url: rx.url('/v') });
+    expect(made.status, made.text).toBe(201);
+    const patched = await a.hooks('PATCH', `/api/webhooks/${made.json.id}`, '{"headers":{"__proto__":{"X-B":"2"}}}');
+    expect(patched.status, patched.text).toBe(400);
+    expect(Object.keys(patched.json.validation_errors)).toEqual(['headers']);
+  });
+
   it('refuses private, loopback and metadata URLs (SSRF guard, same allowlist as storages)', async () => {
     for (const url of ['http://169.254.169.254/latest/meta-data/', 'http://10.1.2.3/hook', 'http://[::1]:8080/', 'http://0xa9fea9fe/', 'http://[::ffff:169.254.169.254]/']) {
       const r = await a.hooks('POST', '/api/webhooks', { url });
