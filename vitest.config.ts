@@ -1,4 +1,6 @@
-import { relative } from 'node:path';
+import { readdirSync } from 'node:fs';
+import { join, relative, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
@@ -31,19 +33,63 @@ class SlowFirstSequencer extends BaseSequencer {
   }
 }
 
+/**
+ * Unit and infra files that need no emulator and leave no process-wide state behind run in the
+ * `shared` project: one module graph per worker (isolate: false), so aws-cdk-lib and the provider
+ * SDKs load once per worker instead of once per file (~5 s per infra file). Files that inject
+ * emulator endpoints, change process.env or hook process-wide objects stay isolated.
+ */
+const SHARED_DIRS = ['test/unit', 'test/infra'];
+const NEEDS_ISOLATION = [
+  // These read the table name from the environment the global setup provides.
+  'test/unit/api-openapi.test.ts',
+  'test/unit/storage-registry.test.ts',
+  'test/unit/aws-call-recorder.test.ts',
+  'test/unit/chromium-path.test.ts',
+  'test/unit/config-env.test.ts',
+  'test/unit/crypto-secret-box.test.ts',
+  'test/unit/storage-azure-delegation.test.ts',
+  'test/unit/storage-s3.test.ts',
+  'test/unit/storage-sts.test.ts',
+  'test/unit/tracing.test.ts',
+  'test/infra/bundle-budget.test.ts',
+  'test/infra/iam-evaluation.test.ts',
+];
+/** The shared project's files, listed (a glob cannot say "except" for the isolated project). */
+const SHARED = SHARED_DIRS.flatMap((d) =>
+  readdirSync(join(fileURLToPath(new URL('.', import.meta.url)), d), { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.test.ts'))
+    .map((f) => join(d, f).split(sep).join('/')),
+).filter((f) => !NEEDS_ISOLATION.includes(f));
+
+// AWS-strict mode: the suite holds the code to AWS's rules where the emulators are kinder.
+const env = { LABELSYNC_TEST: '1', LABELSYNC_AWS_STRICT: '1' };
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    globalSetup: ['test/setup/global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
     // Two cores: emulators, DynamoDB Local and the tests share them.
     maxWorkers: 2,
     sequence: { sequencer: SlowFirstSequencer },
-    // AWS-strict mode: the suite holds the code to AWS's rules where the emulators are kinder.
-    env: { LABELSYNC_TEST: '1', LABELSYNC_AWS_STRICT: '1' },
     // In CI also write a JSON report: .ci/run prints its "N passed, N failed" summary from it.
     reporters: process.env.CI ? ['default', ['json', { outputFile: '.labelsync/test-results.json' }]] : ['default'],
+    projects: [
+      {
+        extends: true,
+        test: { name: 'shared', include: SHARED, isolate: false, unstubEnvs: true, unstubGlobals: true, restoreMocks: true, env },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'isolated',
+          include: ['test/**/*.test.ts'],
+          exclude: SHARED,
+          globalSetup: ['test/setup/global-setup.ts'],
+          env,
+        },
+      },
+    ],
   },
 });

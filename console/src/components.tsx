@@ -1,6 +1,6 @@
 /** Small shared pieces: error banner, loading line, pager, status badge, modal dialog. */
 import type { ComponentChildren } from 'preact';
-import { useEffect, useRef } from 'preact/hooks';
+import { useLayoutEffect, useRef } from 'preact/hooks';
 import { ApiError } from './api';
 
 /** An API or other error as a readable alert (general messages; field messages listed too). */
@@ -59,8 +59,12 @@ export function Dialog(props: { title: string; onClose: () => void; children: Co
   const headingId = useRef(`dlg-${Math.random().toString(36).slice(2)}`).current;
   const onClose = useRef(props.onClose);
   onClose.current = props.onClose;
-  useEffect(() => {
-    const before = document.activeElement as HTMLElement | null;
+  // The opener, read while rendering the dialog's first frame: by the time effects run, an
+  // `autofocus` control inside the dialog may already hold focus, and it is gone on close.
+  const opener = useRef(document.activeElement as HTMLElement | null).current;
+  // A layout effect: focus is inside the dialog before it is painted, so a keystroke that follows
+  // the dialog's appearance never reaches the page behind it.
+  useLayoutEffect(() => {
     const first = ref.current?.querySelector<HTMLElement>('[autofocus]') ?? ref.current?.querySelector<HTMLElement>(FOCUSABLE);
     (first ?? ref.current)?.focus();
     // On the document, not the dialog: a control that unmounts (Replace) leaves focus on the body.
@@ -89,7 +93,7 @@ export function Dialog(props: { title: string; onClose: () => void; children: Co
     document.addEventListener('keydown', onKeyDown);
     return () => {
       document.removeEventListener('keydown', onKeyDown);
-      if (before?.isConnected) before.focus();
+      if (opener?.isConnected) opener.focus();
     };
   }, []);
   return (

@@ -85,7 +85,7 @@ describe('iam: table', () => {
   ] as const)('%s writes only the item families it owns (dynamodb:LeadingKeys)', (name, prefixes) => {
     const writes = fullStatementsOf(s.resources, name).filter((st) => st.Effect === 'Allow' && asList(st.Action).some((a) => TABLE_WRITES.includes(a)));
     expect(writes.length).toBe(1);
-    expect(asList(writes[0].Action).sort()).toEqual([...TABLE_WRITES].sort());
+    expect([...asList(writes[0].Action)].sort()).toEqual([...TABLE_WRITES].sort());
     expect(writes[0].Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': prefixes } });
   });
 

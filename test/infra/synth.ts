@@ -1,6 +1,9 @@
 /**
  * Builds the Labelsync stack in-process for Template assertions. Bundling is skipped
  * (`aws:cdk:bundling-stacks: []`), so this takes about a second and needs no esbuild run.
+ * `synth` answers the same frozen result for the same context within a worker: infra files share
+ * a worker's module graph (vitest.config.ts), and a test that mutated the template would change
+ * what later files see, so mutation throws instead.
  */
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
@@ -23,10 +26,26 @@ export function build(context: Record<string, unknown> = {}): { app: App; stack:
   return { app, stack: new LabelsyncStack(app, 'Labelsync') };
 }
 
+const synthesized = new Map<string, Synthesized>();
+
 export function synth(context: Record<string, unknown> = {}): Synthesized {
-  const { app, stack } = build(context);
-  const template = Template.fromStack(stack);
-  return { app, stack, template, resources: template.toJSON().Resources };
+  const key = JSON.stringify(context);
+  let s = synthesized.get(key);
+  if (!s) {
+    const { app, stack } = build(context);
+    const template = Template.fromStack(stack);
+    s = { app, stack, template, resources: deepFreeze(structuredClone(template.toJSON().Resources)) };
+    synthesized.set(key, s);
+  }
+  return s;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
 }
 
 /** Logical ids of resources of one type. */
