@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { StateMachineDefinition } from 'aws-local-stepfunctions';
+import type { StateMachineDefinition } from './asl/interpreter';
 import aslValidator from 'asl-validator';
 import { FUNCTIONS, type FunctionName } from '../functions/manifest';
 import { LOCAL_ACCOUNT_ID } from './apigw-event';

@@ -241,9 +241,7 @@ export class LocalSyncStarter implements SyncStarter {
             e.output = output;
           },
           (err: unknown) => {
-            // The library wraps the state's error in ExecutionError (cause = the original).
-            const inner = err instanceof Error && err.name === 'ExecutionError' && err.cause instanceof Error ? err.cause : err;
-            e.error = inner instanceof Error ? { Error: inner.name, Cause: inner.message } : { Error: 'Error', Cause: String(inner) };
+            e.error = err instanceof Error ? { Error: err.name, Cause: err.message } : { Error: 'Error', Cause: String(err) };
             e.status = err instanceof Error && err.name === 'ExecutionAbortedError' ? 'ABORTED' : 'FAILED';
             if (!e.abort && !this.stopped) {
               // The machine did not load (e.g. lib/ mid-edit): nothing ran; keep it for the next start.

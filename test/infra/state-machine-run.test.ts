@@ -1,35 +1,17 @@
 /**
- * Runs the synthesized sync definition with aws-local-stepfunctions and stub Lambdas, to check the
+ * Runs the synthesized sync definition with the local ASL interpreter and stub Lambdas, to check the
  * data flow the shape tests cannot: nulls reach the lister, chunk refs of step N are written while
  * step N+1 lists, the loop ends only when listing is done and nothing is pending, and every path
  * ends in syncFinalize. Stubs stand in for the sync engineer's handlers on purpose: this tests the
  * wiring of the construct, not the handlers (their end-to-end runs are in test/integration).
  */
-import { StateMachine } from 'aws-local-stepfunctions';
-
-type JSONValue = Parameters<StateMachine['run']>[0];
 import { beforeAll, describe, expect, it } from 'vitest';
+import { runExecution, type Json, type StateMachineDefinition } from '../../local/asl/interpreter';
 import { stateMachineDefinition, synth } from './synth';
 
-// aws-local-stepfunctions uses Promise.withResolvers (Node 22); Node 20 lacks it.
-const P = Promise as unknown as { withResolvers?: unknown };
-P.withResolvers ??= function withResolvers<T>() {
-  let resolve!: (v: T) => void;
-  let reject!: (e: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-};
-
-let definition: any;
+let definition: StateMachineDefinition;
 beforeAll(() => {
   definition = structuredClone(stateMachineDefinition(synth().resources));
-  // The library runs a DISTRIBUTED map like an inline one but does not know its extra fields.
-  const map = definition.States.Loop.Branches[1].States.Write;
-  delete map.ToleratedFailurePercentage;
-  delete map.Label;
 });
 
 type Calls = { fn: string; input: any }[];
@@ -37,7 +19,7 @@ type Calls = { fn: string; input: any }[];
 function run(listSteps: { token: string | null; done: boolean; chunks: { jobId: string; chunk: number }[]; listed: number }[], opts: { failListAt?: number } = {}) {
   const calls: Calls = [];
   let step = 0;
-  const record = (fn: string) => async (input: any): Promise<JSONValue> => {
+  const record = (fn: string) => async (input: any): Promise<Json> => {
     calls.push({ fn, input });
     if (fn === 'syncList') {
       if (opts.failListAt === step) throw Object.assign(new Error('bucket vanished'), { name: 'StorageError' });
@@ -45,21 +27,17 @@ function run(listSteps: { token: string | null; done: boolean; chunks: { jobId: 
     }
     return fn === 'syncChunk' ? { written: 1 } : { ok: true };
   };
-  const machine = new StateMachine(definition, { validationOptions: { noValidate: true } });
-  const execution = machine.run(
-    { storageId: 's-1', jobId: 'j-1', role: 'import' },
-    {
-      overrides: {
-        taskResourceLocalHandlers: {
-          Start: record('syncStart'),
-          ListStep: record('syncList'),
-          WriteChunk: record('syncChunk'),
-          Finalize: record('syncFinalize'),
-        },
-      },
-    },
-  );
-  return { calls, result: execution.result };
+  const handlers: Record<string, (input: any) => Promise<Json>> = {
+    Start: record('syncStart'),
+    ListStep: record('syncList'),
+    WriteChunk: record('syncChunk'),
+    Finalize: record('syncFinalize'),
+  };
+  const result = runExecution(definition, { storageId: 's-1', jobId: 'j-1', role: 'import' }, {
+    invokeTask: (state, _resource, input) => handlers[state](input),
+    context: { Execution: { Id: 'exec-1', Name: 'exec-1' }, StateMachine: { Id: 'sm', Name: 'sm' } },
+  });
+  return { calls, result };
 }
 
 describe('sync state machine: execution with stub Lambdas', () => {
