@@ -1,6 +1,7 @@
 /**
  * Every package the lockfile installs runs on the oldest Node the project declares (package.json
- * `engines`), so `npm ci` prints no EBADENGINE warning on a supported Node.
+ * `engines`), so `npm ci` prints no EBADENGINE warning on a supported Node, and every install
+ * script it would run is reviewed.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -25,5 +26,13 @@ describe('Node engines', () => {
       .map(([name, p]) => `${name} wants node ${p.engines!.node}`);
     expect(refused).toEqual([]);
     expect(semver.satisfies(process.version, pkg.engines.node)).toBe(true);
+  });
+
+  it('every locked package with an install script is reviewed in allowScripts (npm 12 blocks the others)', () => {
+    const names = Object.entries<{ hasInstallScript?: boolean }>(lock.packages)
+      .filter(([name, p]) => name && p.hasInstallScript)
+      .map(([name]) => name.slice(name.lastIndexOf('node_modules/') + 'node_modules/'.length));
+    expect(names.length).toBeGreaterThan(0);
+    expect(names.filter((n) => typeof pkg.allowScripts?.[n] !== 'boolean')).toEqual([]);
   });
 });
