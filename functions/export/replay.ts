@@ -12,6 +12,7 @@ import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { createStreamsClient } from '../../shared/db/client';
 import { getLogger } from '../../shared/logging';
 import { measureDlqDepth, recordDlqMessages, reexportRecordedFailures, type SweepResult } from '../../shared/export/replay';
+import { lambdaHandler } from '../../shared/lambda-handler';
 import { processApp } from '../../shared/process-app';
 
 // At module scope: a bad environment fails the cold start, naming the variable.
@@ -41,7 +42,7 @@ const SWEEP_MARGIN_MS = 30_000;
 
 const isSqsEvent = (e: unknown): e is SQSEvent => Array.isArray((e as SQSEvent)?.Records) && (e as SQSEvent).Records[0]?.eventSource === 'aws:sqs';
 
-export const handler = async (event: SQSEvent | Record<string, unknown>, context?: Pick<Context, 'getRemainingTimeInMillis'>): Promise<SQSBatchResponse | SweepResult> => {
+export const handler = lambdaHandler('export', processApp, async (event: SQSEvent | Record<string, unknown>, context: Context): Promise<SQSBatchResponse | SweepResult> => {
   const log = getLogger('export');
   const a = processApp();
   if (isSqsEvent(event)) {
@@ -58,4 +59,4 @@ export const handler = async (event: SQSEvent | Record<string, unknown>, context
   if (r.failed) log.warn('export replay: failures remain', { ...r });
   else if (r.reexported) log.info('export replay: recorded failures delivered', { ...r });
   return r;
-};
+});
