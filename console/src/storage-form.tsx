@@ -68,6 +68,14 @@ export function StorageDialog(props: { role: Role; project: Project; storage?: S
     };
   }, [type]);
 
+  // The previous type's form goes in the same render as the switch: left on screen until the
+  // effect ran, it took input that the new type's defaults then replaced.
+  const switchType = (next: string) => {
+    if (next === type) return;
+    setFields(null);
+    setType(next);
+  };
+
   const roleName = props.role === 'export' ? 'Target' : 'Source';
   const title = editing ? `Edit ${roleName} Storage` : `Add ${roleName} Storage`;
   const fieldErrors = error instanceof ApiError ? error.fields : {};
@@ -126,7 +134,7 @@ export function StorageDialog(props: { role: Role; project: Project; storage?: S
         {checked && <p class="notice" role="status">{checked}</p>}
         <div class="field">
           <label for="storage-type">Storage Type</label>
-          <select id="storage-type" value={type} disabled={editing || !types} onChange={(e) => setType((e.target as HTMLSelectElement).value)}>
+          <select id="storage-type" value={type} disabled={editing || !types} onChange={(e) => switchType((e.target as HTMLSelectElement).value)}>
             {(types ?? [{ name: type, title: type }]).map((t) => <option key={t.name} value={t.name}>{t.title}</option>)}
           </select>
         </div>
