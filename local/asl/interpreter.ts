@@ -18,6 +18,7 @@
  * and `.sync` integrations, JSONata.
  */
 import { randomInt } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { evaluateRule, type ChoiceRule } from './choice';
 import { errorMatches, errorOutput, ExecutionAbortedError, StatesError, TERMINAL_ERRORS } from './errors';
 import { applyTemplate, readPath, selectPath, writeResult, type Json } from './paths';
@@ -88,11 +89,25 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
 const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
   abortable(
     new Promise<void>((r) => {
-      const t = setTimeout(r, ms);
-      signal.addEventListener('abort', () => clearTimeout(t), { once: true });
+      const onAbort = () => clearTimeout(t);
+      const t = setTimeout(() => {
+        signal.removeEventListener('abort', onAbort);
+        r();
+      }, ms);
+      signal.addEventListener('abort', onAbort, { once: true });
     }),
     signal,
   );
+
+/**
+ * Every running Task, wait and Map item listens on its execution's signal until it settles, so a
+ * Map of MaxConcurrency 40 holds 40 listeners at once: not a leak, and Node's warning at 11 would
+ * be noise on every large sync.
+ */
+function unlimitedListeners(signal: AbortSignal): AbortSignal {
+  setMaxListeners(0, signal);
+  return signal;
+}
 
 /** One execution (or a Map item's child run: same options, its own context). */
 class Run {
@@ -254,6 +269,7 @@ class Run {
   /** Runs every job (at most `concurrency` at once, 0 = all); the first failure stops the others and is thrown. */
   private async allOrNothing(jobs: ((s: AbortSignal) => Promise<Json>)[], concurrency: number, signal: AbortSignal): Promise<Json[]> {
     const inner = new AbortController();
+    unlimitedListeners(inner.signal);
     const stop = () => inner.abort();
     signal.addEventListener('abort', stop, { once: true });
     let failure: unknown;
@@ -325,7 +341,7 @@ async function pool<T>(n: number, concurrency: number, work: (i: number) => Prom
 
 /** Runs one execution of `definition`; resolves with its output or rejects with the error that failed it. */
 export function runExecution(definition: StateMachineDefinition, input: Json, opts: RunOptions): Promise<Json> {
-  const signal = opts.signal ?? new AbortController().signal;
+  const signal = unlimitedListeners(opts.signal ?? new AbortController().signal);
   const run = new Run(opts, input, new Date().toISOString());
   return run.states(definition, input, signal);
 }

@@ -213,6 +213,24 @@ describe('Parallel, Map, Fail and abort', () => {
     expect(peak).toBe(2);
   });
 
+  it('40 concurrent Map items on one execution signal raise no listener-leak warning', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on('warning', onWarning);
+    try {
+      const def: StateMachineDefinition = {
+        StartAt: 'M',
+        States: { M: { Type: 'Map', ItemsPath: '$', MaxConcurrency: 40, ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED' }, StartAt: 'T', States: { T: { Type: 'Task', Resource: 'r', End: true } } }, End: true } },
+      };
+      const slow = async (i: number) => new Promise((r) => setTimeout(() => r(i), 10));
+      expect(await run(def, Array.from({ length: 50 }, (_, i) => i), { T: slow }, { signal: new AbortController().signal }).result).toHaveLength(50);
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings).not.toContain('MaxListenersExceededWarning');
+  });
+
   it('a DISTRIBUTED Map counts failed items against its tolerance; past it the Map fails', async () => {
     const def = (pct: number): StateMachineDefinition => ({
       StartAt: 'M',
