@@ -22,6 +22,7 @@ import type { SyncExecutionInput, SyncStarter } from '../shared/sync/starter';
 import { LOCAL_ACCOUNT_ID } from './apigw-event';
 import { recordStandIn } from '../shared/aws/call-recorder';
 import type { LocalStateMachine } from './asl-runner';
+import { ExecutionAbortedError } from './asl/errors';
 
 export type SyncInput = SyncExecutionInput;
 
@@ -225,11 +226,7 @@ export class LocalSyncStarter implements SyncStarter {
         .machine()
         .then((machine) => {
           loaded = machine;
-          if (this.stopped) {
-            const aborted = new Error('Execution aborted');
-            aborted.name = 'ExecutionAbortedError';
-            throw aborted;
-          }
+          if (this.stopped) throw new ExecutionAbortedError();
           const exec = machine.start(e.input, name);
           e.abort = exec.abort;
           e.executionArn = exec.executionArn;
@@ -242,7 +239,7 @@ export class LocalSyncStarter implements SyncStarter {
           },
           (err: unknown) => {
             e.error = err instanceof Error ? { Error: err.name, Cause: err.message } : { Error: 'Error', Cause: String(err) };
-            e.status = err instanceof Error && err.name === 'ExecutionAbortedError' ? 'ABORTED' : 'FAILED';
+            e.status = err instanceof ExecutionAbortedError ? 'ABORTED' : 'FAILED';
             if (!e.abort && !this.stopped) {
               // The machine did not load (e.g. lib/ mid-edit): nothing ran; keep it for the next start.
               e.status = 'ABORTED';
