@@ -20,6 +20,8 @@ const SLOW_FIRST = [
   'test/integration/local-start.test.ts',
   'test/faults/strict-sync.test.ts',
   'test/integration/local-bad-env.test.ts',
+  'test/integration/observability.test.ts',
+  'test/security/secrets.test.ts',
 ];
 
 class SlowFirstSequencer extends BaseSequencer {
@@ -31,6 +33,16 @@ class SlowFirstSequencer extends BaseSequencer {
     };
     return sorted.map((f, i) => ({ f, i })).sort((a, b) => rank(a.f) - rank(b.f) || a.i - b.i).map(({ f }) => f);
   }
+}
+
+/** The test files under `dirs`, as root-relative paths with forward slashes. */
+function testFiles(dirs: string[]): string[] {
+  const root = fileURLToPath(new URL('.', import.meta.url));
+  return dirs.flatMap((d) =>
+    readdirSync(join(root, d), { recursive: true, encoding: 'utf8' })
+      .filter((f) => f.endsWith('.test.ts'))
+      .map((f) => join(d, f).split(sep).join('/')),
+  );
 }
 
 /**
@@ -56,11 +68,26 @@ const NEEDS_ISOLATION = [
   'test/infra/iam-evaluation.test.ts',
 ];
 /** The shared project's files, listed (a glob cannot say "except" for the isolated project). */
-const SHARED = SHARED_DIRS.flatMap((d) =>
-  readdirSync(join(fileURLToPath(new URL('.', import.meta.url)), d), { recursive: true, encoding: 'utf8' })
-    .filter((f) => f.endsWith('.test.ts'))
-    .map((f) => join(d, f).split(sep).join('/')),
-).filter((f) => !NEEDS_ISOLATION.includes(f));
+const SHARED = testFiles(SHARED_DIRS).filter((f) => !NEEDS_ISOLATION.includes(f));
+
+/**
+ * Emulator-using files that share a module graph per worker too (the `emulators` project): each
+ * starts from the worker's initial environment and no installed app (test/setup/file-state.ts).
+ * Left isolated: files that spawn `npm start` or browsers (their run time is the process, not
+ * imports), restart emulators, or set Powertools' environment before its module-level loggers
+ * and metrics are built.
+ */
+const EMULATOR_DIRS = ['test/acceptance', 'test/contract', 'test/emulators', 'test/faults', 'test/integration', 'test/security'];
+const EMULATOR_ISOLATED = [
+  'test/emulators/launchers.test.ts',
+  'test/faults/emulator-restart.test.ts',
+  'test/integration/local-process.test.ts',
+  'test/integration/local-start.test.ts',
+  'test/integration/local-bad-env.test.ts',
+  'test/integration/observability.test.ts',
+  'test/security/secrets.test.ts',
+];
+const EMULATOR_SHARED = testFiles(EMULATOR_DIRS).filter((f) => !EMULATOR_ISOLATED.includes(f));
 
 // AWS-strict mode: the suite holds the code to AWS's rules where the emulators are kinder.
 const env = { LABELSYNC_TEST: '1', LABELSYNC_AWS_STRICT: '1' };
@@ -83,9 +110,23 @@ export default defineConfig({
       {
         extends: true,
         test: {
+          name: 'emulators',
+          include: EMULATOR_SHARED,
+          isolate: false,
+          unstubEnvs: true,
+          unstubGlobals: true,
+          restoreMocks: true,
+          setupFiles: ['test/setup/file-state.ts'],
+          globalSetup: ['test/setup/global-setup.ts'],
+          env,
+        },
+      },
+      {
+        extends: true,
+        test: {
           name: 'isolated',
           include: ['test/**/*.test.ts'],
-          exclude: SHARED,
+          exclude: [...SHARED, ...EMULATOR_SHARED],
           globalSetup: ['test/setup/global-setup.ts'],
           env,
         },

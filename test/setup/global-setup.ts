@@ -36,7 +36,33 @@ export function chromiumPath(env: NodeJS.ProcessEnv = process.env): string | und
   }
 }
 
+interface Shared {
+  started: Promise<{ endpoints: EmulatorEndpoints; stop: () => Promise<void> }>;
+  users: number;
+}
+const SHARED_KEY = Symbol.for('labelsync.test.emulators');
+
+/**
+ * Both test projects that use emulators list this file, and vitest runs a project's global setup
+ * once per project: the first call starts everything, the others share it (the main process's
+ * globalThis holds it), and the last teardown stops it.
+ */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const g = globalThis as { [SHARED_KEY]?: Shared };
+  const shared = (g[SHARED_KEY] ??= { started: startAll(), users: 0 });
+  shared.users++;
+  const { endpoints } = await shared.started;
+  project.provide('emulators', endpoints);
+  project.provide('tableName', TEST_TABLE_NAME);
+  project.provide('chromium', chromiumPath());
+  return async () => {
+    if (--shared.users > 0) return;
+    delete g[SHARED_KEY];
+    await (await shared.started).stop();
+  };
+}
+
+async function startAll(): Promise<{ endpoints: EmulatorEndpoints; stop: () => Promise<void> }> {
   const started = Date.now();
   const running = await startEmulators();
   try {
@@ -48,10 +74,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     });
     await ensureTable(client, TEST_TABLE_NAME);
     client.destroy();
-    project.provide('emulators', endpoints);
-    project.provide('tableName', TEST_TABLE_NAME);
     const chromium = chromiumPath();
-    project.provide('chromium', chromium);
     if (chromium) process.env.CHROMIUM_PATH = chromium;
     // Workers inherit these: code reading shared/config/env.ts finds the local table and endpoint.
     process.env.LABELSYNC_TABLE = TEST_TABLE_NAME;
@@ -67,11 +90,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
           (chromium ? '' : ' (no chromium at CHROMIUM_PATH or /usr/bin/chromium)'),
       );
     }
+    return { endpoints, stop: () => running.stop() };
   } catch (e) {
     await running.stop();
     throw e;
   }
-  return async () => {
-    await running.stop();
-  };
 }

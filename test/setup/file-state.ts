@@ -1,0 +1,19 @@
+/**
+ * Setup file of the `emulators` project, whose files share one module graph per worker
+ * (isolate: false): each file starts from the environment the worker started with and with no
+ * installed app, whatever the file before it set (the sync and export helpers write process.env
+ * and install apps; an isolated file never saw its predecessor's).
+ */
+import { afterAll, beforeAll } from 'vitest';
+import { installApp } from '../../shared/process-app';
+
+const initial = { ...process.env };
+
+function restore(): void {
+  for (const k of Object.keys(process.env)) if (!(k in initial)) delete process.env[k];
+  Object.assign(process.env, initial);
+  installApp(undefined);
+}
+
+beforeAll(restore);
+afterAll(restore);
