@@ -114,6 +114,7 @@ async function runListing<T>(deps: SyncDeps, job: { storageId: number; jobId: st
   let listed = 0;
   let hardLinks = 0;
   let stopping = false;
+  let hardStopped = false;
   // The source lists ahead (the next page, or every partition's) while this page is cut and stored.
   const pager = openPager(source, cursor, s);
   try {
@@ -124,8 +125,15 @@ async function runListing<T>(deps: SyncDeps, job: { storageId: number; jobId: st
       job.progress.tick(listed);
       hardLinks += (page as ListPage).hardLinksSkipped ?? 0;
       await handOver(false);
-      if (stopping) continue;
       const now = Date.now();
+      if (stopping) {
+        // Past the hard end a partitioned listing stops filling its gaps and ends at the first.
+        if (now >= bounds.hardEnd && !hardStopped) {
+          hardStopped = true;
+          pager.stop();
+        }
+        continue;
+      }
       const handed = writer.handedOver();
       if (now >= bounds.hardEnd || (now >= bounds.softEnd && handed > 0) || handed >= bounds.chunkBudget) {
         // A partitioned listing still hands over the pages its listers already hold.

@@ -6,6 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compareUtf8 } from '../../shared/storage/common';
+import type { ListOptions } from '../../shared/storage/types';
 import { RangeListing, type RangeListingOptions } from '../../shared/sync/listing/range-listing';
 import { alphabetPoints, probePoints } from '../../shared/sync/listing/split-points';
 import { flatKeys, SyntheticProvider } from '../fixtures/synthetic-provider';
@@ -92,13 +93,14 @@ describe('alphabet probe points', () => {
 });
 
 describe('partitioned listing', () => {
-  it('a stop still hands over the pages that join the consumed keys (the front range read ahead)', async () => {
+  it('a stop at the first gap still hands over the pages that join the consumed keys (the front range read ahead)', async () => {
     const p = new SyntheticProvider({ count: 20_000, pageMs: 2 });
     const [k] = [p.allKeys()[9_999]];
     const listing = new RangeListing((o) => p.list(o), [null, k], { partitions: 4, piecePages: 8, bufferEntries: 50_000, minSplitPageMs: 1_000 });
     const keys: string[] = [];
     for await (const page of listing.pages()) {
-      if (!keys.length) listing.stop();
+      // Twice: the first stop would fill the gap up to what the second range listed.
+      if (!keys.length) listing.stop(), listing.stop();
       keys.push(...page.entries.map((e) => e.key));
     }
     await listing.settle();
@@ -109,6 +111,43 @@ describe('partitioned listing', () => {
     const rest = listing.remaining(8, 4096)!;
     expect(rest[0]).toBe(keys[keys.length - 1]);
     expect(rest).toContain(k);
+  });
+
+  it('a stop first fills the gaps behind what was listed ahead: those pages are consumed, not listed again by the next step', async () => {
+    const p = new SyntheticProvider({ count: 8_000, pageMs: 3 });
+    const all = p.allKeys();
+    const bounds = [null, all[1_999], all[3_999], all[5_999]];
+    // Pages listed in the fourth range so far.
+    let fourth = 0;
+    async function* list(o: ListOptions) {
+      for await (const page of p.list(o)) {
+        if (page.entries.some((e) => compareUtf8(e.key, all[5_999]) > 0)) fourth++;
+        yield page;
+      }
+    }
+    const listing = new RangeListing(list, bounds, { partitions: 4, piecePages: 1, bufferEntries: 100_000, minSplitPageMs: 1_000, pageSize: 100 });
+    const keys: string[] = [];
+    let servedAtStop = 0;
+    for await (const page of listing.pages()) {
+      keys.push(...page.entries.map((e) => e.key));
+      // Stop once the fourth range has listed a page (the others were started before it).
+      if (!servedAtStop && fourth > 0) {
+        servedAtStop = p.requests;
+        listing.stop();
+      }
+    }
+    await listing.settle();
+    expect(servedAtStop).toBeGreaterThan(0);
+    // The consumed keys are a prefix of the key set that reaches into the fourth range: the gaps
+    // of the first three were filled, and the pages the fourth listed joined up with them.
+    expect(keys).toEqual(all.slice(0, keys.length));
+    expect(keys.length).toBeGreaterThan(6_000);
+    expect(keys.length).toBeLessThan(8_000);
+    // Nothing listed was thrown away but the requests in flight when the fill ended (one per
+    // lister) and the empty last request of each range that ends on a page boundary (three).
+    const rest = listing.remaining(8, 4096)!;
+    expect(rest[0]).toBe(keys[keys.length - 1]);
+    expect(p.requests * 100 - keys.length).toBeLessThanOrEqual((4 + 3) * 100);
   });
 
   it('lists every key once, in order, for random key sets, partition counts, pieces and stop points', async () => {

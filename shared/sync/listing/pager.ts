@@ -16,7 +16,10 @@ export type Resume = { providerToken: string } | { ranges: (string | null)[] };
 
 export interface Pager {
   pages: AsyncIterable<{ nextToken?: string }>;
-  /** Asks the listing to end; true when pages already listed still follow (the step takes them). */
+  /**
+   * Asks the listing to end; true when pages still follow (the step takes them): a partitioned
+   * listing first fills the gaps behind what it listed ahead; called again, it ends at once.
+   */
   stop(): boolean;
   /** Waits for the requests still in flight. */
   settle(): Promise<void>;
@@ -56,8 +59,10 @@ export function openPager<T>(source: ListingSource<T>, cursor: ListCursor, s: Sy
 
 /**
  * Entries listed ahead of the cutter: 16 pages per lister, but no more than a step can still cut
- * into chunks after it decided to stop (half of a step's chunk references are kept for that; a
- * chunk holds at least chunkSize / 2 entries, or a chunk item's bytes of 1 KiB keys).
+ * into chunks after it decided to stop: after the stop the listing hands over at most half this
+ * many more while it fills its gaps, then what it holds (half of a step's chunk references are
+ * kept for the 1.5 × this; a chunk holds at least chunkSize / 2 entries, or a chunk item's bytes
+ * of 1 KiB keys).
  */
 function bufferEntries(s: SyncSettings): number {
   const perChunk = Math.max(1, Math.min(Math.floor(s.chunkSize / 2), Math.floor(s.maxChunkBytes / 1064)));

@@ -14,11 +14,16 @@
  *   `minSplitPageMs` are bound by CPU, not round trips, and are not split.
  * - Listed but unconsumed entries are bounded by `bufferEntries` (only the front range may exceed
  *   it): memory and the chunks a step can still cut after it decided to stop stay bounded.
- * - `stop()` ends a listing of several ranges at its first gap (one range ends after the page the
- *   consumer holds, as a sequential listing): listers finish their request in flight and hand
- *   their rest back, the consumer still gets every page that joins what it consumed (the front
- *   range's, then ranges behind it listed in full), and `remaining()` holds the boundaries to
- *   resume from (pages listed past the gap are listed again by the next step).
+ * - `stop()` first fills the gaps: ranges beyond the furthest key listed so far are not started
+ *   and nothing is split any more, while the listers go on with the ranges before that key, so
+ *   what was listed ahead of the consumer joins up with it instead of being listed again by the
+ *   next step. The fill ends when the consumer reaches that key or after `bufferEntries / 2` more
+ *   entries (the chunks a step cuts after deciding to stop stay bounded), or at `stop()` called
+ *   again. Then the listing ends at its first gap (one range ends after the page the consumer
+ *   holds, as a sequential listing): listers finish their request in flight and hand their rest
+ *   back, the consumer still gets every page that joins what it consumed (the front range's, then
+ *   ranges behind it listed in full), and `remaining()` holds the boundaries to resume from
+ *   (pages listed past the gap are listed again by the next step).
  */
 import { clipToRange, compareUtf8 } from '../../storage/common';
 import type { ListOptions, ListPage } from '../../storage/types';
@@ -82,6 +87,8 @@ export class RangeListing {
   private rounds = 0;
   private stopping = false;
   private drain = false;
+  /** Filling the gaps before `until` (see the module comment); `left`: entries it may still hand over. */
+  private filling: { until: string; left: number } | undefined;
   private failure: unknown;
   private buffered = 0;
   private wake: (() => void) | undefined;
@@ -114,9 +121,11 @@ export class RangeListing {
     while (this.ranges.length && (!this.stopping || this.drain)) {
       if (this.failure) throw this.failure;
       const r = this.ranges[0];
+      if (this.filling && (this.filling.left <= 0 || (r.after !== null && compareUtf8(r.after, this.filling.until) >= 0))) this.endAtFirstGap();
       const page = r.pages.shift();
       if (page) {
         this.buffered -= page.entries.length;
+        if (this.filling) this.filling.left -= page.entries.length;
         if (page.entries.length) this.position = page.entries[page.entries.length - 1].key;
         for (const w of this.taken.splice(0)) w();
         this.schedule();
@@ -136,14 +145,43 @@ export class RangeListing {
     }
   }
 
-  /** Ends the listing at the first gap (see the module comment). */
+  /** Fills the gaps behind the furthest listed key, then ends at the first gap; called again, ends at once (see the module comment). */
   stop(): void {
+    if (this.stopping) return;
+    const until = this.filling ? undefined : this.furthestListed();
+    if (until === undefined) return this.endAtFirstGap();
+    this.filling = { until, left: Math.floor(this.o.bufferEntries / 2) };
+    this.notify();
+  }
+
+  /**
+   * The last key listed behind the front range with at most `partitions` unfinished ranges before
+   * it: gaps the listers fill at once (undefined: none, nothing to fill). Ranges further out are
+   * usually a first piece of a range split off far ahead; filling up to them would list the rest.
+   */
+  private furthestListed(): string | undefined {
+    let found: string | undefined;
+    let unfinished = 0;
+    for (const [i, r] of this.ranges.entries()) {
+      if (r.state !== 'listed' && ++unfinished > this.o.partitions) break;
+      if (i > 0 && r.last !== null && r.last !== r.after) found = r.last;
+    }
+    return found;
+  }
+
+  private endAtFirstGap(): void {
+    this.filling = undefined;
     // One range is a sequential listing: it ends after the page the consumer holds, as one
     // continuation token does (a small or local listing is not held up by its read-ahead).
     this.drain = this.ranges.length > 1;
     this.stopping = true;
     for (const w of this.taken.splice(0)) w();
     this.notify();
+  }
+
+  /** While filling: `r` reached the key the fill ends at (its rest is listed by the next step). */
+  private pastFill(r: Range): boolean {
+    return !!this.filling && r.last !== null && compareUtf8(r.last, this.filling.until) >= 0;
   }
 
   /** Waits for the listers and probes still in flight (each ends after its current request). */
@@ -190,11 +228,13 @@ export class RangeListing {
     // consumer needs them next); ranges listed in full in between do not count.
     let ahead = 0;
     for (const [i, r] of this.ranges.entries()) {
+      if (this.filling && r.after !== null && compareUtf8(r.after, this.filling.until) >= 0) break;
       // The front range always starts: the consumer waits for nothing else.
       if (r.state === 'pending' && i > 0 && (this.active >= this.o.partitions || (full && ahead >= this.o.partitions))) break;
       if (r.state === 'pending') this.track(this.runPiece(r));
       if (r.state !== 'listed') ahead++;
     }
+    if (this.filling) return;
     // Up to 4 unfinished ranges per lister: when one range proves much larger than the others,
     // it is split while the small ones are listed, instead of being listed alone at the end.
     const unfinished = this.ranges.filter((r) => r.state !== 'listed').length;
@@ -226,7 +266,7 @@ export class RangeListing {
         // The front range reads one page ahead of the consumer, as a sequential listing does:
         // more would only be listed past the point where a step stops.
         while (r === this.ranges[0] && r.pages.length && !this.stopping) await new Promise<void>((res) => this.taken.push(res));
-        if (this.stopping && r.last !== from) {
+        if ((this.stopping || this.pastFill(r)) && r.last !== from) {
           this.handBack(r);
           break;
         }
@@ -252,7 +292,7 @@ export class RangeListing {
         // A piece hands its rest back only once it got past its start (a filtered stretch of
         // empty pages keeps listing, or the rest would start where the piece did).
         const full = n >= this.o.piecePages || (r !== this.ranges[0] && this.buffered >= this.o.bufferEntries);
-        if ((this.stopping || full) && r.last !== from) {
+        if ((this.stopping || full || this.pastFill(r)) && r.last !== from) {
           this.handBack(r);
           break;
         }
@@ -306,7 +346,7 @@ export class RangeListing {
       const points = [...new Set([...subtreeEnds(lo, hi, MAX_PROBES - count - seen.length), ...probePoints(lo, hi, seen.length ? Math.ceil(count / 4) : count), ...seen])];
       const before = { splits: this.splits, hint: this.ranges[this.ranges.length - 1].emptyAbove };
       const found = await Promise.all(points.map((p) => this.firstKeyAfter(p, r.through)));
-      if (this.stopping) return;
+      if (this.stopping || this.filling) return;
       // The ranges moved on while the probes were out (pieces handed back): each result applies
       // to the range that holds it now.
       const tail = this.ranges[this.ranges.length - 1];
