@@ -9,6 +9,8 @@
  *   limit runs right before the sync it is compared with (DynamoDB Local slows as its table grows);
  * - a full sync through the real pipeline (the synthesized state machine on the local ASL runner,
  *   the real handlers) in blob mode and in JSON mode;
+ * - on S3, the blob sync again with one continuation token (LABELSYNC_LIST_PARTITIONS=1): the
+ *   partitioned sync must be no slower and create exactly the same tasks (keys and data);
  * - an incremental re-sync of the unchanged JSON storage against a bare listing of the storage,
  *   five interleaved rounds, medians compared;
  * - as information: the earlier raw limit (one ~330-byte item with a gsi1 entry per key) and the
@@ -329,6 +331,37 @@ export async function run(opts: SyncBenchOptions = {}): Promise<Row[]> {
       log(`  ${storage.padEnd(11)} ${phase.padEnd(26)} ${String(objects).padStart(8)} obj ${row.seconds.toFixed(1).padStart(7)} s ${String(row.perSecond).padStart(7)} obj/s ${(ratio ?? '').padEnd(26)} rss ${row.rssMb} MB${cpuText}`);
     };
 
+    /** A project's tasks as (source key → data) lines, sorted: what two syncs of one storage must agree on. */
+    const taskSet = async (projectId: number): Promise<string[]> => {
+      const out: string[] = [];
+      const { listProjectTasks } = await import('../shared/db/repo-tasks');
+      let afterId: number | undefined;
+      for (;;) {
+        const page = await listProjectTasks(app.db, projectId, { afterId, limit: 1000 });
+        for (const t of page.items) out.push(`${t.source?.key}\t${JSON.stringify(t.data)}`);
+        if (!page.hasMore || !page.items.length) return out.sort();
+        afterId = page.items[page.items.length - 1].id;
+      }
+    };
+    /**
+     * The same blob sync with one continuation token (LABELSYNC_LIST_PARTITIONS=1) against the
+     * partitioned one just run: no slower, and exactly the same tasks.
+     */
+    const partitionsCompared = async (base: Record<string, unknown> & { type: 's3' }, count: number, partitionedSeconds: number, partitionedProject: number) => {
+      installApp(withParts(app, { syncStarter: starter, db: app.db }, { LABELSYNC_LIST_PARTITIONS: '1' }));
+      try {
+        const one = await newStorage({ ...base, use_blob_urls: true });
+        const r = await syncOnce(one.id);
+        add('s3', 'sync blob, 1 partition', count, r.seconds, `partitioned (${app.env.listPartitions}) ${(r.seconds / partitionedSeconds).toFixed(2)}× faster`, r.cpu);
+        target({ name: `sync blob, s3 ${count}, ${app.env.listPartitions} partitions against 1`, figure: `${partitionedSeconds.toFixed(1)} s against ${r.seconds.toFixed(1)} s`, limit: 'no slower (≤ 1.05×, same run)', met: partitionedSeconds <= r.seconds * 1.05 }, log);
+        const [a, b] = await Promise.all([taskSet(partitionedProject), taskSet(one.projectId)]);
+        const same = a.length === count && a.length === b.length && a.every((x, i) => x === b[i]);
+        target({ name: `sync blob, s3 ${count}: the same tasks with ${app.env.listPartitions} partitions and 1`, figure: same ? `${a.length} identical` : `DIFFERENT (${a.length} against ${b.length})`, limit: 'identical', met: same }, log);
+      } finally {
+        installApp(withParts(app, { syncStarter: starter }));
+      }
+    };
+
     const suite = async (label: string, base: Record<string, unknown> & { type: 'localfiles' | 's3' }, count: number) => {
       const listing = await bareList(base);
       if (listing.count !== count) throw new Error(`${label}: listed ${listing.count}, expected ${count}`);
@@ -354,6 +387,7 @@ export async function run(opts: SyncBenchOptions = {}): Promise<Row[]> {
       add(label, 'sync blob', count, b.seconds, `${(rawBlob.seconds / b.seconds).toFixed(2)} of raw (target ≥ 0.8)`, b.cpu);
       target({ name: `sync blob, ${label} ${count}`, figure: `${b.seconds.toFixed(1)} s, ${(rawBlob.seconds / b.seconds).toFixed(2)} of raw`, limit: `≥ 0.8 of raw list+write ${rawBlob.seconds.toFixed(1)} s, same run`, met: rawBlob.seconds / b.seconds >= 0.8 }, log);
       log(`  ${label.padEnd(11)} blob ${callSummary(count)}`);
+      if (base.type === 's3') await partitionsCompared({ ...base, type: 's3' }, count, b.seconds, blob.projectId);
       // Information, not a target: the ~330-byte item of the earlier figures, right after the sync.
       const rawSmall = await rawRun(base, false, `${label}-small`, 16, false, 'small');
       add(label, 'raw blob, 330-byte items', count, rawSmall.seconds, `16 writers; sync blob ${(rawSmall.seconds / b.seconds).toFixed(2)} of it`, rawSmall.cpu);
