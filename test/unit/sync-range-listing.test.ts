@@ -176,6 +176,27 @@ describe('partitioned listing', () => {
     expect(p.maxInFlight).toBeGreaterThanOrEqual(3);
   });
 
+  it('adds listers while they pay (up to the partitions) and stays at one where they slow each other down', async () => {
+    const run = async (serial: boolean) => {
+      const p = new SyntheticProvider({ count: 60_000, pageMs: 10, jitter: 0.1, slowShare: 0, serial });
+      const listing = new RangeListing((o) => p.list(o), [null], { partitions: 16, piecePages: 4, bufferEntries: 200_000, minSplitPageMs: 1 });
+      const keys: string[] = [];
+      for await (const page of listing.pages()) keys.push(...page.entries.map((e) => e.key));
+      await listing.settle();
+      expect(keys).toEqual(p.allKeys());
+      return { listing, p };
+    };
+    const independent = await run(false);
+    expect(independent.listing.allowed).toBe(16);
+    expect(independent.listing.judged).toBe(true);
+    expect(independent.p.maxInFlight).toBeGreaterThan(8);
+    const serial = await run(true);
+    expect(serial.listing.allowed).toBe(1);
+    expect(serial.listing.judged).toBe(true);
+    // Once judged, no probe round adds requests: 60 pages and what the first listers and probes spent.
+    expect(serial.p.requests).toBeLessThan(independent.p.requests);
+  });
+
   it('does not split a listing whose pages arrive faster than the split threshold', async () => {
     const p = new SyntheticProvider({ count: 5_000 });
     const got = await listAll(p, { partitions: 8, piecePages: 2, bufferEntries: 50_000, minSplitPageMs: 10_000 }, Number.MAX_SAFE_INTEGER);

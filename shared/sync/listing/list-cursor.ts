@@ -1,7 +1,7 @@
 /**
  * Where a sync listing resumes: the cursor carried between listing steps inside an opaque token.
  * The token travels in the state of running executions and in the table, so its wire format (short
- * field names `p n k i r c`) stays as it is; only this module maps it to named fields.
+ * field names `p n k i r c q m w`) stays as it is; only this module maps it to named fields.
  */
 import { encodeCursor, parseCursor } from '../../db/repo-common';
 
@@ -23,6 +23,10 @@ export interface ListCursor {
    * (bn, end] (b0 null: from the start); set instead of `providerToken` (see range-listing.ts).
    */
   ranges?: (string | null)[];
+  /** Mean latency (ms) of a page listed with no other request in flight: what concurrency is judged against. */
+  soloMs?: number;
+  /** Listers the listing proved worth running (1: a server bound by its own CPU; see range-listing.ts). */
+  listers?: number;
 }
 
 /** The wire format of the token. */
@@ -34,6 +38,8 @@ interface WireCursor {
   r?: string;
   c?: true;
   q?: (string | null)[];
+  m?: number;
+  w?: number;
 }
 
 /**
@@ -52,6 +58,8 @@ export function decodeListCursor(token: string | null): ListCursor {
     ...(c.r !== undefined ? { linkRun: c.r } : {}),
     hasCarry: c.c === true,
     ...(Array.isArray(c.q) ? { ranges: c.q } : {}),
+    ...(typeof c.m === 'number' ? { soloMs: c.m } : {}),
+    ...(typeof c.w === 'number' ? { listers: c.w } : {}),
   };
 }
 
@@ -65,6 +73,8 @@ export function encodeListCursor(c: ListCursor): string {
     ...(c.linkRun ? { r: c.linkRun } : {}),
     ...(c.hasCarry ? { c: true as const } : {}),
     ...(c.ranges ? { q: c.ranges } : {}),
+    ...(c.soloMs !== undefined ? { m: Math.round(c.soloMs) } : {}),
+    ...(c.listers !== undefined ? { w: c.listers } : {}),
   };
   return encodeCursor(wire);
 }

@@ -12,7 +12,7 @@ import type { ListingSource } from './listing-source';
 import { DEFAULT_RANGE_OPTIONS, RangeListing } from './range-listing';
 
 /** Where the next step resumes. */
-export type Resume = { providerToken: string } | { ranges: (string | null)[] };
+export type Resume = { providerToken: string } | { ranges: (string | null)[]; soloMs?: number; listers?: number };
 
 export interface Pager {
   pages: AsyncIterable<{ nextToken?: string }>;
@@ -45,6 +45,8 @@ export function openPager<T>(source: ListingSource<T>, cursor: ListCursor, s: Sy
     ...DEFAULT_RANGE_OPTIONS,
     partitions: Math.max(1, s.listPartitions),
     bufferEntries: bufferEntries(s),
+    soloMs: cursor.soloMs,
+    listers: cursor.listers,
   });
   return {
     pages: listing.pages(),
@@ -52,7 +54,10 @@ export function openPager<T>(source: ListingSource<T>, cursor: ListCursor, s: Sy
     settle: () => listing.settle(),
     resume: () => {
       const ranges = listing.remaining(Math.max(8, 4 * s.listPartitions), MAX_TOKEN_BOUND_BYTES);
-      return ranges ? { ranges } : null;
+      if (!ranges) return null;
+      const { soloMs, allowed, judged } = listing;
+      // One lister lists the rest as one range (bounds are only split points).
+      return { ranges: judged && allowed === 1 ? ranges.slice(0, 1) : ranges, ...(judged ? { listers: allowed } : {}), ...(soloMs !== undefined ? { soloMs } : {}) };
     },
   };
 }

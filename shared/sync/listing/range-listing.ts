@@ -14,6 +14,12 @@
  *   `minSplitPageMs` are bound by CPU, not round trips, and are not split.
  * - Listed but unconsumed entries are bounded by `bufferEntries` (only the front range may exceed
  *   it): memory and the chunks a step can still cut after it decided to stop stay bounded.
+ * - Listers are added only while they pay: a listing starts with up to 4 and multiplies them by 4
+ *   (up to `partitions`) each time 8 pages listed beside at least 2 other requests took less than
+ *   0.6 × (the latency of a page listed alone × requests in flight). A listing whose pages take
+ *   that long is bound by the server (an S3-compatible server short of CPU): it goes on with one
+ *   lister and no splits. Both figures travel to
+ *   the next step. S3, GCS and Azure answer one client's concurrent listings independently.
  * - `stop()` first fills the gaps: ranges beyond the furthest key listed so far are not started
  *   and nothing is split any more, while the listers go on with the ranges before that key, so
  *   what was listed ahead of the consumer joins up with it instead of being listed again by the
@@ -39,6 +45,9 @@ export interface RangeListingOptions {
   /** Ranges are split only when the mean page latency is at least this (ms). */
   minSplitPageMs: number;
   pageSize?: number;
+  /** A previous step's {@link RangeListing.soloMs} and {@link RangeListing.allowed}. */
+  soloMs?: number;
+  listers?: number;
 }
 
 export const DEFAULT_RANGE_OPTIONS: Omit<RangeListingOptions, 'partitions' | 'bufferEntries'> = { piecePages: 8, minSplitPageMs: 10 };
@@ -81,6 +90,16 @@ const newRange = (after: string | null, through: string | null, from?: Range): R
 export class RangeListing {
   /** Boundaries added by probing (tests and the bench read it). */
   splits = 0;
+  /** Mean latency (ms) of the pages listed with no other request in flight. */
+  soloMs: number | undefined;
+  /** Listers that may run now (see the module comment). */
+  allowed: number;
+  private solo = { ms: 0, pages: 0 };
+  /** Page latency over (soloMs × requests in flight), summed over the pages of this level. */
+  private crowd = { ratio: 0, pages: 0 };
+  private probes = 0;
+  /** The listers were settled (at `partitions`, or at 1), here or by an earlier step. */
+  judged: boolean;
   private readonly ranges: Range[];
   private active = 0;
   /** Probe rounds in flight (each on its own range; one per 4 listers). */
@@ -107,6 +126,9 @@ export class RangeListing {
     const b = bounds.length ? bounds : [null];
     this.ranges = b.map((after, i) => newRange(after, i + 1 < b.length ? b[i + 1] : null));
     this.position = b[0];
+    this.soloMs = o.soloMs;
+    this.allowed = Math.max(1, Math.min(o.partitions, o.listers ?? 4));
+    this.judged = o.listers !== undefined;
   }
 
   /** Last key handed to the consumer (where the next step resumes). */
@@ -163,7 +185,7 @@ export class RangeListing {
     let found: string | undefined;
     let unfinished = 0;
     for (const [i, r] of this.ranges.entries()) {
-      if (r.state !== 'listed' && ++unfinished > this.o.partitions) break;
+      if (r.state !== 'listed' && ++unfinished > this.allowed) break;
       if (i > 0 && r.last !== null && r.last !== r.after) found = r.last;
     }
     return found;
@@ -230,11 +252,11 @@ export class RangeListing {
     for (const [i, r] of this.ranges.entries()) {
       if (this.filling && r.after !== null && compareUtf8(r.after, this.filling.until) >= 0) break;
       // The front range always starts: the consumer waits for nothing else.
-      if (r.state === 'pending' && i > 0 && (this.active >= this.o.partitions || (full && ahead >= this.o.partitions))) break;
+      if (r.state === 'pending' && i > 0 && (this.active >= this.allowed || (full && ahead >= this.allowed))) break;
       if (r.state === 'pending') this.track(this.runPiece(r));
       if (r.state !== 'listed') ahead++;
     }
-    if (this.filling) return;
+    if (this.filling || this.allowed === 1) return;
     // Up to 4 unfinished ranges per lister: when one range proves much larger than the others,
     // it is split while the small ones are listed, instead of being listed alone at the end.
     const unfinished = this.ranges.filter((r) => r.state !== 'listed').length;
@@ -244,15 +266,15 @@ export class RangeListing {
     let pending = 0;
     ahead = 0;
     for (const r of this.ranges) {
-      if (full && ahead >= this.o.partitions) break;
+      if (full && ahead >= this.allowed) break;
       if (r.state === 'pending') pending++;
       if (r.state !== 'listed') ahead++;
     }
-    const want = pending >= this.o.partitions ? 0 : 4 * this.o.partitions - unfinished;
+    const want = pending >= this.allowed ? 0 : 4 * this.allowed - unfinished;
     // Rounds on different ranges run at once, so the first second of a listing is not spent
     // waiting for one round trip after another before every lister has a range.
     // Past half the buffer the front ranges are split first: the consumer waits for them.
-    if (want > 0 && this.rounds < Math.ceil(this.o.partitions / 4)) this.track(this.split(Math.min(want, MAX_PROBES / 2), this.buffered >= this.o.bufferEntries / 2));
+    if (want > 0 && this.rounds < Math.ceil(this.allowed / 4)) this.track(this.split(Math.min(want, MAX_PROBES / 2), this.buffered >= this.o.bufferEntries / 2));
   }
 
   /** Lists one piece of `r`. */
@@ -271,8 +293,10 @@ export class RangeListing {
           break;
         }
         const t0 = Date.now();
+        const inFlight = this.active + this.probes;
         const res = await it.next();
         r.ms += Date.now() - t0;
+        this.observe(Date.now() - t0, inFlight);
         r.pagesListed++;
         if (res.done) {
           r.state = 'listed';
@@ -305,6 +329,25 @@ export class RangeListing {
       this.notify();
       this.schedule();
     }
+  }
+
+  /** Learns from a page's latency whether more listers pay (see the module comment). */
+  private observe(ms: number, inFlight: number): void {
+    if (inFlight <= 1) {
+      this.solo.ms += ms;
+      this.solo.pages++;
+      this.soloMs = this.solo.ms / this.solo.pages;
+      return;
+    }
+    // Beside one other request, independent latencies sit near the threshold: not counted.
+    if (inFlight < 3 || !this.soloMs || this.judged) return;
+    this.crowd.ratio += ms / (this.soloMs * inFlight);
+    if (++this.crowd.pages < 8) return;
+    const pays = this.crowd.ratio / this.crowd.pages < 0.6;
+    this.crowd = { ratio: 0, pages: 0 };
+    this.allowed = pays ? Math.min(this.o.partitions, this.allowed * 4) : 1;
+    this.judged = !pays || this.allowed >= this.o.partitions;
+    this.schedule();
   }
 
   /** Code points of the keys seen so far (64 keys sampled per page and its last). */
@@ -383,7 +426,7 @@ export class RangeListing {
    */
   private splitCandidate(full: boolean): Range | undefined {
     let best: Range | undefined;
-    for (const r of this.ranges.slice(0, (full ? 1 : 4) * this.o.partitions)) {
+    for (const r of this.ranges.slice(0, (full ? 1 : 4) * this.allowed)) {
       if (r.state === 'listed' || r.probing || r.pagesListed < 1 || r.ms / r.pagesListed < this.o.minSplitPageMs || r.barren === boundsOf(r)) continue;
       if (full) return r;
       if (!best || width(r) > width(best)) best = r;
@@ -394,8 +437,9 @@ export class RangeListing {
   /** The first key after `point` (null: none up to `through`; undefined: unknown, the first page was filtered empty). */
   private async firstKeyAfter(point: string, through: string | null): Promise<string | null | undefined> {
     const it = this.list({ startAfter: point, endAt: through ?? undefined, pageSize: 1 })[Symbol.asyncIterator]();
+    this.probes++;
     try {
-      const r = await it.next();
+      const r = await it.next().finally(() => this.probes--);
       if (r.done) return null;
       const k = r.value.entries[0]?.key;
       this.learn(r.value.entries);
