@@ -18,8 +18,8 @@
  *   (up to `partitions`) each time 8 pages listed beside at least 2 other requests took less than
  *   0.6 × (the latency of a page listed alone × requests in flight). A listing whose pages take
  *   that long is bound by the server (an S3-compatible server short of CPU): it goes on with one
- *   lister and no splits. Both figures travel to
- *   the next step. S3, GCS and Azure answer one client's concurrent listings independently.
+ *   lister and no splits. Both figures travel to the next step. S3, GCS and Azure answer one
+ *   client's concurrent listings independently.
  * - `stop()` first fills the gaps: ranges beyond the furthest key listed so far are not started
  *   and nothing is split any more, while the listers go on with the ranges before that key, so
  *   what was listed ahead of the consumer joins up with it instead of being listed again by the
@@ -177,7 +177,7 @@ export class RangeListing {
   }
 
   /**
-   * The last key listed behind the front range with at most `partitions` unfinished ranges before
+   * The last key listed behind the front range with at most `allowed` unfinished ranges before
    * it: gaps the listers fill at once (undefined: none, nothing to fill). Ranges further out are
    * usually a first piece of a range split off far ahead; filling up to them would list the rest.
    */
