@@ -20,8 +20,6 @@ const SLOW_FIRST = [
   'test/integration/local-start.test.ts',
   'test/faults/strict-sync.test.ts',
   'test/integration/local-bad-env.test.ts',
-  'test/integration/observability.test.ts',
-  'test/security/secrets.test.ts',
 ];
 
 class SlowFirstSequencer extends BaseSequencer {
@@ -73,9 +71,9 @@ const SHARED = testFiles(SHARED_DIRS).filter((f) => !NEEDS_ISOLATION.includes(f)
 /**
  * Emulator-using files that share a module graph per worker too (the `emulators` project): each
  * starts from the worker's initial environment and no installed app (test/setup/file-state.ts).
- * Left isolated: files that spawn `npm start` or browsers (their run time is the process, not
- * imports), restart emulators, or set Powertools' environment before its module-level loggers
- * and metrics are built.
+ * Left isolated: files that spawn `npm start` process trees or JVMs (their run time is the
+ * process, not imports), restart emulators, or set Powertools' environment before its
+ * module-level loggers and metrics are built.
  */
 const EMULATOR_DIRS = ['test/acceptance', 'test/contract', 'test/emulators', 'test/faults', 'test/integration', 'test/security'];
 const EMULATOR_ISOLATED = [
@@ -88,6 +86,9 @@ const EMULATOR_ISOLATED = [
   'test/security/secrets.test.ts',
 ];
 const EMULATOR_SHARED = testFiles(EMULATOR_DIRS).filter((f) => !EMULATOR_ISOLATED.includes(f));
+
+/** Options of the projects whose files share one module graph per worker. */
+const ONE_GRAPH = { isolate: false, unstubEnvs: true, unstubGlobals: true, restoreMocks: true };
 
 // AWS-strict mode: the suite holds the code to AWS's rules where the emulators are kinder.
 const env = { LABELSYNC_TEST: '1', LABELSYNC_AWS_STRICT: '1' };
@@ -105,17 +106,14 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'shared', include: SHARED, isolate: false, unstubEnvs: true, unstubGlobals: true, restoreMocks: true, env },
+        test: { name: 'shared', include: SHARED, ...ONE_GRAPH, env },
       },
       {
         extends: true,
         test: {
           name: 'emulators',
           include: EMULATOR_SHARED,
-          isolate: false,
-          unstubEnvs: true,
-          unstubGlobals: true,
-          restoreMocks: true,
+          ...ONE_GRAPH,
           setupFiles: ['test/setup/file-state.ts'],
           globalSetup: ['test/setup/global-setup.ts'],
           env,
