@@ -290,7 +290,11 @@ export async function deleteAllProjectTasks(
   budgetMs = DELETE_BUDGET_MS,
 ): Promise<{ deleted: number; done: boolean }> {
   const project = await getOwnedProject(app, principal, projectId);
-  const result = await deleteProjectTasks(app.db, project.id, Date.now() + budgetMs);
+  const ids: number[] = [];
+  const result = await deleteProjectTasks(app.db, project.id, Date.now() + budgetMs, ids);
+  // Label Studio sends this one without its project (only organization webhooks get it); here
+  // the project's webhooks get it too, with the project, as for a single task.
+  if (ids.length) await app.webhooks.events.emit(tasksDeleted(project, ids));
   if (!result.done) return result;
   for (const s of await listProjectStorages(app.db, project.id, 'import')) await dropImportState(app.db, s.id);
   return result;

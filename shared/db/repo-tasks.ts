@@ -159,15 +159,17 @@ export async function deleteTaskIfUnannotated(db: Db, task: TaskItem): Promise<b
 
 /**
  * Deletes a project's tasks (as {@link deleteTask}) page by page until none is left or the clock
- * passes `deadline` (epoch ms). `done` is false when tasks may remain.
+ * passes `deadline` (epoch ms), appending their ids to `deletedIds`. `done` is false when tasks
+ * may remain.
  */
-export async function deleteProjectTasks(db: Db, projectId: number, deadline: number): Promise<{ deleted: number; done: boolean }> {
+export async function deleteProjectTasks(db: Db, projectId: number, deadline: number, deletedIds: number[] = []): Promise<{ deleted: number; done: boolean }> {
   let deleted = 0;
   for (;;) {
     const page = await listProjectTasks(db, projectId, { limit: 200 });
     if (!page.items.length) return { deleted, done: true };
     await deleteTasksOfProject(db, projectId, page.items);
     deleted += page.items.length;
+    for (const t of page.items) deletedIds.push(t.id);
     if (Date.now() > deadline) return { deleted, done: !page.hasMore };
   }
 }

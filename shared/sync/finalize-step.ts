@@ -21,6 +21,7 @@ import type { SyncDeps } from './deps';
 import { getProject } from '../db/repo-projects';
 import { storageSyncEvent } from '../webhooks/events';
 import { applyGoneDeletions, removesAnnotated, type DeletionCounts } from './import-chunk/apply-deletions';
+import { emitTasksDeleted } from './task-events';
 import { readStorage } from './job-context';
 import { drainPendingEvents } from './object-events';
 import { getLogger } from '../logging';
@@ -103,6 +104,7 @@ async function sweep(deps: SyncDeps, storage: StorageItem, job: JobItem): Promis
     out.removed += r.removed;
     out.flagged += r.flagged;
     out.flaggedAnnotated += r.flaggedAnnotated;
+    await emitTasksDeleted(deps, storage.projectId, r.removedIds, `sync-${job.jobId}-sweep-${r.removedIds[0]}`);
     await deleteLinks(deps.db, storage.id, r.go.map((l) => l.key));
     await putLinks(deps.db, r.stay);
   }

@@ -68,8 +68,8 @@ export function tasksCreated(project: ProjectItem, tasks: readonly TaskItem[], e
   return { action: 'TASKS_CREATED', orgId: project.orgId, project: projectPayload(project), objects: tasks.map((t) => taskPayload(t, project.data_keys)), eventId };
 }
 
-export function tasksDeleted(project: ProjectItem, taskIds: readonly number[]): LabelsyncEvent {
-  return { action: 'TASKS_DELETED', orgId: project.orgId, project: projectPayload(project), objects: taskIds.map((id) => ({ id })) };
+export function tasksDeleted(project: ProjectItem, taskIds: readonly number[], eventId?: string): LabelsyncEvent {
+  return { action: 'TASKS_DELETED', orgId: project.orgId, project: projectPayload(project), objects: taskIds.map((id) => ({ id })), eventId };
 }
 
 export function annotationEvent(action: 'ANNOTATION_CREATED' | 'ANNOTATION_UPDATED', project: ProjectItem, task: TaskItem, a: AnnotationItem): LabelsyncEvent {

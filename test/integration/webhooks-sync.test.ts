@@ -5,7 +5,7 @@
  * that dies sends STORAGE_SYNC_FAILED, a target that starts failing EXPORT_FAILED. The
  * in-process delivery queue stands in for SQS (no SQS emulator here).
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { handler as storagesHandler } from '../../functions/api/storages';
@@ -17,7 +17,8 @@ import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { keys } from '../../shared/db/keys';
 import { finalizeFailedExecution } from '../../shared/sync/execution-failed';
 import { client, type ApiHandler } from './api-harness';
-import { newProject, newStorage, startSyncHarness, stopSyncHarness, storageOf, type SyncHarness } from './sync-helpers';
+import { newProject, newStorage, startSyncHarness, stopSyncHarness, storageOf, tasksOf, type SyncHarness } from './sync-helpers';
+import { applyObjectEvents } from '../../shared/sync/object-events';
 import { StorageError } from '../../shared/errors';
 import { reportTargetFailure, toExportTarget } from '../../shared/export/targets';
 import { eventually, startReceiver, type Receiver } from './webhook-receiver';
@@ -75,6 +76,60 @@ it('a sync sends TASKS_CREATED per chunk and STORAGE_SYNC_COMPLETED with counter
   const lines = readFileSync(join(processApp().env.dataDir!, LOCAL_EVENTS_FILE), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   const mine = lines.find((l) => l['detail-type'] === 'labelsync.storage.sync.completed' && l.detail.storage_sync.job_id === res.json.last_sync_job);
   expect(mine).toMatchObject({ source: 'labelsync', detail: { action: 'STORAGE_SYNC_COMPLETED', organization: h.orgId } });
+});
+
+it('a sync whose sync_deletions removes tasks sends TASKS_DELETED with their ids', async () => {
+  const hooks = client(webhooksHandler as unknown as ApiHandler, h.token);
+  const storages = client(storagesHandler as unknown as ApiHandler, h.token);
+  const dir = join(h.root, 'removals');
+  mkdirSync(dir, { recursive: true });
+  for (let i = 0; i < 4; i++) writeFileSync(join(dir, `${i}.json`), JSON.stringify({ image: `http://x/${i}.png` }));
+  const projectId = await newProject(h.orgId, ['image']);
+  const storage = await newStorage(h.orgId, projectId, { type: 'localfiles', role: 'import', path: dir, recursive_scan: true, use_blob_urls: false }, { sync_deletions: 'remove' });
+  await hooks('POST', '/api/webhooks', { project: projectId, url: rx.url('/removed'), send_for_all_actions: false, actions: ['TASKS_DELETED'] });
+  expect((await storages('POST', `/api/storages/localfiles/${storage.id}/sync`)).status).toBe(200);
+  await h.starter.idle();
+  const byKey = new Map((await tasksOf(projectId)).map((t) => [t.source!.key, t.id]));
+  rmSync(join(dir, '1.json'));
+  rmSync(join(dir, '2.json'));
+  expect((await storages('POST', `/api/storages/localfiles/${storage.id}/sync`)).status).toBe(200);
+  await h.starter.idle();
+  expect((await storageOf(storage.id)).status).toBe('completed');
+  const ids = (got: { tasks: { id: number }[] }[]) => got.flatMap((b) => b.tasks.map((t) => t.id));
+  const bodies = await eventually(async () => {
+    const got = rx.requests('/removed').map((r) => JSON.parse(r.body));
+    return ids(got).length >= 2 ? got : undefined;
+  }, 10_000).catch((e) => {
+    throw new Error(`${(e as Error).message}: ${rx.requests('/removed').map((r) => r.body).join(' | ')}`);
+  });
+  expect(bodies.every((b) => b.action === 'TASKS_DELETED' && b.project.id === projectId)).toBe(true);
+  expect(ids(bodies).sort((a, b) => a - b)).toEqual([byKey.get('1.json'), byKey.get('2.json')].sort((a, b) => a! - b!));
+});
+
+it('event sync sends TASKS_CREATED for the tasks a batch creates and TASKS_DELETED for those it removes', async () => {
+  const hooks = client(webhooksHandler as unknown as ApiHandler, h.token);
+  const dir = join(h.root, 'evented');
+  mkdirSync(dir, { recursive: true });
+  const projectId = await newProject(h.orgId, ['image']);
+  const storage = await newStorage(h.orgId, projectId, { type: 'localfiles', role: 'import', path: dir, recursive_scan: true, use_blob_urls: true }, { event_sync: true, sync_deletions: 'remove' });
+  await hooks('POST', '/api/webhooks', { project: projectId, url: rx.url('/evented'), send_for_all_actions: false, actions: ['TASKS_CREATED', 'TASKS_DELETED'] });
+  for (const k of ['a.png', 'b.png']) writeFileSync(join(dir, k), 'x');
+  const made = await applyObjectEvents(processApp().syncDeps(), storage.id, ['a.png', 'b.png'].map((key) => ({ key, kind: 'created' as const })));
+  expect(made.created).toBe(2);
+  const [createdReq] = await rx.waitFor('/evented', 1);
+  const createdBody = JSON.parse(createdReq.body);
+  expect(createdBody).toMatchObject({ action: 'TASKS_CREATED', project: { id: projectId } });
+  expect(createdBody.tasks.map((t: { storage_filename: string }) => t.storage_filename).sort()).toEqual(['a.png', 'b.png']);
+  const idOfB = createdBody.tasks.find((t: { storage_filename: string }) => t.storage_filename === 'b.png').id;
+  rmSync(join(dir, 'b.png'));
+  const gone = await applyObjectEvents(processApp().syncDeps(), storage.id, [{ key: 'b.png', kind: 'removed' }]);
+  expect(gone.removed).toBe(1);
+  const reqs = await rx.waitFor('/evented', 2);
+  expect(JSON.parse(reqs[1].body)).toMatchObject({ action: 'TASKS_DELETED', tasks: [{ id: idOfB }], project: { id: projectId } });
+  // A redelivered batch is applied once and notified once.
+  await applyObjectEvents(processApp().syncDeps(), storage.id, [{ key: 'b.png', kind: 'removed' }]);
+  await new Promise((r) => setTimeout(r, 300));
+  expect(rx.requests('/evented')).toHaveLength(2);
 });
 
 it('an execution that ends FAILED sends STORAGE_SYNC_FAILED with the job and a secret-free error', async () => {

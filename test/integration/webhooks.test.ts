@@ -198,6 +198,18 @@ describe('webhook delivery', () => {
     expect(JSON.parse(thin.body)).toEqual({ action: 'ANNOTATION_CREATED', annotation: { id: ann.id }, project: { id: p } });
   });
 
+  it('deleting all tasks of a project sends one TASKS_DELETED with every id, to the project webhook too', async () => {
+    const p = await project();
+    await hook({ project: p, url: rx.url('/all-gone'), send_for_all_actions: false, actions: ['TASKS_DELETED'] });
+    const ids: number[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await a.projects('POST', '/api/tasks', { project: p, data: { image: `x${i}` } })).json.id);
+    expect((await a.projects('DELETE', `/api/projects/${p}/tasks`)).status).toBeLessThan(300);
+    const [req] = await rx.waitFor('/all-gone', 1);
+    const body = JSON.parse(req.body);
+    expect(body).toMatchObject({ action: 'TASKS_DELETED', project: { id: p } });
+    expect(body.tasks.map((t: { id: number }) => t.id).sort((x: number, y: number) => x - y)).toEqual(ids);
+  });
+
   it('retries a 500 with backoff, then records the delivery as delivered', async () => {
     const p = await project();
     rx.script('/flaky', [500, 503, 200]);

@@ -23,15 +23,21 @@ export interface DeletionCounts {
   flaggedAnnotated: number;
 }
 
-/** The counts of one link's rows, and the rows whose task "remove" kept (annotated). */
-export interface DeletionOutcome extends DeletionCounts {
+/** The counts and the ids of the tasks removed (TASKS_DELETED). */
+export interface Deletions extends DeletionCounts {
+  removedIds: number[];
+}
+
+/** The deletions of one link's rows, and the rows whose task "remove" kept (annotated). */
+export interface DeletionOutcome extends Deletions {
   kept: number[];
 }
 
-const zero = (): DeletionCounts => ({ removed: 0, flagged: 0, flaggedAnnotated: 0 });
+const zero = (): Deletions => ({ removed: 0, removedIds: [], flagged: 0, flaggedAnnotated: 0 });
 
-function addCounts(into: DeletionCounts, d: DeletionCounts): void {
+function addDeletions(into: Deletions, d: Deletions): void {
   into.removed += d.removed;
+  into.removedIds.push(...d.removedIds);
   into.flagged += d.flagged;
   into.flaggedAnnotated += d.flaggedAnnotated;
 }
@@ -68,8 +74,10 @@ export async function applyDeletion(
     } else if (removeAnnotated) {
       await deleteTask(deps.db, t);
       out.removed++;
+      out.removedIds.push(t.id);
     } else if (await deleteTaskIfUnannotated(deps.db, t)) {
       out.removed++;
+      out.removedIds.push(t.id);
     } else {
       // Annotated (maybe since it was read): labelling work outweighs a tidied bucket.
       out.kept.push(rowOf.get(t.id)!);
@@ -113,11 +121,11 @@ export async function applyGoneDeletions(
   gone: LinkItem[],
   mode: SyncDeletions,
   removeAnnotated: boolean,
-): Promise<DeletionCounts & { stay: LinkItem[]; go: LinkItem[] }> {
+): Promise<Deletions & { stay: LinkItem[]; go: LinkItem[] }> {
   const out = { ...zero(), stay: [] as LinkItem[], go: [] as LinkItem[] };
   for (const l of gone) {
     const res = await applyDeletion(deps, l, liveRows(l), mode, removeAnnotated);
-    addCounts(out, res);
+    addDeletions(out, res);
     const after = linkAfterDeletion(l, res, mode);
     if (after) out.stay.push(after);
     else out.go.push(l);
@@ -137,13 +145,13 @@ export async function applyChunkDeletions(
   written: StepLink[],
   ctx: Pick<ImportChunkContext, 'jobId' | 'n' | 'deletions' | 'removeAnnotated'>,
   now: string,
-): Promise<DeletionCounts & { goneLinks: StepLink[]; removedLinks: StepLink[] }> {
+): Promise<Deletions & { goneLinks: StepLink[]; removedLinks: StepLink[] }> {
   const g = await applyGoneDeletions(deps, gone, ctx.deletions, ctx.removeAnnotated);
-  const out = { removed: g.removed, flagged: g.flagged, flaggedAnnotated: g.flaggedAnnotated, removedLinks: g.go, goneLinks: g.stay.map((l) => touch(l, ctx, { updated_at: now })) };
+  const out = { removed: g.removed, removedIds: g.removedIds, flagged: g.flagged, flaggedAnnotated: g.flaggedAnnotated, removedLinks: g.go, goneLinks: g.stay.map((l) => touch(l, ctx, { updated_at: now })) };
   const next = new Map(written.map((l) => [l.key, l]));
   for (const s of stale) {
     const res = await applyDeletion(deps, s.link, s.rows, ctx.deletions, ctx.removeAnnotated);
-    addCounts(out, res);
+    addDeletions(out, res);
     const l = next.get(s.link.key);
     if (!l?.absent || !res.kept.length) continue;
     // The build phase made every lost row absent for "remove"; a kept task's row stays live.

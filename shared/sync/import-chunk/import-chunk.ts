@@ -22,7 +22,7 @@ import { getRuns } from '../../db/repo-link-pages';
 import { getProject } from '../../db/repo-projects';
 import { MAX_FAILURES, putFailures } from '../../db/repo-sync-failures';
 import type { StorageProvider } from '../../storage/types';
-import { tasksCreated } from '../../webhooks/events';
+import { emitTasksCreated, emitTasksDeleted } from '../task-events';
 import type { SyncDeps } from '../deps';
 import { applyChunkDeletions, removesAnnotated } from './apply-deletions';
 import { buildItems } from './build-items';
@@ -90,8 +90,8 @@ export async function importChunk(deps: SyncDeps, storage: StorageItem, source: 
   if (r.failures.length && job.failed < MAX_FAILURES) await putFailures(db, ctx.jobId, ctx.n, r.failures);
   // Only a chunk that left its range exactly as listed may be skipped next time.
   if (digest && r.exact) await putChunkDigest(db, storage.id, digest, ctx.jobId);
-  // Label Studio emits TASKS_CREATED per chunk of new tasks; the stable id keeps a retried chunk from notifying twice.
-  if (r.tasks.length && deps.events) await deps.events.emit(tasksCreated(project, r.tasks, `sync-${ctx.jobId}-chunk-${ctx.n}`));
+  await emitTasksCreated(deps, project, r.tasks, `sync-${ctx.jobId}-chunk-${ctx.n}`);
+  await emitTasksDeleted(deps, project, r.deletedTaskIds, `sync-${ctx.jobId}-chunk-${ctx.n}-deleted`);
   return { counters, project: project.id, annotationsLabeled: r.labeled, predictions: r.predictions };
 }
 
@@ -107,6 +107,8 @@ export interface AppliedEntries {
   taskIds: number[];
   /** The tasks written new (TASKS_CREATED payloads). */
   tasks: TaskItem[];
+  /** Ids of the tasks the deletion mode removed (TASKS_DELETED). */
+  deletedTaskIds: number[];
 }
 
 /**
@@ -153,5 +155,5 @@ export async function applyEntries(
   });
   const tasks = built.items.filter((it): it is TaskItem => it.kind === 'task');
   const taskIds = tasks.map((t) => t.id);
-  return { counters, failures, exact: !failures.length && !written.lost.size, labeled: built.labeled, predictions: built.predictions, taskIds, tasks };
+  return { counters, failures, exact: !failures.length && !written.lost.size, labeled: built.labeled, predictions: built.predictions, taskIds, tasks, deletedTaskIds: deleted.removedIds };
 }

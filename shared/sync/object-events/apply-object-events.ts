@@ -40,6 +40,7 @@ import { exportPrefixes, underAny } from '../export-prefix';
 import { applyEntries, type ImportChunkSource } from '../import-chunk/import-chunk';
 import { removesAnnotated } from '../import-chunk/apply-deletions';
 import { followsEvents } from './follows';
+import { emitTasksCreated, emitTasksDeleted } from '../task-events';
 
 export { followsEvents } from './follows';
 import { mergeTombRecords, writeChunkLinks } from '../import-chunk/links';
@@ -244,6 +245,8 @@ async function applyBatch(
   if ((await completeChunk(db, chunk.jobId, chunk.n, {})) && (c.created || r.labeled || r.predictions)) {
     await adjustProjectCounters(db, project.id, { tasks: c.created, annotations: r.labeled, predictions: r.predictions });
   }
+  await emitTasksCreated(deps, project, r.tasks, `${chunk.jobId}-created`);
+  await emitTasksDeleted(deps, project, r.deletedTaskIds, `${chunk.jobId}-deleted`);
   return out;
 }
 
