@@ -13,7 +13,7 @@ import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { ensureLocalToken } from '../shared/api/tokens';
 import { randomUUID } from 'node:crypto';
 import { createApp } from '../shared/app';
-import { LocalDeliveryQueue } from '../shared/webhooks/queues';
+import { LocalDeliveryQueue, WEBHOOK_QUEUE_FILE } from '../shared/webhooks/queues';
 import type { DeliveryJob } from '../shared/webhooks/types';
 import { installApp, processApp } from '../shared/process-app';
 import type { StorageTestHooks } from '../shared/storage/registry';
@@ -292,9 +292,12 @@ function lazyStateMachine({ region, dataDir, resolveHandler, log }: StartContext
  * whichever function emitted the event.
  */
 function localDeliveryQueue(ctx: StartContext): LocalDeliveryQueue {
-  return new LocalDeliveryQueue(async (jobs: DeliveryJob[]) =>
-    invokeLocal('webhookDeliver', await ctx.resolveHandler('webhookDeliver'), sqsEvent(jobs), { region: ctx.region }),
+  const queue = new LocalDeliveryQueue(
+    async (jobs: DeliveryJob[]) => invokeLocal('webhookDeliver', await ctx.resolveHandler('webhookDeliver'), sqsEvent(jobs), { region: ctx.region }),
+    { journal: join(ctx.dataDir, WEBHOOK_QUEUE_FILE) },
   );
+  ctx.cleanups.push(async () => queue.close());
+  return queue;
 }
 
 /** An SQS event of delivery jobs, shaped as Lambda's SQS event source delivers it. */
