@@ -169,7 +169,8 @@ describe('partitioned listing', () => {
   });
 
   it('splits a flat prefix at probed keys and lists it with several listers at once', async () => {
-    const p = new SyntheticProvider({ count: 20_000, pageMs: 5, jitter: 0.5 });
+    // Pages of 20 ms: round trips, not the CPU the synthetic server spends making 1,000 keys.
+    const p = new SyntheticProvider({ count: 20_000, pageMs: 20, jitter: 0.5 });
     const got = await listAll(p, { partitions: 8, piecePages: 2, bufferEntries: 50_000, minSplitPageMs: 1 }, Number.MAX_SAFE_INTEGER);
     expect(got.keys).toEqual(p.allKeys());
     expect(got.splits).toBeGreaterThanOrEqual(2);
@@ -195,6 +196,21 @@ describe('partitioned listing', () => {
     expect(serial.listing.judged).toBe(true);
     // Once judged, no probe round adds requests: 60 pages and what the first listers and probes spent.
     expect(serial.p.requests).toBeLessThan(independent.p.requests);
+  });
+
+  it('keeps one lister and sends no probe when lone pages are spent on this process\'s CPU', async () => {
+    const p = new SyntheticProvider({ count: 20_000, pageMs: 15, jitter: 0.1, slowShare: 0, busy: true });
+    const listing = new RangeListing((o) => p.list(o), [null], { partitions: 16, piecePages: 4, bufferEntries: 200_000, minSplitPageMs: 1 });
+    const keys: string[] = [];
+    for await (const page of listing.pages()) keys.push(...page.entries.map((e) => e.key));
+    await listing.settle();
+    expect(keys).toEqual(p.allKeys());
+    expect(listing.allowed).toBe(1);
+    expect(listing.judged).toBe(true);
+    expect(listing.splits).toBe(0);
+    expect(p.maxInFlight).toBe(1);
+    // 20 pages in pieces of 4: a request per page and none for probes.
+    expect(p.requests).toBeLessThanOrEqual(20 + 5);
   });
 
   it('does not split a listing whose pages arrive faster than the split threshold', async () => {

@@ -14,12 +14,17 @@
  *   `minSplitPageMs` are bound by CPU, not round trips, and are not split.
  * - Listed but unconsumed entries are bounded by `bufferEntries` (only the front range may exceed
  *   it): memory and the chunks a step can still cut after it decided to stop stay bounded.
- * - Listers are added only while they pay: a listing starts with up to 4 and multiplies them by 4
- *   (up to `partitions`) each time 8 pages listed beside at least 2 other requests took less than
- *   0.6 × (the latency of a page listed alone × requests in flight). A listing whose pages take
- *   that long is bound by the server (an S3-compatible server short of CPU): it goes on with one
- *   lister and no splits. Both figures travel to the next step. S3, GCS and Azure answer one
- *   client's concurrent listings independently.
+ * - Listers are added only while they pay. Nothing is split before two pages listed alone after
+ *   the first tell where their time goes: when this process spent at least
+ *   {@link CPU_BOUND_SHARE} of it on CPU (local files' stat calls, an emulator serving from this
+ *   process), more listers cannot overlap it and the listing stays at one. Otherwise it tries up
+ *   to 4 (one range each) and multiplies them by 4 (up to `partitions`, four ranges each) each
+ *   time 8 pages listed beside at least 2 other requests took less than 0.6 × (the latency of a
+ *   page listed alone × requests in flight). A listing whose pages take that long is bound by the
+ *   server (an S3-compatible server short of CPU): it goes on with one lister, no splits, and the
+ *   ranges nobody started joined again. The verdict and the lone-page latency travel to the next
+ *   step. S3, GCS and Azure answer one client's concurrent listings independently. Probes are
+ *   bounded by {@link PROBES_PER_PAGE}.
  * - `stop()` first fills the gaps: ranges beyond the furthest key listed so far are not started
  *   and nothing is split any more, while the listers go on with the ranges before that key, so
  *   what was listed ahead of the consumer joins up with it instead of being listed again by the
@@ -52,6 +57,15 @@ export interface RangeListingOptions {
 
 export const DEFAULT_RANGE_OPTIONS: Omit<RangeListingOptions, 'partitions' | 'bufferEntries'> = { piecePages: 8, minSplitPageMs: 10 };
 
+/**
+ * CPU this process spends during lone pages, as a share of their latency, above which the listing
+ * is bound by CPU here, not by round trips that more listers could overlap: local files' stat
+ * calls measured 1.2–1.4 (the thread pool's CPU counts too), an emulator serving from this
+ * process about 1; a cloud store's page is mostly waiting (parsing 1,000 keys takes a few ms of a
+ * 50–150 ms round trip).
+ */
+export const CPU_BOUND_SHARE = 0.8;
+
 interface Range {
   /** Exclusive lower bound (null: from the first key). */
   after: string | null;
@@ -80,6 +94,13 @@ const width = (r: Range): number => spanOf(r.last ?? '', r.through ?? r.emptyAbo
 
 /** Probes of one split round (they run at once: one round trip). */
 const MAX_PROBES = 32;
+/**
+ * Probes a listing may send per page it listed (beyond a first round). Keeping 16 listers busy
+ * over a flat prefix takes about 2.5 per page (1M synthetic keys); a listing whose ranges keep
+ * finishing early (pages faster than the first ones) would probe again after every piece: 21
+ * probes a page over 10,000 local files without this bound.
+ */
+const PROBES_PER_PAGE = 4;
 
 type ListFn = (o: ListOptions) => AsyncIterable<ListPage>;
 
@@ -95,9 +116,14 @@ export class RangeListing {
   /** Listers that may run now (see the module comment). */
   allowed: number;
   private solo = { ms: 0, pages: 0 };
+  /** CPU this process spent during lone pages after the first, and their latency (ms). */
+  private soloCpu = { ms: 0, cpu: 0, pages: 0 };
   /** Page latency over (soloMs × requests in flight), summed over the pages of this level. */
   private crowd = { ratio: 0, pages: 0 };
   private probes = 0;
+  /** Probes sent and pages listed so far (the probe budget). */
+  private probesSent = 0;
+  private pagesSeen = 0;
   /** The listers were settled (at `partitions`, or at 1), here or by an earlier step. */
   judged: boolean;
   private readonly ranges: Range[];
@@ -270,11 +296,12 @@ export class RangeListing {
       if (r.state === 'pending') pending++;
       if (r.state !== 'listed') ahead++;
     }
-    const want = pending >= this.allowed ? 0 : 4 * this.allowed - unfinished;
+    // Until the listers are judged, one range each is enough to judge them by.
+    const want = pending >= this.allowed ? 0 : (this.judged ? 4 : 1) * this.allowed - unfinished;
     // Rounds on different ranges run at once, so the first second of a listing is not spent
     // waiting for one round trip after another before every lister has a range.
     // Past half the buffer the front ranges are split first: the consumer waits for them.
-    if (want > 0 && this.rounds < Math.ceil(this.allowed / 4)) this.track(this.split(Math.min(want, MAX_PROBES / 2), this.buffered >= this.o.bufferEntries / 2));
+    if (want > 0 && this.rounds < Math.ceil(this.allowed / 4) && this.probesSent < MAX_PROBES + this.pagesSeen * PROBES_PER_PAGE) this.track(this.split(Math.min(want, MAX_PROBES / 2), this.buffered >= this.o.bufferEntries / 2));
   }
 
   /** Lists one piece of `r`. */
@@ -293,11 +320,14 @@ export class RangeListing {
           break;
         }
         const t0 = Date.now();
+        const cpu0 = process.cpuUsage();
         const inFlight = this.active + this.probes;
         const res = await it.next();
         r.ms += Date.now() - t0;
-        this.observe(Date.now() - t0, inFlight);
+        const cpu = process.cpuUsage(cpu0);
+        this.observe(Date.now() - t0, inFlight, (cpu.user + cpu.system) / 1000);
         r.pagesListed++;
+        this.pagesSeen++;
         if (res.done) {
           r.state = 'listed';
           break;
@@ -332,11 +362,22 @@ export class RangeListing {
   }
 
   /** Learns from a page's latency whether more listers pay (see the module comment). */
-  private observe(ms: number, inFlight: number): void {
+  private observe(ms: number, inFlight: number, cpuMs: number): void {
     if (inFlight <= 1) {
       this.solo.ms += ms;
       this.solo.pages++;
       this.soloMs = this.solo.ms / this.solo.pages;
+      // The first page opens the listing (a cold cache, a new connection, code run for the first
+      // time): the CPU share is judged on the next two.
+      if (this.solo.pages === 1) return;
+      this.soloCpu.ms += ms;
+      this.soloCpu.cpu += cpuMs;
+      this.soloCpu.pages++;
+      if (!this.judged && this.soloCpu.pages >= 2 && this.soloCpu.cpu >= CPU_BOUND_SHARE * this.soloCpu.ms) {
+        this.allowed = 1;
+        this.judged = true;
+        this.mergePending();
+      }
       return;
     }
     // Beside one other request, independent latencies sit near the threshold: not counted.
@@ -347,7 +388,22 @@ export class RangeListing {
     this.crowd = { ratio: 0, pages: 0 };
     this.allowed = pays ? Math.min(this.o.partitions, this.allowed * 4) : 1;
     this.judged = !pays || this.allowed >= this.o.partitions;
+    if (!pays) this.mergePending();
     this.schedule();
+  }
+
+  /**
+   * Joins runs of adjacent ranges no lister started into one range: one lister lists on through
+   * them with whole pages, instead of a short page and a new request at every split point.
+   */
+  private mergePending(): void {
+    for (let i = this.ranges.length - 1; i > 0; i--) {
+      const [a, b] = [this.ranges[i - 1], this.ranges[i]];
+      if (a.state !== 'pending' || b.state !== 'pending' || a.probing || b.probing || a.last !== a.after) continue;
+      a.through = b.through;
+      if (b.emptyAbove) a.emptyAbove = b.emptyAbove;
+      this.ranges.splice(i, 1);
+    }
   }
 
   /** Code points of the keys seen so far (64 keys sampled per page and its last). */
@@ -425,6 +481,9 @@ export class RangeListing {
    * waits for while the listed ranges behind it hold the buffer.
    */
   private splitCandidate(full: boolean): Range | undefined {
+    // Not before lone pages tell whether the listing waits for round trips or for CPU here,
+    // unless an earlier step judged it.
+    if (!this.judged && this.soloCpu.pages < 2) return undefined;
     let best: Range | undefined;
     for (const r of this.ranges.slice(0, (full ? 1 : 4) * this.allowed)) {
       if (r.state === 'listed' || r.probing || r.pagesListed < 1 || r.ms / r.pagesListed < this.o.minSplitPageMs || r.barren === boundsOf(r)) continue;
@@ -438,6 +497,7 @@ export class RangeListing {
   private async firstKeyAfter(point: string, through: string | null): Promise<string | null | undefined> {
     const it = this.list({ startAfter: point, endAt: through ?? undefined, pageSize: 1 })[Symbol.asyncIterator]();
     this.probes++;
+    this.probesSent++;
     try {
       const r = await it.next().finally(() => this.probes--);
       if (r.done) return null;
