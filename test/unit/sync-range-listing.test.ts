@@ -48,6 +48,15 @@ describe('probe points', () => {
       { numRuns: 200 },
     );
   });
+
+  it('after a key starting with the last code point, with no upper bound (a case 1 in ~46,000 random runs met)', () => {
+    const lo = '\u{10FFFF}\u{10FFFB}';
+    const pts = probePoints(lo, null, 5);
+    for (const [i, p] of pts.entries()) {
+      expect(compareUtf8(p, lo)).toBeGreaterThan(0);
+      if (i) expect(compareUtf8(p, pts[i - 1])).toBeGreaterThan(0);
+    }
+  });
 });
 
 describe('alphabet probe points', () => {
@@ -169,9 +178,9 @@ describe('partitioned listing', () => {
   });
 
   it('splits a flat prefix at probed keys and lists it with several listers at once', async () => {
-    // Pages of 20 ms: round trips, not the CPU the synthetic server spends making 1,000 keys.
+    // A server whose pages are round trips (cpuMs: none of the wait is this process's CPU).
     const p = new SyntheticProvider({ count: 20_000, pageMs: 20, jitter: 0.5 });
-    const got = await listAll(p, { partitions: 8, piecePages: 2, bufferEntries: 50_000, minSplitPageMs: 1 }, Number.MAX_SAFE_INTEGER);
+    const got = await listAll(p, { partitions: 8, piecePages: 2, bufferEntries: 50_000, minSplitPageMs: 1, cpuMs: () => 0 }, Number.MAX_SAFE_INTEGER);
     expect(got.keys).toEqual(p.allKeys());
     expect(got.splits).toBeGreaterThanOrEqual(2);
     expect(p.maxInFlight).toBeGreaterThanOrEqual(3);
@@ -180,7 +189,7 @@ describe('partitioned listing', () => {
   it('adds listers while they pay (up to the partitions) and stays at one where they slow each other down', async () => {
     const run = async (serial: boolean) => {
       const p = new SyntheticProvider({ count: 60_000, pageMs: 10, jitter: 0.1, slowShare: 0, serial });
-      const listing = new RangeListing((o) => p.list(o), [null], { partitions: 16, piecePages: 4, bufferEntries: 200_000, minSplitPageMs: 1 });
+      const listing = new RangeListing((o) => p.list(o), [null], { partitions: 16, piecePages: 4, bufferEntries: 200_000, minSplitPageMs: 1, cpuMs: () => 0 });
       const keys: string[] = [];
       for await (const page of listing.pages()) keys.push(...page.entries.map((e) => e.key));
       await listing.settle();
@@ -200,7 +209,7 @@ describe('partitioned listing', () => {
 
   it('keeps one lister and sends no probe when lone pages are spent on this process\'s CPU', async () => {
     const p = new SyntheticProvider({ count: 20_000, pageMs: 15, jitter: 0.1, slowShare: 0, busy: true });
-    const listing = new RangeListing((o) => p.list(o), [null], { partitions: 16, piecePages: 4, bufferEntries: 200_000, minSplitPageMs: 1 });
+    const listing = new RangeListing((o) => p.list(o), [null], { partitions: 16, piecePages: 4, bufferEntries: 200_000, minSplitPageMs: 1, cpuMs: () => p.cpuMs });
     const keys: string[] = [];
     for await (const page of listing.pages()) keys.push(...page.entries.map((e) => e.key));
     await listing.settle();

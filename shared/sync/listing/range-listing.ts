@@ -53,7 +53,14 @@ export interface RangeListingOptions {
   /** A previous step's {@link RangeListing.soloMs} and {@link RangeListing.allowed}. */
   soloMs?: number;
   listers?: number;
+  /** CPU this process has spent so far (ms): `process.cpuUsage()` unless a test models it. */
+  cpuMs?: () => number;
 }
+
+const processCpuMs = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
 
 export const DEFAULT_RANGE_OPTIONS: Omit<RangeListingOptions, 'partitions' | 'bufferEntries'> = { piecePages: 8, minSplitPageMs: 10 };
 
@@ -320,12 +327,12 @@ export class RangeListing {
           break;
         }
         const t0 = Date.now();
-        const cpu0 = process.cpuUsage();
+        const cpuMs = this.o.cpuMs ?? processCpuMs;
+        const cpu0 = cpuMs();
         const inFlight = this.active + this.probes;
         const res = await it.next();
         r.ms += Date.now() - t0;
-        const cpu = process.cpuUsage(cpu0);
-        this.observe(Date.now() - t0, inFlight, (cpu.user + cpu.system) / 1000);
+        this.observe(Date.now() - t0, inFlight, cpuMs() - cpu0);
         r.pagesListed++;
         this.pagesSeen++;
         if (res.done) {

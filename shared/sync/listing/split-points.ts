@@ -15,7 +15,9 @@ const OPEN_END_CODE = 0x7f;
 const codes = (s: string): number[] => Array.from(s, (c) => c.codePointAt(0)!);
 
 /** A code point usable in a probe: printable and not a lone surrogate. */
-const usable = (c: number): number => (c < MIN_CODE ? MIN_CODE : c >= 0xd800 && c <= 0xdfff ? 0xe000 : c);
+/** The last code point (String.fromCodePoint throws above it). */
+const MAX_CODE = 0x10ffff;
+const usable = (c: number): number => (c < MIN_CODE ? MIN_CODE : c >= 0xd800 && c <= 0xdfff ? 0xe000 : Math.min(c, MAX_CODE));
 
 /**
  * Up to `count` distinct strings strictly between `lo` and `hi` (UTF-8 byte order), spread evenly
@@ -28,7 +30,8 @@ export function probePoints(lo: string, hi: string | null, count: number): strin
   let c = 0;
   while (c < a.length && c < b.length && a[c] === b[c]) c++;
   const da = Array.from({ length: DIGITS }, (_, i) => a[c + i] ?? 0);
-  const open = [Math.max(OPEN_END_CODE, da[0] + 1), ...Array<number>(DIGITS - 1).fill(0)];
+  // After a key that starts with the last code point, an open end is the highest string there is.
+  const open = da[0] >= MAX_CODE ? Array<number>(DIGITS).fill(MAX_CODE) : [Math.max(OPEN_END_CODE, da[0] + 1), ...Array<number>(DIGITS - 1).fill(0)];
   // A far sentinel bound (a subtree end, U+FFFD) is read as an open end: spread over it, almost
   // every probe would land above the keys.
   const db = hi === null || (b[c] ?? 0) > open[0] ? open : Array.from({ length: DIGITS }, (_, i) => b[c + i] ?? 0);
