@@ -188,7 +188,7 @@ describe('partitioned listing', () => {
 
   it('adds listers while they pay (up to the partitions) and stays at one where they slow each other down', async () => {
     const run = async (serial: boolean) => {
-      const p = new SyntheticProvider({ count: 60_000, pageMs: 10, jitter: 0.1, slowShare: 0, serial });
+      const p = new SyntheticProvider({ count: 60_000, pageMs: 40, jitter: 0.1, slowShare: 0, serial });
       const listing = new RangeListing((o) => p.list(o), [null], { partitions: 16, piecePages: 4, bufferEntries: 200_000, minSplitPageMs: 1, cpuMs: () => 0 });
       const keys: string[] = [];
       for await (const page of listing.pages()) keys.push(...page.entries.map((e) => e.key));
