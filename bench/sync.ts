@@ -371,6 +371,8 @@ export async function run(opts: SyncBenchOptions = {}): Promise<Row[]> {
       const lists: number[] = [];
       const resyncs: number[] = [];
       let again: Awaited<ReturnType<typeof syncOnce>> | undefined;
+      // The first round's calls are the re-sync's alone.
+      calls.clear();
       for (let round = 0; round < rounds; round++) {
         again = await syncOnce(storageId);
         if (round === 0) log(`  ${label.padEnd(11)} re-sync ${callSummary(count)}`);

@@ -36,6 +36,11 @@ export const METRIC = {
   eventsDropped: 'ObjectEventsDropped',
   /** Object notifications folded into a newer one of the same key; Count. */
   eventsCoalesced: 'ObjectEventsCoalesced',
+  /**
+   * Event time of a notification → its batch applied (tasks readable), for the oldest applied
+   * notification of each batch that carries one (S3, GCS, Azure); Milliseconds.
+   */
+  eventLag: 'ObjectEventLag',
 } as const;
 
 export type MetricName = (typeof METRIC)[keyof typeof METRIC];

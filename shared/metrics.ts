@@ -77,6 +77,11 @@ export function countObjectEvents(o: { received: number; applied: number; coales
   if (o.coalesced > 0) add(METRIC.eventsCoalesced, MetricUnit.Count, o.coalesced);
 }
 
+/** Event time → applied, for the oldest applied notification of one event-sync batch. */
+export function recordObjectEventLag(ms: number): void {
+  add(METRIC.eventLag, MetricUnit.Milliseconds, ms);
+}
+
 /** Object notifications that no storage follows. */
 export function countObjectEventsDropped(n: number): void {
   if (n > 0) add(METRIC.eventsDropped, MetricUnit.Count, n);

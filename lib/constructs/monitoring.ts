@@ -205,7 +205,12 @@ export class Monitoring extends Construct {
           own(METRIC.eventsDropped, 'Sum', 'dropped'),
         ],
         right: Object.entries(props.backlogQueues ?? {}).map(([n, q]) => q.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', label: `${n} queue depth` })),
-        width: 24,
+        width: 16,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Object event lag (event time → tasks readable, ms)',
+        left: [own(METRIC.eventLag, 'p50', 'p50'), own(METRIC.eventLag, 'p99', 'p99'), own(METRIC.eventLag, 'Maximum', 'max')],
+        width: 8,
       }),
     );
     return d;

@@ -12,6 +12,8 @@ import { handler as storagesHandler } from '../../functions/api/storages';
 import { handler as eventsHandler } from '../../functions/events/storage-events';
 import { routesOfPlace } from '../../shared/db/repo-event-routes';
 import { processApp } from '../../shared/process-app';
+import { METRIC, metricValues, setMetricsSink } from '../../shared/metrics';
+import type { EmfOutput } from '@aws-lambda-powertools/metrics/types';
 import { createEmulatorS3Client } from '../emulators/s3-client';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -118,6 +120,28 @@ describe('S3 events through the SQS handler', () => {
     await api('POST', `/api/storages/s3/${id}/sync`);
     await h.starter.idle();
     expect((await tasksOf(projectId)).map((t) => t.data.image).sort()).toEqual(['a', 'seed']);
+  });
+
+  it('records ObjectEventLag from the notification\'s event time to its batch applied', async () => {
+    const projectId = await newProject(h.orgId);
+    // The storage API checks that the prefix holds an object.
+    const etag = await put('lag/l.json', JSON.stringify({ image: 'l' }));
+    const r = await api('POST', '/api/storages/s3', body(projectId, { prefix: 'lag' }));
+    expect(r.status, JSON.stringify(r.json)).toBe(201);
+    const emitted: EmfOutput[] = [];
+    setMetricsSink((emf) => emitted.push(emf));
+    try {
+      // Notified 5 s after the object was written (the event's time), as a backed-up queue would.
+      const late = { ...s3Event(BUCKET, 'lag/l.json', 'created', etag), time: new Date(Date.now() - 5_000).toISOString() };
+      expect((await deliver(late)).batchItemFailures).toEqual([]);
+    } finally {
+      setMetricsSink(undefined);
+    }
+    expect((await tasksOf(projectId)).map((t) => t.data.image)).toEqual(['l']);
+    const lags = emitted.flatMap((e) => [metricValues(e)[METRIC.eventLag] ?? []].flat());
+    expect(lags).toHaveLength(1);
+    expect(lags[0]).toBeGreaterThanOrEqual(5_000);
+    expect(lags[0]).toBeLessThan(60_000);
   });
 
   it('a storage whose events fail gets its messages retried, others are not', async () => {

@@ -21,8 +21,8 @@
  *   to 4 (one range each) and multiplies them by 4 (up to `partitions`, four ranges each) each
  *   time 8 pages listed beside at least 2 other requests took less than 0.6 × (the latency of a
  *   page listed alone × requests in flight). A listing whose pages take that long is bound by the
- *   server (an S3-compatible server short of CPU): it goes on with one lister, no splits, and the
- *   ranges nobody started joined again. The verdict and the lone-page latency travel to the next
+ *   server (an S3-compatible server short of CPU): it goes on with one lister and no splits, and
+ *   the ranges nobody started are joined again. The verdict and the lone-page latency travel to the next
  *   step. S3, GCS and Azure answer one client's concurrent listings independently. Probes are
  *   bounded by {@link PROBES_PER_PAGE}.
  * - `stop()` first fills the gaps: ranges beyond the furthest key listed so far are not started

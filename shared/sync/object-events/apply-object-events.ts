@@ -32,7 +32,7 @@ import { adjustProjectCounters, getProject } from '../../db/repo-projects';
 import { deletePendingEvents, pendingEventPages, putPendingEvents, type PendingEvent } from '../../db/repo-pending-events';
 import { pyTime, writeStorageSyncState } from '../../db/repo-storage-sync-state';
 import { backend, uriFor } from '../../storage/registry';
-import { countObjectEvents } from '../../metrics';
+import { countObjectEvents, recordObjectEventLag } from '../../metrics';
 import { mapLimit } from '../../storage/common';
 import type { HeadResult, StorageConfig, StorageProvider } from '../../storage/types';
 import type { SyncDeps } from '../deps';
@@ -245,6 +245,7 @@ async function applyBatch(
   if ((await completeChunk(db, chunk.jobId, chunk.n, {})) && (c.created || r.labeled || r.predictions)) {
     await adjustProjectCounters(db, project.id, { tasks: c.created, annotations: r.labeled, predictions: r.predictions });
   }
+  recordLag(fresh.filter((l) => !('error' in l)).map((l) => l.e));
   await emitTasksCreated(deps, project, r.tasks, `${chunk.jobId}-created`);
   await emitTasksDeleted(deps, project, r.deletedTaskIds, `${chunk.jobId}-deleted`);
   return out;
@@ -273,6 +274,12 @@ async function eventChunk(db: SyncDeps['db'], storageId: number, entries: ChunkE
   const { kind: _k, ...stored } = chunk;
   await putChunks(db, [stored]);
   return (await getChunk(db, jobId, 0)) ?? chunk;
+}
+
+/** Lag of the batch's oldest event that carries an event time (the tasks are readable now). */
+function recordLag(events: ObjectEvent[]): void {
+  const times = events.map((e) => (e.eventTime ? Date.parse(e.eventTime) : NaN)).filter(Number.isFinite);
+  if (times.length) recordObjectEventLag(Math.max(0, Date.now() - Math.min(...times)));
 }
 
 /** How the batch reads objects and what URI blob-mode tasks get (as the chunk step's). */
