@@ -14,8 +14,8 @@ import type { DeliveryJob, DeliveryQueue } from './types';
 /** The journal's file name in `npm start`'s data dir. */
 export const WEBHOOK_QUEUE_FILE = 'webhook-queue.jsonl';
 
-/** Times a job whose worker call threw runs again (SQS's redrive), and the first wait before that. */
-export const LOCAL_QUEUE_RETRIES = 3;
+/** Runs of a job in all when its worker call throws (SQS's redrive), and the wait before the first rerun. */
+export const LOCAL_QUEUE_RUNS = 3;
 export const LOCAL_QUEUE_RETRY_MS = 5_000;
 
 /** In-process queue: each job runs on a timer after its delay. */
@@ -51,7 +51,7 @@ export class LocalDeliveryQueue implements DeliveryQueue {
         () => this.journal?.done(id),
         (e) => {
           const log = getLogger('webhooks');
-          if (failures + 1 >= LOCAL_QUEUE_RETRIES) {
+          if (failures + 1 >= LOCAL_QUEUE_RUNS) {
             log.error('local delivery failed; the delivery stays pending', { ...job, error: (e as Error).message });
             this.journal?.done(id);
             return;

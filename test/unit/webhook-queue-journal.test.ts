@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { COMPACT_AFTER, QueueJournal } from '../../shared/webhooks/queue-journal';
-import { LOCAL_QUEUE_RETRIES, LocalDeliveryQueue } from '../../shared/webhooks/queues';
+import { LOCAL_QUEUE_RUNS, LocalDeliveryQueue } from '../../shared/webhooks/queues';
 import type { DeliveryJob } from '../../shared/webhooks/types';
 
 const dirs: string[] = [];
@@ -88,9 +88,9 @@ it('runs a job whose worker call throws again, a bounded number of times', async
     { journal: file, retryMs: 10 },
   );
   await q.send([{ job: { webhookId: 4, deliveryId: 'flaky' }, delayMs: 0 }]);
-  await until(() => calls === LOCAL_QUEUE_RETRIES && q.waiting === 0);
+  await until(() => calls === LOCAL_QUEUE_RUNS && q.waiting === 0);
   await new Promise((r) => setTimeout(r, 100));
-  expect(calls).toBe(LOCAL_QUEUE_RETRIES);
+  expect(calls).toBe(LOCAL_QUEUE_RUNS);
   q.close();
   expect(new QueueJournal(file).entries()).toEqual([]);
 });

@@ -22,9 +22,9 @@
  *   time 8 pages listed beside at least 2 other requests took less than 0.6 × (the latency of a
  *   page listed alone × requests in flight). A listing whose pages take that long is bound by the
  *   server (an S3-compatible server short of CPU): it goes on with one lister and no splits, and
- *   the ranges nobody started are joined again. The verdict and the lone-page latency travel to the next
- *   step. S3, GCS and Azure answer one client's concurrent listings independently. Probes are
- *   bounded by {@link PROBES_PER_PAGE}.
+ *   the ranges nobody started are joined again. The verdict and the lone-page latency travel to
+ *   the next step. S3, GCS and Azure answer one client's concurrent listings independently.
+ *   Probes are bounded by {@link PROBES_PER_PAGE}.
  * - `stop()` first fills the gaps: ranges beyond the furthest key listed so far are not started
  *   and nothing is split any more, while the listers go on with the ranges before that key, so
  *   what was listed ahead of the consumer joins up with it instead of being listed again by the
@@ -406,7 +406,7 @@ export class RangeListing {
   private mergePending(): void {
     for (let i = this.ranges.length - 1; i > 0; i--) {
       const [a, b] = [this.ranges[i - 1], this.ranges[i]];
-      if (a.state !== 'pending' || b.state !== 'pending' || a.probing || b.probing || a.last !== a.after) continue;
+      if (a.state !== 'pending' || b.state !== 'pending' || a.probing || b.probing) continue;
       a.through = b.through;
       if (b.emptyAbove) a.emptyAbove = b.emptyAbove;
       this.ranges.splice(i, 1);
